@@ -1,0 +1,20 @@
+"""dejacache: an LLM call cache with a Rust core.
+
+>>> import dejacache
+>>> cache = dejacache.Cache()
+>>> cache.call({"model": "m", "messages": [{"role": "user", "content": "hi"}]}, my_llm)  # doctest: +SKIP
+
+Importing this package loads the compiled core and nothing else: no files, no network, no models.
+"""
+
+from ._cache import Cache
+from ._controls import EXCLUDED_PARAMS
+from ._core import __version__
+from ._hit import Hit
+
+__all__ = [
+    "EXCLUDED_PARAMS",
+    "Cache",
+    "Hit",
+    "__version__",
+]

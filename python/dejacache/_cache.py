@@ -1,0 +1,312 @@
+"""The public ``Cache``: exact-match caching of LLM requests over the Rust entry store."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from typing import Any, Awaitable, Callable
+
+from . import _core
+from ._codec import decode, encode
+from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls
+from ._hit import Hit
+from ._singleflight import AsyncFlights, ThreadFlights
+
+log = logging.getLogger("dejacache")
+
+_EVICTIONS = ("lru", "lfu", "fifo")
+_SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_saved")
+
+
+class Cache:
+    """An LLM call cache. An identical request is answered from memory in microseconds.
+
+    A request is an OpenAI-style dict (``model``, ``messages`` / ``prompt`` / ``input`` and
+    parameters). Every parameter is part of the key except those in
+    ``dejacache.EXCLUDED_PARAMS`` (cache controls, streaming flags, tracing metadata,
+    credentials and timeouts). Key order never matters, and ``1`` equals ``1.0``.
+
+    >>> cache = Cache(max_entries=10_000, ttl=3600)
+    >>> req = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    >>> cache.call(req, lambda r: {"answer": 42})
+    {'answer': 42}
+    >>> cache.call(req, lambda r: {"answer": 0})
+    {'answer': 42, 'cache': True}
+
+    Args:
+        max_entries: most entries held (None: no limit).
+        max_bytes: most bytes of stored responses held (None: no limit).
+        ttl: default seconds an entry lives (None: until evicted).
+        eviction: ``"lru"`` (default), ``"lfu"`` or ``"fifo"``.
+        namespace: the default tenant; entries never cross namespaces.
+        key_func: ``request -> str`` replacing the canonical key.
+        clock: ``() -> seconds``, for tests (default ``time.time``).
+    """
+
+    def __init__(
+        self,
+        max_entries: int | None = 100_000,
+        max_bytes: int | None = None,
+        ttl: float | None = None,
+        eviction: str = "lru",
+        namespace: str = "default",
+        key_func: Callable[[Any], str] | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+    ):
+        for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+                raise ValueError(f"{name} must be a whole number >= 1, or None for no limit; got {cap!r}")
+        if eviction not in _EVICTIONS:
+            raise ValueError(f"eviction must be one of {_EVICTIONS}, not {eviction!r}")
+        ttl = check_seconds("ttl", ttl)
+        if key_func is not None and not callable(key_func):
+            raise TypeError(f"key_func must be a callable request -> str, not {key_func!r}")
+        self._store = _core.EntryStore(max_entries, max_bytes, ttl, eviction)
+        self._schema = _core.KeySchema(list(EXCLUDED_PARAMS))
+        self._defaults = Controls(True, True, None, None, check_namespace(namespace))
+        self._key_func = key_func
+        self._clock = clock or time.time
+        self._flights = ThreadFlights()
+        self._async_flights = AsyncFlights()
+        self._savings: dict[str, dict[str, float]] = {}
+        self._savings_lock = threading.Lock()
+        self.max_entries, self.max_bytes, self.ttl, self.eviction = max_entries, max_bytes, ttl, eviction
+        self.namespace = namespace
+
+    # -- keys and controls ------------------------------------------------------------------
+
+    def key(self, request: Any) -> str:
+        """The request's cache key: 32 hex digits (or what ``key_func`` returns)."""
+        if self._key_func is None:
+            return self._schema.key(request)
+        key = self._key_func(request)
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"key_func must return a non-empty str, not {key!r}")
+        return key
+
+    def _controls(self, request: Any, caching: Any, cache: Any, namespace: Any) -> Controls:
+        if (
+            caching is None
+            and cache is None
+            and namespace is None
+            and not (type(request) is dict and ("cache" in request or "caching" in request))
+        ):
+            return self._defaults
+        return parse_controls(request, caching, cache, namespace, self._defaults)
+
+    def _lookup(self, request: Any, ctl: Controls, now: float) -> tuple[str, bytes | None, float]:
+        if self._key_func is None:
+            return self._store.lookup(self._schema, request, ctl.namespace, now, ctl.max_age)
+        key = self.key(request)
+        found = self._store.get(key, ctl.namespace, now, ctl.max_age)
+        return (key, None, 0.0) if found is None else (key, found[0], found[1])
+
+    def _hit(self, key: str, blob: bytes, created: float, now: float, namespace: str) -> Hit | None:
+        try:
+            response, meta = decode(blob)
+        except ValueError as exc:
+            log.warning("dejacache: dropping unreadable entry %s in %r: %s", key, namespace, exc)
+            self._store.remove(key, namespace)
+            return None
+        if meta:
+            self._add_savings(namespace, meta)
+        return Hit(response, key, "exact", now - created, namespace, None, meta)
+
+    def _add_savings(self, namespace: str, meta: dict, coalesced: bool = False) -> None:
+        with self._savings_lock:
+            s = self._savings.get(namespace)
+            if s is None:
+                s = self._savings[namespace] = dict.fromkeys(_SAVINGS_FIELDS, 0)
+            s["coalesced"] += coalesced
+            s["latency_saved_s"] += meta.get("latency_s", 0.0)
+            s["cost_saved_usd"] += meta.get("cost_usd", 0.0)
+            s["tokens_saved"] += meta.get("tokens", 0)
+
+    # -- reads and writes -------------------------------------------------------------------
+
+    def get(self, request: Any, *, caching: bool | None = None, cache: dict | None = None,
+            namespace: str | None = None) -> Hit | None:
+        """The cached answer to ``request``, or None.
+
+        >>> hit = cache.get(req)                         # doctest: +SKIP
+        >>> hit.response, hit.source                      # doctest: +SKIP
+        ({'answer': 42}, 'exact')
+        """
+        ctl = self._controls(request, caching, cache, namespace)
+        if not ctl.read:
+            return None
+        now = self._clock()
+        key, blob, created = self._lookup(request, ctl, now)
+        if blob is None:
+            return None
+        return self._hit(key, blob, created, now, ctl.namespace)
+
+    def put(self, request: Any, response: Any, *, caching: bool | None = None, cache: dict | None = None,
+            namespace: str | None = None, meta: dict | None = None) -> str:
+        """Stores ``response`` (JSON-like) as the answer to ``request``; returns the key.
+
+        ``meta`` may carry what the call cost (``latency_s``, ``cost_usd``, ``tokens``), which
+        ``stats()`` adds up as savings on each hit.
+        """
+        ctl = self._controls(request, caching, cache, namespace)
+        key = self.key(request)
+        if ctl.write:
+            self._write(key, encode(response, meta), ctl)
+        return key
+
+    def _write(self, key: str, blob: bytes, ctl: Controls) -> None:
+        stored, _ = self._store.put(key, ctl.namespace, blob, self._clock(), ctl.ttl)
+        if not stored:
+            log.debug("dejacache: entry %s not stored (larger than max_bytes, or ttl 0)", key)
+
+    def delete(self, request: Any, *, namespace: str | None = None) -> bool:
+        """Removes the entry for ``request``; True if there was one."""
+        ns = self._defaults.namespace if namespace is None else check_namespace(namespace)
+        return self._store.remove(self.key(request), ns)
+
+    def clear(self, namespace: str | None = None) -> int:
+        """Removes every entry of ``namespace`` (all namespaces when None); returns how many."""
+        if namespace is not None:
+            check_namespace(namespace)
+        return self._store.clear(namespace)
+
+    def purge_expired(self) -> int:
+        """Drops entries whose ttl has run out (reads drop them lazily anyway)."""
+        return self._store.purge_expired(self._clock())
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __contains__(self, request: Any) -> bool:
+        return self._store.contains(self.key(request), self._defaults.namespace, self._clock())
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def _mark(self, response: Any) -> Any:
+        if isinstance(response, dict):
+            response["cache"] = True
+        return response
+
+    def _shared_copy(self, outcome: tuple[Any, bytes | None], namespace: str) -> Any:
+        """What a single-flight waiter gets: its own decoded copy of the leader's answer."""
+        response, blob = outcome
+        if blob is not None:
+            response, meta = decode(blob)
+            self._add_savings(namespace, meta, coalesced=True)
+        return self._mark(response)
+
+    def _begin(self, request: Any, ctl: Controls) -> tuple[str | None, Any]:
+        """The key and, on a hit, the marked response; key None means: bypass the cache."""
+        now = self._clock()
+        try:
+            if not ctl.read:
+                return self.key(request), None
+            key, blob, created = self._lookup(request, ctl, now)
+        except (TypeError, ValueError) as exc:
+            # The provider may still accept this request; the cache must not be why it fails.
+            log.warning("dejacache: request not cacheable, calling the provider directly: %s", exc)
+            return None, None
+        if blob is not None:
+            hit = self._hit(key, blob, created, now, ctl.namespace)
+            if hit is not None:
+                return key, self._mark(hit.response)
+        return key, None
+
+    def _finish(self, key: str, ctl: Controls, response: Any, latency: float) -> tuple[Any, bytes | None]:
+        try:
+            blob = encode(response, {"latency_s": latency})
+        except TypeError as exc:
+            log.warning("dejacache: answer not stored: %s", exc)
+            return response, None
+        if ctl.write:
+            self._write(key, blob, ctl)
+        return response, blob
+
+    def call(self, request: Any, llm: Callable[[Any], Any], *, caching: bool | None = None,
+             cache: dict | None = None, namespace: str | None = None) -> Any:
+        """Answers ``request`` from the cache, or calls ``llm(request)`` and stores its answer.
+
+        Concurrent identical misses make one ``llm`` call (single-flight); an exception from
+        ``llm`` reaches every waiting caller and is never stored. Dict answers served without
+        a call of their own carry ``"cache": True``.
+        """
+        ctl = self._controls(request, caching, cache, namespace)
+        if not (ctl.read or ctl.write):
+            return llm(request)
+        key, hit = self._begin(request, ctl)
+        if hit is not None:
+            return hit
+        if key is None:
+            return llm(request)
+
+        def produce() -> tuple[Any, bytes | None]:
+            start = time.perf_counter()
+            response = llm(request)
+            return self._finish(key, ctl, response, time.perf_counter() - start)
+
+        outcome, led = self._flights.run((ctl.namespace, key), produce, join=ctl.read)
+        return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
+
+    async def acall(self, request: Any, llm: Callable[[Any], Any | Awaitable[Any]], *,
+                    caching: bool | None = None, cache: dict | None = None,
+                    namespace: str | None = None) -> Any:
+        """``call`` for asyncio: ``llm`` may be a coroutine function or a plain callable."""
+        ctl = self._controls(request, caching, cache, namespace)
+
+        async def invoke() -> Any:
+            result = llm(request)
+            return await result if inspect.isawaitable(result) else result
+
+        if not (ctl.read or ctl.write):
+            return await invoke()
+        key, hit = self._begin(request, ctl)
+        if hit is not None:
+            return hit
+        if key is None:
+            return await invoke()
+
+        async def produce() -> tuple[Any, bytes | None]:
+            start = time.perf_counter()
+            response = await invoke()
+            return self._finish(key, ctl, response, time.perf_counter() - start)
+
+        outcome, led = await self._async_flights.run((ctl.namespace, key), produce, join=ctl.read)
+        return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, in total and per namespace: hits, misses, stores, evictions, expirations,
+        entries, bytes, hit_rate, coalesced (answers shared by single-flight), and the provider
+        latency, money and tokens saved by hits."""
+        per_ns: dict[str, dict[str, Any]] = {}
+        with self._savings_lock:
+            savings = {ns: dict(s) for ns, s in self._savings.items()}
+        for ns, counters in self._store.stats():
+            counters.update(savings.pop(ns, dict.fromkeys(_SAVINGS_FIELDS, 0)))
+            per_ns[ns] = counters
+        for ns, s in savings.items():
+            per_ns[ns] = {**dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations",
+                                           "entries", "bytes"), 0), **s}
+        total: dict[str, Any] = {}
+        for counters in per_ns.values():
+            for name, value in counters.items():
+                total[name] = total.get(name, 0) + value
+            reads = counters["hits"] + counters["misses"]
+            counters["hit_rate"] = counters["hits"] / reads if reads else 0.0
+        if not total:
+            total = {**dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations",
+                                      "entries", "bytes"), 0), **dict.fromkeys(_SAVINGS_FIELDS, 0)}
+        reads = total["hits"] + total["misses"]
+        total["hit_rate"] = total["hits"] / reads if reads else 0.0
+        total["namespaces"] = per_ns
+        return total
+
+    def __repr__(self) -> str:
+        return (
+            f"Cache(entries={len(self)}, max_entries={self.max_entries}, max_bytes={self.max_bytes}, "
+            f"ttl={self.ttl}, eviction={self.eviction!r}, namespace={self.namespace!r})"
+        )

@@ -1,0 +1,114 @@
+"""Per-call cache controls, in the shape of LiteLLM's ``cache={...}`` argument.
+
+``caching=False`` bypasses the cache; ``cache={"no-cache": True}`` skips the read but stores the
+answer; ``{"no-store": True}`` reads but never writes; ``{"ttl": s}`` sets the entry's lifetime;
+``{"s-maxage": s}`` refuses entries older than ``s`` seconds; ``{"namespace": "x"}`` picks the
+tenant. The same two keys may also sit inside the request itself; they never enter its key.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+#: Top-level request fields that never enter a key: the cache controls themselves, streaming
+#: flags (a stored complete answer can serve a streamed request), tracing metadata, and
+#: transport settings (credentials, timeouts, retries).
+EXCLUDED_PARAMS: tuple[str, ...] = (
+    "caching",
+    "cache",
+    "stream",
+    "stream_options",
+    "metadata",
+    "litellm_metadata",
+    "litellm_call_id",
+    "api_key",
+    "timeout",
+    "request_timeout",
+    "max_retries",
+    "num_retries",
+)
+
+_FLAG_NAMES = {"no-cache": "no_cache", "no_cache": "no_cache", "no-store": "no_store", "no_store": "no_store"}
+_VALUE_NAMES = {"ttl": "ttl", "s-maxage": "max_age", "s_maxage": "max_age", "namespace": "namespace"}
+
+
+class Controls:
+    """What one call may do: read, write, with which ttl / max age, in which namespace."""
+
+    __slots__ = ("read", "write", "ttl", "max_age", "namespace")
+
+    def __init__(self, read: bool, write: bool, ttl: float | None, max_age: float | None, namespace: str):
+        self.read = read
+        self.write = write
+        self.ttl = ttl
+        self.max_age = max_age
+        self.namespace = namespace
+
+    def __repr__(self) -> str:
+        return (
+            f"Controls(read={self.read}, write={self.write}, ttl={self.ttl}, "
+            f"max_age={self.max_age}, namespace={self.namespace!r})"
+        )
+
+
+def check_namespace(namespace: Any) -> str:
+    if not isinstance(namespace, str) or not namespace:
+        raise ValueError(f"namespace must be a non-empty string, not {namespace!r}")
+    return namespace
+
+
+def check_seconds(name: str, value: Any, *, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def parse_controls(
+    request: Any, caching: Any, cache: Any, namespace: Any, defaults: Controls
+) -> Controls:
+    """Merges the controls found in the request with those passed to the call (the call wins)."""
+    if isinstance(request, Mapping):
+        if caching is None:
+            caching = request.get("caching")
+        in_request = request.get("cache")
+        if isinstance(in_request, Mapping):
+            cache = {**in_request, **cache} if isinstance(cache, Mapping) else (cache or in_request)
+    read, write, ttl, max_age, ns = defaults.read, defaults.write, defaults.ttl, defaults.max_age, defaults.namespace
+    if caching is not None:
+        if not isinstance(caching, bool):
+            raise ValueError(f"caching must be True or False, not {caching!r}")
+        if not caching:
+            read = write = False
+    if cache is not None:
+        if not isinstance(cache, Mapping):
+            raise ValueError(
+                f"cache must be a dict of controls such as {{'no-cache': True}}, not {cache!r}"
+            )
+        for name, value in cache.items():
+            if name in _FLAG_NAMES:
+                if not isinstance(value, bool):
+                    raise ValueError(f"cache[{name!r}] must be True or False, not {value!r}")
+                if value:
+                    if _FLAG_NAMES[name] == "no_cache":
+                        read = False
+                    else:
+                        write = False
+            elif name in _VALUE_NAMES:
+                field = _VALUE_NAMES[name]
+                if field == "ttl":
+                    ttl = check_seconds("cache['ttl']", value)
+                elif field == "max_age":
+                    max_age = check_seconds("cache['s-maxage']", value)
+                else:
+                    ns = check_namespace(value)
+            else:
+                raise ValueError(
+                    f"unknown cache control {name!r}: use 'no-cache', 'no-store', 'ttl', "
+                    "'s-maxage' or 'namespace'"
+                )
+    if namespace is not None:
+        ns = check_namespace(namespace)
+    return Controls(read, write, ttl, max_age, ns)

@@ -1,0 +1,22 @@
+//! The one error type of the core. The bindings map each variant to a Python exception in one
+//! place (`py/errors.rs`); the core never panics on bad input.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoreError {
+    /// An argument out of its range; maps to ValueError.
+    InvalidArgument(String),
+    /// A value of a type the core cannot handle; maps to TypeError.
+    InvalidType(String),
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreError::InvalidArgument(m) | CoreError::InvalidType(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}

@@ -1,0 +1,17 @@
+//! Python bindings: argument conversion, GIL release, error mapping. No cache logic lives here.
+
+mod entry_store;
+mod errors;
+mod request_key;
+
+use pyo3::prelude::*;
+
+#[pymodule(name = "_core")]
+fn dejacache_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("KEY_SCHEMA_VERSION", crate::key::KEY_SCHEMA_VERSION)?;
+    m.add_class::<request_key::KeySchema>()?;
+    m.add_class::<entry_store::EntryStore>()?;
+    m.add_function(wrap_pyfunction!(request_key::key_of_text, m)?)?;
+    Ok(())
+}
