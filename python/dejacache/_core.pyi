@@ -2,6 +2,7 @@
 
 __version__: str
 KEY_SCHEMA_VERSION: int
+DEBUG_BUILD: bool
 
 def key_of_text(text: str) -> str: ...
 

@@ -10,6 +10,8 @@ use pyo3::prelude::*;
 fn dejacache_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("KEY_SCHEMA_VERSION", crate::key::KEY_SCHEMA_VERSION)?;
+    // Benchmarks refuse to time a debug build.
+    m.add("DEBUG_BUILD", cfg!(debug_assertions))?;
     m.add_class::<request_key::KeySchema>()?;
     m.add_class::<entry_store::EntryStore>()?;
     m.add_function(wrap_pyfunction!(request_key::key_of_text, m)?)?;
