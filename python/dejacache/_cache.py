@@ -18,6 +18,8 @@ log = logging.getLogger("dejacache")
 
 _EVICTIONS = ("lru", "lfu", "fifo")
 _SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_saved")
+_ZERO_SAVINGS = dict.fromkeys(_SAVINGS_FIELDS, 0)
+_ZERO_COUNTERS = dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations", "entries", "bytes"), 0)
 
 
 class Cache:
@@ -119,7 +121,7 @@ class Cache:
         with self._savings_lock:
             s = self._savings.get(namespace)
             if s is None:
-                s = self._savings[namespace] = dict.fromkeys(_SAVINGS_FIELDS, 0)
+                s = self._savings[namespace] = dict(_ZERO_SAVINGS)
             s["coalesced"] += coalesced
             s["latency_saved_s"] += meta.get("latency_s", 0.0)
             s["cost_saved_usd"] += meta.get("cost_usd", 0.0)
@@ -282,26 +284,16 @@ class Cache:
         """Counters, in total and per namespace: hits, misses, stores, evictions, expirations,
         entries, bytes, hit_rate, coalesced (answers shared by single-flight), and the provider
         latency, money and tokens saved by hits."""
-        per_ns: dict[str, dict[str, Any]] = {}
         with self._savings_lock:
             savings = {ns: dict(s) for ns, s in self._savings.items()}
-        for ns, counters in self._store.stats():
-            counters.update(savings.pop(ns, dict.fromkeys(_SAVINGS_FIELDS, 0)))
-            per_ns[ns] = counters
-        for ns, s in savings.items():
-            per_ns[ns] = {**dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations",
-                                           "entries", "bytes"), 0), **s}
-        total: dict[str, Any] = {}
+        per_ns = {ns: {**counters, **savings.pop(ns, _ZERO_SAVINGS)} for ns, counters in self._store.stats()}
+        total = {**_ZERO_COUNTERS, **_ZERO_SAVINGS}
         for counters in per_ns.values():
             for name, value in counters.items():
-                total[name] = total.get(name, 0) + value
+                total[name] += value
+        for counters in (*per_ns.values(), total):
             reads = counters["hits"] + counters["misses"]
             counters["hit_rate"] = counters["hits"] / reads if reads else 0.0
-        if not total:
-            total = {**dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations",
-                                      "entries", "bytes"), 0), **dict.fromkeys(_SAVINGS_FIELDS, 0)}
-        reads = total["hits"] + total["misses"]
-        total["hit_rate"] = total["hits"] / reads if reads else 0.0
         total["namespaces"] = per_ns
         return total
 
