@@ -120,3 +120,36 @@ def test_corrupt_entry_is_dropped_and_read_as_a_miss():
     c._store.put(k, "default", b"not json", 0.0, None)
     assert c.get(chat()) is None
     assert len(c) == 0
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+hostile_leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(),
+    st.complex_numbers(), st.sets(st.integers(), max_size=3), st.just(Opaque()), st.just(print),
+    st.builds(bytearray, st.binary(max_size=4)), st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=2),
+)
+hostile = st.recursive(
+    hostile_leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none(), st.floats()), inner, max_size=4),
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500)
+@given(hostile)
+def test_any_value_gives_a_key_or_a_clean_error(value):
+    c = dejacache.Cache()
+    c.put(chat(), {"kept": True})
+    try:
+        k = c.key({"messages": [{"content": value}]})
+    except (TypeError, ValueError):
+        pass
+    else:
+        assert len(k) == 32
+    assert c.get(chat()).response == {"kept": True}
