@@ -1,0 +1,3 @@
+//! The vector core: distance kernels, i8/f16 quantisation and softmax sampling.
+
+pub mod kernels;
