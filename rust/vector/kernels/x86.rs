@@ -137,24 +137,16 @@ pub(crate) mod avx2 {
             while i + 32 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 8 * k;
-                    *s =
-                        _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(j)), _mm256_loadu_ps(pb.add(j)), *s);
+                    *s = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(j)), _mm256_loadu_ps(pb.add(j)), *s);
                 }
                 i += 32;
             }
             while i + 8 <= n {
-                acc[0] = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(pa.add(i)),
-                    _mm256_loadu_ps(pb.add(i)),
-                    acc[0],
-                );
+                acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
                 i += 8;
             }
         }
-        let mut sum = hsum_ps(_mm256_add_ps(
-            _mm256_add_ps(acc[0], acc[1]),
-            _mm256_add_ps(acc[2], acc[3]),
-        ));
+        let mut sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
         for j in i..n {
             sum += a[j] * b[j];
         }
@@ -184,10 +176,7 @@ pub(crate) mod avx2 {
                 i += 8;
             }
         }
-        let mut sum = hsum_ps(_mm256_add_ps(
-            _mm256_add_ps(acc[0], acc[1]),
-            _mm256_add_ps(acc[2], acc[3]),
-        ));
+        let mut sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
         for j in i..n {
             let d = a[j] - b[j];
             sum += d * d;
@@ -207,10 +196,7 @@ pub(crate) mod avx2 {
         unsafe {
             while i + 16 <= n {
                 for k in 0..2 {
-                    let (x, y) = (
-                        _mm256_loadu_ps(pa.add(i + 8 * k)),
-                        _mm256_loadu_ps(pb.add(i + 8 * k)),
-                    );
+                    let (x, y) = (_mm256_loadu_ps(pa.add(i + 8 * k)), _mm256_loadu_ps(pb.add(i + 8 * k)));
                     ab[k] = _mm256_fmadd_ps(x, y, ab[k]);
                     aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
                     bb[k] = _mm256_fmadd_ps(y, y, bb[k]);
@@ -308,11 +294,7 @@ pub(crate) mod avx2 {
         debug_assert_eq!(a.len(), b.len());
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let (mut ab, mut aa, mut bb) = (
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-            _mm256_setzero_ps(),
-        );
+        let (mut ab, mut aa, mut bb) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
         let mut i = 0;
         unsafe {
             while i + 8 <= n {
@@ -352,18 +334,12 @@ pub(crate) mod avx2 {
             while i + 32 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 16 * k;
-                    *s = _mm256_add_epi32(
-                        *s,
-                        _mm256_madd_epi16(load_i8x16(pa.add(j)), load_i8x16(pb.add(j))),
-                    );
+                    *s = _mm256_add_epi32(*s, _mm256_madd_epi16(load_i8x16(pa.add(j)), load_i8x16(pb.add(j))));
                 }
                 i += 32;
             }
             while i + 16 <= n {
-                acc[0] = _mm256_add_epi32(
-                    acc[0],
-                    _mm256_madd_epi16(load_i8x16(pa.add(i)), load_i8x16(pb.add(i))),
-                );
+                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(load_i8x16(pa.add(i)), load_i8x16(pb.add(i))));
                 i += 16;
             }
         }
@@ -439,32 +415,21 @@ pub(crate) mod avx512 {
             while i + 64 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 16 * k;
-                    *s =
-                        _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(j)), _mm512_loadu_ps(pb.add(j)), *s);
+                    *s = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(j)), _mm512_loadu_ps(pb.add(j)), *s);
                 }
                 i += 64;
             }
             while i + 16 <= n {
-                acc[0] = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(pa.add(i)),
-                    _mm512_loadu_ps(pb.add(i)),
-                    acc[0],
-                );
+                acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc[0]);
                 i += 16;
             }
             if i < n {
                 let m = tail16(n - i);
-                let (x, y) = (
-                    _mm512_maskz_loadu_ps(m, pa.add(i)),
-                    _mm512_maskz_loadu_ps(m, pb.add(i)),
-                );
+                let (x, y) = (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
                 acc[1] = _mm512_fmadd_ps(x, y, acc[1]);
             }
         }
-        _mm512_reduce_add_ps(_mm512_add_ps(
-            _mm512_add_ps(acc[0], acc[1]),
-            _mm512_add_ps(acc[2], acc[3]),
-        ))
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
     }
 
     #[inline]
@@ -491,17 +456,11 @@ pub(crate) mod avx512 {
             }
             if i < n {
                 let m = tail16(n - i);
-                let d = _mm512_sub_ps(
-                    _mm512_maskz_loadu_ps(m, pa.add(i)),
-                    _mm512_maskz_loadu_ps(m, pb.add(i)),
-                );
+                let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
                 acc[1] = _mm512_fmadd_ps(d, d, acc[1]);
             }
         }
-        _mm512_reduce_add_ps(_mm512_add_ps(
-            _mm512_add_ps(acc[0], acc[1]),
-            _mm512_add_ps(acc[2], acc[3]),
-        ))
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
     }
 
     #[inline]
@@ -516,10 +475,7 @@ pub(crate) mod avx512 {
         unsafe {
             while i + 32 <= n {
                 for k in 0..2 {
-                    let (x, y) = (
-                        _mm512_loadu_ps(pa.add(i + 16 * k)),
-                        _mm512_loadu_ps(pb.add(i + 16 * k)),
-                    );
+                    let (x, y) = (_mm512_loadu_ps(pa.add(i + 16 * k)), _mm512_loadu_ps(pb.add(i + 16 * k)));
                     ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
                     aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
                     bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
@@ -528,10 +484,7 @@ pub(crate) mod avx512 {
             }
             while i < n {
                 let m = if n - i >= 16 { u16::MAX } else { tail16(n - i) };
-                let (x, y) = (
-                    _mm512_maskz_loadu_ps(m, pa.add(i)),
-                    _mm512_maskz_loadu_ps(m, pb.add(i)),
-                );
+                let (x, y) = (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
                 ab[0] = _mm512_fmadd_ps(x, y, ab[0]);
                 aa[0] = _mm512_fmadd_ps(x, x, aa[0]);
                 bb[0] = _mm512_fmadd_ps(y, y, bb[0]);
@@ -564,18 +517,13 @@ pub(crate) mod avx512 {
             while i + 32 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 16 * k;
-                    *s = _mm512_fmadd_ps(
-                        load_f16x16(u16::MAX, pa.add(j)),
-                        load_f16x16(u16::MAX, pb.add(j)),
-                        *s,
-                    );
+                    *s = _mm512_fmadd_ps(load_f16x16(u16::MAX, pa.add(j)), load_f16x16(u16::MAX, pb.add(j)), *s);
                 }
                 i += 32;
             }
             while i < n {
                 let m = if n - i >= 16 { u16::MAX } else { tail16(n - i) };
-                acc[0] =
-                    _mm512_fmadd_ps(load_f16x16(m, pa.add(i)), load_f16x16(m, pb.add(i)), acc[0]);
+                acc[0] = _mm512_fmadd_ps(load_f16x16(m, pa.add(i)), load_f16x16(m, pb.add(i)), acc[0]);
                 i += 16;
             }
         }
@@ -594,10 +542,7 @@ pub(crate) mod avx512 {
             while i + 32 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 16 * k;
-                    let d = _mm512_sub_ps(
-                        load_f16x16(u16::MAX, pa.add(j)),
-                        load_f16x16(u16::MAX, pb.add(j)),
-                    );
+                    let d = _mm512_sub_ps(load_f16x16(u16::MAX, pa.add(j)), load_f16x16(u16::MAX, pb.add(j)));
                     *s = _mm512_fmadd_ps(d, d, *s);
                 }
                 i += 32;
@@ -618,11 +563,7 @@ pub(crate) mod avx512 {
         debug_assert_eq!(a.len(), b.len());
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let (mut ab, mut aa, mut bb) = (
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-            _mm512_setzero_ps(),
-        );
+        let (mut ab, mut aa, mut bb) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
         let mut i = 0;
         unsafe {
             while i < n {
@@ -634,11 +575,7 @@ pub(crate) mod avx512 {
                 i += 16;
             }
         }
-        (
-            _mm512_reduce_add_ps(ab),
-            _mm512_reduce_add_ps(aa),
-            _mm512_reduce_add_ps(bb),
-        )
+        (_mm512_reduce_add_ps(ab), _mm512_reduce_add_ps(aa), _mm512_reduce_add_ps(bb))
     }
 
     /// Sign-extends up to 32 i8 (the low `m` lanes, zeros elsewhere) to 32 i16.
@@ -660,10 +597,7 @@ pub(crate) mod avx512 {
             while i + 64 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 32 * k;
-                    let p = _mm512_madd_epi16(
-                        load_i8x32(u32::MAX, pa.add(j)),
-                        load_i8x32(u32::MAX, pb.add(j)),
-                    );
+                    let p = _mm512_madd_epi16(load_i8x32(u32::MAX, pa.add(j)), load_i8x32(u32::MAX, pb.add(j)));
                     *s = _mm512_add_epi32(*s, p);
                 }
                 i += 64;
@@ -690,10 +624,7 @@ pub(crate) mod avx512 {
             while i + 64 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 32 * k;
-                    let d = _mm512_sub_epi16(
-                        load_i8x32(u32::MAX, pa.add(j)),
-                        load_i8x32(u32::MAX, pb.add(j)),
-                    );
+                    let d = _mm512_sub_epi16(load_i8x32(u32::MAX, pa.add(j)), load_i8x32(u32::MAX, pb.add(j)));
                     *s = _mm512_add_epi32(*s, _mm512_madd_epi16(d, d));
                 }
                 i += 64;
