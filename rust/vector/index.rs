@@ -322,3 +322,7 @@ impl VectorIndex {
         f(&self.spaces.read())
     }
 }
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;
