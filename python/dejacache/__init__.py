@@ -9,13 +9,14 @@ Importing this package loads the compiled core and nothing else: no files, no ne
 
 from ._cache import Cache
 from ._controls import EXCLUDED_PARAMS
-from ._core import __version__
+from ._core import VectorIndex, __version__
 from ._hit import Hit
 
 __all__ = [
     "EXCLUDED_PARAMS",
     "Cache",
     "Hit",
+    "VectorIndex",
     "__version__",
     "distance",
     "sampling",
