@@ -20,10 +20,11 @@ __all__ = [
     "__version__",
     "distance",
     "sampling",
+    "vectorstores",
 ]
 
 # Submodules loaded on first attribute access, so that `import dejacache` stays cheap.
-_LAZY_SUBMODULES = frozenset({"distance", "sampling"})
+_LAZY_SUBMODULES = frozenset({"distance", "sampling", "vectorstores"})
 
 
 def __getattr__(name: str) -> object:
