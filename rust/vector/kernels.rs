@@ -225,7 +225,7 @@ pub(crate) fn for_each_row<T, R: Copy + Default>(
         return;
     }
     debug_assert_eq!(rows.len(), dim * out.len());
-    let ahead = PREFETCH_BYTES / (dim * std::mem::size_of::<T>()).max(1) + 1;
+    let ahead = PREFETCH_BYTES / std::mem::size_of_val(query).max(1) + 1;
     for (i, (o, row)) in out.iter_mut().zip(rows.chunks_exact(dim)).enumerate() {
         if let Some(next) = rows.get((i + ahead) * dim..(i + ahead + 1) * dim) {
             prefetch_slice(next);
