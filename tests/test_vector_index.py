@@ -131,6 +131,7 @@ def test_many_small_namespaces_are_cheap():
         (lambda i: i.search([1, 1, 1, np.nan], k=1), "NaN"),
         (lambda i: i.search([1, 1, 1, 1], k=1, ef=0), "ef must be"),
         (lambda i: i.search([1, 1, 1, 1], k=1, threads=0), "threads must be"),
+        (lambda i: i.add([1], [[1, 1, 1, 1]], threads=0), "threads must be"),
     ],
 )
 def test_bad_input_raises_value_error(call, message):
@@ -230,6 +231,10 @@ def test_hnsw_recall_at_10_on_clustered_data():
     assert recall(ids, truth) >= 0.95
     ids_threads, _ = idx.search(queries, k=10, threads=3)
     np.testing.assert_array_equal(ids, ids_threads)
+    built_in_parallel = VectorIndex(64, kind="hnsw")
+    built_in_parallel.add(np.arange(10000, dtype=np.uint64), data, threads=2)
+    ids, _ = built_in_parallel.search(queries, k=10)
+    assert recall(ids, truth) >= 0.95
 
 
 def test_i8_flat_rerank_is_exact():

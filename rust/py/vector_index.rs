@@ -128,13 +128,15 @@ impl VectorIndex {
     }
 
     /// Adds vectors (n, dim) under ids (n,); an id already in the namespace is replaced.
-    #[pyo3(signature = (ids, vectors, namespace=None))]
+    /// With threads=N, a graph is built on N threads (none are started otherwise).
+    #[pyo3(signature = (ids, vectors, namespace=None, threads=None))]
     fn add(
         &self,
         py: Python<'_>,
         ids: &Bound<'_, PyAny>,
         vectors: &Bound<'_, PyAny>,
         namespace: Option<&str>,
+        threads: Option<usize>,
     ) -> PyResult<()> {
         let ids = id_values(ids)?;
         let (shape, values) = f32_values(vectors, "vectors")?;
@@ -150,7 +152,7 @@ impl VectorIndex {
                 ids.len()
             )));
         }
-        py.detach(|| self.inner.add(ns(namespace), &ids, &values))
+        py.detach(|| self.inner.add(ns(namespace), &ids, &values, threads))
             .map_err(to_py)
     }
 

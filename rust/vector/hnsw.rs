@@ -252,8 +252,8 @@ impl Graph {
         kept
     }
 
-    /// Links the row in `slot` (the newest slot) into the graph.
-    pub fn insert(&mut self, rows: &Rows, slot: u32) {
+    /// Gives `slot` a level and empty link lists (not yet reachable from any node).
+    fn make_node(&mut self, slot: u32) -> usize {
         let level = self.random_level();
         let n = slot as usize + 1;
         if self.levels.len() < n {
@@ -264,6 +264,95 @@ impl Graph {
         if level > 0 {
             self.upper.insert(slot, vec![0; level * (self.m + 1)]);
         }
+        level
+    }
+
+    /// Links rows `slots` (the newest slots) into the graph. With several threads, nodes are
+    /// inserted in batches: the ef_construction searches of a batch run in parallel on the
+    /// graph as it was before the batch, then each node is linked in order, choosing among the
+    /// nodes its search found plus the batch nodes linked before it, so no neighbour is missed.
+    pub fn insert_many(&mut self, rows: &Rows, slots: std::ops::Range<u32>, threads: usize) {
+        // Small graphs are built one node at a time: a batch would be most of the graph.
+        const SEQUENTIAL_UNTIL: u32 = 2048;
+        let mut next = slots.start;
+        while next < slots.end && (threads <= 1 || next < SEQUENTIAL_UNTIL || self.entry == NO_ENTRY) {
+            self.insert(rows, next);
+            next += 1;
+        }
+        let batch = 64 * threads as u32;
+        while next < slots.end {
+            let end = (next + batch).min(slots.end);
+            let nodes: Vec<(u32, usize)> = (next..end).map(|s| (s, self.make_node(s))).collect();
+            let per = nodes.len().div_ceil(threads);
+            let this = &*self;
+            let plans: Vec<Vec<Vec<Scored>>> = std::thread::scope(|sc| {
+                let handles: Vec<_> = nodes
+                    .chunks(per)
+                    .map(|chunk| sc.spawn(move || chunk.iter().map(|&(s, l)| this.plan(rows, s, l)).collect::<Vec<_>>()))
+                    .collect();
+                handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+            });
+            if plans.len() != nodes.len() {
+                // A planning thread panicked (a bug); link the batch one node at a time instead.
+                for &(s, l) in &nodes {
+                    self.link(rows, s, l, self.plan(rows, s, l), &[]);
+                }
+            } else {
+                for (i, (&(s, l), plan)) in nodes.iter().zip(plans).enumerate() {
+                    self.link(rows, s, l, plan, &nodes[..i]);
+                }
+            }
+            next = end;
+        }
+    }
+
+    /// The ef_construction nearest nodes of `slot` at each of its levels that the graph has
+    /// (index = level), found without changing the graph.
+    fn plan(&self, rows: &Rows, slot: u32, level: usize) -> Vec<Vec<Scored>> {
+        let exact = |other| rows.dist_slots(slot, other);
+        let (mut cur, mut cur_d) = (self.entry, exact(self.entry));
+        if self.max_level > level {
+            (cur, cur_d) = self.greedy(&exact, cur, cur_d, self.max_level, level + 1);
+        }
+        let top = level.min(self.max_level);
+        let mut found = vec![Vec::new(); top + 1];
+        for lc in (0..=top).rev() {
+            let entry = Scored { dist: cur_d, slot: cur };
+            let w = self.search_level(rows, &exact, entry, self.ef_construction, lc, false, false);
+            cur = w[0].slot;
+            cur_d = w[0].dist;
+            found[lc] = w;
+        }
+        found
+    }
+
+    /// Links a planned node, also considering `earlier` batch nodes (already linked).
+    fn link(&mut self, rows: &Rows, slot: u32, level: usize, mut plan: Vec<Vec<Scored>>, earlier: &[(u32, usize)]) {
+        plan.resize(level + 1, Vec::new());
+        for (lc, mut cands) in plan.into_iter().enumerate().rev() {
+            cands.extend(
+                earlier
+                    .iter()
+                    .filter(|&&(_, l)| l >= lc)
+                    .map(|&(o, _)| Scored { dist: rows.dist_slots(slot, o), slot: o }),
+            );
+            cands.sort_unstable();
+            let chosen = self.select(rows, &cands, self.m);
+            self.set_links(slot, lc, &chosen);
+            let cap = if lc == 0 { self.m0 } else { self.m };
+            for &nb in &chosen {
+                self.link_back(rows, nb, slot, lc, cap);
+            }
+        }
+        if level > self.max_level {
+            self.entry = slot;
+            self.max_level = level;
+        }
+    }
+
+    /// Links the row in `slot` (the newest slot) into the graph.
+    pub fn insert(&mut self, rows: &Rows, slot: u32) {
+        let level = self.make_node(slot);
         if self.entry == NO_ENTRY {
             self.entry = slot;
             self.max_level = level;

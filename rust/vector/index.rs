@@ -146,7 +146,20 @@ impl VectorIndex {
     }
 
     /// Adds rows; an id already in the namespace is replaced. `vectors` is row-major.
-    pub fn add(&self, namespace: &str, ids: &[u64], vectors: &[f32]) -> Result<(), CoreError> {
+    /// With `threads` above 1, graph construction uses that many scoped threads.
+    pub fn add(
+        &self,
+        namespace: &str,
+        ids: &[u64],
+        vectors: &[f32],
+        threads: Option<usize>,
+    ) -> Result<(), CoreError> {
+        if threads == Some(0) {
+            return Err(CoreError::InvalidArgument(
+                "threads must be at least 1 (or None for one thread)".into(),
+            ));
+        }
+        let threads = threads.unwrap_or(1);
         if vectors.len() != ids.len() * self.cfg.dim {
             return Err(CoreError::InvalidArgument(format!(
                 "got {} ids and {} values; pass one id per vector of {} values",
@@ -169,10 +182,8 @@ impl VectorIndex {
         let space = spaces
             .entry(namespace.to_string())
             .or_insert_with(|| Namespace::new(&self.cfg, seed));
-        for (&id, row) in ids.iter().zip(rows.chunks_exact(self.cfg.dim)) {
-            space.add(id, row);
-        }
-        space.maintain(&self.cfg, seed);
+        space.add(ids, &rows, threads);
+        space.maintain(&self.cfg, seed, threads);
         Ok(())
     }
 
@@ -186,7 +197,7 @@ impl VectorIndex {
         if space.rows.live() == 0 {
             spaces.remove(namespace);
         } else if removed > 0 {
-            space.maintain(&self.cfg, seed_of(namespace));
+            space.maintain(&self.cfg, seed_of(namespace), 1);
         }
         removed
     }
