@@ -268,9 +268,11 @@ impl Graph {
     }
 
     /// Links rows `slots` (the newest slots) into the graph. With several threads, nodes are
-    /// inserted in batches: the ef_construction searches of a batch run in parallel on the
-    /// graph as it was before the batch, then each node is linked in order, choosing among the
-    /// nodes its search found plus the batch nodes linked before it, so no neighbour is missed.
+    /// inserted in batches, in three steps: (1) in parallel, each node searches the graph as
+    /// it was before the batch and picks its links among what it found plus the batch nodes
+    /// before it, so no neighbour inside the batch is missed; (2) those links are written in
+    /// order; (3) in parallel per target node, the back-links are merged and pruned with the
+    /// same heuristic, then written.
     pub fn insert_many(&mut self, rows: &Rows, slots: std::ops::Range<u32>, threads: usize) {
         // Small graphs are built one node at a time: a batch would be most of the graph.
         const SEQUENTIAL_UNTIL: u32 = 2048;
@@ -283,71 +285,76 @@ impl Graph {
         while next < slots.end {
             let end = (next + batch).min(slots.end);
             let nodes: Vec<(u32, usize)> = (next..end).map(|s| (s, self.make_node(s))).collect();
-            let per = nodes.len().div_ceil(threads);
             let this = &*self;
-            let plans: Vec<Vec<Vec<Scored>>> = std::thread::scope(|sc| {
-                let handles: Vec<_> = nodes
-                    .chunks(per)
-                    .map(|chunk| sc.spawn(move || chunk.iter().map(|&(s, l)| this.plan(rows, s, l)).collect::<Vec<_>>()))
-                    .collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+            let chosen = parallel_map(threads, nodes.len(), |i| {
+                let (slot, level) = nodes[i];
+                this.choose_links(rows, slot, level, &nodes[..i])
             });
-            if plans.len() != nodes.len() {
-                // A planning thread panicked (a bug); link the batch one node at a time instead.
-                for &(s, l) in &nodes {
-                    self.link(rows, s, l, self.plan(rows, s, l), &[]);
+            let mut requests: Vec<(usize, u32, u32)> = Vec::new();
+            for (&(slot, level), links) in nodes.iter().zip(&chosen) {
+                for (lc, l) in links.iter().enumerate() {
+                    self.set_links(slot, lc, l);
+                    requests.extend(l.iter().map(|&nb| (lc, nb, slot)));
                 }
-            } else {
-                for (i, (&(s, l), plan)) in nodes.iter().zip(plans).enumerate() {
-                    self.link(rows, s, l, plan, &nodes[..i]);
+                if level > self.max_level {
+                    self.entry = slot;
+                    self.max_level = level;
                 }
+            }
+            requests.sort_unstable();
+            let groups: Vec<&[(usize, u32, u32)]> = requests.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).collect();
+            let this = &*self;
+            let merged = parallel_map(threads, groups.len(), |g| {
+                let (lc, target, _) = groups[g][0];
+                let news: Vec<u32> = groups[g].iter().map(|r| r.2).collect();
+                this.merged_links(rows, target, lc, &news)
+            });
+            for (group, links) in groups.iter().zip(merged) {
+                self.set_links(group[0].1, group[0].0, &links);
             }
             next = end;
         }
     }
 
-    /// The ef_construction nearest nodes of `slot` at each of its levels that the graph has
-    /// (index = level), found without changing the graph.
-    fn plan(&self, rows: &Rows, slot: u32, level: usize) -> Vec<Vec<Scored>> {
+    /// Links of a new node at each of its levels (index = level): chosen among the
+    /// ef_construction nearest nodes of the graph and the `earlier` nodes of its batch.
+    fn choose_links(&self, rows: &Rows, slot: u32, level: usize, earlier: &[(u32, usize)]) -> Vec<Vec<u32>> {
         let exact = |other| rows.dist_slots(slot, other);
         let (mut cur, mut cur_d) = (self.entry, exact(self.entry));
         if self.max_level > level {
             (cur, cur_d) = self.greedy(&exact, cur, cur_d, self.max_level, level + 1);
         }
-        let top = level.min(self.max_level);
-        let mut found = vec![Vec::new(); top + 1];
-        for lc in (0..=top).rev() {
-            let entry = Scored { dist: cur_d, slot: cur };
-            let w = self.search_level(rows, &exact, entry, self.ef_construction, lc, false, false);
-            cur = w[0].slot;
-            cur_d = w[0].dist;
-            found[lc] = w;
+        let mut links = vec![Vec::new(); level + 1];
+        for lc in (0..=level).rev() {
+            let mut cands = if lc <= self.max_level {
+                let entry = Scored { dist: cur_d, slot: cur };
+                let w = self.search_level(rows, &exact, entry, self.ef_construction, lc, false, false);
+                cur = w[0].slot;
+                cur_d = w[0].dist;
+                w
+            } else {
+                Vec::new()
+            };
+            cands.extend(earlier.iter().filter(|&&(_, l)| l >= lc).map(|&(o, _)| Scored { dist: exact(o), slot: o }));
+            cands.sort_unstable();
+            links[lc] = self.select(rows, &cands, self.m);
         }
-        found
+        links
     }
 
-    /// Links a planned node, also considering `earlier` batch nodes (already linked).
-    fn link(&mut self, rows: &Rows, slot: u32, level: usize, mut plan: Vec<Vec<Scored>>, earlier: &[(u32, usize)]) {
-        plan.resize(level + 1, Vec::new());
-        for (lc, mut cands) in plan.into_iter().enumerate().rev() {
-            cands.extend(
-                earlier
-                    .iter()
-                    .filter(|&&(_, l)| l >= lc)
-                    .map(|&(o, _)| Scored { dist: rows.dist_slots(slot, o), slot: o }),
-            );
-            cands.sort_unstable();
-            let chosen = self.select(rows, &cands, self.m);
-            self.set_links(slot, lc, &chosen);
-            let cap = if lc == 0 { self.m0 } else { self.m };
-            for &nb in &chosen {
-                self.link_back(rows, nb, slot, lc, cap);
-            }
+    /// The links of `target` at `level` after adding back-links from `news`, pruned to the
+    /// level's cap with the neighbour heuristic when they overflow.
+    fn merged_links(&self, rows: &Rows, target: u32, level: usize, news: &[u32]) -> Vec<u32> {
+        let existing = self.links(target, level);
+        let mut all: Vec<u32> = existing.to_vec();
+        all.extend(news.iter().filter(|n| !existing.contains(n)));
+        let cap = if level == 0 { self.m0 } else { self.m };
+        if all.len() <= cap {
+            return all;
         }
-        if level > self.max_level {
-            self.entry = slot;
-            self.max_level = level;
-        }
+        let mut cands: Vec<Scored> = all.iter().map(|&x| Scored { dist: rows.dist_slots(target, x), slot: x }).collect();
+        cands.sort_unstable();
+        self.select(rows, &cands, cap)
     }
 
     /// Links the row in `slot` (the newest slot) into the graph.
@@ -489,4 +496,21 @@ fn rows_ptr(rows: &Rows, elem: usize, on_codes: bool) -> *const u8 {
         Dtype::F16 => rows.f16s.as_ptr().wrapping_add(elem) as *const u8,
         Dtype::I8 => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
     }
+}
+
+/// `f(0..n)` on up to `threads` scoped threads, results in index order.
+fn parallel_map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if threads <= 1 || n < 2 {
+        return (0..n).map(f).collect();
+    }
+    let per = n.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..n)
+            .step_by(per)
+            .map(|lo| sc.spawn(move || (lo..(lo + per).min(n)).map(f).collect::<Vec<T>>()))
+            .collect();
+        // A panic in a worker is a bug; re-raise it here rather than lose part of the batch.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
 }
