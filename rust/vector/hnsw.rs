@@ -177,8 +177,10 @@ impl Graph {
         VISITED.with(|cell| {
             let mut visited = cell.borrow_mut();
             visited.start(rows.slots());
-            let mut candidates = BinaryHeap::with_capacity(ef * 2);
-            let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+            // ef may exceed the node count (it is a caller's number): size by what can fill.
+            let room = ef.min(rows.slots()) + 1;
+            let mut candidates = BinaryHeap::with_capacity(room * 2);
+            let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(room);
             visited.insert(entry.slot);
             candidates.push(Reverse(entry));
             if !(live_only && rows.is_dead(entry.slot)) {

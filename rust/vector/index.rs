@@ -84,6 +84,21 @@ pub struct VectorIndex {
     spaces: RwLock<HashMap<String, Namespace>>,
 }
 
+/// Largest k a search accepts (results are allocated up front).
+pub const MAX_K: usize = 1 << 20;
+/// Most threads one call may start.
+pub const MAX_THREADS: usize = 1024;
+
+fn checked_threads(threads: Option<usize>) -> Result<usize, CoreError> {
+    match threads {
+        None => Ok(1),
+        Some(t) if (1..=MAX_THREADS).contains(&t) => Ok(t),
+        Some(t) => Err(CoreError::InvalidArgument(format!(
+            "threads must be between 1 and {MAX_THREADS} (or None for one thread), got {t}"
+        ))),
+    }
+}
+
 /// Seeds the level generator of a namespace from its name, so builds repeat exactly.
 fn seed_of(name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes())
@@ -154,12 +169,7 @@ impl VectorIndex {
         vectors: &[f32],
         threads: Option<usize>,
     ) -> Result<(), CoreError> {
-        if threads == Some(0) {
-            return Err(CoreError::InvalidArgument(
-                "threads must be at least 1 (or None for one thread)".into(),
-            ));
-        }
-        let threads = threads.unwrap_or(1);
+        let threads = checked_threads(threads)?;
         if vectors.len() != ids.len() * self.cfg.dim {
             return Err(CoreError::InvalidArgument(format!(
                 "got {} ids and {} values; pass one id per vector of {} values",
@@ -213,9 +223,9 @@ impl VectorIndex {
         ef: Option<usize>,
         threads: Option<usize>,
     ) -> Result<Found, CoreError> {
-        if k < 1 {
+        if !(1..=MAX_K).contains(&k) {
             return Err(CoreError::InvalidArgument(format!(
-                "k must be at least 1, got {k}"
+                "k must be between 1 and {MAX_K}, got {k}"
             )));
         }
         if ef == Some(0) {
@@ -223,11 +233,7 @@ impl VectorIndex {
                 "ef must be at least 1 (or None for the index default)".into(),
             ));
         }
-        if threads == Some(0) {
-            return Err(CoreError::InvalidArgument(
-                "threads must be at least 1 (or None for one thread)".into(),
-            ));
-        }
+        let threads = checked_threads(threads)?;
         let d = self.cfg.dim;
         if queries.len() % d != 0 {
             return Err(CoreError::InvalidArgument(format!(
@@ -269,7 +275,7 @@ impl VectorIndex {
                 }
             }
         };
-        let threads = threads.unwrap_or(1).min(n.max(1));
+        let threads = threads.min(n.max(1));
         if threads <= 1 {
             run(&queries, &mut found.ids, &mut found.scores);
         } else {

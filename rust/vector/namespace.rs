@@ -102,7 +102,7 @@ impl Namespace {
 }
 
 fn top_live(rows: &Rows, dists: &[f32], k: usize) -> Vec<Scored> {
-    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k.min(dists.len()) + 1);
     let mut bound = f32::INFINITY;
     for (s, &d) in dists.iter().enumerate() {
         if heap.len() >= k && d >= bound {
