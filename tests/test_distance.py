@@ -222,3 +222,44 @@ def test_submodules_load_lazily():
         "assert 'dejacache.distance' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.timeout(60)
+def test_batches_release_the_gil():
+    """Another Python thread runs while a large batch is computed (never while a small one is)."""
+    import sys
+    import threading
+    import time
+
+    rows = np.random.default_rng(0).standard_normal((50_000, 384)).astype(np.float32)
+    q = rows[0].copy()
+    small = rows[:4].copy()
+    ticks = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks[0] += 1
+            time.sleep(0)  # hands the GIL back so the main thread can resume
+
+    old = sys.getswitchinterval()
+    # The main thread keeps the GIL unless the call itself lets go of it.
+    sys.setswitchinterval(100.0)
+    thread = threading.Thread(target=spin)
+    try:
+        thread.start()
+        time.sleep(0.01)
+        ran_during_small = ran_during_large = 0
+        for _ in range(20):
+            before = ticks[0]
+            distance.dot(small, q)
+            ran_during_small += ticks[0] != before
+            before = ticks[0]
+            distance.dot(rows, q)
+            ran_during_large += ticks[0] != before
+    finally:
+        stop.set()
+        sys.setswitchinterval(old)
+        thread.join()
+    assert ran_during_large > 0
+    assert ran_during_small == 0
