@@ -20,6 +20,9 @@ use super::errors::to_py;
 use crate::error::CoreError;
 use crate::vector::kernels::{self, Metric};
 
+/// Bytes of b's rows scanned by all queries of a before moving on (about half an L2 cache).
+const TILE_BYTES: usize = 256 * 1024;
+
 /// Below this many multiply-adds, releasing and retaking the GIL costs more than it frees.
 const DETACH_WORK: usize = 1 << 15;
 
@@ -192,8 +195,14 @@ fn compute<'py, T: KernelElement>(
         } else if ndim_b == 1 {
             T::many(metric, xb, xa, out);
         } else {
-            for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
-                T::many(metric, query, xb, out);
+            // Tiles of b that stay in cache while every query of a passes over them, so b is
+            // read from memory once rather than once per query.
+            let tile = (TILE_BYTES / (dim * std::mem::size_of::<T>())).max(1);
+            for (t, block) in xb.chunks(tile * dim).enumerate() {
+                let (start, len) = (t * tile, block.len() / dim);
+                for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
+                    T::many(metric, query, block, &mut out[start..start + len]);
+                }
             }
         }
         out.iter().all(|x| x.is_finite())
