@@ -149,6 +149,14 @@ def test_large_batch_is_right():
     np.testing.assert_allclose(distance.cosine(q, rows), ref("cosine", q, rows), atol=1e-5)
 
 
+def test_a_result_too_large_for_memory_is_a_memory_error():
+    # 2**24 x 2**24 float32 results need 4 PiB: more than any address space, whatever the
+    # overcommit policy, so the allocation fails before anything is touched.
+    a = np.ones((2**24, 1), np.float32)
+    with pytest.raises(MemoryError, match="smaller batches"):
+        distance.dot(a, a)
+
+
 def test_overflow_of_finite_input_is_not_an_error():
     big = np.full(4, 1e30, np.float32)
     assert distance.dot(big, big) == float("inf")

@@ -13,6 +13,7 @@ use numpy::{
     Element, IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
     PyUntypedArray, PyUntypedArrayMethods,
 };
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyFloat;
 
@@ -207,7 +208,15 @@ fn compute<'py, T: KernelElement>(
         }
         out.iter().all(|x| x.is_finite())
     };
-    let mut out = vec![0f32; n * m];
+    let mut out = Vec::new();
+    n.checked_mul(m)
+        .and_then(|len| out.try_reserve_exact(len).ok().map(|_| len))
+        .map(|len| out.resize(len, 0f32))
+        .ok_or_else(|| {
+            PyMemoryError::new_err(format!(
+                "a ({n}, {m}) result does not fit in memory: pass smaller batches"
+            ))
+        })?;
     let all_finite = if n * m * dim >= DETACH_WORK {
         py.detach(|| work(&mut out))
     } else {
