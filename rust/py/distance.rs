@@ -217,7 +217,7 @@ fn compute<'py, T: KernelElement>(
                 "a ({n}, {m}) result does not fit in memory: pass smaller batches"
             ))
         })?;
-    let all_finite = if n * m * dim >= DETACH_WORK {
+    let all_finite = if (n * m).saturating_mul(dim) >= DETACH_WORK {
         py.detach(|| work(&mut out))
     } else {
         work(&mut out)
