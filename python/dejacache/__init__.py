@@ -18,4 +18,20 @@ __all__ = [
     "Hit",
     "VectorIndex",
     "__version__",
+    "distance",
+    "sampling",
+    "vectorstores",
 ]
+
+# Submodules loaded on first attribute access, so that `import dejacache` stays cheap.
+_LAZY_SUBMODULES = frozenset({"distance", "sampling", "vectorstores"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
