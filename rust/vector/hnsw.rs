@@ -48,6 +48,11 @@ impl Visited {
         }
     }
 
+    #[inline]
+    fn seen(&self, i: u32) -> bool {
+        self.marks[i as usize] == self.epoch
+    }
+
     /// True when `i` was not yet visited in this search.
     #[inline]
     fn insert(&mut self, i: u32) -> bool {
@@ -183,19 +188,25 @@ impl Graph {
             let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(room);
             visited.insert(entry.slot);
             candidates.push(Reverse(entry));
-            if !(live_only && rows.is_dead(entry.slot)) {
+            let check_dead = live_only && rows.n_dead > 0;
+            if !(check_dead && rows.is_dead(entry.slot)) {
                 results.push(entry);
             }
             let mut bound = results.peek().map_or(f32::INFINITY, |r| r.dist);
-            let dim_bytes = rows.dim;
             while let Some(Reverse(c)) = candidates.pop() {
                 if c.dist > bound && results.len() >= ef {
                     break;
                 }
                 let links = self.links(c.slot, level);
+                if let Some(&first) = links.first() {
+                    prefetch_row(rows, first, on_codes);
+                }
                 for (i, &nb) in links.iter().enumerate() {
+                    // Fetch the next neighbour's row while this one is scored.
                     if let Some(&next) = links.get(i + 1) {
-                        prefetch(rows_ptr(rows, next as usize * dim_bytes, on_codes));
+                        if !visited.seen(next) {
+                            prefetch_row(rows, next, on_codes);
+                        }
                     }
                     if !visited.insert(nb) {
                         continue;
@@ -203,7 +214,7 @@ impl Graph {
                     let d = dist(nb);
                     if results.len() < ef || d < bound {
                         candidates.push(Reverse(Scored { dist: d, slot: nb }));
-                        if !(live_only && rows.is_dead(nb)) {
+                        if !(check_dead && rows.is_dead(nb)) {
                             results.push(Scored { dist: d, slot: nb });
                             if results.len() > ef {
                                 results.pop();
@@ -321,18 +332,25 @@ impl Graph {
     /// Links of a new node at each of its levels (index = level): chosen among the
     /// ef_construction nearest nodes of the graph and the `earlier` nodes of its batch.
     fn choose_links(&self, rows: &Rows, slot: u32, level: usize, earlier: &[(u32, usize)]) -> Vec<Vec<u32>> {
+        // f32 rows with codes walk on the codes (a quarter of the memory traffic) and choose
+        // links on exact distances of what the walk found.
         let exact = |other| rows.dist_slots(slot, other);
-        let (mut cur, mut cur_d) = (self.entry, exact(self.entry));
+        let walk = |other| if rows.nav { rows.code_dist_slots(slot, other) } else { exact(other) };
+        let (mut cur, mut cur_d) = (self.entry, walk(self.entry));
         if self.max_level > level {
-            (cur, cur_d) = self.greedy(&exact, cur, cur_d, self.max_level, level + 1);
+            (cur, cur_d) = self.greedy(&walk, cur, cur_d, self.max_level, level + 1);
         }
         let mut links = vec![Vec::new(); level + 1];
         for lc in (0..=level).rev() {
             let mut cands = if lc <= self.max_level {
                 let entry = Scored { dist: cur_d, slot: cur };
-                let w = self.search_level(rows, &exact, entry, self.ef_construction, lc, false, false);
+                let mut w = self.search_level(rows, &walk, entry, self.ef_construction, lc, false, rows.nav);
                 cur = w[0].slot;
                 cur_d = w[0].dist;
+                if rows.nav {
+                    w.iter_mut().for_each(|c| c.dist = exact(c.slot));
+                    w.sort_unstable();
+                }
                 w
             } else {
                 Vec::new()
@@ -368,22 +386,12 @@ impl Graph {
             return;
         }
         // Links are chosen on exact distances; only searches walk on codes.
-        let exact = |other| rows.dist_slots(slot, other);
-        let (mut cur, mut cur_d) = (self.entry, exact(self.entry));
-        if self.max_level > level {
-            (cur, cur_d) = self.greedy(&exact, cur, cur_d, self.max_level, level + 1);
-        }
-        for lc in (0..=level.min(self.max_level)).rev() {
-            let entry = Scored { dist: cur_d, slot: cur };
-            let found = self.search_level(rows, &exact, entry, self.ef_construction, lc, false, false);
-            let chosen = self.select(rows, &found, self.m);
+        for (lc, chosen) in self.choose_links(rows, slot, level, &[]).into_iter().enumerate() {
             self.set_links(slot, lc, &chosen);
             let cap = if lc == 0 { self.m0 } else { self.m };
             for &nb in &chosen {
                 self.link_back(rows, nb, slot, lc, cap);
             }
-            cur = found[0].slot;
-            cur_d = found[0].dist;
         }
         if level > self.max_level {
             self.entry = slot;
@@ -488,15 +496,24 @@ impl Graph {
     }
 }
 
-/// Address of a row's first byte, for prefetching.
+/// Asks the CPU to start loading the row of `slot` (its first 512 bytes) and, for codes, its
+/// scale, so the walk does not wait on memory for each neighbour in turn.
 #[inline]
-fn rows_ptr(rows: &Rows, elem: usize, on_codes: bool) -> *const u8 {
+fn prefetch_row(rows: &Rows, slot: u32, on_codes: bool) {
     use super::rows::Dtype;
-    match rows.dtype {
-        Dtype::F32 if on_codes => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
-        Dtype::F32 => rows.f32s.as_ptr().wrapping_add(elem) as *const u8,
-        Dtype::F16 => rows.f16s.as_ptr().wrapping_add(elem) as *const u8,
-        Dtype::I8 => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
+    let s = slot as usize;
+    let d = rows.dim;
+    let (start, bytes) = match rows.dtype {
+        Dtype::F32 | Dtype::I8 if on_codes || rows.dtype == Dtype::I8 => {
+            prefetch(rows.scales.as_ptr().wrapping_add(s));
+            (rows.i8s.as_ptr().wrapping_add(s * d) as *const u8, d)
+        }
+        Dtype::F32 => (rows.f32s.as_ptr().wrapping_add(s * d) as *const u8, d * 4),
+        Dtype::F16 => (rows.f16s.as_ptr().wrapping_add(s * d) as *const u8, d * 2),
+        Dtype::I8 => (rows.i8s.as_ptr().wrapping_add(s * d) as *const u8, d),
+    };
+    for off in (0..bytes.min(512)).step_by(64) {
+        prefetch(start.wrapping_add(off));
     }
 }
 
