@@ -6,6 +6,7 @@
 pub mod error;
 pub mod key;
 pub mod store;
+pub mod vector;
 
 #[cfg(feature = "python")]
 mod py;

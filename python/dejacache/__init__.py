@@ -9,12 +9,29 @@ Importing this package loads the compiled core and nothing else: no files, no ne
 
 from ._cache import Cache
 from ._controls import EXCLUDED_PARAMS
-from ._core import __version__
+from ._core import VectorIndex, __version__
 from ._hit import Hit
 
 __all__ = [
     "EXCLUDED_PARAMS",
     "Cache",
     "Hit",
+    "VectorIndex",
     "__version__",
+    "distance",
+    "sampling",
+    "vectorstores",
 ]
+
+# Submodules loaded on first attribute access, so that `import dejacache` stays cheap.
+_LAZY = frozenset({"distance", "sampling", "vectorstores"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
