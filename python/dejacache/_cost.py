@@ -1,0 +1,350 @@
+"""What an LLM call cost, from its usage and a dated price table with prompt-caching prices.
+
+The table uses the field names of LiteLLM's ``model_prices_and_context_window.json``, so that file
+(or any part of it, or a user's own overrides) loads as is with ``load_prices``. The packaged table
+(``data/prices.json``) is read on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+from importlib import resources
+from typing import Any, Mapping, NamedTuple
+
+import orjson
+
+from ._usage import Counts, UsageError, read_counts
+
+log = logging.getLogger("dejacache")
+
+_PRICE_FIELDS = (
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "output_cost_per_reasoning_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "cache_creation_input_token_cost_above_1hr",
+)
+_COUNT_FIELDS = ("prompt_cache_min_tokens", "max_input_tokens", "max_output_tokens", "max_tokens")
+# Entries of LiteLLM's file that document the format rather than price a model.
+_NOT_MODELS = frozenset({"sample_spec"})
+# Dated snapshots: OpenAI "-2024-08-06", Anthropic "-20250929", Vertex "@20250929", Gemini "-001".
+_SNAPSHOT = re.compile(r"(?:[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3})|@default)$")
+
+
+class UnknownModelError(ValueError, KeyError):
+    """No price is known for a model. Catch it as ``ValueError`` or ``KeyError``."""
+
+    __str__ = BaseException.__str__
+
+
+class PriceError(ValueError):
+    """A price entry that cannot be used (a price that is not a number >= 0, a missing price)."""
+
+
+class Prices(NamedTuple):
+    """USD per token of one model; cache prices already fall back to the input price."""
+
+    input: float
+    output: float
+    reasoning: float
+    cache_read: float
+    cache_write_5m: float
+    cache_write_1h: float
+
+
+def _check_entry(name: str, entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, Mapping):
+        raise PriceError(f"price entry for {name!r} must be a JSON object, not {type(entry).__name__}")
+    for field in _PRICE_FIELDS:
+        value = entry.get(field)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+        ):
+            raise PriceError(f"{name!r}: {field} must be a number >= 0 (USD per token), not {value!r}")
+    for field in _COUNT_FIELDS:
+        value = entry.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise PriceError(f"{name!r}: {field} must be a whole number >= 0, not {value!r}")
+    flag = entry.get("supports_prompt_caching")
+    if flag is not None and not isinstance(flag, bool):
+        raise PriceError(f"{name!r}: supports_prompt_caching must be true or false, not {flag!r}")
+    return dict(entry)
+
+
+def _prices(name: str, entry: Mapping[str, Any]) -> Prices:
+    inp = entry.get("input_cost_per_token")
+    out = entry.get("output_cost_per_token")
+    if inp is None or out is None:
+        raise PriceError(
+            f"{name!r} has no per-token price (input_cost_per_token and output_cost_per_token are needed); "
+            f"add them with dejacache.load_prices({{{name!r}: {{'input_cost_per_token': ..., "
+            "'output_cost_per_token': ...}})"
+        )
+
+    def price(field: str, fallback: float) -> float:
+        value = entry.get(field)
+        return float(fallback if value is None else value)
+
+    return Prices(
+        float(inp),
+        float(out),
+        price("output_cost_per_reasoning_token", out),
+        price("cache_read_input_token_cost", inp),
+        price("cache_creation_input_token_cost", inp),
+        price("cache_creation_input_token_cost_above_1hr", inp),
+    )
+
+
+class PriceTable:
+    """Model name -> price entry, with the resolution of aliases memoised per name."""
+
+    def __init__(self, entries: dict[str, dict[str, Any]] | None = None, updated: str | None = None):
+        self._entries: dict[str, dict[str, Any]] = entries or {}
+        self._resolved: dict[str, tuple[str, Prices | None]] = {}
+        self.updated = updated
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def parse(data: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], str | None]:
+        if not isinstance(data, Mapping):
+            raise PriceError(f"prices must be a JSON object of model name -> entry, not {type(data).__name__}")
+        entries: dict[str, dict[str, Any]] = {}
+        for name, entry in data.items():
+            if not isinstance(name, str) or name in _NOT_MODELS or not isinstance(entry, Mapping):
+                continue  # top-level metadata such as "updated"
+            entries[name.lower()] = _check_entry(name, entry)
+        updated = data.get("updated")
+        return entries, updated if isinstance(updated, str) else None
+
+    def load(self, data: Mapping[str, Any], merge: bool) -> int:
+        entries, updated = self.parse(data)
+        with self._lock:
+            if merge:
+                merged = dict(self._entries)
+                for name, entry in entries.items():
+                    merged[name] = {**merged.get(name, {}), **entry}
+            else:
+                merged = entries
+            # Swap whole dicts so that readers on other threads never see a half-built table.
+            self._entries = merged
+            self._resolved = {}
+            if updated is not None or not merge:
+                self.updated = updated
+        return len(entries)
+
+    def resolve(self, model: str) -> str:
+        """The table's name for ``model`` (provider prefixes, case and snapshot dates removed)."""
+        found = self._resolved.get(model)
+        if found is not None:
+            return found[0]
+        return self._remember(model)[0]
+
+    def _remember(self, model: str) -> tuple[str, Prices | None]:
+        if not isinstance(model, str) or not model:
+            raise UnknownModelError(f"model must be a non-empty str, not {model!r}")
+        key = self._find(model)
+        if key is None:
+            raise UnknownModelError(
+                f"no price known for model {model!r}. Add one with dejacache.load_prices("
+                f"{{{model!r}: {{'input_cost_per_token': ..., 'output_cost_per_token': ..., "
+                "'cache_read_input_token_cost': ...}}) or load LiteLLM's "
+                "model_prices_and_context_window.json with dejacache.load_prices(path)"
+            )
+        found = (key, None)
+        self._resolved[model] = found
+        return found
+
+    def _find(self, model: str) -> str | None:
+        entries = self._entries
+        name = model.strip().lower()
+        tried = [name]
+        if "/" in name:
+            tried.append(name.rsplit("/", 1)[1])  # "anthropic/claude-...", "models/gemini-..."
+        if name.startswith("ft:"):
+            tried.append(":".join(name.split(":")[:2]))  # "ft:gpt-4o-mini-2024-07-18:org::id"
+        for candidate in tried:
+            while True:
+                if candidate in entries:
+                    return candidate
+                shorter = _SNAPSHOT.sub("", candidate)
+                if shorter == candidate:
+                    break
+                candidate = shorter
+        return None
+
+    def prices(self, model: str) -> Prices:
+        if type(model) is not str:
+            return self._remember(model)[1]  # raises the error that says what a model name is
+        found = self._resolved.get(model)
+        if found is None or found[1] is None:
+            key = found[0] if found is not None else self._remember(model)[0]
+            found = (key, _prices(key, self._entries[key]))
+            self._resolved[model] = found
+        return found[1]  # type: ignore[return-value]
+
+    def entry(self, model: str) -> tuple[str, dict[str, Any]]:
+        key = self.resolve(model)
+        return key, self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+
+_table: PriceTable | None = None
+_table_lock = threading.Lock()
+
+
+def _packaged() -> dict[str, Any]:
+    return orjson.loads(resources.files("dejacache").joinpath("data", "prices.json").read_bytes())
+
+
+def price_table() -> PriceTable:
+    """The process-wide table, read from the packaged data file on first use."""
+    global _table
+    table = _table
+    if table is None:
+        with _table_lock:
+            if _table is None:
+                fresh = PriceTable()
+                fresh.load(_packaged(), merge=False)
+                _table = fresh
+            table = _table
+    return table
+
+
+def load_prices(path_or_dict: str | os.PathLike[str] | Mapping[str, Any], *, merge: bool = True) -> int:
+    """Loads model prices: LiteLLM's ``model_prices_and_context_window.json`` or your own.
+
+    Entries use LiteLLM's field names (``input_cost_per_token``, ``output_cost_per_token``,
+    ``cache_read_input_token_cost``, ``cache_creation_input_token_cost``,
+    ``cache_creation_input_token_cost_above_1hr``, ``supports_prompt_caching``,
+    ``prompt_cache_min_tokens``, ``litellm_provider``). With ``merge=True`` (default) each entry's
+    fields override those of the known model of the same name and other models stay; with
+    ``merge=False`` the loaded prices replace the whole table. Returns how many entries were read.
+
+    >>> load_prices({"my-llama": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7}})
+    1
+    """
+    if isinstance(path_or_dict, Mapping):
+        data = path_or_dict
+    elif isinstance(path_or_dict, (str, os.PathLike)):
+        try:
+            with open(path_or_dict, "rb") as f:
+                data = orjson.loads(f.read())
+        except orjson.JSONDecodeError as exc:
+            raise PriceError(f"{os.fspath(path_or_dict)!r} is not valid JSON: {exc}") from None
+    else:
+        raise TypeError(f"load_prices takes a path or a dict, not {type(path_or_dict).__name__}")
+    return price_table().load(data, merge)
+
+
+def model_info(model: str) -> dict[str, Any]:
+    """The price entry of ``model`` (LiteLLM field names) plus ``key``, the name it resolved to.
+
+    >>> model_info("anthropic/claude-sonnet-4-5-20250929")["key"]
+    'claude-sonnet-4-5'
+    """
+    key, entry = price_table().entry(model)
+    return {**entry, "key": key}
+
+
+def supports_prompt_caching(model: str) -> bool:
+    """True when the provider caches prompt prefixes of ``model`` (False for unknown models)."""
+    try:
+        _, entry = price_table().entry(model)
+    except UnknownModelError:
+        return False
+    return bool(entry.get("supports_prompt_caching", False))
+
+
+def cost_of_counts(c: Counts, p: Prices) -> float:
+    return (
+        (c.prompt - c.cached - c.written) * p.input
+        + c.cached * p.cache_read
+        + (c.written - c.written_1h) * p.cache_write_5m
+        + c.written_1h * p.cache_write_1h
+        + (c.completion - c.reasoning) * p.output
+        + c.reasoning * p.reasoning
+    )
+
+
+def _parts(response: Any) -> tuple[Any, Any, Any]:
+    """(usage, model name, served-by-dejacache flag) of a response, or of a bare usage."""
+    if type(response) is dict:
+        usage = response.get("usage")
+        if usage is not None:
+            return usage, response.get("model"), response.get("cache")
+        meta = response.get("usageMetadata") or response.get("usage_metadata")
+        if meta is not None:
+            return meta, response.get("modelVersion") or response.get("model_version"), response.get("cache")
+        return response, None, None
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        return usage, getattr(response, "model", None), getattr(response, "cache", None)
+    meta = getattr(response, "usage_metadata", None)
+    if meta is not None:
+        return meta, getattr(response, "model_version", None), getattr(response, "cache", None)
+    return response, None, None
+
+
+def completion_cost(response: Any, model: str | None = None) -> float:
+    """USD cost of one call, with prompt-caching prices.
+
+    ``response`` is an OpenAI or Anthropic SDK response, a response dict (OpenAI, Anthropic,
+    DeepSeek, Gemini, Bedrock), or a bare usage (then pass ``model``). ``model`` wins over the
+    response's own model name. Cost = uncached prompt x input price + cache reads x cache-read
+    price + cache writes x cache-write price (5 minute and 1 hour) + output x output price; a
+    missing cache price falls back to the input price. A response that dejacache answered from
+    its cache (``cache: True``) cost nothing and returns 0.0.
+
+    >>> completion_cost({"prompt_tokens": 1200, "completion_tokens": 100,
+    ...                  "prompt_tokens_details": {"cached_tokens": 1000}}, model="gpt-4o")
+    0.00275
+
+    Raises ``UnknownModelError`` (``ValueError`` and ``KeyError``) for a model without prices,
+    ``UsageError`` (``ValueError``) for unreadable usage.
+    """
+    usage, name, served = _parts(response)
+    if served is True:
+        return 0.0
+    if model is None:
+        model = name
+        if model is None:
+            raise UnknownModelError("the response names no model; pass model=...")
+    table = _table or price_table()
+    found = table._resolved.get(model) if type(model) is str else None
+    prices = found[1] if found is not None and found[1] is not None else table.prices(model)
+    return cost_of_counts(read_counts(usage), prices)
+
+
+def call_meta(response: Any, model: str | None = None, latency_s: float | None = None) -> dict[str, Any]:
+    """What a provider call cost, for ``Cache.put(..., meta=...)``: ``latency_s``, ``tokens``
+    (total, normalised) and ``cost_usd``. Never raises: a part that cannot be worked out
+    (no usage, a model without prices) is left out, so caching never fails a call.
+
+    >>> call_meta({"model": "gpt-4o", "usage": {"prompt_tokens": 10, "completion_tokens": 5}}, latency_s=0.8)
+    {'latency_s': 0.8, 'tokens': 15, 'cost_usd': 7.5e-05}
+    """
+    meta: dict[str, Any] = {}
+    if latency_s is not None:
+        meta["latency_s"] = float(latency_s)
+    try:
+        usage, name, _ = _parts(response)
+        counts = read_counts(usage)
+    except (UsageError, TypeError, AttributeError) as exc:
+        log.debug("dejacache: no token usage in the response: %s", exc)
+        return meta
+    meta["tokens"] = counts.total
+    try:
+        meta["cost_usd"] = cost_of_counts(counts, price_table().prices(model or name))
+    except (UnknownModelError, PriceError) as exc:
+        log.debug("dejacache: cost of the call unknown: %s", exc)
+    return meta
