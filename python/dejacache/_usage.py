@@ -36,6 +36,13 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+def _has(obj: Any, name: str) -> bool:
+    """The field exists, even if null: SDK objects carry every field of their provider."""
+    if type(obj) is dict:
+        return name in obj
+    return hasattr(obj, name)
+
+
 def _n(value: Any, name: str) -> int:
     """A count: None is 0, whole floats are accepted (some JSON encoders write 12.0)."""
     if type(value) is int:
@@ -114,6 +121,12 @@ def _openai(usage: Any) -> Counts:
         # OpenAI-shaped usage re-emitted by LiteLLM or this module's own output.
         cached = _n(_get(usage, "cache_read_input_tokens"), "cache_read_input_tokens")
     written_raw = _get(usage, "cache_creation_input_tokens")
+    if written_raw is None:
+        details = _get(usage, "prompt_tokens_details")
+        if details is not None:
+            written_raw = _get(details, "cache_write_tokens")
+            if written_raw is None:
+                written_raw = _get(details, "cache_creation_tokens")
     written, w1, split = _write_split(usage, None if written_raw is None else _n(written_raw, "cache_creation_input_tokens"))
     completion = _n(_get(usage, "completion_tokens"), "completion_tokens")
     reasoning = _nested(usage, "completion_tokens_details", "reasoning_tokens")
@@ -123,9 +136,10 @@ def _openai(usage: Any) -> Counts:
 def _openai_responses(usage: Any) -> Counts:
     prompt = _n(_get(usage, "input_tokens"), "input_tokens")
     cached = _nested(usage, "input_tokens_details", "cached_tokens")
+    written = _nested(usage, "input_tokens_details", "cache_write_tokens")
     completion = _n(_get(usage, "output_tokens"), "output_tokens")
     reasoning = _nested(usage, "output_tokens_details", "reasoning_tokens")
-    return _checked(prompt, cached, 0, 0, completion, reasoning, _total(usage, "total_tokens"), False)
+    return _checked(prompt, cached, written, 0, completion, reasoning, _total(usage, "total_tokens"), False)
 
 
 def _deepseek(usage: Any) -> Counts:
@@ -147,7 +161,8 @@ def _anthropic(usage: Any) -> Counts:
     written_raw = _get(usage, "cache_creation_input_tokens")
     written, w1, split = _write_split(usage, None if written_raw is None else _n(written_raw, "cache_creation_input_tokens"))
     completion = _n(_get(usage, "output_tokens"), "output_tokens")
-    return _checked(uncached + cached + written, cached, written, w1, completion, 0, None, split)
+    reasoning = _nested(usage, "output_tokens_details", "thinking_tokens")
+    return _checked(uncached + cached + written, cached, written, w1, completion, reasoning, None, split)
 
 
 def _gemini(usage: Any) -> Counts:
@@ -194,8 +209,14 @@ def _detect(usage: Any) -> str | None:
     if _get(usage, "prompt_tokens") is not None:
         return "openai"
     if _get(usage, "input_tokens") is not None or _get(usage, "output_tokens") is not None:
-        if (_get(usage, "input_tokens_details") is not None or _get(usage, "output_tokens_details") is not None
-                or _get(usage, "total_tokens") is not None):
+        # Both OpenAI's Responses API and Anthropic say input_tokens / output_tokens, but only
+        # the Responses API counts cached tokens inside input_tokens.
+        if _get(usage, "input_tokens_details") is not None:
+            return "openai_responses"
+        if _has(usage, "cache_read_input_tokens") or _has(usage, "cache_creation_input_tokens") or _has(usage, "cache_creation"):
+            return "anthropic"
+        out_details = _get(usage, "output_tokens_details")
+        if _get(usage, "total_tokens") is not None or (out_details is not None and _get(out_details, "reasoning_tokens") is not None):
             return "openai_responses"
         return "anthropic"
     for name in ("promptTokenCount", "prompt_token_count", "candidatesTokenCount", "candidates_token_count",
@@ -241,7 +262,7 @@ def usage_dict(c: Counts) -> dict[str, Any]:
         "prompt_tokens": c.prompt,
         "completion_tokens": c.completion,
         "total_tokens": c.total,
-        "prompt_tokens_details": {"cached_tokens": c.cached},
+        "prompt_tokens_details": {"cached_tokens": c.cached, "cache_write_tokens": c.written},
         "completion_tokens_details": {"reasoning_tokens": c.reasoning},
         "cache_creation_input_tokens": c.written,
     }
