@@ -361,3 +361,45 @@ def test_cost_is_monotone_in_each_count(usage, entry, field, extra):
     if field[0] == "cache_creation":
         more["cache_creation_input_tokens"] += extra
     assert cost(more) >= cost(usage) * (1 - 1e-12)
+
+
+# -- long-context tiers and agreement with LiteLLM ---------------------------------------------
+
+def test_long_prompt_tier():
+    load_prices({"long": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+                          "cache_read_input_token_cost": 1e-7,
+                          "input_cost_per_token_above_200k_tokens": 3e-6,
+                          "output_cost_per_token_above_200k_tokens": 4e-6,
+                          "input_cost_per_token_above_500k_tokens": 5e-6}})
+    short = {"prompt_tokens": 200_000, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 0}}
+    assert close(completion_cost(short, model="long"), 200_000 * 1e-6 + 10 * 2e-6)  # "above", not "from"
+    mid = {"prompt_tokens": 300_000, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 100_000}}
+    assert close(completion_cost(mid, model="long"), 200_000 * 3e-6 + 100_000 * 1e-7 + 10 * 4e-6)
+    big = {"prompt_tokens": 600_000, "completion_tokens": 10}
+    assert close(completion_cost(big, model="long"), 600_000 * 5e-6 + 10 * 2e-6)
+    with pytest.raises(dejacache.PriceError, match="above_200k_tokens"):
+        load_prices({"long": {"input_cost_per_token_above_200k_tokens": "cheap"}})
+
+
+def test_agrees_with_litellm_on_every_packaged_chat_model(monkeypatch):
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its bundled prices, no network
+    litellm = pytest.importorskip("litellm")
+    path = pathlib.Path(dejacache.__file__).parent / "data" / "prices.json"
+    data = json.loads(path.read_text())
+    compared = 0
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or entry.get("mode") != "chat":
+            continue
+        provider = entry["litellm_provider"]
+        routed = name if provider in ("openai", "anthropic") else f"{provider}/{name}"
+        if routed not in litellm.model_cost:
+            continue
+        for prompt, cached, out in ((1200, 1000, 100), (300_000, 100_000, 500)):
+            usage = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
+                     "prompt_tokens_details": {"cached_tokens": cached}}
+            response = litellm.ModelResponse(model=routed, usage=litellm.Usage(**usage), choices=[])
+            theirs = litellm.completion_cost(completion_response=response, model=routed,
+                                             custom_llm_provider=provider)
+            assert math.isclose(completion_cost(usage, model=name), theirs, rel_tol=1e-9), (name, prompt)
+            compared += 1
+    assert compared > 200

@@ -17,7 +17,7 @@ from typing import Any, Mapping, NamedTuple
 
 import orjson
 
-from ._usage import Counts, UsageError, read_counts
+from ._usage import Counts, UsageError, fields, read_counts
 
 log = logging.getLogger("dejacache")
 
@@ -29,6 +29,16 @@ _PRICE_FIELDS = (
     "cache_creation_input_token_cost",
     "cache_creation_input_token_cost_above_1hr",
 )
+_TIERED = (
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "cache_creation_input_token_cost_above_1hr",
+)
+# Long-context prices, e.g. "input_cost_per_token_above_200k_tokens": the rate once the prompt
+# (cached part included) is longer than the threshold.
+_TIER_FIELD = re.compile(r"^(%s)_above_(\d+)(k?)_tokens$" % "|".join(_TIERED))
 _COUNT_FIELDS = ("prompt_cache_min_tokens", "max_input_tokens", "max_output_tokens", "max_tokens")
 # Entries of LiteLLM's file that document the format rather than price a model.
 _NOT_MODELS = frozenset({"sample_spec"})
@@ -47,7 +57,9 @@ class PriceError(ValueError):
 
 
 class Prices(NamedTuple):
-    """USD per token of one model; cache prices already fall back to the input price."""
+    """USD per token of one model; cache prices already fall back to the input price.
+
+    ``tiers`` holds (threshold, Prices) for long prompts, longest threshold first."""
 
     input: float
     output: float
@@ -55,16 +67,18 @@ class Prices(NamedTuple):
     cache_read: float
     cache_write_5m: float
     cache_write_1h: float
+    tiers: tuple = ()
+
+
+def _bad_price(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
 
 
 def _check_entry(name: str, entry: Any) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise PriceError(f"price entry for {name!r} must be a JSON object, not {type(entry).__name__}")
-    for field in _PRICE_FIELDS:
-        value = entry.get(field)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
-        ):
+    for field, value in entry.items():
+        if value is not None and (field in _PRICE_FIELDS or _TIER_FIELD.match(field)) and _bad_price(value):
             raise PriceError(f"{name!r}: {field} must be a number >= 0 (USD per token), not {value!r}")
     for field in _COUNT_FIELDS:
         value = entry.get(field)
@@ -90,7 +104,7 @@ def _prices(name: str, entry: Mapping[str, Any]) -> Prices:
         value = entry.get(field)
         return float(fallback if value is None else value)
 
-    return Prices(
+    base = Prices(
         float(inp),
         float(out),
         price("output_cost_per_reasoning_token", out),
@@ -98,6 +112,35 @@ def _prices(name: str, entry: Mapping[str, Any]) -> Prices:
         price("cache_creation_input_token_cost", inp),
         price("cache_creation_input_token_cost_above_1hr", inp),
     )
+    thresholds: dict[int, dict[str, float]] = {}
+    for field, value in entry.items():
+        m = _TIER_FIELD.match(field) if value is not None else None
+        if m is not None:
+            tokens = int(m.group(2)) * (1000 if m.group(3) else 1)
+            thresholds.setdefault(tokens, {})[m.group(1)] = float(value)
+    if not thresholds:
+        return base
+    tiers = []
+    for tokens, rates in sorted(thresholds.items(), reverse=True):
+        t_inp = rates.get("input_cost_per_token", base.input)
+        t_out = rates.get("output_cost_per_token", base.output)
+
+        def rate(field: str, fallback: float) -> float:
+            # The tier's own rate, else the model's flat rate, else the tier's input/output rate.
+            value = rates.get(field)
+            if value is None:
+                value = entry.get(field)
+            return float(fallback if value is None else value)
+
+        tiers.append((tokens, Prices(
+            t_inp,
+            t_out,
+            rate("output_cost_per_reasoning_token", t_out),
+            rate("cache_read_input_token_cost", t_inp),
+            rate("cache_creation_input_token_cost", t_inp),
+            rate("cache_creation_input_token_cost_above_1hr", t_inp),
+        )))
+    return base._replace(tiers=tuple(tiers))
 
 
 class PriceTable:
@@ -266,6 +309,11 @@ def supports_prompt_caching(model: str) -> bool:
 
 
 def cost_of_counts(c: Counts, p: Prices) -> float:
+    if p.tiers:
+        for threshold, tier in p.tiers:
+            if c.prompt > threshold:
+                p = tier
+                break
     return (
         (c.prompt - c.cached - c.written) * p.input
         + c.cached * p.cache_read
@@ -286,12 +334,13 @@ def _parts(response: Any) -> tuple[Any, Any, Any]:
         if meta is not None:
             return meta, response.get("modelVersion") or response.get("model_version"), response.get("cache")
         return response, None, None
-    usage = getattr(response, "usage", None)
+    view = fields(response)
+    usage = view.get("usage")
     if usage is not None:
-        return usage, getattr(response, "model", None), getattr(response, "cache", None)
-    meta = getattr(response, "usage_metadata", None)
+        return usage, view.get("model"), view.get("cache")
+    meta = view.get("usage_metadata")
     if meta is not None:
-        return meta, getattr(response, "model_version", None), getattr(response, "cache", None)
+        return meta, view.get("model_version"), view.get("cache")
     return response, None, None
 
 

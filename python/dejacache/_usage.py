@@ -30,17 +30,48 @@ class Counts(NamedTuple):
     split_known: bool
 
 
-def _get(obj: Any, name: str) -> Any:
+class _Attributes:
+    """Read access by name to an object without ``__dict__`` (slots, C types)."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any):
+        self._obj = obj
+
+    def get(self, name: str) -> Any:
+        return getattr(self._obj, name, None)
+
+    def __contains__(self, name: str) -> bool:
+        return hasattr(self._obj, name)
+
+
+def fields(obj: Any) -> Any:
+    """A mapping view of an SDK object's fields.
+
+    Pydantic models (the OpenAI and Anthropic SDKs) keep fields in ``__dict__`` and unknown ones
+    (DeepSeek's ``prompt_cache_hit_tokens`` through the OpenAI SDK) in ``__pydantic_extra__``.
+    Reading those dicts avoids ``getattr`` on absent names, which pydantic answers slowly.
+    """
     if type(obj) is dict:
-        return obj.get(name)
-    return getattr(obj, name, None)
+        return obj
+    d = getattr(obj, "__dict__", None)
+    if d is None:
+        return _Attributes(obj)
+    extra = getattr(obj, "__pydantic_extra__", None)
+    return {**d, **extra} if extra else d
+
+
+def _get(obj: Any, name: str) -> Any:
+    if type(obj) is not dict:
+        obj = fields(obj)
+    return obj.get(name)
 
 
 def _has(obj: Any, name: str) -> bool:
     """The field exists, even if null: SDK objects carry every field of their provider."""
-    if type(obj) is dict:
-        return name in obj
-    return hasattr(obj, name)
+    if type(obj) is not dict:
+        obj = fields(obj)
+    return name in obj
 
 
 def _n(value: Any, name: str) -> int:
@@ -88,7 +119,8 @@ def _checked(prompt: int, cached: int, written: int, written_1h: int, completion
         raise UsageError(f"usage says {written_1h} one-hour cache-write tokens out of only {written} written")
     if reasoning > completion:
         raise UsageError(f"usage says {reasoning} reasoning tokens but only {completion} completion tokens")
-    if total is None:
+    if total is None or total < prompt + completion:
+        # A total below its parts is a count left unset (LiteLLM's Usage() defaults it to 0).
         total = prompt + completion
     return Counts(prompt, cached, written, written_1h, completion, reasoning, total, split_known)
 
@@ -237,6 +269,7 @@ def read_counts(usage: Any, provider: str | None = None) -> Counts:
                          "stream_options={'include_usage': True} on OpenAI)")
     if isinstance(usage, (str, bytes, int, float, list, tuple)):
         raise UsageError(f"usage must be a dict or an SDK usage object, not {type(usage).__name__}")
+    usage = fields(usage)
     if provider is None:
         kind = _detect(usage)
         if kind is None:
