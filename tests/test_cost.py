@@ -341,7 +341,8 @@ def test_cost_is_the_sum_of_its_parts(usage, entry):
 
 
 FIELDS = [("input_tokens",), ("cache_read_input_tokens",), ("cache_creation", "ephemeral_5m_input_tokens"),
-          ("cache_creation", "ephemeral_1h_input_tokens"), ("output_tokens",)]
+          ("cache_creation", "ephemeral_1h_input_tokens"), ("output_tokens",),
+          ("output_tokens_details", "thinking_tokens")]
 
 
 @settings(max_examples=300, deadline=None)
@@ -360,6 +361,8 @@ def test_cost_is_monotone_in_each_count(usage, entry, field, extra):
     target[field[-1]] += extra
     if field[0] == "cache_creation":
         more["cache_creation_input_tokens"] += extra
+    if field[0] == "output_tokens_details":
+        more["output_tokens"] += extra  # thinking tokens are part of the output
     assert cost(more) >= cost(usage) * (1 - 1e-12)
 
 
@@ -403,3 +406,50 @@ def test_agrees_with_litellm_on_every_packaged_chat_model(monkeypatch):
             assert math.isclose(completion_cost(usage, model=name), theirs, rel_tol=1e-9), (name, prompt)
             compared += 1
     assert compared > 200
+
+
+# -- response forms ----------------------------------------------------------------------------
+
+def test_gemini_sdk_style_object_and_slotted_usage():
+    from types import SimpleNamespace
+
+    meta = SimpleNamespace(prompt_token_count=1200, cached_content_token_count=1000,
+                           candidates_token_count=100, thoughts_token_count=None, total_token_count=1300)
+    response = SimpleNamespace(usage_metadata=meta, model_version="gemini-2.5-flash")
+    p = model_info("gemini-2.5-flash")
+    expected = 200 * p["input_cost_per_token"] + 1000 * p["cache_read_input_token_cost"] + 100 * p["output_cost_per_token"]
+    assert close(completion_cost(response), expected)
+
+    class Slotted:
+        __slots__ = ("prompt_tokens", "completion_tokens")
+
+        def __init__(self):
+            self.prompt_tokens, self.completion_tokens = 10, 5
+
+    assert close(completion_cost(Slotted(), model="gpt-4o"), 10 * 2.5e-6 + 5 * 1e-5)
+
+
+def test_a_response_without_usage():
+    chunk = {"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o", "usage": None, "choices": []}
+    with pytest.raises(dejacache.UsageError, match="no usage"):
+        completion_cost(chunk)
+    with pytest.raises(dejacache.UsageError, match="no usage"):
+        completion_cost(None, model="gpt-4o")
+
+
+def test_concurrent_first_use_loads_one_table():
+    import threading
+
+    results, tables = [], []
+
+    def work():
+        results.append(completion_cost(GPT4O_USAGE, model="gpt-4o"))
+        tables.append(_cost.price_table())
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(results) == 16 and all(close(r, 0.00275) for r in results)
+    assert all(t is tables[0] for t in tables)

@@ -326,21 +326,12 @@ def cost_of_counts(c: Counts, p: Prices) -> float:
 
 def _parts(response: Any) -> tuple[Any, Any, Any]:
     """(usage, model name, served-by-dejacache flag) of a response, or of a bare usage."""
-    if type(response) is dict:
-        usage = response.get("usage")
-        if usage is not None:
-            return usage, response.get("model"), response.get("cache")
-        meta = response.get("usageMetadata") or response.get("usage_metadata")
-        if meta is not None:
-            return meta, response.get("modelVersion") or response.get("model_version"), response.get("cache")
-        return response, None, None
     view = fields(response)
-    usage = view.get("usage")
-    if usage is not None:
-        return usage, view.get("model"), view.get("cache")
-    meta = view.get("usage_metadata")
-    if meta is not None:
-        return meta, view.get("model_version"), view.get("cache")
+    if "usage" in view:  # a response, even when its usage is null (a streamed chunk)
+        return view.get("usage"), view.get("model"), view.get("cache")
+    for usage_field, model_field in (("usageMetadata", "modelVersion"), ("usage_metadata", "model_version")):
+        if usage_field in view:
+            return view.get(usage_field), view.get(model_field), view.get("cache")
     return response, None, None
 
 
@@ -364,6 +355,7 @@ def completion_cost(response: Any, model: str | None = None) -> float:
     usage, name, served = _parts(response)
     if served is True:
         return 0.0
+    counts = read_counts(usage)
     if model is None:
         model = name
         if model is None:
@@ -371,7 +363,7 @@ def completion_cost(response: Any, model: str | None = None) -> float:
     table = _table or price_table()
     found = table._resolved.get(model) if type(model) is str else None
     prices = found[1] if found is not None and found[1] is not None else table.prices(model)
-    return cost_of_counts(read_counts(usage), prices)
+    return cost_of_counts(counts, prices)
 
 
 def call_meta(response: Any, model: str | None = None, latency_s: float | None = None) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def fields(obj: Any) -> Any:
     (DeepSeek's ``prompt_cache_hit_tokens`` through the OpenAI SDK) in ``__pydantic_extra__``.
     Reading those dicts avoids ``getattr`` on absent names, which pydantic answers slowly.
     """
-    if type(obj) is dict:
+    if type(obj) is dict or type(obj) is _Attributes:
         return obj
     d = getattr(obj, "__dict__", None)
     if d is None:
@@ -105,7 +105,8 @@ def fields_seen(usage: Any) -> list[str]:
             return sorted(k for k, v in dump().items() if v is not None)
         except Exception:  # noqa: BLE001 - only used to word an error message
             pass
-    return sorted(k for k in getattr(usage, "__dict__", {}) if not k.startswith("_"))
+    names = getattr(usage, "__dict__", None) or getattr(type(usage), "__slots__", ())
+    return sorted(k for k in names if not k.startswith("_") and getattr(usage, k, None) is not None)
 
 
 def _checked(prompt: int, cached: int, written: int, written_1h: int, completion: int,
