@@ -112,6 +112,10 @@ def test_embeddings_usage_has_no_completion():
 def test_null_fields_count_as_zero_and_whole_floats_are_accepted():
     u = {"prompt_tokens": 12.0, "completion_tokens": None, "prompt_tokens_details": None}
     assert normalize_usage(u) == expect(12, 0, 0, 0, 0)
+    np = pytest.importorskip("numpy")
+    assert normalize_usage({"prompt_tokens": np.int64(7), "completion_tokens": np.uint8(2)}) == expect(7, 0, 0, 2, 0)
+    with pytest.raises(UsageError, match="negative"):
+        normalize_usage({"prompt_tokens": np.int32(-7)})
 
 
 @pytest.mark.parametrize(

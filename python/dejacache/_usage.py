@@ -9,6 +9,7 @@ input price.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, NamedTuple
 
 
@@ -82,10 +83,11 @@ def _n(value: Any, name: str) -> int:
         return value
     if value is None:
         return 0
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _n(int(value), name)
+    if isinstance(value, float):
+        if value.is_integer() and value >= 0:
+            return int(value)
+    elif not isinstance(value, (bool, str, bytes)) and hasattr(value, "__index__"):
+        return _n(operator.index(value), name)  # numpy integers, IntEnum
     raise UsageError(f"usage field {name!r} must be a whole number of tokens >= 0, not {value!r}")
 
 
