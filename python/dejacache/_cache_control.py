@@ -6,7 +6,7 @@ markers; the official OpenAI API rejects unknown fields, so they are removed for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 _OFFICIAL_OPENAI_HOSTS = frozenset({"api.openai.com"})
@@ -25,64 +25,49 @@ def _rejects_markers(base_url: str | None, provider: str) -> bool:
 
 
 def _without(d: dict) -> dict:
+    if _MARKER not in d:
+        return d
     out = dict(d)
     del out[_MARKER]
     return out
 
 
-def _strip_blocks(blocks: Any) -> Any:
-    """A list of content blocks without markers; the same list when none had one."""
-    if not isinstance(blocks, list):
-        return blocks
+def _each(items: Any, strip_one: Callable[[dict], dict]) -> Any:
+    """``items`` with ``strip_one`` applied to each dict; the same list when nothing changed."""
+    if not isinstance(items, list):
+        return items
     changed = None
-    for i, block in enumerate(blocks):
-        if isinstance(block, dict) and _MARKER in block:
-            if changed is None:
-                changed = list(blocks)
-            changed[i] = _without(block)
-    return blocks if changed is None else changed
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            new = strip_one(item)
+            if new is not item:
+                if changed is None:
+                    changed = list(items)
+                changed[i] = new
+    return items if changed is None else changed
 
 
-def _strip_messages(messages: Any) -> Any:
-    if not isinstance(messages, list):
-        return messages
-    changed = None
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            continue
-        new = message
-        if _MARKER in new:
-            new = _without(new)
-        content = new.get("content")
-        stripped = _strip_blocks(content)
-        if stripped is not content:
-            new = dict(new) if new is message else new
-            new["content"] = stripped
-        if new is not message:
-            if changed is None:
-                changed = list(messages)
-            changed[i] = new
-    return messages if changed is None else changed
+def _strip_message(message: dict) -> dict:
+    new = _without(message)
+    content = new.get("content")
+    stripped = _each(content, _without)
+    if stripped is not content:
+        new = dict(new) if new is message else new
+        new["content"] = stripped
+    return new
 
 
-def _strip_tools(tools: Any) -> Any:
-    if not isinstance(tools, list):
-        return tools
-    changed = None
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, dict):
-            continue
-        new = _without(tool) if _MARKER in tool else tool
-        function = new.get("function")
-        # Only the function object itself: a parameter *named* cache_control in a JSON schema stays.
-        if isinstance(function, dict) and _MARKER in function:
-            new = dict(new) if new is tool else new
-            new["function"] = _without(function)
-        if new is not tool:
-            if changed is None:
-                changed = list(tools)
-            changed[i] = new
-    return tools if changed is None else changed
+def _strip_tool(tool: dict) -> dict:
+    new = _without(tool)
+    function = new.get("function")
+    # Only the function object itself: a parameter *named* cache_control in a JSON schema stays.
+    if isinstance(function, dict) and _MARKER in function:
+        new = dict(new) if new is tool else new
+        new["function"] = _without(function)
+    return new
+
+
+_FIELDS = (("messages", _strip_message), ("input", _strip_message), ("system", _without), ("tools", _strip_tool))
 
 
 def strip_cache_control(body: dict, base_url: str | None = None, *, provider: str = "openai") -> dict:
@@ -106,12 +91,11 @@ def strip_cache_control(body: dict, base_url: str | None = None, *, provider: st
     if not _rejects_markers(base_url, provider):
         return body
     out = None
-    for field, strip in (("messages", _strip_messages), ("input", _strip_messages),
-                         ("system", _strip_blocks), ("tools", _strip_tools)):
+    for field, strip_one in _FIELDS:
         value = body.get(field)
         if value is None:
             continue
-        stripped = strip(value)
+        stripped = _each(value, strip_one)
         if stripped is not value:
             if out is None:
                 out = dict(body)
