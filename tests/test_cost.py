@@ -62,7 +62,8 @@ def test_golden_cases_through_sdk_objects():
     pytest.importorskip("anthropic")
     assert close(completion_cost(openai_chat_completion(GPT4O_USAGE)), 0.00275)
     assert close(completion_cost(openai_chat_completion(DEEPSEEK_USAGE, model="deepseek-chat")), 0.000126)
-    resp = openai_response({"input_tokens": 1200, "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 0},
+    resp = openai_response({"input_tokens": 1200,
+                            "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 0},
                             "output_tokens": 100, "output_tokens_details": {"reasoning_tokens": 0},
                             "total_tokens": 1300})
     assert close(completion_cost(resp), 0.00275)
@@ -417,7 +418,8 @@ def test_gemini_sdk_style_object_and_slotted_usage():
                            candidates_token_count=100, thoughts_token_count=None, total_token_count=1300)
     response = SimpleNamespace(usage_metadata=meta, model_version="gemini-2.5-flash")
     p = model_info("gemini-2.5-flash")
-    expected = 200 * p["input_cost_per_token"] + 1000 * p["cache_read_input_token_cost"] + 100 * p["output_cost_per_token"]
+    expected = (200 * p["input_cost_per_token"] + 1000 * p["cache_read_input_token_cost"]
+                + 100 * p["output_cost_per_token"])
     assert close(completion_cost(response), expected)
 
     class Slotted:

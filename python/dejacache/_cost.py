@@ -125,20 +125,15 @@ def _prices(name: str, entry: Mapping[str, Any]) -> Prices:
         t_inp = rates.get("input_cost_per_token", base.input)
         t_out = rates.get("output_cost_per_token", base.output)
 
-        def rate(field: str, fallback: float) -> float:
-            # The tier's own rate, else the model's flat rate, else the tier's input/output rate.
-            value = rates.get(field)
-            if value is None:
-                value = entry.get(field)
-            return float(fallback if value is None else value)
-
+        # A rate the tier lacks: the model's flat rate if it names one, else the tier's input/output.
+        flat = {**{f: v for f, v in entry.items() if v is not None}, **rates}
         tiers.append((tokens, Prices(
             t_inp,
             t_out,
-            rate("output_cost_per_reasoning_token", t_out),
-            rate("cache_read_input_token_cost", t_inp),
-            rate("cache_creation_input_token_cost", t_inp),
-            rate("cache_creation_input_token_cost_above_1hr", t_inp),
+            float(flat.get("output_cost_per_reasoning_token", t_out)),
+            float(flat.get("cache_read_input_token_cost", t_inp)),
+            float(flat.get("cache_creation_input_token_cost", t_inp)),
+            float(flat.get("cache_creation_input_token_cost_above_1hr", t_inp)),
         )))
     return base._replace(tiers=tuple(tiers))
 

@@ -128,8 +128,9 @@ def _checked(prompt: int, cached: int, written: int, written_1h: int, completion
     return Counts(prompt, cached, written, written_1h, completion, reasoning, total, split_known)
 
 
-def _write_split(usage: Any, written: int | None) -> tuple[int, int, bool]:
+def _write_split(usage: Any, written_raw: Any) -> tuple[int, int, bool]:
     """Cache writes in total and for one hour, from Anthropic's ``cache_creation`` breakdown."""
+    written = None if written_raw is None else _n(written_raw, "cache_creation_input_tokens")
     split = _get(usage, "cache_creation")
     if split is None:
         return written or 0, 0, False
@@ -162,7 +163,7 @@ def _openai(usage: Any) -> Counts:
             written_raw = _get(details, "cache_write_tokens")
             if written_raw is None:
                 written_raw = _get(details, "cache_creation_tokens")
-    written, w1, split = _write_split(usage, None if written_raw is None else _n(written_raw, "cache_creation_input_tokens"))
+    written, w1, split = _write_split(usage, written_raw)
     completion = _n(_get(usage, "completion_tokens"), "completion_tokens")
     reasoning = _nested(usage, "completion_tokens_details", "reasoning_tokens")
     return _checked(prompt, cached, written, w1, completion, reasoning, _total(usage, "total_tokens"), split)
@@ -179,7 +180,10 @@ def _openai_responses(usage: Any) -> Counts:
 
 def _deepseek(usage: Any) -> Counts:
     hit = _get(usage, "prompt_cache_hit_tokens")
-    cached = _n(hit, "prompt_cache_hit_tokens") if hit is not None else _nested(usage, "prompt_tokens_details", "cached_tokens")
+    if hit is None:
+        cached = _nested(usage, "prompt_tokens_details", "cached_tokens")
+    else:
+        cached = _n(hit, "prompt_cache_hit_tokens")
     prompt_raw = _get(usage, "prompt_tokens")
     if prompt_raw is None:
         prompt = cached + _n(_get(usage, "prompt_cache_miss_tokens"), "prompt_cache_miss_tokens")
@@ -194,7 +198,7 @@ def _anthropic(usage: Any) -> Counts:
     uncached = _n(_get(usage, "input_tokens"), "input_tokens")
     cached = _n(_get(usage, "cache_read_input_tokens"), "cache_read_input_tokens")
     written_raw = _get(usage, "cache_creation_input_tokens")
-    written, w1, split = _write_split(usage, None if written_raw is None else _n(written_raw, "cache_creation_input_tokens"))
+    written, w1, split = _write_split(usage, written_raw)
     completion = _n(_get(usage, "output_tokens"), "output_tokens")
     reasoning = _nested(usage, "output_tokens_details", "thinking_tokens")
     return _checked(uncached + cached + written, cached, written, w1, completion, reasoning, None, split)
@@ -238,6 +242,9 @@ _PROVIDER_FAMILY = {
 }
 
 
+_ANTHROPIC_ONLY = ("cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation")
+
+
 def _detect(usage: Any) -> str | None:
     if _get(usage, "prompt_cache_hit_tokens") is not None or _get(usage, "prompt_cache_miss_tokens") is not None:
         return "deepseek"
@@ -248,10 +255,12 @@ def _detect(usage: Any) -> str | None:
         # the Responses API counts cached tokens inside input_tokens.
         if _get(usage, "input_tokens_details") is not None:
             return "openai_responses"
-        if _has(usage, "cache_read_input_tokens") or _has(usage, "cache_creation_input_tokens") or _has(usage, "cache_creation"):
+        if any(_has(usage, name) for name in _ANTHROPIC_ONLY):
             return "anthropic"
         out_details = _get(usage, "output_tokens_details")
-        if _get(usage, "total_tokens") is not None or (out_details is not None and _get(out_details, "reasoning_tokens") is not None):
+        if _get(usage, "total_tokens") is not None or (
+            out_details is not None and _get(out_details, "reasoning_tokens") is not None
+        ):
             return "openai_responses"
         return "anthropic"
     for name in ("promptTokenCount", "prompt_token_count", "candidatesTokenCount", "candidates_token_count",
@@ -288,8 +297,8 @@ def read_counts(usage: Any, provider: str | None = None) -> Counts:
         kind = family
         if family == "openai" and _get(usage, "prompt_tokens") is None and _get(usage, "input_tokens") is not None:
             kind = "openai_responses"
-        elif family == "deepseek" and _get(usage, "prompt_cache_hit_tokens") is None and _get(usage, "prompt_cache_miss_tokens") is None:
-            kind = "openai"
+        elif family == "deepseek" and _detect(usage) == "openai":
+            kind = "openai"  # DeepSeek's OpenAI-style cached_tokens without its own hit/miss fields
     return _READERS[kind](usage)
 
 
