@@ -139,12 +139,15 @@ def _prices(name: str, entry: Mapping[str, Any]) -> Prices:
 
 
 class PriceTable:
-    """Model name -> price entry, with the resolution of aliases memoised per name."""
+    """Model name -> price entry, with the resolution of aliases memoised per name.
 
-    def __init__(self, entries: dict[str, dict[str, Any]] | None = None, updated: str | None = None):
-        self._entries: dict[str, dict[str, Any]] = entries or {}
-        self._resolved: dict[str, tuple[str, Prices | None]] = {}
-        self.updated = updated
+    ``_state`` pairs the entries with the memo built from them; ``load`` swaps the pair in one
+    assignment, so a reader racing a load memoises into the pair it read, never the new one.
+    """
+
+    def __init__(self) -> None:
+        self._state: tuple[dict[str, dict[str, Any]], dict[str, tuple[str, Prices | None]]] = ({}, {})
+        self.updated: str | None = None
         self._lock = threading.Lock()
 
     @staticmethod
@@ -163,29 +166,20 @@ class PriceTable:
         entries, updated = self.parse(data)
         with self._lock:
             if merge:
-                merged = dict(self._entries)
+                merged = dict(self._state[0])
                 for name, entry in entries.items():
                     merged[name] = {**merged.get(name, {}), **entry}
             else:
                 merged = entries
-            # Swap whole dicts so that readers on other threads never see a half-built table.
-            self._entries = merged
-            self._resolved = {}
+            self._state = (merged, {})
             if updated is not None or not merge:
                 self.updated = updated
         return len(entries)
 
-    def resolve(self, model: str) -> str:
-        """The table's name for ``model`` (provider prefixes, case and snapshot dates removed)."""
-        found = self._resolved.get(model)
-        if found is not None:
-            return found[0]
-        return self._remember(model)[0]
-
-    def _remember(self, model: str) -> tuple[str, Prices | None]:
+    def _remember(self, model: Any, entries: dict, resolved: dict) -> tuple[str, Prices | None]:
         if not isinstance(model, str) or not model:
             raise UnknownModelError(f"model must be a non-empty str, not {model!r}")
-        key = self._find(model)
+        key = self._find(model, entries)
         if key is None:
             raise UnknownModelError(
                 f"no price known for model {model!r}. Add one with dejacache.load_prices("
@@ -194,11 +188,11 @@ class PriceTable:
                 "model_prices_and_context_window.json with dejacache.load_prices(path)"
             )
         found = (key, None)
-        self._resolved[model] = found
+        resolved[model] = found
         return found
 
-    def _find(self, model: str) -> str | None:
-        entries = self._entries
+    @staticmethod
+    def _find(model: str, entries: dict) -> str | None:
         name = model.strip().lower()
         tried = [name]
         if "/" in name:
@@ -216,24 +210,20 @@ class PriceTable:
         return None
 
     def prices(self, model: str) -> Prices:
-        if type(model) is not str:
-            return self._remember(model)[1]  # raises the error that says what a model name is
-        found = self._resolved.get(model)
+        entries, resolved = self._state
+        found = resolved.get(model) if type(model) is str else None
         if found is None or found[1] is None:
-            key = found[0] if found is not None else self._remember(model)[0]
-            found = (key, _prices(key, self._entries[key]))
-            self._resolved[model] = found
+            key = found[0] if found is not None else self._remember(model, entries, resolved)[0]
+            found = (key, _prices(key, entries[key]))
+            resolved[model] = found
         return found[1]  # type: ignore[return-value]
 
     def entry(self, model: str) -> tuple[str, dict[str, Any]]:
-        key = self.resolve(model)
-        return key, self._entries[key]
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def names(self) -> list[str]:
-        return sorted(self._entries)
+        """The table's name for ``model`` (case, provider prefix, snapshot date removed) and its entry."""
+        entries, resolved = self._state
+        found = resolved.get(model) if type(model) is str else None
+        key = found[0] if found is not None else self._remember(model, entries, resolved)[0]
+        return key, entries[key]
 
 
 _table: PriceTable | None = None
@@ -356,7 +346,7 @@ def completion_cost(response: Any, model: str | None = None) -> float:
         if model is None:
             raise UnknownModelError("the response names no model; pass model=...")
     table = _table or price_table()
-    found = table._resolved.get(model) if type(model) is str else None
+    found = table._state[1].get(model) if type(model) is str else None
     prices = found[1] if found is not None and found[1] is not None else table.prices(model)
     return cost_of_counts(counts, prices)
 
