@@ -22,9 +22,9 @@ FIELDS = (
     "cache_creation_input_token_cost_above_1hr", "prompt_cache_min_tokens", "supports_prompt_caching",
     "max_input_tokens", "max_output_tokens",
 )
-# Long-context rates at standard service tier (not batch / flex / priority).
+# Long-context rates ("_above_200k_tokens") and service-tier rates ("_flex", "_priority", "_batches").
 TIER = re.compile(r"^(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|"
-                  r"cache_creation_input_token_cost(_above_1hr)?)_above_\d+k?_tokens$")
+                  r"cache_creation_input_token_cost(_above_1hr)?)(_above_\d+k?_tokens)?(_flex|_priority|_batches)?$")
 # Minimum prompt length a provider caches (OpenAI, Anthropic Sonnet/Opus, DeepSeek's 64-token
 # units, Gemini implicit caching), used when the source names none.
 MIN_CACHEABLE = {"openai": 1024, "anthropic": 1024, "deepseek": 64, "gemini": 1024}

@@ -401,12 +401,16 @@ def test_agrees_with_litellm_on_every_packaged_chat_model(monkeypatch):
         for prompt, cached, out in ((1200, 1000, 100), (300_000, 100_000, 500)):
             usage = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
                      "prompt_tokens_details": {"cached_tokens": cached}}
-            response = litellm.ModelResponse(model=routed, usage=litellm.Usage(**usage), choices=[])
-            theirs = litellm.completion_cost(completion_response=response, model=routed,
-                                             custom_llm_provider=provider)
-            assert math.isclose(completion_cost(usage, model=name), theirs, rel_tol=1e-9), (name, prompt)
-            compared += 1
-    assert compared > 200
+            for tier in (None, "priority", "flex"):
+                response = litellm.ModelResponse(model=routed, usage=litellm.Usage(**usage), choices=[])
+                if tier is not None:
+                    response.service_tier = tier
+                theirs = litellm.completion_cost(completion_response=response, model=routed,
+                                                 custom_llm_provider=provider)
+                ours = completion_cost({"model": name, "usage": usage, "service_tier": tier})
+                assert math.isclose(ours, theirs, rel_tol=1e-9), (name, prompt, tier)
+                compared += 1
+    assert compared > 600
 
 
 # -- response forms ----------------------------------------------------------------------------
@@ -455,3 +459,24 @@ def test_concurrent_first_use_loads_one_table():
         t.join(timeout=30)
     assert len(results) == 16 and all(close(r, 0.00275) for r in results)
     assert all(t is tables[0] for t in tables)
+
+
+def test_service_tier_prices():
+    standard = completion_cost({"model": "gpt-4o", "usage": GPT4O_USAGE})
+    priority = completion_cost({"model": "gpt-4o", "usage": GPT4O_USAGE, "service_tier": "priority"})
+    p = model_info("gpt-4o")
+    assert close(priority, 200 * p["input_cost_per_token_priority"] + 1000 * p["cache_read_input_token_cost_priority"]
+                 + 100 * p["output_cost_per_token_priority"])
+    assert priority > standard
+    for same in ("default", "auto", "scale", None, 3):
+        assert close(completion_cost({"model": "gpt-4o", "usage": GPT4O_USAGE, "service_tier": same}), standard)
+    load_prices({"tiered": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+                            "input_cost_per_token_batches": 5e-7}})
+    batch = {**SONNET_USAGE, "service_tier": "batch"}  # Anthropic says it in the usage
+    # No cache price anywhere: reads and writes cost the input price of the tier served.
+    assert close(completion_cost(batch, model="tiered"), 4200 * 5e-7 + 100 * 2e-6)
+    assert close(completion_cost(SONNET_USAGE, model="tiered"), 4200 * 1e-6 + 100 * 2e-6)
+    assert dejacache.call_meta({"model": "gpt-4o", "usage": GPT4O_USAGE, "service_tier": "priority"})["cost_usd"] \
+        == priority
+    with pytest.raises(dejacache.PriceError, match="_priority"):
+        load_prices({"tiered": {"output_cost_per_token_priority": -1}})

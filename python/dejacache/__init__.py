@@ -11,7 +11,15 @@ from ._cache import Cache
 from ._cache_control import strip_cache_control
 from ._controls import EXCLUDED_PARAMS
 from ._core import __version__
-from ._cost import PriceError, UnknownModelError, call_meta, completion_cost, load_prices, model_info, supports_prompt_caching
+from ._cost import (
+    PriceError,
+    UnknownModelError,
+    call_meta,
+    completion_cost,
+    load_prices,
+    model_info,
+    supports_prompt_caching,
+)
 from ._hit import Hit
 from ._usage import UsageError, normalize_usage
 

@@ -39,6 +39,13 @@ _TIERED = (
 # Long-context prices, e.g. "input_cost_per_token_above_200k_tokens": the rate once the prompt
 # (cached part included) is longer than the threshold.
 _TIER_FIELD = re.compile(r"^(%s)_above_(\d+)(k?)_tokens$" % "|".join(_TIERED))
+# Service tiers: "input_cost_per_token_priority" etc. A response's ``service_tier`` (OpenAI) or its
+# usage's (Anthropic) picks them. A rate the tier lacks is the model's standard rate; a cache price
+# that neither names falls back to the tier's input price.
+_SERVICE_SUFFIXES = ("_flex", "_priority", "_batches")
+_SERVICE_OF = {"flex": "_flex", "priority": "_priority", "fast": "_priority", "batch": "_batches"}
+_PRICE_KEY = re.compile(r"^(%s)(_above_\d+k?_tokens)?(%s)?$" % (
+    "|".join(_PRICE_FIELDS), "|".join(_SERVICE_SUFFIXES)))
 _COUNT_FIELDS = ("prompt_cache_min_tokens", "max_input_tokens", "max_output_tokens", "max_tokens")
 # Entries of LiteLLM's file that document the format rather than price a model.
 _NOT_MODELS = frozenset({"sample_spec"})
@@ -59,7 +66,8 @@ class PriceError(ValueError):
 class Prices(NamedTuple):
     """USD per token of one model; cache prices already fall back to the input price.
 
-    ``tiers`` holds (threshold, Prices) for long prompts, longest threshold first."""
+    ``tiers`` holds (threshold, Prices) for long prompts, longest threshold first; ``service``
+    maps a service-tier suffix ("_priority", "_flex", "_batches") to its Prices."""
 
     input: float
     output: float
@@ -68,6 +76,7 @@ class Prices(NamedTuple):
     cache_write_5m: float
     cache_write_1h: float
     tiers: tuple = ()
+    service: Mapping[str, "Prices"] | None = None
 
 
 def _bad_price(value: Any) -> bool:
@@ -78,7 +87,7 @@ def _check_entry(name: str, entry: Any) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise PriceError(f"price entry for {name!r} must be a JSON object, not {type(entry).__name__}")
     for field, value in entry.items():
-        if value is not None and (field in _PRICE_FIELDS or _TIER_FIELD.match(field)) and _bad_price(value):
+        if value is not None and _PRICE_KEY.match(field) and _bad_price(value):
             raise PriceError(f"{name!r}: {field} must be a number >= 0 (USD per token), not {value!r}")
     for field in _COUNT_FIELDS:
         value = entry.get(field)
@@ -91,6 +100,17 @@ def _check_entry(name: str, entry: Any) -> dict[str, Any]:
 
 
 def _prices(name: str, entry: Mapping[str, Any]) -> Prices:
+    standard = {f: v for f, v in entry.items() if not f.endswith(_SERVICE_SUFFIXES)}
+    base = _standard_prices(name, standard)
+    service = {}
+    for suffix in _SERVICE_SUFFIXES:
+        rates = {f[: -len(suffix)]: v for f, v in entry.items() if f.endswith(suffix) and v is not None}
+        if rates:
+            service[suffix] = _standard_prices(name, {**standard, **rates})
+    return base._replace(service=service) if service else base
+
+
+def _standard_prices(name: str, entry: Mapping[str, Any]) -> Prices:
     inp = entry.get("input_cost_per_token")
     out = entry.get("output_cost_per_token")
     if inp is None or out is None:
@@ -309,15 +329,22 @@ def cost_of_counts(c: Counts, p: Prices) -> float:
     )
 
 
-def _parts(response: Any) -> tuple[Any, Any, Any]:
-    """(usage, model name, served-by-dejacache flag) of a response, or of a bare usage."""
+def _parts(response: Any) -> tuple[Any, Any, Any, Any]:
+    """(usage, model name, served-by-dejacache flag, service tier) of a response or a bare usage."""
     view = fields(response)
     if "usage" in view:  # a response, even when its usage is null (a streamed chunk)
-        return view.get("usage"), view.get("model"), view.get("cache")
+        return view.get("usage"), view.get("model"), view.get("cache"), view.get("service_tier")
     for usage_field, model_field in (("usageMetadata", "modelVersion"), ("usage_metadata", "model_version")):
         if usage_field in view:
-            return view.get(usage_field), view.get(model_field), view.get("cache")
-    return response, None, None
+            return view.get(usage_field), view.get(model_field), view.get("cache"), None
+    return response, None, None, None
+
+
+def _for_service(prices: Prices, response_tier: Any, usage: Any) -> Prices:
+    tier = response_tier if response_tier is not None else fields(usage).get("service_tier")
+    if tier is None or type(tier) is not str:
+        return prices
+    return prices.service.get(_SERVICE_OF.get(tier.lower(), ""), prices)  # type: ignore[union-attr]
 
 
 def completion_cost(response: Any, model: str | None = None) -> float:
@@ -337,7 +364,7 @@ def completion_cost(response: Any, model: str | None = None) -> float:
     Raises ``UnknownModelError`` (``ValueError`` and ``KeyError``) for a model without prices,
     ``UsageError`` (``ValueError``) for unreadable usage.
     """
-    usage, name, served = _parts(response)
+    usage, name, served, tier = _parts(response)
     if served is True:
         return 0.0
     counts = read_counts(usage)
@@ -348,6 +375,8 @@ def completion_cost(response: Any, model: str | None = None) -> float:
     table = _table or price_table()
     found = table._state[1].get(model) if type(model) is str else None
     prices = found[1] if found is not None and found[1] is not None else table.prices(model)
+    if prices.service is not None:
+        prices = _for_service(prices, tier, usage)
     return cost_of_counts(counts, prices)
 
 
@@ -363,14 +392,17 @@ def call_meta(response: Any, model: str | None = None, latency_s: float | None =
     if latency_s is not None:
         meta["latency_s"] = float(latency_s)
     try:
-        usage, name, _ = _parts(response)
+        usage, name, _, tier = _parts(response)
         counts = read_counts(usage)
     except (UsageError, TypeError, AttributeError) as exc:
         log.debug("dejacache: no token usage in the response: %s", exc)
         return meta
     meta["tokens"] = counts.total
     try:
-        meta["cost_usd"] = cost_of_counts(counts, price_table().prices(model or name))
+        prices = price_table().prices(model or name)
+        if prices.service is not None:
+            prices = _for_service(prices, tier, usage)
+        meta["cost_usd"] = cost_of_counts(counts, prices)
     except (UnknownModelError, PriceError) as exc:
         log.debug("dejacache: cost of the call unknown: %s", exc)
     return meta
