@@ -51,6 +51,8 @@ def per_call_us(fn, seconds: float) -> float:
 def cases():
     yield "dict response (OpenAI)", lambda: dejacache.completion_cost(CHAT)
     yield "usage dict + model=", lambda: dejacache.completion_cost(OPENAI_USAGE, model="gpt-4o")
+    deepseek = {"model": "deepseek-v4-flash", "created": 1_795_000_000, "usage": OPENAI_USAGE}
+    yield "DeepSeek off-peak hours (time of call)", lambda: dejacache.completion_cost(deepseek)
     try:
         from openai.types.chat import ChatCompletion
     except ImportError:

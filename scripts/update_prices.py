@@ -20,7 +20,7 @@ FIELDS = (
     "litellm_provider", "mode", "input_cost_per_token", "output_cost_per_token",
     "output_cost_per_reasoning_token", "cache_read_input_token_cost", "cache_creation_input_token_cost",
     "cache_creation_input_token_cost_above_1hr", "prompt_cache_min_tokens", "supports_prompt_caching",
-    "max_input_tokens", "max_output_tokens",
+    "max_input_tokens", "max_output_tokens", "off_peak_pricing",
 )
 # Long-context rates ("_above_200k_tokens") and service-tier rates ("_flex", "_priority", "_batches").
 TIER = re.compile(r"^(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|"

@@ -1,5 +1,6 @@
 """completion_cost, the price table, load_prices, model_info and call_meta."""
 
+import datetime
 import json
 import math
 import pathlib
@@ -388,8 +389,11 @@ def test_long_prompt_tier():
 def test_agrees_with_litellm_on_every_packaged_chat_model(monkeypatch):
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its bundled prices, no network
     litellm = pytest.importorskip("litellm")
+    pinned_billing_time = pytest.importorskip("litellm._internal_context").pinned_billing_time
     path = pathlib.Path(dejacache.__file__).parent / "data" / "prices.json"
     data = json.loads(path.read_text())
+    # A Monday at 08:00 UTC (DeepSeek peak hours) and at 12:00 UTC (its off-peak hours).
+    moments = [datetime.datetime(2026, 11, 23, hour, tzinfo=datetime.timezone.utc) for hour in (8, 12)]
     compared = 0
     for name, entry in data.items():
         if not isinstance(entry, dict) or entry.get("mode") != "chat":
@@ -402,63 +406,18 @@ def test_agrees_with_litellm_on_every_packaged_chat_model(monkeypatch):
             usage = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
                      "prompt_tokens_details": {"cached_tokens": cached}}
             for tier in (None, "priority", "flex"):
-                response = litellm.ModelResponse(model=routed, usage=litellm.Usage(**usage), choices=[])
-                if tier is not None:
-                    response.service_tier = tier
-                theirs = litellm.completion_cost(completion_response=response, model=routed,
-                                                 custom_llm_provider=provider)
-                ours = completion_cost({"model": name, "usage": usage, "service_tier": tier})
-                assert math.isclose(ours, theirs, rel_tol=1e-9), (name, prompt, tier)
-                compared += 1
-    assert compared > 600
-
-
-# -- response forms ----------------------------------------------------------------------------
-
-def test_gemini_sdk_style_object_and_slotted_usage():
-    from types import SimpleNamespace
-
-    meta = SimpleNamespace(prompt_token_count=1200, cached_content_token_count=1000,
-                           candidates_token_count=100, thoughts_token_count=None, total_token_count=1300)
-    response = SimpleNamespace(usage_metadata=meta, model_version="gemini-2.5-flash")
-    p = model_info("gemini-2.5-flash")
-    expected = (200 * p["input_cost_per_token"] + 1000 * p["cache_read_input_token_cost"]
-                + 100 * p["output_cost_per_token"])
-    assert close(completion_cost(response), expected)
-
-    class Slotted:
-        __slots__ = ("prompt_tokens", "completion_tokens")
-
-        def __init__(self):
-            self.prompt_tokens, self.completion_tokens = 10, 5
-
-    assert close(completion_cost(Slotted(), model="gpt-4o"), 10 * 2.5e-6 + 5 * 1e-5)
-
-
-def test_a_response_without_usage():
-    chunk = {"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o", "usage": None, "choices": []}
-    with pytest.raises(dejacache.UsageError, match="no usage"):
-        completion_cost(chunk)
-    with pytest.raises(dejacache.UsageError, match="no usage"):
-        completion_cost(None, model="gpt-4o")
-
-
-def test_concurrent_first_use_loads_one_table():
-    import threading
-
-    results, tables = [], []
-
-    def work():
-        results.append(completion_cost(GPT4O_USAGE, model="gpt-4o"))
-        tables.append(_cost.price_table())
-
-    threads = [threading.Thread(target=work) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert len(results) == 16 and all(close(r, 0.00275) for r in results)
-    assert all(t is tables[0] for t in tables)
+                for moment in moments:
+                    response = litellm.ModelResponse(model=routed, usage=litellm.Usage(**usage), choices=[])
+                    if tier is not None:
+                        response.service_tier = tier
+                    with pinned_billing_time(moment):
+                        theirs = litellm.completion_cost(completion_response=response, model=routed,
+                                                         custom_llm_provider=provider)
+                    ours = completion_cost({"model": name, "usage": usage, "service_tier": tier},
+                                           at=moment.timestamp())
+                    assert math.isclose(ours, theirs, rel_tol=1e-9), (name, prompt, tier, moment)
+                    compared += 1
+    assert compared > 1200
 
 
 def test_service_tier_prices():
@@ -480,3 +439,72 @@ def test_service_tier_prices():
         == priority
     with pytest.raises(dejacache.PriceError, match="_priority"):
         load_prices({"tiered": {"output_cost_per_token_priority": -1}})
+
+
+def test_embedding_response_through_the_openai_sdk():
+    openai_types = pytest.importorskip("openai.types")
+    response = openai_types.CreateEmbeddingResponse.model_validate({
+        "object": "list", "model": "text-embedding-3-small",
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+        "usage": {"prompt_tokens": 8, "total_tokens": 8},
+    })
+    assert close(completion_cost(response), 8 * model_info("text-embedding-3-small")["input_cost_per_token"])
+    assert dejacache.call_meta(response)["tokens"] == 8
+
+
+def at(day, hour, minute=0):
+    """Unix seconds of 2026-11-<day> hour:minute UTC (the 23rd is a Monday)."""
+    return datetime.datetime(2026, 11, day, hour, minute, tzinfo=datetime.timezone.utc).timestamp()
+
+
+def test_off_peak_windows():
+    load_prices({"night": {
+        "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "cache_read_input_token_cost": 1e-7,
+        "input_cost_per_token_above_1k_tokens": 9e-6,
+        "off_peak_pricing": {
+            "input_cost_per_token": 5e-7, "output_cost_per_token": 1e-6,
+            "hours_utc": "22:30-02:00",
+            "windows": [{"hours_utc": ["12:00-13:00"], "weekdays": ["sat", 7]}],
+        }}})
+    usage = {"prompt_tokens": 100, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 50}}
+    peak = 50 * 1e-6 + 50 * 1e-7 + 10 * 2e-6
+    night = 50 * 5e-7 + 50 * 1e-7 + 10 * 1e-6  # no off-peak read price: the standard one
+    for when, expected in [(at(23, 22, 29), peak), (at(23, 22, 30), night), (at(24, 1, 59), night),
+                           (at(24, 2, 0), peak), (at(23, 12, 30), peak), (at(28, 12, 30), night),
+                           (at(29, 12, 59), night), (at(29, 13, 0), peak)]:
+        assert close(completion_cost(usage, model="night", at=when), expected), when
+    # The response's own creation time decides when no time is given.
+    assert close(completion_cost({"model": "night", "usage": usage, "created": int(at(23, 23))}), night)
+    assert close(completion_cost({"model": "night", "usage": usage, "created": int(at(23, 9))}), peak)
+    # Off-peak rates hold for the whole request, even past a long-context threshold.
+    long = {"prompt_tokens": 2000, "completion_tokens": 0}
+    assert close(completion_cost(long, model="night", at=at(23, 23)), 2000 * 5e-7)
+    assert close(completion_cost(long, model="night", at=at(23, 9)), 2000 * 9e-6)
+
+
+def test_off_peak_all_day_and_weekday_calendar():
+    load_prices({"weekend": {"input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6,
+                             "off_peak_pricing": {"input_cost_per_token": 0.0,
+                                                  "weekday_timezone": "Asia/Shanghai",
+                                                  "windows": [{"hours_utc": "00:00-00:00", "weekdays": [6, 7]}]}}})
+    usage = {"prompt_tokens": 100, "completion_tokens": 0}
+    # Friday 17:00 UTC is already Saturday in Shanghai.
+    assert completion_cost(usage, model="weekend", at=at(27, 17)) == 0.0
+    assert close(completion_cost(usage, model="weekend", at=at(27, 15)), 100e-6)
+
+
+@pytest.mark.parametrize(
+    ("block", "words"),
+    [
+        ({"hours_utc": "25:00-01:00"}, "HH:MM-HH:MM"),
+        ({"hours_utc": ["9-17"]}, "HH:MM-HH:MM"),
+        ({"windows": [{"hours_utc": "01:00-02:00", "weekdays": ["someday"]}]}, "weekday"),
+        ({"windows": ["01:00-02:00"]}, "must be an object"),
+        ({"weekday_timezone": "Mars/Olympus", "hours_utc": "01:00-02:00"}, "time zone"),
+        ({"input_cost_per_token": -1, "hours_utc": "01:00-02:00"}, "off_peak_pricing.input_cost_per_token"),
+        ("nights", "must be an object"),
+    ],
+)
+def test_bad_off_peak_blocks(block, words):
+    with pytest.raises(dejacache.PriceError, match=words):
+        load_prices({"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6, "off_peak_pricing": block}})

@@ -8,44 +8,20 @@ The table uses the field names of LiteLLM's ``model_prices_and_context_window.js
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import threading
+import time
 from importlib import resources
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 import orjson
 
-from ._usage import Counts, UsageError, fields, read_counts
+from ._pricing import PriceError, Prices, build, check_rates, cost_of_counts, for_call
+from ._usage import UsageError, fields, read_counts
 
 log = logging.getLogger("dejacache")
 
-_PRICE_FIELDS = (
-    "input_cost_per_token",
-    "output_cost_per_token",
-    "output_cost_per_reasoning_token",
-    "cache_read_input_token_cost",
-    "cache_creation_input_token_cost",
-    "cache_creation_input_token_cost_above_1hr",
-)
-_TIERED = (
-    "input_cost_per_token",
-    "output_cost_per_token",
-    "cache_read_input_token_cost",
-    "cache_creation_input_token_cost",
-    "cache_creation_input_token_cost_above_1hr",
-)
-# Long-context prices, e.g. "input_cost_per_token_above_200k_tokens": the rate once the prompt
-# (cached part included) is longer than the threshold.
-_TIER_FIELD = re.compile(r"^(%s)_above_(\d+)(k?)_tokens$" % "|".join(_TIERED))
-# Service tiers: "input_cost_per_token_priority" etc. A response's ``service_tier`` (OpenAI) or its
-# usage's (Anthropic) picks them. A rate the tier lacks is the model's standard rate; a cache price
-# that neither names falls back to the tier's input price.
-_SERVICE_SUFFIXES = ("_flex", "_priority", "_batches")
-_SERVICE_OF = {"flex": "_flex", "priority": "_priority", "fast": "_priority", "batch": "_batches"}
-_PRICE_KEY = re.compile(r"^(%s)(_above_\d+k?_tokens)?(%s)?$" % (
-    "|".join(_PRICE_FIELDS), "|".join(_SERVICE_SUFFIXES)))
 _COUNT_FIELDS = ("prompt_cache_min_tokens", "max_input_tokens", "max_output_tokens", "max_tokens")
 # Entries of LiteLLM's file that document the format rather than price a model.
 _NOT_MODELS = frozenset({"sample_spec"})
@@ -59,36 +35,10 @@ class UnknownModelError(ValueError, KeyError):
     __str__ = BaseException.__str__
 
 
-class PriceError(ValueError):
-    """A price entry that cannot be used (a price that is not a number >= 0, a missing price)."""
-
-
-class Prices(NamedTuple):
-    """USD per token of one model; cache prices already fall back to the input price.
-
-    ``tiers`` holds (threshold, Prices) for long prompts, longest threshold first; ``service``
-    maps a service-tier suffix ("_priority", "_flex", "_batches") to its Prices."""
-
-    input: float
-    output: float
-    reasoning: float
-    cache_read: float
-    cache_write_5m: float
-    cache_write_1h: float
-    tiers: tuple = ()
-    service: Mapping[str, "Prices"] | None = None
-
-
-def _bad_price(value: Any) -> bool:
-    return isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
-
-
 def _check_entry(name: str, entry: Any) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise PriceError(f"price entry for {name!r} must be a JSON object, not {type(entry).__name__}")
-    for field, value in entry.items():
-        if value is not None and _PRICE_KEY.match(field) and _bad_price(value):
-            raise PriceError(f"{name!r}: {field} must be a number >= 0 (USD per token), not {value!r}")
+    check_rates(name, entry)
     for field in _COUNT_FIELDS:
         value = entry.get(field)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
@@ -97,65 +47,6 @@ def _check_entry(name: str, entry: Any) -> dict[str, Any]:
     if flag is not None and not isinstance(flag, bool):
         raise PriceError(f"{name!r}: supports_prompt_caching must be true or false, not {flag!r}")
     return dict(entry)
-
-
-def _prices(name: str, entry: Mapping[str, Any]) -> Prices:
-    standard = {f: v for f, v in entry.items() if not f.endswith(_SERVICE_SUFFIXES)}
-    base = _standard_prices(name, standard)
-    service = {}
-    for suffix in _SERVICE_SUFFIXES:
-        rates = {f[: -len(suffix)]: v for f, v in entry.items() if f.endswith(suffix) and v is not None}
-        if rates:
-            service[suffix] = _standard_prices(name, {**standard, **rates})
-    return base._replace(service=service) if service else base
-
-
-def _standard_prices(name: str, entry: Mapping[str, Any]) -> Prices:
-    inp = entry.get("input_cost_per_token")
-    out = entry.get("output_cost_per_token")
-    if inp is None or out is None:
-        raise PriceError(
-            f"{name!r} has no per-token price (input_cost_per_token and output_cost_per_token are needed); "
-            f"add them with dejacache.load_prices({{{name!r}: {{'input_cost_per_token': ..., "
-            "'output_cost_per_token': ...}})"
-        )
-
-    def price(field: str, fallback: float) -> float:
-        value = entry.get(field)
-        return float(fallback if value is None else value)
-
-    base = Prices(
-        float(inp),
-        float(out),
-        price("output_cost_per_reasoning_token", out),
-        price("cache_read_input_token_cost", inp),
-        price("cache_creation_input_token_cost", inp),
-        price("cache_creation_input_token_cost_above_1hr", inp),
-    )
-    thresholds: dict[int, dict[str, float]] = {}
-    for field, value in entry.items():
-        m = _TIER_FIELD.match(field) if value is not None else None
-        if m is not None:
-            tokens = int(m.group(2)) * (1000 if m.group(3) else 1)
-            thresholds.setdefault(tokens, {})[m.group(1)] = float(value)
-    if not thresholds:
-        return base
-    tiers = []
-    for tokens, rates in sorted(thresholds.items(), reverse=True):
-        t_inp = rates.get("input_cost_per_token", base.input)
-        t_out = rates.get("output_cost_per_token", base.output)
-
-        # A rate the tier lacks: the model's flat rate if it names one, else the tier's input/output.
-        flat = {**{f: v for f, v in entry.items() if v is not None}, **rates}
-        tiers.append((tokens, Prices(
-            t_inp,
-            t_out,
-            float(flat.get("output_cost_per_reasoning_token", t_out)),
-            float(flat.get("cache_read_input_token_cost", t_inp)),
-            float(flat.get("cache_creation_input_token_cost", t_inp)),
-            float(flat.get("cache_creation_input_token_cost_above_1hr", t_inp)),
-        )))
-    return base._replace(tiers=tuple(tiers))
 
 
 class PriceTable:
@@ -234,7 +125,7 @@ class PriceTable:
         found = resolved.get(model) if type(model) is str else None
         if found is None or found[1] is None:
             key = found[0] if found is not None else self._remember(model, entries, resolved)[0]
-            found = (key, _prices(key, entries[key]))
+            found = (key, build(key, entries[key]))
             resolved[model] = found
         return found[1]  # type: ignore[return-value]
 
@@ -313,49 +204,36 @@ def supports_prompt_caching(model: str) -> bool:
     return bool(entry.get("supports_prompt_caching", False))
 
 
-def cost_of_counts(c: Counts, p: Prices) -> float:
-    if p.tiers:
-        for threshold, tier in p.tiers:
-            if c.prompt > threshold:
-                p = tier
-                break
-    return (
-        (c.prompt - c.cached - c.written) * p.input
-        + c.cached * p.cache_read
-        + (c.written - c.written_1h) * p.cache_write_5m
-        + c.written_1h * p.cache_write_1h
-        + (c.completion - c.reasoning) * p.output
-        + c.reasoning * p.reasoning
-    )
-
-
 def _parts(response: Any) -> tuple[Any, Any, Any, Any]:
-    """(usage, model name, served-by-dejacache flag, service tier) of a response or a bare usage."""
+    """(usage, model name, response view or None for a bare usage) of a response."""
     view = fields(response)
     if "usage" in view:  # a response, even when its usage is null (a streamed chunk)
-        return view.get("usage"), view.get("model"), view.get("cache"), view.get("service_tier")
+        return view.get("usage"), view.get("model"), view
     for usage_field, model_field in (("usageMetadata", "modelVersion"), ("usage_metadata", "model_version")):
         if usage_field in view:
-            return view.get(usage_field), view.get(model_field), view.get("cache"), None
-    return response, None, None, None
+            return view.get(usage_field), view.get(model_field), view
+    return response, None, None
 
 
-def _for_service(prices: Prices, response_tier: Any, usage: Any) -> Prices:
-    tier = response_tier if response_tier is not None else fields(usage).get("service_tier")
-    if tier is None or type(tier) is not str:
-        return prices
-    return prices.service.get(_SERVICE_OF.get(tier.lower(), ""), prices)  # type: ignore[union-attr]
+def _variant(prices: Prices, view: Any, usage: Any, at: float | None) -> Prices:
+    """The rates for this call: off-peak at the call's time, or its service tier's."""
+    if at is None:
+        created = None if view is None else view.get("created")
+        at = created if type(created) in (int, float) else time.time()
+    return for_call(prices, None if view is None else view.get("service_tier"), usage, at)
 
 
-def completion_cost(response: Any, model: str | None = None) -> float:
+def completion_cost(response: Any, model: str | None = None, *, at: float | None = None) -> float:
     """USD cost of one call, with prompt-caching prices.
 
     ``response`` is an OpenAI or Anthropic SDK response, a response dict (OpenAI, Anthropic,
     DeepSeek, Gemini, Bedrock), or a bare usage (then pass ``model``). ``model`` wins over the
     response's own model name. Cost = uncached prompt x input price + cache reads x cache-read
     price + cache writes x cache-write price (5 minute and 1 hour) + output x output price; a
-    missing cache price falls back to the input price. A response that dejacache answered from
-    its cache (``cache: True``) cost nothing and returns 0.0.
+    missing cache price falls back to the input price. The response's ``service_tier`` picks
+    priority / flex / batch rates; time-of-day rates (DeepSeek's off-peak hours) use ``at``
+    (unix seconds), else the response's ``created``, else now. A response that dejacache
+    answered from its cache (``cache: True``) cost nothing and returns 0.0.
 
     >>> completion_cost({"prompt_tokens": 1200, "completion_tokens": 100,
     ...                  "prompt_tokens_details": {"cached_tokens": 1000}}, model="gpt-4o")
@@ -364,8 +242,8 @@ def completion_cost(response: Any, model: str | None = None) -> float:
     Raises ``UnknownModelError`` (``ValueError`` and ``KeyError``) for a model without prices,
     ``UsageError`` (``ValueError``) for unreadable usage.
     """
-    usage, name, served, tier = _parts(response)
-    if served is True:
+    usage, name, view = _parts(response)
+    if view is not None and view.get("cache") is True:
         return 0.0
     counts = read_counts(usage)
     if model is None:
@@ -375,8 +253,8 @@ def completion_cost(response: Any, model: str | None = None) -> float:
     table = _table or price_table()
     found = table._state[1].get(model) if type(model) is str else None
     prices = found[1] if found is not None and found[1] is not None else table.prices(model)
-    if prices.service is not None:
-        prices = _for_service(prices, tier, usage)
+    if prices.service is not None or prices.off_peak is not None:
+        prices = _variant(prices, view, usage, at)
     return cost_of_counts(counts, prices)
 
 
@@ -392,7 +270,7 @@ def call_meta(response: Any, model: str | None = None, latency_s: float | None =
     if latency_s is not None:
         meta["latency_s"] = float(latency_s)
     try:
-        usage, name, _, tier = _parts(response)
+        usage, name, view = _parts(response)
         counts = read_counts(usage)
     except (UsageError, TypeError, AttributeError) as exc:
         log.debug("dejacache: no token usage in the response: %s", exc)
@@ -400,8 +278,8 @@ def call_meta(response: Any, model: str | None = None, latency_s: float | None =
     meta["tokens"] = counts.total
     try:
         prices = price_table().prices(model or name)
-        if prices.service is not None:
-            prices = _for_service(prices, tier, usage)
+        if prices.service is not None or prices.off_peak is not None:
+            prices = _variant(prices, view, usage, None)
         meta["cost_usd"] = cost_of_counts(counts, prices)
     except (UnknownModelError, PriceError) as exc:
         log.debug("dejacache: cost of the call unknown: %s", exc)
