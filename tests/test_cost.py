@@ -508,3 +508,12 @@ def test_off_peak_all_day_and_weekday_calendar():
 def test_bad_off_peak_blocks(block, words):
     with pytest.raises(dejacache.PriceError, match=words):
         load_prices({"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6, "off_peak_pricing": block}})
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    from dejacache import _cache_control, _usage
+
+    for module in (_cost, _usage, _cache_control):
+        assert doctest.testmod(module).failed == 0, module.__name__

@@ -188,7 +188,7 @@ def load_prices(path_or_dict: str | os.PathLike[str] | Mapping[str, Any], *, mer
 def model_info(model: str) -> dict[str, Any]:
     """The price entry of ``model`` (LiteLLM field names) plus ``key``, the name it resolved to.
 
-    >>> model_info("anthropic/claude-sonnet-4-5-20250929")["key"]
+    >>> model_info("anthropic/claude-sonnet-4-5-20991231")["key"]
     'claude-sonnet-4-5'
     """
     key, entry = price_table().entry(model)
@@ -263,8 +263,8 @@ def call_meta(response: Any, model: str | None = None, latency_s: float | None =
     (total, normalised) and ``cost_usd``. Never raises: a part that cannot be worked out
     (no usage, a model without prices) is left out, so caching never fails a call.
 
-    >>> call_meta({"model": "gpt-4o", "usage": {"prompt_tokens": 10, "completion_tokens": 5}}, latency_s=0.8)
-    {'latency_s': 0.8, 'tokens': 15, 'cost_usd': 7.5e-05}
+    >>> call_meta({"model": "gpt-4o", "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}, latency_s=0.8)
+    {'latency_s': 0.8, 'tokens': 1100, 'cost_usd': 0.0035}
     """
     meta: dict[str, Any] = {}
     if latency_s is not None:
