@@ -69,6 +69,11 @@ def test_golden_cases_through_sdk_objects():
                             "total_tokens": 1300})
     assert close(completion_cost(resp), 0.00275)
     assert close(completion_cost(anthropic_message(SONNET_USAGE)), 0.0081)
+    # An SDK object marked as a dejacache hit (pydantic keeps the extra attribute) cost nothing.
+    hit = anthropic_message(SONNET_USAGE)
+    hit.cache = True
+    assert completion_cost(hit) == 0.0
+    assert close(dejacache.call_meta(hit)["cost_usd"], 0.0081)  # what the original call cost
 
 
 def test_gemini_and_bedrock_responses():
