@@ -1,0 +1,287 @@
+"""What every wrapped SDK method shares: request keys, rebuilding answers, the call paths.
+
+An ``Endpoint`` describes one cached SDK method (``chat.completions.create``, ``messages.create``
+...): the key it files its requests under, the SDK model of its answer, and, for streaming
+methods, how chunks add up to an answer and how an answer is played back as chunks. The
+functions here run the cache around any endpoint, sync or async.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+log = logging.getLogger("dejacache")
+
+#: Headers that change what a provider answers; every other header (credentials, tracing,
+#: request ids) stays out of keys, so a fresh trace id never turns a hit into a miss.
+ANSWER_HEADERS = frozenset({"anthropic-beta", "anthropic-version", "openai-beta"})
+
+_SCALARS = (str, int, float, bool, type(None))
+
+#: Keys of our own in a request's key document; dotted, so no SDK parameter can collide.
+ENDPOINT_FIELD = "dejacache.endpoint"
+PROVIDER_FIELD = "dejacache.provider"
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-like data: SDK models dumped, tuples and other iterables as lists.
+
+    Returns ``value`` itself when it is already plain, so the common case copies nothing.
+    """
+    if isinstance(value, _SCALARS):
+        return value
+    if type(value) is dict:
+        out = None
+        for k, v in value.items():
+            p = plain(v)
+            if p is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = p
+        return value if out is None else out
+    if type(value) is list:
+        out_list = None
+        for i, v in enumerate(value):
+            p = plain(v)
+            if p is not v:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[i] = p
+        return value if out_list is None else out_list
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return plain(dump(mode="json", exclude_unset=True, by_alias=True))
+    if isinstance(value, Mapping):
+        return plain(dict(value))
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if hasattr(value, "__iter__"):
+        return plain(list(value))
+    return value
+
+
+def dump(model: Any) -> dict:
+    """An SDK response as the JSON the provider sent (unset fields left out)."""
+    return model.model_dump(mode="json", exclude_unset=True, by_alias=True, warnings=False)
+
+
+def rebuild(cls: type, data: dict) -> Any:
+    """An SDK model from stored JSON: validated (fast, pydantic-core), or built leniently like
+    the SDK itself does when a provider sent something its schema does not expect."""
+    try:
+        return cls.model_validate(data)
+    except ValueError:  # pydantic.ValidationError subclasses ValueError
+        return cls.construct(**data)
+
+
+def key_hash(secret: str) -> str:
+    """A short, one-way name for an API key: enough to keep tenants apart, useless to an attacker."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+class WrapContext:
+    """Settings shared by every method of one wrapped client."""
+
+    __slots__ = ("cache", "provider", "namespace", "key_suffix", "replay_chunk_chars", "stream_usage",
+                 "omit_types", "options")
+
+    def __init__(self, cache: Any, provider: str, namespace: str | None, api_key: str | None,
+                 scope_by_api_key: bool, replay_chunk_chars: int, stream_usage: bool,
+                 omit_types: tuple[type, ...], options: dict):
+        self.cache = cache
+        self.provider = provider
+        self.namespace = namespace
+        self.key_suffix = ":" + key_hash(api_key or "") if scope_by_api_key else None
+        self.replay_chunk_chars = replay_chunk_chars
+        self.stream_usage = stream_usage
+        self.omit_types = omit_types
+        self.options = options
+
+    def namespace_for(self, controls: Any) -> str | None:
+        """The namespace of one call: the per-call one, else the wrapper's, else the cache's;
+        suffixed with the API key's hash when the wrapper scopes by key."""
+        ns = self.namespace
+        if isinstance(controls, Mapping) and isinstance(controls.get("namespace"), str):
+            ns = controls["namespace"]
+        if self.key_suffix is None:
+            return ns
+        return (ns or self.cache.namespace) + self.key_suffix
+
+
+def build_request(endpoint: str, ctx: WrapContext, kwargs: dict) -> dict:
+    """The document a call is keyed by: endpoint, provider (base URL) and every body parameter.
+
+    Non-plain arguments (generators, tuples, SDK models) are converted in ``kwargs`` too, so the
+    provider receives exactly what was keyed. Credentials never enter: API keys live on the
+    client, and of ``extra_headers`` only ``ANSWER_HEADERS`` are kept.
+    """
+    request: dict[str, Any] = {ENDPOINT_FIELD: endpoint, PROVIDER_FIELD: ctx.provider}
+    omit = ctx.omit_types
+    for name, value in kwargs.items():
+        if isinstance(value, omit) or value is None and name in ("extra_body", "extra_query"):
+            continue
+        if name == "extra_headers":
+            if value:
+                kept = {k.lower(): v for k, v in value.items() if k.lower() in ANSWER_HEADERS}
+                if kept:
+                    request[name] = kept
+            continue
+        converted = plain(value)
+        if converted is not value:
+            kwargs[name] = converted
+        request[name] = converted
+    return request
+
+
+def pop_controls(kwargs: dict) -> tuple[Any, Any]:
+    """Takes dejacache's per-call controls (``caching=``, ``cache=``) out of SDK arguments."""
+    return kwargs.pop("caching", None), kwargs.pop("cache", None)
+
+
+def call_meta(stored: dict, usage_provider: str | None, latency: float) -> dict:
+    """What the call behind an entry cost: provider latency, tokens and USD, for ``stats()``."""
+    from .. import completion_cost, normalize_usage
+
+    meta: dict[str, Any] = {"latency_s": latency}
+    usage = stored.get("usage")
+    if usage:
+        try:
+            norm = normalize_usage(usage, usage_provider)
+            meta["tokens"] = int(norm.get("prompt_tokens") or 0) + int(norm.get("completion_tokens") or 0)
+        except (TypeError, ValueError) as exc:
+            log.debug("dejacache: usage not understood, tokens not recorded: %s", exc)
+    try:
+        meta["cost_usd"] = float(completion_cost(stored, model=stored.get("model")))
+    except (LookupError, TypeError, ValueError) as exc:
+        # An unpriced model (a local or custom one) still caches; it just saves no known money.
+        log.debug("dejacache: no cost recorded for model %r: %s", stored.get("model"), exc)
+    return meta
+
+
+class Endpoint:
+    """One cached SDK method. Subclasses fill in the provider-specific parts."""
+
+    #: Names the method in keys: answers of different methods never mix.
+    name: str = ""
+    #: Usage format for ``normalize_usage`` (None: OpenAI-shaped or detected).
+    usage_provider: str | None = None
+
+    def response_cls(self) -> type:
+        raise NotImplementedError
+
+    def store_form(self, response: Any) -> dict:
+        """The JSON kept for an SDK answer."""
+        return dump(response)
+
+    def assembler(self, kwargs: dict) -> Any:
+        """A fresh ``Assembler`` for one streamed call."""
+        raise NotImplementedError
+
+    def stream_kwargs(self, kwargs: dict, ctx: WrapContext) -> dict:
+        """The arguments sent upstream for a streamed miss (e.g. asking for usage)."""
+        return kwargs
+
+    def replay(self, stored: dict, kwargs: dict, chunk_chars: int) -> list[dict]:
+        """The chunk or event documents that play ``stored`` back as the provider streams it."""
+        raise NotImplementedError
+
+    def event_builder(self) -> Callable[[dict], Any]:
+        """dict -> the SDK's chunk or event object."""
+        raise NotImplementedError
+
+
+def split_text(text: str, size: int) -> list[str]:
+    """``text`` in pieces of at most ``size`` characters (one empty piece for empty text)."""
+    if not text:
+        return [""]
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+# -- the call paths -------------------------------------------------------------------------
+
+
+class _Store:
+    """Stores a streamed answer when its stream completes; holds what the put needs."""
+
+    __slots__ = ("ctx", "endpoint", "request", "caching", "controls", "namespace", "start")
+
+    def __init__(self, ctx, endpoint, request, caching, controls, namespace):
+        self.ctx, self.endpoint, self.request = ctx, endpoint, request
+        self.caching, self.controls, self.namespace = caching, controls, namespace
+        self.start = time.perf_counter()
+
+    def __call__(self, stored: dict) -> None:
+        meta = call_meta(stored, self.endpoint.usage_provider, time.perf_counter() - self.start)
+        try:
+            self.ctx.cache.put(self.request, stored, caching=self.caching, cache=self.controls,
+                               namespace=self.namespace, meta=meta)
+        except (TypeError, ValueError) as exc:
+            log.warning("dejacache: streamed answer not stored: %s", exc)
+
+
+def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
+    def store_as(response: Any, latency: float) -> tuple[dict, dict]:
+        stored = endpoint.store_form(response)
+        return stored, call_meta(stored, endpoint.usage_provider, latency)
+    return store_as
+
+
+def _cacheable(ctx: WrapContext, request: dict) -> bool:
+    try:
+        ctx.cache.key(request)
+        return True
+    except (TypeError, ValueError) as exc:
+        log.warning("dejacache: request not cacheable, calling the provider directly: %s", exc)
+        return False
+
+
+def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, kwargs: dict) -> Any:
+    caching, controls = pop_controls(kwargs)
+    if caching is False:
+        return original(**kwargs)
+    namespace = ctx.namespace_for(controls)
+    request = build_request(endpoint.name, ctx, kwargs)
+    cls = endpoint.response_cls()
+    if kwargs.get("stream") is True:
+        if not _cacheable(ctx, request):
+            return original(**kwargs)
+        hit = ctx.cache.get(request, caching=caching, cache=controls, namespace=namespace)
+        if hit is not None:
+            return streams.Replay(endpoint.replay(hit.response, kwargs, ctx.replay_chunk_chars),
+                                  endpoint.event_builder())
+        store = _Store(ctx, endpoint, request, caching, controls, namespace)
+        upstream = original(**endpoint.stream_kwargs(kwargs, ctx))
+        return streams.Recording(upstream, endpoint.assembler(kwargs), store)
+    out = ctx.cache.call(request, lambda _: original(**kwargs), caching=caching, cache=controls,
+                         namespace=namespace, store_as=_store_as(endpoint))
+    return rebuild(cls, out) if type(out) is dict else out
+
+
+async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any,
+                       kwargs: dict) -> Any:
+    caching, controls = pop_controls(kwargs)
+    if caching is False:
+        return await original(**kwargs)
+    namespace = ctx.namespace_for(controls)
+    request = build_request(endpoint.name, ctx, kwargs)
+    cls = endpoint.response_cls()
+    if kwargs.get("stream") is True:
+        if not _cacheable(ctx, request):
+            return await original(**kwargs)
+        hit = ctx.cache.get(request, caching=caching, cache=controls, namespace=namespace)
+        if hit is not None:
+            return streams.AsyncReplay(endpoint.replay(hit.response, kwargs, ctx.replay_chunk_chars),
+                                       endpoint.event_builder())
+        store = _Store(ctx, endpoint, request, caching, controls, namespace)
+        upstream = await original(**endpoint.stream_kwargs(kwargs, ctx))
+        return streams.AsyncRecording(upstream, endpoint.assembler(kwargs), store)
+
+    async def llm(_: Any) -> Any:
+        return await original(**kwargs)
+
+    out = await ctx.cache.acall(request, llm, caching=caching, cache=controls, namespace=namespace,
+                                store_as=_store_as(endpoint))
+    return rebuild(cls, out) if type(out) is dict else out
