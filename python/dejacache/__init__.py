@@ -8,13 +8,34 @@ Importing this package loads the compiled core and nothing else: no files, no ne
 """
 
 from ._cache import Cache
+from ._cache_control import strip_cache_control
 from ._controls import EXCLUDED_PARAMS
 from ._core import __version__
+from ._cost import (
+    PriceError,
+    UnknownModelError,
+    call_meta,
+    completion_cost,
+    load_prices,
+    model_info,
+    supports_prompt_caching,
+)
 from ._hit import Hit
+from ._usage import UsageError, normalize_usage
 
 __all__ = [
     "EXCLUDED_PARAMS",
     "Cache",
     "Hit",
+    "PriceError",
+    "UnknownModelError",
+    "UsageError",
     "__version__",
+    "call_meta",
+    "completion_cost",
+    "load_prices",
+    "model_info",
+    "normalize_usage",
+    "strip_cache_control",
+    "supports_prompt_caching",
 ]
