@@ -22,6 +22,7 @@ from ._cost import (
 )
 from ._hit import Hit
 from ._usage import UsageError, normalize_usage
+from ._wrap import wrap
 
 __all__ = [
     "EXCLUDED_PARAMS",
@@ -38,4 +39,5 @@ __all__ = [
     "normalize_usage",
     "strip_cache_control",
     "supports_prompt_caching",
+    "wrap",
 ]

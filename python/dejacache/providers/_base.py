@@ -13,6 +13,8 @@ import logging
 import time
 from typing import Any, Callable, Mapping
 
+from .._cost import call_meta
+
 log = logging.getLogger("dejacache")
 
 #: Headers that change what a provider answers; every other header (credentials, tracing,
@@ -141,33 +143,11 @@ def pop_controls(kwargs: dict) -> tuple[Any, Any]:
     return kwargs.pop("caching", None), kwargs.pop("cache", None)
 
 
-def call_meta(stored: dict, usage_provider: str | None, latency: float) -> dict:
-    """What the call behind an entry cost: provider latency, tokens and USD, for ``stats()``."""
-    from .. import completion_cost, normalize_usage
-
-    meta: dict[str, Any] = {"latency_s": latency}
-    usage = stored.get("usage")
-    if usage:
-        try:
-            norm = normalize_usage(usage, usage_provider)
-            meta["tokens"] = int(norm.get("prompt_tokens") or 0) + int(norm.get("completion_tokens") or 0)
-        except (TypeError, ValueError) as exc:
-            log.debug("dejacache: usage not understood, tokens not recorded: %s", exc)
-    try:
-        meta["cost_usd"] = float(completion_cost(stored, model=stored.get("model")))
-    except (LookupError, TypeError, ValueError) as exc:
-        # An unpriced model (a local or custom one) still caches; it just saves no known money.
-        log.debug("dejacache: no cost recorded for model %r: %s", stored.get("model"), exc)
-    return meta
-
-
 class Endpoint:
     """One cached SDK method. Subclasses fill in the provider-specific parts."""
 
     #: Names the method in keys: answers of different methods never mix.
     name: str = ""
-    #: Usage format for ``normalize_usage`` (None: OpenAI-shaped or detected).
-    usage_provider: str | None = None
 
     def response_cls(self) -> type:
         raise NotImplementedError
@@ -175,6 +155,10 @@ class Endpoint:
     def store_form(self, response: Any) -> dict:
         """The JSON kept for an SDK answer."""
         return dump(response)
+
+    def prepare(self, kwargs: dict, request: dict, ctx: WrapContext) -> tuple[dict, dict]:
+        """Last changes to what is sent and what is keyed (e.g. removing markers a host rejects)."""
+        return kwargs, request
 
     def assembler(self, kwargs: dict) -> Any:
         """A fresh ``Assembler`` for one streamed call."""
@@ -214,7 +198,7 @@ class _Store:
         self.start = time.perf_counter()
 
     def __call__(self, stored: dict) -> None:
-        meta = call_meta(stored, self.endpoint.usage_provider, time.perf_counter() - self.start)
+        meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
         try:
             self.ctx.cache.put(self.request, stored, caching=self.caching, cache=self.controls,
                                namespace=self.namespace, meta=meta)
@@ -225,7 +209,7 @@ class _Store:
 def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
     def store_as(response: Any, latency: float) -> tuple[dict, dict]:
         stored = endpoint.store_form(response)
-        return stored, call_meta(stored, endpoint.usage_provider, latency)
+        return stored, call_meta(stored, latency_s=latency)
     return store_as
 
 
@@ -243,7 +227,7 @@ def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, stream
     if caching is False:
         return original(**kwargs)
     namespace = ctx.namespace_for(controls)
-    request = build_request(endpoint.name, ctx, kwargs)
+    kwargs, request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
     cls = endpoint.response_cls()
     if kwargs.get("stream") is True:
         if not _cacheable(ctx, request):
@@ -266,7 +250,7 @@ async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable,
     if caching is False:
         return await original(**kwargs)
     namespace = ctx.namespace_for(controls)
-    request = build_request(endpoint.name, ctx, kwargs)
+    kwargs, request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
     cls = endpoint.response_cls()
     if kwargs.get("stream") is True:
         if not _cacheable(ctx, request):

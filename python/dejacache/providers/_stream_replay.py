@@ -51,6 +51,15 @@ def _safe_finish(assembler: Assembler | None, store: Callable[[dict], None]) -> 
     store(answer)
 
 
+def empty_http_response() -> Any:
+    """A stand-in for the HTTP response a replayed stream never had (status 200, no body)."""
+    try:
+        import httpx2 as http  # what current SDKs use
+    except ImportError:
+        import httpx as http
+    return http.Response(200, headers={"x-dejacache": "hit"})
+
+
 def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], Any]) -> Any:
     """Replay and recording stream classes for one SDK, as attributes of one namespace object."""
 
@@ -190,6 +199,10 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
 
     class Classes:
         pass
+
+    for cls, name in ((Replay, "ReplayStream"), (AsyncReplay, "AsyncReplayStream"),
+                      (Recording, "RecordingStream"), (AsyncRecording, "AsyncRecordingStream")):
+        cls.__name__ = cls.__qualname__ = name
 
     Classes.Replay, Classes.AsyncReplay = Replay, AsyncReplay
     Classes.Recording, Classes.AsyncRecording = Recording, AsyncRecording
