@@ -347,3 +347,18 @@ def start() -> FakeProvider:
     server = FakeProvider()
     threading.Thread(target=server.serve_forever, name="fake-provider", daemon=True).start()
     return server
+
+
+try:
+    import pytest
+
+    @pytest.fixture
+    def provider():
+        """A fresh fake provider per test, shut down afterwards."""
+        server = start()
+        yield server
+        server.gate.set()
+        server.shutdown()
+        server.server_close()
+except ImportError:  # used without pytest (benches)
+    pass

@@ -152,7 +152,7 @@ def wrap(
     if sdk == "openai":
         from .providers import _openai as mod
 
-        ctx = WrapContext(cache, "openai:" + str(c.base_url), namespace, c.api_key, bool(scope_by_api_key),
+        ctx = WrapContext(cache, "openai:" + str(c.base_url), str(c.base_url), namespace, c.api_key, bool(scope_by_api_key),
                           replay_chunk_chars, bool(stream_usage), mod.OMIT_TYPES, options)
         streams = mod.STREAMS
         chat = Passthrough(c.chat, completions=Passthrough(
@@ -168,7 +168,7 @@ def wrap(
     else:
         from .providers import _anthropic as amod
 
-        ctx = WrapContext(cache, "anthropic:" + str(c.base_url), namespace, c.api_key or c.auth_token,
+        ctx = WrapContext(cache, "anthropic:" + str(c.base_url), str(c.base_url), namespace, c.api_key or c.auth_token,
                           bool(scope_by_api_key), replay_chunk_chars, bool(stream_usage), amod.OMIT_TYPES, options)
         overrides = {"messages": Passthrough(c.messages, create=_method(
             amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async))}

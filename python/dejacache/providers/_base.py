@@ -87,14 +87,15 @@ def key_hash(secret: str) -> str:
 class WrapContext:
     """Settings shared by every method of one wrapped client."""
 
-    __slots__ = ("cache", "provider", "namespace", "key_suffix", "replay_chunk_chars", "stream_usage",
+    __slots__ = ("cache", "provider", "base_url", "namespace", "key_suffix", "replay_chunk_chars", "stream_usage",
                  "omit_types", "options")
 
-    def __init__(self, cache: Any, provider: str, namespace: str | None, api_key: str | None,
+    def __init__(self, cache: Any, provider: str, base_url: str, namespace: str | None, api_key: str | None,
                  scope_by_api_key: bool, replay_chunk_chars: int, stream_usage: bool,
                  omit_types: tuple[type, ...], options: dict):
         self.cache = cache
-        self.provider = provider
+        self.provider = provider  # SDK and base URL: part of every key
+        self.base_url = base_url
         self.namespace = namespace
         self.key_suffix = ":" + key_hash(api_key or "") if scope_by_api_key else None
         self.replay_chunk_chars = replay_chunk_chars

@@ -190,7 +190,7 @@ class ChatEndpoint(Endpoint):
         return ChatCompletion
 
     def prepare(self, kwargs: dict, request: dict, ctx: WrapContext) -> tuple[dict, dict]:
-        return strip_cache_control(kwargs, ctx.provider), strip_cache_control(request, ctx.provider)
+        return strip_cache_control(kwargs, ctx.base_url), strip_cache_control(request, ctx.base_url)
 
     def assembler(self, kwargs: dict) -> Assembler:
         return ChatAssembler(hide_usage_chunk=not _usage_asked(kwargs))
@@ -292,7 +292,7 @@ class ResponsesEndpoint(Endpoint):
         return Response
 
     def prepare(self, kwargs: dict, request: dict, ctx: WrapContext) -> tuple[dict, dict]:
-        return strip_cache_control(kwargs, ctx.provider), strip_cache_control(request, ctx.provider)
+        return strip_cache_control(kwargs, ctx.base_url), strip_cache_control(request, ctx.base_url)
 
     def assembler(self, kwargs: dict) -> Assembler:
         return ResponsesAssembler()
