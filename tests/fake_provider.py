@@ -24,7 +24,9 @@ from typing import Any
 
 
 def _words(text: str) -> list[str]:
-    return [w + " " for w in text.split(" ")] if text else [""]
+    """``text`` in word-sized pieces that join back to exactly ``text``."""
+    words = text.split(" ")
+    return [w + " " for w in words[:-1]] + [words[-1]]
 
 
 def _last_user_text(body: dict) -> str:
@@ -345,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def start() -> FakeProvider:
     server = FakeProvider()
-    threading.Thread(target=server.serve_forever, name="fake-provider", daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), name="fake-provider", daemon=True).start()
     return server
 
 
