@@ -81,6 +81,10 @@ class FakeProvider(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FakeProvider
+    # One buffered write per response and no Nagle delay: without these, loopback round trips
+    # cost ~40 ms of delayed-ACK waiting instead of what HTTP itself costs.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
