@@ -201,6 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
             tool_call = {"id": f"call_{serial}", "type": "function",
                          "function": {"name": name, "arguments": json.dumps({"q": text, "n": serial})}}
         usage = self._usage(text, answer)
+        if model.startswith("deepseek"):  # DeepSeek reports its prompt cache in its own fields
+            usage.pop("prompt_tokens_details")
+            usage.update(prompt_cache_hit_tokens=4, prompt_cache_miss_tokens=usage["prompt_tokens"] - 4)
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else answer,
                                        "refusal": None}

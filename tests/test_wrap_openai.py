@@ -52,6 +52,18 @@ def test_chat_second_identical_call_reaches_no_upstream(provider):
     assert stats["cost_saved_usd"] > 0 and stats["latency_saved_s"] > 0
 
 
+def test_openai_compatible_service_through_base_url(provider):
+    """DeepSeek-style usage survives the round trip and prices the savings."""
+    cache = dejacache.Cache()
+    c = client(provider, cache)
+    first = c.chat.completions.create(model="deepseek-chat", messages=MSGS)
+    hit = c.chat.completions.create(model="deepseek-chat", messages=MSGS)
+    assert hit.cache is True and hit.usage.prompt_cache_hit_tokens == 4 == first.usage.prompt_cache_hit_tokens
+    saved = cache.stats()["cost_saved_usd"]
+    assert saved == pytest.approx(dejacache.completion_cost(first.model_dump(), model="deepseek-chat"))
+    assert saved > 0
+
+
 def test_parameters_and_base_url_are_part_of_the_key(provider):
     cache = dejacache.Cache()
     c = client(provider, cache)
