@@ -223,50 +223,65 @@ def _cacheable(ctx: WrapContext, request: dict) -> bool:
         return False
 
 
-def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, kwargs: dict) -> Any:
-    caching, controls = pop_controls(kwargs)
-    if caching is False:
-        return original(**kwargs)
-    namespace = ctx.namespace_for(controls)
-    kwargs, request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
-    cls = endpoint.response_cls()
-    if kwargs.get("stream") is True:
-        if not _cacheable(ctx, request):
-            return original(**kwargs)
-        hit = ctx.cache.get(request, caching=caching, cache=controls, namespace=namespace)
+class _Call:
+    """One call's controls, key document and arguments, as both call paths need them."""
+
+    __slots__ = ("kwargs", "request", "caching", "controls", "namespace")
+
+    def __init__(self, endpoint: Endpoint, ctx: WrapContext, kwargs: dict):
+        self.caching, self.controls = pop_controls(kwargs)
+        self.namespace = ctx.namespace_for(self.controls)
+        self.kwargs, self.request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
+
+    def stream_plan(self, endpoint: Endpoint, ctx: WrapContext) -> tuple[list[dict] | None, _Store | None]:
+        """(events to replay, None) on a hit; (None, store) on a miss; (None, None) when the
+        request cannot be keyed and goes straight to the provider."""
+        if not _cacheable(ctx, self.request):
+            return None, None
+        hit = ctx.cache.get(self.request, caching=self.caching, cache=self.controls, namespace=self.namespace)
         if hit is not None:
-            return streams.Replay(endpoint.replay(hit.response, kwargs, ctx.replay_chunk_chars),
-                                  endpoint.event_builder())
-        store = _Store(ctx, endpoint, request, caching, controls, namespace)
+            return endpoint.replay(hit.response, self.kwargs, ctx.replay_chunk_chars), None
+        return None, _Store(ctx, endpoint, self.request, self.caching, self.controls, self.namespace)
+
+
+def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, kwargs: dict) -> Any:
+    if kwargs.get("caching") is False:
+        pop_controls(kwargs)
+        return original(**kwargs)
+    call = _Call(endpoint, ctx, kwargs)
+    kwargs = call.kwargs
+    if kwargs.get("stream") is True:
+        events, store = call.stream_plan(endpoint, ctx)
+        if events is not None:
+            return streams.Replay(events, endpoint.event_builder())
+        if store is None:
+            return original(**kwargs)
         upstream = original(**endpoint.stream_kwargs(kwargs, ctx))
         return streams.Recording(upstream, endpoint.assembler(kwargs), store)
-    out = ctx.cache.call(request, lambda _: original(**kwargs), caching=caching, cache=controls,
-                         namespace=namespace, store_as=_store_as(endpoint))
-    return rebuild(cls, out) if type(out) is dict else out
+    out = ctx.cache.call(call.request, lambda _: original(**kwargs), caching=call.caching, cache=call.controls,
+                         namespace=call.namespace, store_as=_store_as(endpoint))
+    return rebuild(endpoint.response_cls(), out) if type(out) is dict else out
 
 
 async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any,
                        kwargs: dict) -> Any:
-    caching, controls = pop_controls(kwargs)
-    if caching is False:
+    if kwargs.get("caching") is False:
+        pop_controls(kwargs)
         return await original(**kwargs)
-    namespace = ctx.namespace_for(controls)
-    kwargs, request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
-    cls = endpoint.response_cls()
+    call = _Call(endpoint, ctx, kwargs)
+    kwargs = call.kwargs
     if kwargs.get("stream") is True:
-        if not _cacheable(ctx, request):
+        events, store = call.stream_plan(endpoint, ctx)
+        if events is not None:
+            return streams.AsyncReplay(events, endpoint.event_builder())
+        if store is None:
             return await original(**kwargs)
-        hit = ctx.cache.get(request, caching=caching, cache=controls, namespace=namespace)
-        if hit is not None:
-            return streams.AsyncReplay(endpoint.replay(hit.response, kwargs, ctx.replay_chunk_chars),
-                                       endpoint.event_builder())
-        store = _Store(ctx, endpoint, request, caching, controls, namespace)
         upstream = await original(**endpoint.stream_kwargs(kwargs, ctx))
         return streams.AsyncRecording(upstream, endpoint.assembler(kwargs), store)
 
     async def llm(_: Any) -> Any:
         return await original(**kwargs)
 
-    out = await ctx.cache.acall(request, llm, caching=caching, cache=controls, namespace=namespace,
-                                store_as=_store_as(endpoint))
-    return rebuild(cls, out) if type(out) is dict else out
+    out = await ctx.cache.acall(call.request, llm, caching=call.caching, cache=call.controls,
+                                namespace=call.namespace, store_as=_store_as(endpoint))
+    return rebuild(endpoint.response_cls(), out) if type(out) is dict else out

@@ -183,20 +183,31 @@ def _asks_usage(kwargs: dict, ctx: WrapContext) -> dict:
     return {**kwargs, "stream_options": opts}
 
 
-class ChatEndpoint(Endpoint):
-    name = "openai.chat.completions"
-
-    def response_cls(self) -> type:
-        return ChatCompletion
+class _StripsMarkers(Endpoint):
+    """Requests that may carry Anthropic-style ``cache_control`` markers in messages / input."""
 
     def prepare(self, kwargs: dict, request: dict, ctx: WrapContext) -> tuple[dict, dict]:
         return strip_cache_control(kwargs, ctx.base_url), strip_cache_control(request, ctx.base_url)
 
+
+class _ChoicesEndpoint(Endpoint):
+    """Chat and text completions: streams of ``choices`` chunks with an optional usage chunk."""
+
+    assembler_cls: type = _ChoicesAssembler
+
     def assembler(self, kwargs: dict) -> Assembler:
-        return ChatAssembler(hide_usage_chunk=not _usage_asked(kwargs))
+        return self.assembler_cls(hide_usage_chunk=not _usage_asked(kwargs))
 
     def stream_kwargs(self, kwargs: dict, ctx: WrapContext) -> dict:
         return _asks_usage(kwargs, ctx)
+
+
+class ChatEndpoint(_StripsMarkers, _ChoicesEndpoint):
+    name = "openai.chat.completions"
+    assembler_cls = ChatAssembler
+
+    def response_cls(self) -> type:
+        return ChatCompletion
 
     def replay(self, stored: dict, kwargs: dict, chunk_chars: int) -> list[dict]:
         base = {k: stored[k] for k in _CHUNK_FIELDS if k in stored}
@@ -238,17 +249,12 @@ class ChatEndpoint(Endpoint):
         return _builder(ChatCompletionChunk)
 
 
-class CompletionEndpoint(Endpoint):
+class CompletionEndpoint(_ChoicesEndpoint):
     name = "openai.completions"
+    assembler_cls = CompletionAssembler
 
     def response_cls(self) -> type:
         return Completion
-
-    def assembler(self, kwargs: dict) -> Assembler:
-        return CompletionAssembler(hide_usage_chunk=not _usage_asked(kwargs))
-
-    def stream_kwargs(self, kwargs: dict, ctx: WrapContext) -> dict:
-        return _asks_usage(kwargs, ctx)
 
     def replay(self, stored: dict, kwargs: dict, chunk_chars: int) -> list[dict]:
         base = {k: stored[k] for k in _CHUNK_FIELDS if k in stored}
@@ -285,14 +291,11 @@ def _build_response_event(data: dict) -> Any:
     return rebuild(_response_event_classes()[data["type"]], data)
 
 
-class ResponsesEndpoint(Endpoint):
+class ResponsesEndpoint(_StripsMarkers):
     name = "openai.responses"
 
     def response_cls(self) -> type:
         return Response
-
-    def prepare(self, kwargs: dict, request: dict, ctx: WrapContext) -> tuple[dict, dict]:
-        return strip_cache_control(kwargs, ctx.base_url), strip_cache_control(request, ctx.base_url)
 
     def assembler(self, kwargs: dict) -> Assembler:
         return ResponsesAssembler()

@@ -28,27 +28,77 @@ class Assembler:
         raise NotImplementedError
 
 
-def _safe_add(assembler: Assembler | None, chunk: Any) -> tuple[Assembler | None, bool]:
-    # A chunk we do not understand must never break the caller's stream: stop recording instead.
-    try:
-        return assembler, assembler.add(chunk)
-    except Exception as exc:  # noqa: BLE001 - any failure here only costs the cache entry
-        log.warning("dejacache: stream chunk not understood, this answer will not be stored: %r", exc)
-        return None, True
+class _Recorder:
+    """The recording half of a live stream: shows chunks, stores the answer only at a clean end.
+
+    A chunk we do not understand must never break the caller's stream: recording stops
+    instead, and the answer is not stored.
+    """
+
+    __slots__ = ("assembler", "store")
+
+    def __init__(self, assembler: Assembler, store: Callable[[dict], None]):
+        self.assembler: Assembler | None = assembler
+        self.store = store
+
+    def show(self, chunk: Any) -> bool:
+        if self.assembler is None:
+            return True
+        try:
+            return self.assembler.add(chunk)
+        except Exception as exc:  # noqa: BLE001 - any failure here only costs the cache entry
+            log.warning("dejacache: stream chunk not understood, this answer will not be stored: %r", exc)
+            self.assembler = None
+            return True
+
+    def abandon(self) -> None:
+        self.assembler = None
+
+    def end(self) -> None:
+        assembler, self.assembler = self.assembler, None
+        if assembler is None:
+            return
+        try:
+            answer = assembler.result()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("dejacache: streamed answer not assembled, not stored: %r", exc)
+            return
+        if answer is None:
+            log.debug("dejacache: stream ended without a complete answer; nothing stored")
+            return
+        self.store(answer)
 
 
-def _safe_finish(assembler: Assembler | None, store: Callable[[dict], None]) -> None:
-    if assembler is None:
-        return
-    try:
-        answer = assembler.result()
-    except Exception as exc:  # noqa: BLE001
-        log.warning("dejacache: streamed answer not assembled, not stored: %r", exc)
-        return
-    if answer is None:
-        log.debug("dejacache: stream ended without a complete answer; nothing stored")
-        return
-    store(answer)
+class _Replayer:
+    """The shared state of sync and async replays: the events left and how to build them."""
+
+    cache = True
+
+    def __init__(self, events: list[dict], build: Callable[[dict], Any], http_response: Callable[[], Any]):
+        self._events = events
+        self._build = build
+        self._pos = 0
+        self._http_response = http_response
+        self._http: Any = None
+
+    def _take(self) -> Any:
+        """The next event as an SDK object, or None at the end."""
+        pos = self._pos
+        if pos >= len(self._events):
+            return None
+        self._pos = pos + 1
+        event = self._events[pos]
+        event["cache"] = True
+        return self._build(event)
+
+    def _finish(self) -> None:
+        self._pos = len(self._events)
+
+    @property
+    def response(self) -> Any:  # what the SDK's streams expose; a hit had no HTTP exchange
+        if self._http is None:
+            self._http = self._http_response()
+        return self._http
 
 
 def empty_http_response() -> Any:
@@ -63,69 +113,41 @@ def empty_http_response() -> Any:
 def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], Any]) -> Any:
     """Replay and recording stream classes for one SDK, as attributes of one namespace object."""
 
-    class Replay(Stream):  # type: ignore[misc, valid-type]
+    class Replay(_Replayer, Stream):  # type: ignore[misc, valid-type]
         """A cached answer, played back chunk by chunk as the SDK's own types."""
 
-        cache = True
-
         def __init__(self, events: list[dict], build: Callable[[dict], Any]):
-            self._events = events
-            self._build = build
-            self._pos = 0
-            self._http = None
+            _Replayer.__init__(self, events, build, http_response)
 
         def __next__(self) -> Any:
-            pos = self._pos
-            if pos >= len(self._events):
+            event = self._take()
+            if event is None:
                 raise StopIteration
-            self._pos = pos + 1
-            event = self._events[pos]
-            event["cache"] = True
-            return self._build(event)
+            return event
 
         def __iter__(self) -> Any:
             return self
 
         def close(self) -> None:
-            self._pos = len(self._events)
+            self._finish()
 
-        @property
-        def response(self) -> Any:  # what the SDK's streams expose; a hit had no HTTP exchange
-            if self._http is None:
-                self._http = http_response()
-            return self._http
-
-    class AsyncReplay(AsyncStream):  # type: ignore[misc, valid-type]
+    class AsyncReplay(_Replayer, AsyncStream):  # type: ignore[misc, valid-type]
         """``Replay`` for ``async for``."""
 
-        cache = True
-
         def __init__(self, events: list[dict], build: Callable[[dict], Any]):
-            self._events = events
-            self._build = build
-            self._pos = 0
-            self._http = None
+            _Replayer.__init__(self, events, build, http_response)
 
         async def __anext__(self) -> Any:
-            pos = self._pos
-            if pos >= len(self._events):
+            event = self._take()
+            if event is None:
                 raise StopAsyncIteration
-            self._pos = pos + 1
-            event = self._events[pos]
-            event["cache"] = True
-            return self._build(event)
+            return event
 
         def __aiter__(self) -> Any:
             return self
 
         async def close(self) -> None:
-            self._pos = len(self._events)
-
-        @property
-        def response(self) -> Any:
-            if self._http is None:
-                self._http = http_response()
-            return self._http
+            self._finish()
 
     class Recording(Stream):  # type: ignore[misc, valid-type]
         """The provider's live stream, passed through chunk by chunk while it is recorded."""
@@ -134,8 +156,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
 
         def __init__(self, upstream: Any, assembler: Assembler, store: Callable[[dict], None]):
             self._upstream = upstream
-            self._assembler: Assembler | None = assembler
-            self._store = store
+            self._recorder = _Recorder(assembler, store)
             self.response = upstream.response
 
         def __next__(self) -> Any:
@@ -143,23 +164,19 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
                 try:
                     chunk = self._upstream.__next__()
                 except StopIteration:
-                    assembler, self._assembler = self._assembler, None
-                    _safe_finish(assembler, self._store)
+                    self._recorder.end()
                     raise
                 except BaseException:
-                    self._assembler = None
+                    self._recorder.abandon()
                     raise
-                if self._assembler is None:
-                    return chunk
-                self._assembler, show = _safe_add(self._assembler, chunk)
-                if show:
+                if self._recorder.show(chunk):
                     return chunk
 
         def __iter__(self) -> Any:
             return self
 
         def close(self) -> None:
-            self._assembler = None
+            self._recorder.abandon()
             self._upstream.close()
 
     class AsyncRecording(AsyncStream):  # type: ignore[misc, valid-type]
@@ -169,8 +186,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
 
         def __init__(self, upstream: Any, assembler: Assembler, store: Callable[[dict], None]):
             self._upstream = upstream
-            self._assembler: Assembler | None = assembler
-            self._store = store
+            self._recorder = _Recorder(assembler, store)
             self.response = upstream.response
 
         async def __anext__(self) -> Any:
@@ -178,23 +194,19 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
                 try:
                     chunk = await self._upstream.__anext__()
                 except StopAsyncIteration:
-                    assembler, self._assembler = self._assembler, None
-                    _safe_finish(assembler, self._store)
+                    self._recorder.end()
                     raise
                 except BaseException:
-                    self._assembler = None
+                    self._recorder.abandon()
                     raise
-                if self._assembler is None:
-                    return chunk
-                self._assembler, show = _safe_add(self._assembler, chunk)
-                if show:
+                if self._recorder.show(chunk):
                     return chunk
 
         def __aiter__(self) -> Any:
             return self
 
         async def close(self) -> None:
-            self._assembler = None
+            self._recorder.abandon()
             await self._upstream.close()
 
     class Classes:
