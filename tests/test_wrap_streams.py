@@ -278,3 +278,15 @@ async def test_anthropic_async(provider):
     plain = await c.messages.create(model="claude-sonnet-4-6", max_tokens=9, messages=MSGS)
     assert plain.cache is True and plain.content[0].text == text
     assert provider.counts["/v1/messages"] == 1
+
+
+def test_anthropic_cache_control_markers_reach_anthropic_and_key_the_entry(provider):
+    cache = dejacache.Cache()
+    c = ant(provider, cache)
+    system = [{"type": "text", "text": "long shared context", "cache_control": {"type": "ephemeral"}}]
+    c.messages.create(model="claude-sonnet-4-6", max_tokens=9, system=system, messages=MSGS)
+    assert provider.requests[0][2]["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert c.messages.create(model="claude-sonnet-4-6", max_tokens=9, system=system, messages=MSGS).cache is True
+    plain_system = [{"type": "text", "text": "long shared context"}]
+    other = c.messages.create(model="claude-sonnet-4-6", max_tokens=9, system=plain_system, messages=MSGS)
+    assert getattr(other, "cache", False) is False and provider.counts["/v1/messages"] == 2
