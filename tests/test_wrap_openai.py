@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -271,3 +272,14 @@ def test_wrap_rejects_what_it_cannot_wrap(provider):
         dejacache.wrap(openai.OpenAI(api_key="k"), {})
     with pytest.raises(ValueError, match="replay_chunk_chars"):
         dejacache.wrap(openai.OpenAI(api_key="k"), cache, replay_chunk_chars=0)
+
+
+def test_embeddings_that_cannot_be_cached_go_upstream_untouched(provider):
+    cache = dejacache.Cache()
+    c = client(provider, cache)
+    with pytest.raises(openai.BadRequestError):
+        c.embeddings.create(model="error-400", input=[])  # the provider's error, not ours
+    # a datetime cannot be keyed, but the SDK knows how to send it
+    r = c.embeddings.create(model="te", input=["a"], extra_body={"at": datetime.datetime(2026, 1, 1)})
+    assert len(r.data) == 1 and len(cache) == 0
+    assert provider.requests[-1][2]["at"].startswith("2026-01-01")

@@ -15,7 +15,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 
 from .._cache_control import strip_cache_control
 from .._cost import call_meta
-from ._base import Endpoint, WrapContext, build_request, dump, pop_controls, rebuild, split_text
+from ._base import Endpoint, WrapContext, build_request, dump, log, pop_controls, rebuild, split_text
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (openai.NotGiven, openai.Omit)
@@ -416,12 +416,25 @@ class _EmbeddingPlan:
         return rebuild(CreateEmbeddingResponse, answer)
 
 
+def _plan_embeddings(ctx: WrapContext, kwargs: dict) -> _EmbeddingPlan | None:
+    """The plan, or None when the call goes to the provider untouched: no items (let the
+    provider say what it thinks of that) or inputs that cannot be keyed."""
+    try:
+        plan = _EmbeddingPlan(ctx, kwargs)
+    except TypeError as exc:
+        log.warning("dejacache: embeddings request not cacheable, calling the provider directly: %s", exc)
+        return None
+    return plan if plan.requests else None
+
+
 def embeddings_sync(ctx: WrapContext, original: Any, kwargs: dict) -> Any:
     if kwargs.get("caching") is False:
         kwargs.pop("caching")
         kwargs.pop("cache", None)
         return original(**kwargs)
-    plan = _EmbeddingPlan(ctx, kwargs)
+    plan = _plan_embeddings(ctx, kwargs)
+    if plan is None:
+        return original(**kwargs)
     if not plan.missing:
         return plan.finish(None, 0.0)
     start = time.perf_counter()
@@ -434,7 +447,9 @@ async def embeddings_async(ctx: WrapContext, original: Any, kwargs: dict) -> Any
         kwargs.pop("caching")
         kwargs.pop("cache", None)
         return await original(**kwargs)
-    plan = _EmbeddingPlan(ctx, kwargs)
+    plan = _plan_embeddings(ctx, kwargs)
+    if plan is None:
+        return await original(**kwargs)
     if not plan.missing:
         return plan.finish(None, 0.0)
     start = time.perf_counter()
