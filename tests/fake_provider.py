@@ -361,8 +361,8 @@ def start() -> FakeProvider:
 try:
     import pytest
 
-    @pytest.fixture
-    def provider():
+    @pytest.fixture(name="provider")
+    def provider_fixture():
         """A fresh fake provider per test, shut down afterwards."""
         server = start()
         yield server

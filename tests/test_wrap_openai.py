@@ -13,7 +13,7 @@ import pytest
 openai = pytest.importorskip("openai")
 
 import dejacache  # noqa: E402
-from fake_provider import embedding_of, provider  # noqa: E402,F401
+from fake_provider import embedding_of, provider_fixture  # noqa: E402,F401
 from openai.types import Completion, CreateEmbeddingResponse  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 from openai.types.responses import Response  # noqa: E402

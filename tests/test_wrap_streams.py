@@ -13,7 +13,7 @@ anthropic = pytest.importorskip("anthropic")
 
 import dejacache  # noqa: E402
 from anthropic.types import Message  # noqa: E402
-from fake_provider import provider  # noqa: E402,F401
+from fake_provider import provider_fixture  # noqa: E402,F401
 from openai.types.chat import ChatCompletion, ChatCompletionChunk  # noqa: E402
 
 MSGS = [{"role": "user", "content": "tell me about streams"}]
