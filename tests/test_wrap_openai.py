@@ -283,3 +283,15 @@ def test_embeddings_that_cannot_be_cached_go_upstream_untouched(provider):
     r = c.embeddings.create(model="te", input=["a"], extra_body={"at": datetime.datetime(2026, 1, 1)})
     assert len(r.data) == 1 and len(cache) == 0
     assert provider.requests[-1][2]["at"].startswith("2026-01-01")
+
+
+async def test_async_concurrent_identical_misses_make_one_call(provider):
+    import asyncio
+
+    cache = dejacache.Cache()
+    c = aclient(provider, cache)
+    provider.delay = 0.3
+    results = await asyncio.gather(*(c.chat.completions.create(model="slow", messages=MSGS) for _ in range(4)))
+    assert provider.counts["/v1/chat/completions"] == 1
+    assert all(type(r) is ChatCompletion for r in results)
+    assert sum(getattr(r, "cache", False) is True for r in results) == 3  # the waiters got the shared answer
