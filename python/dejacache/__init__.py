@@ -22,6 +22,7 @@ from ._cost import (
 )
 from ._hit import Hit
 from ._usage import UsageError, normalize_usage
+from ._wrap import wrap
 
 __all__ = [
     "EXCLUDED_PARAMS",
@@ -42,6 +43,7 @@ __all__ = [
     "normalize_usage",
     "strip_cache_control",
     "supports_prompt_caching",
+    "wrap",
 ]
 
 # Submodules loaded on first attribute access, so that `import dejacache` stays cheap.

@@ -21,6 +21,9 @@ _SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_sav
 _ZERO_SAVINGS = dict.fromkeys(_SAVINGS_FIELDS, 0)
 _ZERO_COUNTERS = dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations", "entries", "bytes"), 0)
 
+#: ``(response, latency_s) -> (JSON-like form to store, meta)``: see ``Cache.call``.
+StoreAs = Callable[[Any, float], "tuple[Any, dict]"]
+
 
 class Cache:
     """An LLM call cache. An identical request is answered from memory in microseconds.
@@ -217,9 +220,14 @@ class Cache:
                 return key, self._mark(hit.response)
         return key, None
 
-    def _finish(self, key: str, ctl: Controls, response: Any, latency: float) -> tuple[Any, bytes | None]:
+    def _finish(self, key: str, ctl: Controls, response: Any, latency: float,
+                store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
         try:
-            blob = encode(response, {"latency_s": latency})
+            if store_as is None:
+                blob = encode(response, {"latency_s": latency})
+            else:
+                stored, meta = store_as(response, latency)
+                blob = encode(stored, meta)
         except TypeError as exc:
             log.warning("dejacache: answer not stored: %s", exc)
             return response, None
@@ -228,12 +236,17 @@ class Cache:
         return response, blob
 
     def call(self, request: Any, llm: Callable[[Any], Any], *, caching: bool | None = None,
-             cache: dict | None = None, namespace: str | None = None) -> Any:
+             cache: dict | None = None, namespace: str | None = None,
+             store_as: StoreAs | None = None) -> Any:
         """Answers ``request`` from the cache, or calls ``llm(request)`` and stores its answer.
 
         Concurrent identical misses make one ``llm`` call (single-flight); an exception from
         ``llm`` reaches every waiting caller and is never stored. Dict answers served without
         a call of their own carry ``"cache": True``.
+
+        ``store_as(response, latency_s) -> (json_form, meta)`` lets a caller whose ``llm``
+        returns non-JSON objects (SDK models) choose what is stored and what the call cost;
+        the leader still gets ``llm``'s own object, waiters and hits get the stored form.
         """
         ctl = self._controls(request, caching, cache, namespace)
         if not (ctl.read or ctl.write):
@@ -247,14 +260,14 @@ class Cache:
         def produce() -> tuple[Any, bytes | None]:
             start = time.perf_counter()
             response = llm(request)
-            return self._finish(key, ctl, response, time.perf_counter() - start)
+            return self._finish(key, ctl, response, time.perf_counter() - start, store_as)
 
         outcome, led = self._flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
 
     async def acall(self, request: Any, llm: Callable[[Any], Any | Awaitable[Any]], *,
                     caching: bool | None = None, cache: dict | None = None,
-                    namespace: str | None = None) -> Any:
+                    namespace: str | None = None, store_as: StoreAs | None = None) -> Any:
         """``call`` for asyncio: ``llm`` may be a coroutine function or a plain callable."""
         ctl = self._controls(request, caching, cache, namespace)
 
@@ -273,10 +286,20 @@ class Cache:
         async def produce() -> tuple[Any, bytes | None]:
             start = time.perf_counter()
             response = await invoke()
-            return self._finish(key, ctl, response, time.perf_counter() - start)
+            return self._finish(key, ctl, response, time.perf_counter() - start, store_as)
 
         outcome, led = await self._async_flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
+
+    def wrap(self, client: Any, **options: Any) -> Any:
+        """``client`` (an OpenAI or Anthropic SDK client) with its calls cached here; see
+        ``dejacache.wrap``.
+
+        >>> client = cache.wrap(openai.OpenAI())                  # doctest: +SKIP
+        """
+        from ._wrap import wrap
+
+        return wrap(client, self, **options)
 
     # -- statistics -------------------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""Anthropic: ``messages.create``, plain and streamed. Imports ``anthropic``; loaded only when an
+Anthropic client is wrapped."""
+
+from __future__ import annotations
+
+import json
+import typing
+from typing import Any
+
+import anthropic
+from anthropic.types import Message, RawMessageStreamEvent
+
+from ._base import Endpoint, dump, rebuild, split_text
+from ._stream_replay import Assembler, empty_http_response, stream_classes
+
+OMIT_TYPES = (anthropic.NotGiven, anthropic.Omit)
+STREAMS = stream_classes(anthropic.Stream, anthropic.AsyncStream, empty_http_response)
+
+#: Streamed text-like deltas: delta type -> (field of the delta, field of the block it grows).
+_TEXT_DELTAS = {
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "input_json_delta": ("partial_json", "_partial_json"),
+}
+
+
+class MessageAssembler(Assembler):
+    """message_start -> content blocks (start, deltas, stop) -> message_delta -> message_stop."""
+
+    def __init__(self) -> None:
+        self.message: dict | None = None
+        self.stopped = False
+
+    def add(self, event: Any) -> bool:
+        data = dump(event)
+        kind = data.get("type")
+        if kind == "message_start":
+            self.message = dict(data["message"])
+            self.message["content"] = list(self.message.get("content") or [])
+        elif self.message is None:
+            return True
+        elif kind == "content_block_start":
+            blocks = self.message["content"]
+            idx = data.get("index", len(blocks))
+            while len(blocks) <= idx:
+                blocks.append(None)
+            blocks[idx] = dict(data["content_block"])
+        elif kind == "content_block_delta":
+            block = self.message["content"][data["index"]]
+            delta = data["delta"]
+            dtype = delta.get("type")
+            if dtype in _TEXT_DELTAS:
+                src, dst = _TEXT_DELTAS[dtype]
+                block[dst] = (block.get(dst) or "") + (delta.get(src) or "")
+            elif dtype == "signature_delta":
+                block["signature"] = delta.get("signature")
+            elif dtype == "citations_delta":
+                block.setdefault("citations", []).append(delta.get("citation"))
+            else:
+                for name, value in delta.items():
+                    if name != "type":
+                        block[name] = value
+        elif kind == "content_block_stop":
+            block = self.message["content"][data["index"]]
+            partial = block.pop("_partial_json", None)
+            if partial is not None:
+                block["input"] = json.loads(partial) if partial else {}
+        elif kind == "message_delta":
+            for name, value in (data.get("delta") or {}).items():
+                self.message[name] = value
+            usage = dict(self.message.get("usage") or {})
+            usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
+            self.message["usage"] = usage
+        elif kind == "message_stop":
+            self.stopped = True
+        return True
+
+    def result(self) -> dict | None:
+        if not self.stopped or self.message is None or any(b is None for b in self.message["content"]):
+            return None
+        return self.message
+
+
+_BLOCK_START = {
+    "text": lambda b: {**b, "text": "", **({"citations": []} if "citations" in b else {})},
+    "thinking": lambda b: {**b, "thinking": "", "signature": ""},
+    "tool_use": lambda b: {**b, "input": {}},
+    "server_tool_use": lambda b: {**b, "input": {}},
+}
+
+
+def _block_deltas(block: dict, chunk_chars: int) -> list[dict]:
+    kind = block.get("type")
+    if kind == "text":
+        deltas = [{"type": "text_delta", "text": p} for p in split_text(block.get("text") or "", chunk_chars)]
+        deltas += [{"type": "citations_delta", "citation": c} for c in block.get("citations") or []]
+        return deltas
+    if kind == "thinking":
+        deltas = [{"type": "thinking_delta", "thinking": p}
+                  for p in split_text(block.get("thinking") or "", chunk_chars)]
+        return deltas + [{"type": "signature_delta", "signature": block.get("signature") or ""}]
+    if kind in ("tool_use", "server_tool_use"):
+        text = json.dumps(block.get("input") or {}, separators=(",", ":"), ensure_ascii=False)
+        return [{"type": "input_json_delta", "partial_json": p} for p in split_text(text, chunk_chars)]
+    return []  # blocks sent whole in content_block_start (tool results, redacted thinking)
+
+
+_EVENT_CLASSES = {typing.get_args(cls.model_fields["type"].annotation)[0]: cls
+                  for cls in typing.get_args(typing.get_args(RawMessageStreamEvent)[0])}
+
+
+def _build_event(data: dict) -> Any:
+    return rebuild(_EVENT_CLASSES[data["type"]], data)
+
+
+class MessagesEndpoint(Endpoint):
+    name = "anthropic.messages"
+
+    def response_cls(self) -> type:
+        return Message
+
+    def assembler(self, kwargs: dict) -> Assembler:
+        return MessageAssembler()
+
+    def replay(self, stored: dict, kwargs: dict, chunk_chars: int) -> list[dict]:
+        usage = dict(stored.get("usage") or {})
+        start_usage = {**usage, "output_tokens": 0}
+        events: list[dict] = [{"type": "message_start", "message": {
+            **stored, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}}]
+        for idx, block in enumerate(stored.get("content") or []):
+            start = _BLOCK_START.get(block.get("type"), dict)(block)
+            events.append({"type": "content_block_start", "index": idx, "content_block": start})
+            for delta in _block_deltas(block, chunk_chars):
+                events.append({"type": "content_block_delta", "index": idx, "delta": delta})
+            events.append({"type": "content_block_stop", "index": idx})
+        events.append({"type": "message_delta",
+                       "delta": {"stop_reason": stored.get("stop_reason"),
+                                 "stop_sequence": stored.get("stop_sequence")},
+                       "usage": usage})
+        events.append({"type": "message_stop"})
+        return events
+
+    def event_builder(self) -> Any:
+        return _build_event
+
+
+MESSAGES = MessagesEndpoint()
+

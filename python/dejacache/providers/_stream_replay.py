@@ -1,0 +1,221 @@
+"""Streams handed to callers: replays of cached answers, and live streams that record.
+
+Both subclass the SDK's own ``Stream`` / ``AsyncStream`` (built per SDK by ``stream_classes``),
+so ``isinstance`` checks, ``with`` / ``async with`` blocks and type hints keep working.
+
+A recording stream stores its answer only when the provider's stream ran to its end and the
+assembler saw a complete answer. Breaking out, ``close()``, garbage collection, or an error
+from the provider leave the cache untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+log = logging.getLogger("dejacache")
+
+
+class Assembler:
+    """Adds up one stream's chunks into the answer a non-streamed call would have returned."""
+
+    def add(self, chunk: Any) -> bool:
+        """Takes one chunk; returns whether the caller should see it."""
+        raise NotImplementedError
+
+    def result(self) -> dict | None:
+        """The assembled answer, or None when the stream did not deliver a complete one."""
+        raise NotImplementedError
+
+
+class _Recorder:
+    """The recording half of a live stream: shows chunks, stores the answer only at a clean end.
+
+    A chunk we do not understand must never break the caller's stream: recording stops
+    instead, and the answer is not stored.
+    """
+
+    __slots__ = ("assembler", "store")
+
+    def __init__(self, assembler: Assembler, store: Callable[[dict], None]):
+        self.assembler: Assembler | None = assembler
+        self.store = store
+
+    def show(self, chunk: Any) -> bool:
+        if self.assembler is None:
+            return True
+        try:
+            return self.assembler.add(chunk)
+        except Exception as exc:  # noqa: BLE001 - any failure here only costs the cache entry
+            log.warning("dejacache: stream chunk not understood, this answer will not be stored: %r", exc)
+            self.assembler = None
+            return True
+
+    def abandon(self) -> None:
+        self.assembler = None
+
+    def end(self) -> None:
+        assembler, self.assembler = self.assembler, None
+        if assembler is None:
+            return
+        try:
+            answer = assembler.result()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("dejacache: streamed answer not assembled, not stored: %r", exc)
+            return
+        if answer is None:
+            log.debug("dejacache: stream ended without a complete answer; nothing stored")
+            return
+        self.store(answer)
+
+
+class _Replayer:
+    """The shared state of sync and async replays: the events left and how to build them."""
+
+    cache = True
+
+    def __init__(self, events: list[dict], build: Callable[[dict], Any], http_response: Callable[[], Any]):
+        self._events = events
+        self._build = build
+        self._pos = 0
+        self._http_response = http_response
+        self._http: Any = None
+
+    def _take(self) -> Any:
+        """The next event as an SDK object, or None at the end."""
+        pos = self._pos
+        if pos >= len(self._events):
+            return None
+        self._pos = pos + 1
+        event = self._events[pos]
+        event["cache"] = True
+        return self._build(event)
+
+    def _finish(self) -> None:
+        self._pos = len(self._events)
+
+    @property
+    def response(self) -> Any:  # what the SDK's streams expose; a hit had no HTTP exchange
+        if self._http is None:
+            self._http = self._http_response()
+        return self._http
+
+
+def empty_http_response() -> Any:
+    """A stand-in for the HTTP response a replayed stream never had (status 200, no body)."""
+    try:
+        import httpx2 as http  # what current SDKs use
+    except ImportError:
+        import httpx as http
+    return http.Response(200, headers={"x-dejacache": "hit"})
+
+
+def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], Any]) -> Any:
+    """Replay and recording stream classes for one SDK, as attributes of one namespace object."""
+
+    class Replay(_Replayer, Stream):  # type: ignore[misc, valid-type]
+        """A cached answer, played back chunk by chunk as the SDK's own types."""
+
+        def __init__(self, events: list[dict], build: Callable[[dict], Any]):
+            _Replayer.__init__(self, events, build, http_response)
+
+        def __next__(self) -> Any:
+            event = self._take()
+            if event is None:
+                raise StopIteration
+            return event
+
+        def __iter__(self) -> Any:
+            return self
+
+        def close(self) -> None:
+            self._finish()
+
+    class AsyncReplay(_Replayer, AsyncStream):  # type: ignore[misc, valid-type]
+        """``Replay`` for ``async for``."""
+
+        def __init__(self, events: list[dict], build: Callable[[dict], Any]):
+            _Replayer.__init__(self, events, build, http_response)
+
+        async def __anext__(self) -> Any:
+            event = self._take()
+            if event is None:
+                raise StopAsyncIteration
+            return event
+
+        def __aiter__(self) -> Any:
+            return self
+
+        async def close(self) -> None:
+            self._finish()
+
+    class Recording(Stream):  # type: ignore[misc, valid-type]
+        """The provider's live stream, passed through chunk by chunk while it is recorded."""
+
+        cache = False
+
+        def __init__(self, upstream: Any, assembler: Assembler, store: Callable[[dict], None]):
+            self._upstream = upstream
+            self._recorder = _Recorder(assembler, store)
+            self.response = upstream.response
+
+        def __next__(self) -> Any:
+            while True:
+                try:
+                    chunk = self._upstream.__next__()
+                except StopIteration:
+                    self._recorder.end()
+                    raise
+                except BaseException:
+                    self._recorder.abandon()
+                    raise
+                if self._recorder.show(chunk):
+                    return chunk
+
+        def __iter__(self) -> Any:
+            return self
+
+        def close(self) -> None:
+            self._recorder.abandon()
+            self._upstream.close()
+
+    class AsyncRecording(AsyncStream):  # type: ignore[misc, valid-type]
+        """``Recording`` for ``async for``."""
+
+        cache = False
+
+        def __init__(self, upstream: Any, assembler: Assembler, store: Callable[[dict], None]):
+            self._upstream = upstream
+            self._recorder = _Recorder(assembler, store)
+            self.response = upstream.response
+
+        async def __anext__(self) -> Any:
+            while True:
+                try:
+                    chunk = await self._upstream.__anext__()
+                except StopAsyncIteration:
+                    self._recorder.end()
+                    raise
+                except BaseException:
+                    self._recorder.abandon()
+                    raise
+                if self._recorder.show(chunk):
+                    return chunk
+
+        def __aiter__(self) -> Any:
+            return self
+
+        async def close(self) -> None:
+            self._recorder.abandon()
+            await self._upstream.close()
+
+    class Classes:
+        pass
+
+    for cls, name in ((Replay, "ReplayStream"), (AsyncReplay, "AsyncReplayStream"),
+                      (Recording, "RecordingStream"), (AsyncRecording, "AsyncRecordingStream")):
+        cls.__name__ = cls.__qualname__ = name
+
+    Classes.Replay, Classes.AsyncReplay = Replay, AsyncReplay
+    Classes.Recording, Classes.AsyncRecording = Recording, AsyncRecording
+    return Classes
