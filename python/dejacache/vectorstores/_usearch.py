@@ -12,6 +12,10 @@ from ._base import PerNamespaceStore, _library
 _METRICS = {"cosine": "cos", "dot": "ip", "l2": "l2sq"}
 
 
+#: Namespaces this small are searched by exact scan.
+_EXACT_BELOW = 2048
+
+
 class UsearchStore(PerNamespaceStore):
     """One ``usearch.index.Index`` per namespace (it grows by itself).
 
@@ -63,7 +67,10 @@ class UsearchStore(PerNamespaceStore):
     ) -> None:
         kk = min(k, live)
         index.expansion_search = max(self._expansion_search, kk)
-        found = index.search(queries, kk)
+        # A small namespace, or a k near its size, is scanned exactly: usearch's graph walk can
+        # miss nodes even with expansion >= k, and a scan of a few thousand rows is cheap.
+        exact = live <= _EXACT_BELOW or kk * 4 >= live
+        found = index.search(queries, kk, exact=exact)
         keys = np.asarray(found.keys).reshape(len(queries), -1)
         dist = np.asarray(found.distances, np.float32).reshape(len(queries), -1)
         counts = np.asarray(getattr(found, "counts", [len(keys[0])])).reshape(-1)
