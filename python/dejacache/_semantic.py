@@ -210,6 +210,7 @@ class SemanticTier:
         self._lock = threading.RLock()
         # namespace -> [semantic hits, lookups without a hit, candidate reads found, candidate reads missed]
         self._counts: dict[str, list[int]] = {}
+        self._count_lock = threading.Lock()
         _bind(self.evaluator, self)
 
     def __repr__(self) -> str:
@@ -237,10 +238,11 @@ class SemanticTier:
     # -- reading ----------------------------------------------------------------------------
 
     def _count(self, namespace: str, slot: int, n: int = 1) -> None:
-        c = self._counts.get(namespace)
-        if c is None:
-            c = self._counts.setdefault(namespace, [0, 0, 0, 0])
-        c[slot] += n
+        with self._count_lock:
+            c = self._counts.get(namespace)
+            if c is None:
+                c = self._counts[namespace] = [0, 0, 0, 0]
+            c[slot] += n
 
     def lookup(self, request: Any, ctl: Controls, now: float) -> tuple[Hit | None, Probe | None]:
         """A semantic hit for ``request`` (None if none) and its probe (None if not embeddable).
@@ -285,8 +287,9 @@ class SemanticTier:
                 continue
             cand.update(score=score, response=response, meta=meta)
             passing.append(cand)
-        self._count(ns, 2, found_reads)
-        self._count(ns, 3, missed_reads)
+        if found_reads or missed_reads:
+            self._count(ns, 2, found_reads)
+            self._count(ns, 3, missed_reads)
         if stale:
             self._drop(scope, stale)
         if not passing:
@@ -383,7 +386,9 @@ class SemanticTier:
         """Counts semantic hits as hits (not as an exact miss plus a store read) in ``stats()``."""
         for counters in per_ns.values():
             counters.setdefault("semantic_hits", 0)
-        for ns, (hits, _misses, reads_found, reads_missed) in list(self._counts.items()):
+        with self._count_lock:
+            counts = [(ns, list(c)) for ns, c in self._counts.items()]
+        for ns, (hits, _misses, reads_found, reads_missed) in counts:
             counters = per_ns.get(ns)
             if counters is None:
                 continue
