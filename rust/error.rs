@@ -9,12 +9,16 @@ pub enum CoreError {
     InvalidArgument(String),
     /// A value of a type the core cannot handle; maps to TypeError.
     InvalidType(String),
+    /// A file-system failure (kind, message with the path); maps to OSError and its subclasses.
+    Io(std::io::ErrorKind, String),
 }
 
 impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CoreError::InvalidArgument(m) | CoreError::InvalidType(m) => f.write_str(m),
+            CoreError::InvalidArgument(m) | CoreError::InvalidType(m) | CoreError::Io(_, m) => {
+                f.write_str(m)
+            }
         }
     }
 }

@@ -40,7 +40,9 @@ pub struct KeyEncoder {
 
 impl KeyEncoder {
     pub fn new() -> Self {
-        let mut enc = KeyEncoder { buf: Vec::with_capacity(1024) };
+        let mut enc = KeyEncoder {
+            buf: Vec::with_capacity(1024),
+        };
         enc.reset();
         enc
     }
@@ -90,7 +92,11 @@ impl KeyEncoder {
                 self.big_int(&format!("{v:.0}"));
             }
         } else {
-            let bits = if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() };
+            let bits = if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            };
             self.buf.push(TAG_FLOAT);
             self.buf.extend_from_slice(&bits.to_le_bytes());
         }
@@ -204,13 +210,24 @@ mod tests {
     use proptest::prelude::*;
 
     fn map(entries: &[(&str, Value)]) -> Value {
-        Value::Map(entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
     }
 
     #[test]
     fn map_order_does_not_matter() {
-        let a = map(&[("model", Value::Str("m".into())), ("temperature", Value::Float(0.5))]);
-        let b = map(&[("temperature", Value::Float(0.5)), ("model", Value::Str("m".into()))]);
+        let a = map(&[
+            ("model", Value::Str("m".into())),
+            ("temperature", Value::Float(0.5)),
+        ]);
+        let b = map(&[
+            ("temperature", Value::Float(0.5)),
+            ("model", Value::Str("m".into())),
+        ]);
         assert_eq!(key_of(&a), key_of(&b));
     }
 
@@ -222,7 +239,10 @@ mod tests {
         assert_ne!(key_of(&Value::Int(0)), key_of(&Value::Bool(false)));
         assert_ne!(key_of(&Value::Int(0)), key_of(&Value::Null));
         assert_ne!(key_of(&Value::Float(0.5)), key_of(&Value::Float(0.25)));
-        assert_eq!(key_of(&Value::Float(f64::NAN)), key_of(&Value::Float(-f64::NAN)));
+        assert_eq!(
+            key_of(&Value::Float(f64::NAN)),
+            key_of(&Value::Float(-f64::NAN))
+        );
     }
 
     #[test]
@@ -237,7 +257,10 @@ mod tests {
         let a = Value::List(vec![Value::Str("ab".into()), Value::Str("c".into())]);
         let b = Value::List(vec![Value::Str("a".into()), Value::Str("bc".into())]);
         assert_ne!(key_of(&a), key_of(&b));
-        assert_ne!(key_of(&Value::Str("x".into())), key_of(&Value::Bytes(b"x".to_vec())));
+        assert_ne!(
+            key_of(&Value::Str("x".into())),
+            key_of(&Value::Bytes(b"x".to_vec()))
+        );
         assert_ne!(key_of(&Value::List(vec![])), key_of(&map(&[])));
     }
 

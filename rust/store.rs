@@ -49,7 +49,12 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { max_entries: None, max_bytes: None, default_ttl: None, eviction: Eviction::Lru }
+        StoreConfig {
+            max_entries: None,
+            max_bytes: None,
+            default_ttl: None,
+            eviction: Eviction::Lru,
+        }
     }
 }
 
@@ -88,7 +93,9 @@ pub enum Miss {
 /// What a write did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
-    Stored { evicted: usize },
+    Stored {
+        evicted: usize,
+    },
     /// The value alone is larger than `max_bytes`, or the ttl is not positive: nothing changed.
     Rejected,
 }
@@ -137,7 +144,11 @@ fn expiry_bits(t: f64) -> u64 {
 
 impl Inner {
     fn new() -> Self {
-        Inner { head: NIL, tail: NIL, ..Default::default() }
+        Inner {
+            head: NIL,
+            tail: NIL,
+            ..Default::default()
+        }
     }
 
     fn namespace_id(&mut self, name: &str) -> u32 {
@@ -164,8 +175,16 @@ impl Inner {
             let e = self.entry(slot);
             (e.prev, e.next)
         };
-        if prev == NIL { self.head = next } else { self.entry_mut(prev).next = next }
-        if next == NIL { self.tail = prev } else { self.entry_mut(next).prev = prev }
+        if prev == NIL {
+            self.head = next
+        } else {
+            self.entry_mut(prev).next = next
+        }
+        if next == NIL {
+            self.tail = prev
+        } else {
+            self.entry_mut(next).prev = prev
+        }
     }
 
     fn push_front(&mut self, slot: u32) {
@@ -217,9 +236,17 @@ impl Inner {
         let candidate = match eviction {
             Eviction::Lru | Eviction::Fifo => {
                 let t = self.tail;
-                if t == keep { self.entry(t).prev } else { t }
+                if t == keep {
+                    self.entry(t).prev
+                } else {
+                    t
+                }
             }
-            Eviction::Lfu => self.by_frequency.iter().map(|&(_, _, s)| s).find(|&s| s != keep)?,
+            Eviction::Lfu => self
+                .by_frequency
+                .iter()
+                .map(|&(_, _, s)| s)
+                .find(|&s| s != keep)?,
         };
         (candidate != NIL).then_some(candidate)
     }
@@ -240,7 +267,10 @@ impl EntryStore {
         if let Some(ttl) = config.default_ttl {
             check_ttl(ttl)?;
         }
-        Ok(EntryStore { config, inner: Mutex::new(Inner::new()) })
+        Ok(EntryStore {
+            config,
+            inner: Mutex::new(Inner::new()),
+        })
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -248,7 +278,13 @@ impl EntryStore {
     }
 
     /// Reads an entry; `max_age` (seconds) refuses entries written longer ago than that.
-    pub fn get(&self, namespace: &str, key: u128, now: f64, max_age: Option<f64>) -> Result<Found, Miss> {
+    pub fn get(
+        &self,
+        namespace: &str,
+        key: u128,
+        now: f64,
+        max_age: Option<f64>,
+    ) -> Result<Found, Miss> {
         let mut g = self.inner.lock();
         let inner = &mut *g;
         let ns = inner.namespace_id(namespace);
@@ -294,14 +330,23 @@ impl EntryStore {
         }
         inner.stats[ns as usize].hits += 1;
         let e = inner.entry(slot);
-        Ok(Found { value: e.value.clone(), created: e.created, expires: e.expires, hits: e.hits })
+        Ok(Found {
+            value: e.value.clone(),
+            created: e.created,
+            expires: e.expires,
+            hits: e.hits,
+        })
     }
 
     /// Whether a live entry exists, without counting a read.
     pub fn contains(&self, namespace: &str, key: u128, now: f64) -> bool {
         let g = self.inner.lock();
-        let Some(&ns) = g.namespace_ids.get(namespace) else { return false };
-        g.index.get(&(ns, key)).is_some_and(|&slot| g.entry(slot).expires > now)
+        let Some(&ns) = g.namespace_ids.get(namespace) else {
+            return false;
+        };
+        g.index
+            .get(&(ns, key))
+            .is_some_and(|&slot| g.entry(slot).expires > now)
     }
 
     /// Writes an entry, replacing any entry under the same key, then evicts until the store
@@ -335,7 +380,17 @@ impl EntryStore {
         }
         inner.tick += 1;
         let tick = inner.tick;
-        let entry = Entry { ns, key, value, created: now, expires, hits: 0, tick, prev: NIL, next: NIL };
+        let entry = Entry {
+            ns,
+            key,
+            value,
+            created: now,
+            expires,
+            hits: 0,
+            tick,
+            prev: NIL,
+            next: NIL,
+        };
         let slot = match inner.free.pop() {
             Some(s) => {
                 inner.slots[s as usize] = Some(entry);
@@ -368,7 +423,9 @@ impl EntryStore {
                 || self.config.max_bytes.is_some_and(|cap| i.bytes > cap)
         };
         while over(inner) {
-            let Some(victim) = inner.victim(self.config.eviction, slot) else { break };
+            let Some(victim) = inner.victim(self.config.eviction, slot) else {
+                break;
+            };
             let e = inner.remove_slot(victim);
             inner.stats[e.ns as usize].evictions += 1;
             evicted += 1;
@@ -378,7 +435,9 @@ impl EntryStore {
 
     pub fn remove(&self, namespace: &str, key: u128) -> bool {
         let mut g = self.inner.lock();
-        let Some(&ns) = g.namespace_ids.get(namespace) else { return false };
+        let Some(&ns) = g.namespace_ids.get(namespace) else {
+            return false;
+        };
         match g.index.get(&(ns, key)).copied() {
             Some(slot) => {
                 g.remove_slot(slot);
@@ -408,9 +467,15 @@ impl EntryStore {
                 n
             }
             Some(name) => {
-                let Some(&ns) = g.namespace_ids.get(name) else { return 0 };
-                let slots: Vec<u32> =
-                    g.index.iter().filter(|((n, _), _)| *n == ns).map(|(_, &s)| s).collect();
+                let Some(&ns) = g.namespace_ids.get(name) else {
+                    return 0;
+                };
+                let slots: Vec<u32> = g
+                    .index
+                    .iter()
+                    .filter(|((n, _), _)| *n == ns)
+                    .map(|(_, &s)| s)
+                    .collect();
                 for &s in &slots {
                     g.remove_slot(s);
                 }
@@ -440,14 +505,20 @@ impl EntryStore {
     /// Counters of every namespace seen so far.
     pub fn stats(&self) -> Vec<(String, NamespaceStats)> {
         let g = self.inner.lock();
-        g.namespace_names.iter().cloned().zip(g.stats.iter().copied()).collect()
+        g.namespace_names
+            .iter()
+            .cloned()
+            .zip(g.stats.iter().copied())
+            .collect()
     }
 
     /// Keys of one namespace from the most to the least recently used (for LRU and FIFO
     /// stores: the eviction order reversed).
     pub fn keys(&self, namespace: &str) -> Vec<u128> {
         let g = self.inner.lock();
-        let Some(&ns) = g.namespace_ids.get(namespace) else { return Vec::new() };
+        let Some(&ns) = g.namespace_ids.get(namespace) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         let mut cur = g.head;
         while cur != NIL {
@@ -474,8 +545,18 @@ fn check_ttl(ttl: f64) -> Result<(), CoreError> {
 mod tests {
     use super::*;
 
-    fn store(max_entries: Option<usize>, max_bytes: Option<usize>, eviction: Eviction) -> EntryStore {
-        EntryStore::new(StoreConfig { max_entries, max_bytes, default_ttl: None, eviction }).unwrap()
+    fn store(
+        max_entries: Option<usize>,
+        max_bytes: Option<usize>,
+        eviction: Eviction,
+    ) -> EntryStore {
+        EntryStore::new(StoreConfig {
+            max_entries,
+            max_bytes,
+            default_ttl: None,
+            eviction,
+        })
+        .unwrap()
     }
 
     fn val(s: &str) -> Arc<[u8]> {
@@ -498,7 +579,10 @@ mod tests {
         s.put("n", 1, val("1"), 0.0, None).unwrap();
         s.put("n", 2, val("2"), 0.0, None).unwrap();
         s.get("n", 1, 0.0, None).unwrap();
-        assert_eq!(s.put("n", 3, val("3"), 0.0, None).unwrap(), Stored::Stored { evicted: 1 });
+        assert_eq!(
+            s.put("n", 3, val("3"), 0.0, None).unwrap(),
+            Stored::Stored { evicted: 1 }
+        );
         assert!(s.get("n", 2, 0.0, None).is_err());
         assert!(s.get("n", 1, 0.0, None).is_ok());
     }
@@ -531,7 +615,10 @@ mod tests {
         s.put("n", 3, val("cccc"), 0.0, None).unwrap();
         assert_eq!(s.len(), 2);
         assert!(s.bytes() <= 10);
-        assert_eq!(s.put("n", 4, val("xxxxxxxxxxx"), 0.0, None).unwrap(), Stored::Rejected);
+        assert_eq!(
+            s.put("n", 4, val("xxxxxxxxxxx"), 0.0, None).unwrap(),
+            Stored::Rejected
+        );
         assert_eq!(s.len(), 2);
     }
 
@@ -545,7 +632,10 @@ mod tests {
         let st = &s.stats()[0].1;
         assert_eq!((st.expirations, st.entries), (1, 0));
         assert!(s.put("n", 1, val("v"), 0.0, Some(-1.0)).is_err());
-        assert_eq!(s.put("n", 1, val("v"), 0.0, Some(0.0)).unwrap(), Stored::Rejected);
+        assert_eq!(
+            s.put("n", 1, val("v"), 0.0, Some(0.0)).unwrap(),
+            Stored::Rejected
+        );
     }
 
     #[test]
@@ -575,7 +665,11 @@ mod tests {
 
     #[test]
     fn bad_config_is_an_error() {
-        assert!(EntryStore::new(StoreConfig { max_entries: Some(0), ..Default::default() }).is_err());
+        assert!(EntryStore::new(StoreConfig {
+            max_entries: Some(0),
+            ..Default::default()
+        })
+        .is_err());
         assert!(Eviction::parse("mru").is_err());
     }
 }

@@ -9,7 +9,7 @@ Importing this package loads the compiled core and nothing else: no files, no ne
 
 from ._cache import Cache
 from ._controls import EXCLUDED_PARAMS
-from ._core import __version__
+from ._core import VectorIndex, __version__
 from ._hit import Hit
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "Hit",
     "Semantic",
+    "VectorIndex",
     "__version__",
     "load_config",
 ]

@@ -34,8 +34,15 @@ impl EntryStore {
         eviction: &str,
     ) -> PyResult<Self> {
         let eviction = Eviction::parse(eviction).map_err(to_py)?;
-        let config = StoreConfig { max_entries, max_bytes, default_ttl, eviction };
-        Ok(EntryStore { inner: store::EntryStore::new(config).map_err(to_py)? })
+        let config = StoreConfig {
+            max_entries,
+            max_bytes,
+            default_ttl,
+            eviction,
+        };
+        Ok(EntryStore {
+            inner: store::EntryStore::new(config).map_err(to_py)?,
+        })
     }
 
     /// Key and read in one call (the hit path): returns (key, value or None, created).
@@ -52,7 +59,11 @@ impl EntryStore {
     ) -> PyResult<Lookup<'py>> {
         let key = request_key(request, &schema.exclude)?;
         Ok(match self.inner.get(namespace, key, now, max_age) {
-            Ok(found) => (key_to_hex(key), Some(PyBytes::new(py, &found.value)), found.created),
+            Ok(found) => (
+                key_to_hex(key),
+                Some(PyBytes::new(py, &found.value)),
+                found.created,
+            ),
             Err(_) => (key_to_hex(key), None, 0.0),
         })
     }
@@ -67,7 +78,10 @@ impl EntryStore {
         now: f64,
         max_age: Option<f64>,
     ) -> Option<(Bound<'py, PyBytes>, f64)> {
-        let found = self.inner.get(namespace, parse_key(key), now, max_age).ok()?;
+        let found = self
+            .inner
+            .get(namespace, parse_key(key), now, max_age)
+            .ok()?;
         Some((PyBytes::new(py, &found.value), found.created))
     }
 
@@ -114,7 +128,11 @@ impl EntryStore {
 
     /// Keys of one namespace, most recently used first.
     fn keys(&self, namespace: &str) -> Vec<String> {
-        self.inner.keys(namespace).into_iter().map(key_to_hex).collect()
+        self.inner
+            .keys(namespace)
+            .into_iter()
+            .map(key_to_hex)
+            .collect()
     }
 
     fn __len__(&self) -> usize {

@@ -3,6 +3,7 @@
 mod entry_store;
 mod errors;
 mod request_key;
+mod vector_index;
 
 use pyo3::prelude::*;
 
@@ -12,6 +13,7 @@ fn dejacache_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KEY_SCHEMA_VERSION", crate::key::KEY_SCHEMA_VERSION)?;
     m.add_class::<request_key::KeySchema>()?;
     m.add_class::<entry_store::EntryStore>()?;
+    m.add_class::<vector_index::VectorIndex>()?;
     m.add_function(wrap_pyfunction!(request_key::key_of_text, m)?)?;
     Ok(())
 }

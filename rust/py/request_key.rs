@@ -24,8 +24,13 @@ enum Segment {
 }
 
 enum WalkError {
-    Unsupported { type_name: String, path: Vec<Segment> },
-    TooDeep { path: Vec<Segment> },
+    Unsupported {
+        type_name: String,
+        path: Vec<Segment>,
+    },
+    TooDeep {
+        path: Vec<Segment>,
+    },
     Python(PyErr),
 }
 
@@ -88,8 +93,15 @@ fn key_text<'a>(k: &'a Bound<'_, PyAny>) -> Result<Cow<'a, str>, WalkError> {
     if k.is_instance_of::<PyInt>() && !k.is_instance_of::<PyBool>() {
         return Ok(Cow::Owned(int_decimal(k)?));
     }
-    let type_name = k.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-    Err(WalkError::Unsupported { type_name: format!("{type_name}' (as a dict key"), path: vec![] })
+    let type_name = k
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    Err(WalkError::Unsupported {
+        type_name: format!("{type_name}' (as a dict key"),
+        path: vec![],
+    })
 }
 
 /// The decimal digits of an int (of an int subclass, its plain int value).
@@ -160,8 +172,15 @@ fn walk(enc: &mut KeyEncoder, obj: &Bound<'_, PyAny>, depth: usize) -> Result<()
     } else if let Ok(b) = obj.cast::<PyBytes>() {
         enc.bytes(b.as_bytes());
     } else {
-        let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        return Err(WalkError::Unsupported { type_name, path: vec![] });
+        let type_name = obj
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        return Err(WalkError::Unsupported {
+            type_name,
+            path: vec![],
+        });
     }
     Ok(())
 }

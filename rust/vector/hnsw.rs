@@ -1,0 +1,413 @@
+//! A hierarchical navigable small-world graph (Malkov & Yashunin) over the rows of one namespace.
+//!
+//! Layout follows hnswlib: level-0 links of every node in one flat array (count, then up to
+//! M0 = 2M slots), upper-level links only for the few nodes above level 0. Levels are drawn as
+//! floor(-ln(U) * mL) with mL = 1/ln(M); neighbours are chosen with the diversity heuristic.
+//! Search state (visited marks, heaps) is per call; `ef` is an argument, never stored.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::buf::Buf;
+use super::rows::{Query, Rows, Scored};
+
+pub const NO_ENTRY: u32 = u32::MAX;
+/// Levels are stored in a u8; the chance of a level above 31 with M >= 2 is below 2^-31.
+const MAX_LEVEL: usize = 31;
+
+pub struct Graph {
+    pub m: usize,
+    pub m0: usize,
+    pub ef_construction: usize,
+    /// Per node: [count, link * m0].
+    pub level0: Buf<u32>,
+    pub levels: Buf<u8>,
+    /// Links of nodes above level 0: level l (1-based) at [(l-1)*(m+1) .. l*(m+1)], count first.
+    pub upper: HashMap<u32, Vec<u32>>,
+    pub entry: u32,
+    pub max_level: usize,
+    pub rng: u64,
+}
+
+/// Visited marks by epoch: clearing is one increment, not a pass over all nodes.
+struct Visited {
+    marks: Vec<u32>,
+    epoch: u32,
+}
+
+impl Visited {
+    fn start(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.epoch = 1;
+        }
+    }
+
+    /// True when `i` was not yet visited in this search.
+    #[inline]
+    fn insert(&mut self, i: u32) -> bool {
+        let m = &mut self.marks[i as usize];
+        if *m == self.epoch {
+            false
+        } else {
+            *m = self.epoch;
+            true
+        }
+    }
+}
+
+thread_local! {
+    // One per thread, so concurrent searches never share it.
+    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), epoch: 0 }) };
+}
+
+#[inline]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, even on an invalid address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+impl Graph {
+    pub fn new(m: usize, ef_construction: usize, seed: u64) -> Self {
+        Graph {
+            m,
+            m0: 2 * m,
+            ef_construction,
+            level0: Buf::default(),
+            levels: Buf::default(),
+            upper: HashMap::new(),
+            entry: NO_ENTRY,
+            max_level: 0,
+            rng: seed | 1,
+        }
+    }
+
+    #[inline]
+    fn links(&self, node: u32, level: usize) -> &[u32] {
+        if level == 0 {
+            let base = node as usize * (self.m0 + 1);
+            let n = self.level0[base] as usize;
+            &self.level0[base + 1..base + 1 + n]
+        } else {
+            let v = &self.upper[&node];
+            let base = (level - 1) * (self.m + 1);
+            let n = v[base] as usize;
+            &v[base + 1..base + 1 + n]
+        }
+    }
+
+    fn set_links(&mut self, node: u32, level: usize, links: &[u32]) {
+        if level == 0 {
+            let base = node as usize * (self.m0 + 1);
+            let l0 = self.level0.to_mut();
+            l0[base] = links.len() as u32;
+            l0[base + 1..base + 1 + links.len()].copy_from_slice(links);
+        } else {
+            let base = (level - 1) * (self.m + 1);
+            let v = self
+                .upper
+                .get_mut(&node)
+                .expect("node above level 0 has upper links");
+            v[base] = links.len() as u32;
+            v[base + 1..base + 1 + links.len()].copy_from_slice(links);
+        }
+    }
+
+    fn random_level(&mut self) -> usize {
+        // splitmix64: deterministic per namespace, so builds repeat exactly.
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let u = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64; // (0, 1]
+        let ml = 1.0 / (self.m as f64).ln();
+        ((-u.ln() * ml) as usize).min(MAX_LEVEL)
+    }
+
+    fn greedy(
+        &self,
+        rows: &Rows,
+        q: &Query,
+        mut cur: u32,
+        mut cur_d: f32,
+        from: usize,
+        to: usize,
+    ) -> (u32, f32) {
+        for level in (to..=from).rev() {
+            loop {
+                let mut changed = false;
+                for &nb in self.links(cur, level) {
+                    let d = rows.dist(q, nb);
+                    if d < cur_d {
+                        cur = nb;
+                        cur_d = d;
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+        }
+        (cur, cur_d)
+    }
+
+    /// Best-first search of one level; returns up to `ef` nodes, closest first. With
+    /// `live_only`, tombstones guide the walk but are not returned.
+    fn search_level(
+        &self,
+        rows: &Rows,
+        q: &Query,
+        entry: Scored,
+        ef: usize,
+        level: usize,
+        live_only: bool,
+    ) -> Vec<Scored> {
+        VISITED.with(|cell| {
+            let mut visited = cell.borrow_mut();
+            visited.start(rows.slots());
+            let mut candidates = BinaryHeap::with_capacity(ef * 2);
+            let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+            visited.insert(entry.slot);
+            candidates.push(Reverse(entry));
+            if !(live_only && rows.is_dead(entry.slot)) {
+                results.push(entry);
+            }
+            let mut bound = results.peek().map_or(f32::INFINITY, |r| r.dist);
+            let dim_bytes = rows.dim;
+            while let Some(Reverse(c)) = candidates.pop() {
+                if c.dist > bound && results.len() >= ef {
+                    break;
+                }
+                let links = self.links(c.slot, level);
+                for (i, &nb) in links.iter().enumerate() {
+                    if let Some(&next) = links.get(i + 1) {
+                        prefetch(rows_ptr(rows, next as usize * dim_bytes));
+                    }
+                    if !visited.insert(nb) {
+                        continue;
+                    }
+                    let d = rows.dist(q, nb);
+                    if results.len() < ef || d < bound {
+                        candidates.push(Reverse(Scored { dist: d, slot: nb }));
+                        if !(live_only && rows.is_dead(nb)) {
+                            results.push(Scored { dist: d, slot: nb });
+                            if results.len() > ef {
+                                results.pop();
+                            }
+                        }
+                        if let Some(top) = results.peek() {
+                            bound = top.dist;
+                        }
+                    }
+                }
+            }
+            results.into_sorted_vec()
+        })
+    }
+
+    /// The k nearest live rows, closest first.
+    pub fn search(&self, rows: &Rows, q: &Query, k: usize, ef: usize) -> Vec<Scored> {
+        if self.entry == NO_ENTRY {
+            return Vec::new();
+        }
+        let d = rows.dist(q, self.entry);
+        let (cur, cur_d) = self.greedy(rows, q, self.entry, d, self.max_level, 1);
+        let mut found = self.search_level(
+            rows,
+            q,
+            Scored {
+                dist: cur_d,
+                slot: cur,
+            },
+            ef.max(k),
+            0,
+            true,
+        );
+        found.truncate(k);
+        found
+    }
+
+    /// hnswlib's getNeighborsByHeuristic2: keep a candidate only when it is closer to the base
+    /// than to every neighbour kept so far, which spreads links over directions.
+    fn select(&self, rows: &Rows, sorted: &[Scored], m: usize) -> Vec<u32> {
+        let mut kept: Vec<u32> = Vec::with_capacity(m);
+        for c in sorted {
+            if kept.len() >= m {
+                break;
+            }
+            if kept.iter().all(|&r| rows.dist_slots(c.slot, r) >= c.dist) {
+                kept.push(c.slot);
+            }
+        }
+        kept
+    }
+
+    /// Links the row in `slot` (the newest slot) into the graph.
+    pub fn insert(&mut self, rows: &Rows, slot: u32) {
+        let level = self.random_level();
+        let n = slot as usize + 1;
+        if self.levels.len() < n {
+            self.levels.to_mut().resize(n, 0);
+            self.level0.to_mut().resize(n * (self.m0 + 1), 0);
+        }
+        self.levels.to_mut()[slot as usize] = level as u8;
+        if level > 0 {
+            self.upper.insert(slot, vec![0; level * (self.m + 1)]);
+        }
+        if self.entry == NO_ENTRY {
+            self.entry = slot;
+            self.max_level = level;
+            return;
+        }
+        let q = rows.query_of(slot);
+        let d = rows.dist(&q, self.entry);
+        let (mut cur, mut cur_d) = (self.entry, d);
+        if self.max_level > level {
+            (cur, cur_d) = self.greedy(rows, &q, cur, cur_d, self.max_level, level + 1);
+        }
+        for lc in (0..=level.min(self.max_level)).rev() {
+            let found = self.search_level(
+                rows,
+                &q,
+                Scored {
+                    dist: cur_d,
+                    slot: cur,
+                },
+                self.ef_construction,
+                lc,
+                false,
+            );
+            let chosen = self.select(rows, &found, self.m);
+            self.set_links(slot, lc, &chosen);
+            let cap = if lc == 0 { self.m0 } else { self.m };
+            for &nb in &chosen {
+                self.link_back(rows, nb, slot, lc, cap);
+            }
+            cur = found[0].slot;
+            cur_d = found[0].dist;
+        }
+        if level > self.max_level {
+            self.entry = slot;
+            self.max_level = level;
+        }
+    }
+
+    fn link_back(&mut self, rows: &Rows, node: u32, new: u32, level: usize, cap: usize) {
+        let existing = self.links(node, level);
+        if existing.len() < cap {
+            let mut v = existing.to_vec();
+            v.push(new);
+            self.set_links(node, level, &v);
+            return;
+        }
+        let mut cands: Vec<Scored> = existing
+            .iter()
+            .chain(std::iter::once(&new))
+            .map(|&x| Scored {
+                dist: rows.dist_slots(node, x),
+                slot: x,
+            })
+            .collect();
+        cands.sort_unstable();
+        let kept = self.select(rows, &cands, cap);
+        self.set_links(node, level, &kept);
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        let l0 = if self.level0.is_mapped() {
+            0
+        } else {
+            self.level0.len() * 4 + self.levels.len()
+        };
+        l0 + self
+            .upper
+            .iter()
+            .map(|(_, v)| v.capacity() * 4 + 40)
+            .sum::<usize>()
+    }
+
+    /// Checks a graph read from a file against the rows, so that searches cannot index out of
+    /// bounds; returns what is wrong.
+    pub fn validate(&self, slots: usize) -> Result<(), String> {
+        if self.m < 2 || self.m0 != 2 * self.m {
+            return Err("bad M".into());
+        }
+        if self.levels.len() != slots || self.level0.len() != slots * (self.m0 + 1) {
+            return Err("graph size does not match the rows".into());
+        }
+        if slots == 0 {
+            return if self.entry == NO_ENTRY {
+                Ok(())
+            } else {
+                Err("entry point in an empty graph".into())
+            };
+        }
+        if self.entry as usize >= slots
+            || self.levels[self.entry as usize] as usize != self.max_level
+        {
+            return Err("bad entry point".into());
+        }
+        for node in 0..slots {
+            let level = self.levels[node] as usize;
+            if level > self.max_level {
+                return Err("node above the top level".into());
+            }
+            let base = node * (self.m0 + 1);
+            let n = self.level0[base] as usize;
+            if n > self.m0
+                || self.level0[base + 1..base + 1 + n]
+                    .iter()
+                    .any(|&x| x as usize >= slots)
+            {
+                return Err("bad level-0 links".into());
+            }
+            match self.upper.get(&(node as u32)) {
+                None if level > 0 => return Err("missing upper links".into()),
+                None => {}
+                Some(v) => {
+                    if v.len() != level * (self.m + 1) {
+                        return Err("bad upper links".into());
+                    }
+                    for l in 0..level {
+                        let b = l * (self.m + 1);
+                        let n = v[b] as usize;
+                        if n > self.m
+                            || v[b + 1..b + 1 + n].iter().any(|&x| {
+                                x as usize >= slots || (self.levels[x as usize] as usize) < l + 1
+                            })
+                        {
+                            return Err("bad upper links".into());
+                        }
+                    }
+                }
+            }
+        }
+        if self.upper.len() != (0..slots).filter(|&s| self.levels[s] > 0).count() {
+            return Err("upper links of level-0 nodes".into());
+        }
+        Ok(())
+    }
+}
+
+/// Address of a row's first byte, for prefetching.
+#[inline]
+fn rows_ptr(rows: &Rows, elem: usize) -> *const u8 {
+    use super::rows::Dtype;
+    match rows.dtype {
+        Dtype::F32 => rows.f32s.as_ptr().wrapping_add(elem) as *const u8,
+        Dtype::F16 => rows.f16s.as_ptr().wrapping_add(elem) as *const u8,
+        Dtype::I8 => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
+    }
+}

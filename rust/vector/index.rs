@@ -1,0 +1,332 @@
+//! `VectorIndex`: namespaces of vectors keyed by u64 ids, searched by exact scan or HNSW.
+//!
+//! One RwLock guards the map of namespaces: searches share the read lock and run in parallel,
+//! writes take the write lock. Inputs are checked in full before anything changes, so a bad
+//! batch leaves the index as it was.
+
+use std::collections::HashMap;
+
+use parking_lot::RwLock;
+
+use super::kernels::{self, Metric};
+use super::namespace::{Namespace, Scratch};
+use super::rows::Dtype;
+use crate::error::CoreError;
+
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// The id reported in unfilled result slots; it cannot be added.
+pub const NO_ID: u64 = u64::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Flat,
+    Hnsw,
+    /// Scans while a namespace is small, builds a graph past `namespace::AUTO_GRAPH_AT`.
+    Auto,
+}
+
+impl Kind {
+    pub fn parse(name: &str) -> Result<Self, CoreError> {
+        match name {
+            "flat" => Ok(Kind::Flat),
+            "hnsw" => Ok(Kind::Hnsw),
+            "auto" => Ok(Kind::Auto),
+            other => Err(CoreError::InvalidArgument(format!(
+                "kind must be 'auto', 'flat' or 'hnsw', not {other:?}"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Flat => "flat",
+            Kind::Hnsw => "hnsw",
+            Kind::Auto => "auto",
+        }
+    }
+}
+
+pub fn metric_name(m: Metric) -> &'static str {
+    match m {
+        Metric::Cosine => "cosine",
+        Metric::Dot => "dot",
+        Metric::L2 => "l2",
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub dim: usize,
+    pub metric: Metric,
+    pub kind: Kind,
+    pub dtype: Dtype,
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let bad = |m: &str| Err(CoreError::InvalidArgument(m.to_string()));
+        if self.dim == 0 || self.dim > 1 << 16 {
+            return bad("dim must be between 1 and 65536");
+        }
+        if self.m < 2 || self.m > 256 {
+            return bad("M must be between 2 and 256 (16 is a good default)");
+        }
+        if self.ef_construction < 1 || self.ef_search < 1 {
+            return bad("ef_construction and ef_search must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Search results, row-major: `ids[q * k + j]`, `scores[q * k + j]`.
+pub struct Found {
+    pub ids: Vec<u64>,
+    pub scores: Vec<f32>,
+}
+
+pub struct VectorIndex {
+    cfg: Config,
+    spaces: RwLock<HashMap<String, Namespace>>,
+}
+
+/// Seeds the level generator of a namespace from its name, so builds repeat exactly.
+fn seed_of(name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+}
+
+impl VectorIndex {
+    pub fn new(cfg: Config) -> Result<Self, CoreError> {
+        cfg.validate()?;
+        Ok(VectorIndex {
+            cfg,
+            spaces: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn from_parts(cfg: Config, spaces: HashMap<String, Namespace>) -> Self {
+        VectorIndex {
+            cfg,
+            spaces: RwLock::new(spaces),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Checks `count` rows of `data` and returns them ready to store (unit length for cosine).
+    fn checked_rows<'a>(
+        &self,
+        data: &'a [f32],
+        count: usize,
+        what: &str,
+    ) -> Result<std::borrow::Cow<'a, [f32]>, CoreError> {
+        let d = self.cfg.dim;
+        if data.len() != count * d {
+            return Err(CoreError::InvalidArgument(format!(
+                "{what} must have {d} columns (the index dimension); got {} values for {count} rows",
+                data.len()
+            )));
+        }
+        if let Some(pos) = data.iter().position(|x| !x.is_finite()) {
+            return Err(CoreError::InvalidArgument(format!(
+                "{what} row {} holds NaN or infinity; replace or drop it before calling",
+                pos / d
+            )));
+        }
+        if self.cfg.metric != Metric::Cosine {
+            return Ok(std::borrow::Cow::Borrowed(data));
+        }
+        let mut out = data.to_vec();
+        for (r, row) in out.chunks_exact_mut(d).enumerate() {
+            let norm = kernels::dot_f32(row, row).sqrt();
+            if !(norm > 0.0 && norm.is_finite()) {
+                return Err(CoreError::InvalidArgument(format!(
+                    "{what} row {r} has zero (or overflowing) length, so it has no cosine similarity; drop it or use metric='dot' or 'l2'"
+                )));
+            }
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+        Ok(std::borrow::Cow::Owned(out))
+    }
+
+    /// Adds rows; an id already in the namespace is replaced. `vectors` is row-major.
+    pub fn add(&self, namespace: &str, ids: &[u64], vectors: &[f32]) -> Result<(), CoreError> {
+        if vectors.len() != ids.len() * self.cfg.dim {
+            return Err(CoreError::InvalidArgument(format!(
+                "got {} ids and {} values; pass one id per vector of {} values",
+                ids.len(),
+                vectors.len(),
+                self.cfg.dim
+            )));
+        }
+        if ids.contains(&NO_ID) {
+            return Err(CoreError::InvalidArgument(
+                "id 2**64-1 is reserved for empty result slots; use another id".into(),
+            ));
+        }
+        let rows = self.checked_rows(vectors, ids.len(), "vectors")?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut spaces = self.spaces.write();
+        let seed = seed_of(namespace);
+        let space = spaces
+            .entry(namespace.to_string())
+            .or_insert_with(|| Namespace::new(&self.cfg, seed));
+        for (&id, row) in ids.iter().zip(rows.chunks_exact(self.cfg.dim)) {
+            space.add(id, row);
+        }
+        space.maintain(&self.cfg, seed);
+        Ok(())
+    }
+
+    /// Removes ids (unknown ids are ignored); returns how many were removed.
+    pub fn remove(&self, namespace: &str, ids: &[u64]) -> usize {
+        let mut spaces = self.spaces.write();
+        let Some(space) = spaces.get_mut(namespace) else {
+            return 0;
+        };
+        let removed = ids.iter().filter(|&&id| space.remove(id)).count();
+        if space.rows.live() == 0 {
+            spaces.remove(namespace);
+        } else if removed > 0 {
+            space.maintain(&self.cfg, seed_of(namespace));
+        }
+        removed
+    }
+
+    /// The k nearest rows of each query. Scores are similarities (higher is better) for cosine
+    /// and dot, squared distances for l2; unfilled slots hold `NO_ID` and NaN. With `threads`
+    /// above 1, queries are split over that many scoped threads.
+    pub fn search(
+        &self,
+        namespace: &str,
+        queries: &[f32],
+        k: usize,
+        ef: Option<usize>,
+        threads: Option<usize>,
+    ) -> Result<Found, CoreError> {
+        if k < 1 {
+            return Err(CoreError::InvalidArgument(format!(
+                "k must be at least 1, got {k}"
+            )));
+        }
+        if ef == Some(0) {
+            return Err(CoreError::InvalidArgument(
+                "ef must be at least 1 (or None for the index default)".into(),
+            ));
+        }
+        if threads == Some(0) {
+            return Err(CoreError::InvalidArgument(
+                "threads must be at least 1 (or None for one thread)".into(),
+            ));
+        }
+        let d = self.cfg.dim;
+        if queries.len() % d != 0 {
+            return Err(CoreError::InvalidArgument(format!(
+                "queries must have {d} columns (the index dimension); got {} values",
+                queries.len()
+            )));
+        }
+        let n = queries.len() / d;
+        let queries = self.checked_rows(queries, n, "queries")?;
+        let mut found = Found {
+            ids: vec![NO_ID; n * k],
+            scores: vec![f32::NAN; n * k],
+        };
+        let spaces = self.spaces.read();
+        let Some(space) = spaces.get(namespace) else {
+            return Ok(found);
+        };
+        let ef = ef.unwrap_or(self.cfg.ef_search);
+        let metric = self.cfg.metric;
+        let run = |qs: &[f32], ids: &mut [u64], scores: &mut [f32]| {
+            let mut scratch = Scratch::default();
+            for ((q, ids), scores) in qs
+                .chunks_exact(d)
+                .zip(ids.chunks_exact_mut(k))
+                .zip(scores.chunks_exact_mut(k))
+            {
+                let prepared = space.rows.prepare(q);
+                for (j, c) in space
+                    .search(&prepared, k, ef, &mut scratch)
+                    .into_iter()
+                    .enumerate()
+                {
+                    ids[j] = space.rows.ids[c.slot as usize];
+                    scores[j] = if metric == Metric::L2 {
+                        c.dist
+                    } else {
+                        -c.dist
+                    };
+                }
+            }
+        };
+        let threads = threads.unwrap_or(1).min(n.max(1));
+        if threads <= 1 {
+            run(&queries, &mut found.ids, &mut found.scores);
+        } else {
+            let per = n.div_ceil(threads);
+            std::thread::scope(|s| {
+                for ((qs, ids), scores) in queries
+                    .chunks(per * d)
+                    .zip(found.ids.chunks_mut(per * k))
+                    .zip(found.scores.chunks_mut(per * k))
+                {
+                    s.spawn(move || run(qs, ids, scores));
+                }
+            });
+        }
+        drop(spaces);
+        Ok(found)
+    }
+
+    pub fn contains(&self, namespace: &str, id: u64) -> bool {
+        self.spaces
+            .read()
+            .get(namespace)
+            .is_some_and(|s| s.rows.contains(id))
+    }
+
+    /// Live vectors in all namespaces.
+    pub fn len(&self) -> usize {
+        self.spaces.read().values().map(|s| s.rows.live()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Live vectors in one namespace.
+    pub fn count(&self, namespace: &str) -> usize {
+        self.spaces
+            .read()
+            .get(namespace)
+            .map_or(0, |s| s.rows.live())
+    }
+
+    /// Names of the namespaces holding at least one vector, sorted.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.spaces.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Bytes of memory held by vectors, ids and links (mapped file pages excluded).
+    pub fn heap_bytes(&self) -> usize {
+        self.spaces
+            .read()
+            .values()
+            .map(|s| s.rows.heap_bytes() + s.graph.as_ref().map_or(0, |g| g.heap_bytes()))
+            .sum()
+    }
+
+    /// Runs `f` on the namespaces under the read lock (persistence).
+    pub(crate) fn with_spaces<R>(&self, f: impl FnOnce(&HashMap<String, Namespace>) -> R) -> R {
+        f(&self.spaces.read())
+    }
+}

@@ -1,0 +1,120 @@
+//! One namespace's sub-index: its rows plus, once it is large enough (or always, for
+//! kind="hnsw"), a graph over them. Small namespaces are a few empty arrays and a map.
+
+use std::collections::BinaryHeap;
+
+use super::hnsw::Graph;
+use super::index::{Config, Kind};
+use super::rows::{Dtype, Query, Rows, Scored};
+
+/// Live rows above which kind="auto" builds a graph (measured: notes/index.md).
+pub const AUTO_GRAPH_AT: usize = 4096;
+
+pub struct Namespace {
+    pub rows: Rows,
+    pub graph: Option<Graph>,
+}
+
+/// Reusable buffers of one searching thread.
+#[derive(Default)]
+pub struct Scratch {
+    dists: Vec<f32>,
+    ints: Vec<i32>,
+}
+
+impl Namespace {
+    pub fn new(cfg: &Config, seed: u64) -> Self {
+        // i8 rows keep their f32 originals while scanned (exact rerank); a graph drops them.
+        let rows = Rows::new(cfg.dim, cfg.dtype, cfg.metric, cfg.kind != Kind::Hnsw);
+        let graph = (cfg.kind == Kind::Hnsw).then(|| Graph::new(cfg.m, cfg.ef_construction, seed));
+        Namespace { rows, graph }
+    }
+
+    pub fn add(&mut self, id: u64, v: &[f32]) {
+        let slot = self.rows.push(id, v);
+        if let Some(g) = self.graph.as_mut() {
+            g.insert(&self.rows, slot);
+        }
+    }
+
+    pub fn remove(&mut self, id: u64) -> bool {
+        self.rows.remove(id)
+    }
+
+    /// After a batch of writes: start a graph when auto passes its size, and clear tombstones
+    /// once they pass a share (compaction for scans, a rebuild for graphs).
+    pub fn maintain(&mut self, cfg: &Config, seed: u64) {
+        let slots = self.rows.slots();
+        let dead = self.rows.n_dead;
+        match &self.graph {
+            None => {
+                if cfg.kind == Kind::Auto && self.rows.live() > AUTO_GRAPH_AT {
+                    self.rebuild_graph(cfg, seed);
+                } else if dead > 0 && dead * 4 > slots {
+                    self.rows = self.rows.compacted();
+                }
+            }
+            Some(_) => {
+                if dead > 0 && dead * 10 > slots * 3 {
+                    self.rebuild_graph(cfg, seed);
+                }
+            }
+        }
+    }
+
+    fn rebuild_graph(&mut self, cfg: &Config, seed: u64) {
+        let mut rows = self.rows.compacted();
+        rows.drop_originals();
+        let mut g = Graph::new(cfg.m, cfg.ef_construction, seed);
+        for slot in 0..rows.slots() as u32 {
+            g.insert(&rows, slot);
+        }
+        self.rows = rows;
+        self.graph = Some(g);
+    }
+
+    /// The k nearest live rows, closest first.
+    pub fn search(&self, q: &Query, k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Scored> {
+        if let Some(g) = &self.graph {
+            return g.search(&self.rows, q, k, ef);
+        }
+        let rows = &self.rows;
+        rows.scan(q, &mut scratch.dists, &mut scratch.ints);
+        // An i8 scan is approximate: keep a few times k and rerank them on the f32 originals.
+        let rerank = rows.dtype == Dtype::I8 && rows.originals;
+        let keep = if rerank { k * 4 + 16 } else { k };
+        let mut best = top_live(rows, &scratch.dists, keep);
+        if rerank {
+            for c in best.iter_mut() {
+                c.dist = rows.exact_dist(q, c.slot);
+            }
+            best.sort_unstable();
+            best.truncate(k);
+        }
+        best
+    }
+}
+
+fn top_live(rows: &Rows, dists: &[f32], k: usize) -> Vec<Scored> {
+    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+    let mut bound = f32::INFINITY;
+    for (s, &d) in dists.iter().enumerate() {
+        if heap.len() >= k && d >= bound {
+            continue;
+        }
+        if rows.dead[s] != 0 {
+            continue;
+        }
+        heap.push(Scored {
+            dist: d,
+            slot: s as u32,
+        });
+        if heap.len() > k {
+            heap.pop();
+        }
+        if heap.len() >= k {
+            bound = heap.peek().map_or(f32::INFINITY, |t| t.dist);
+        }
+    }
+    heap.into_sorted_vec()
+}
