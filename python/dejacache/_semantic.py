@@ -153,18 +153,46 @@ class _Entry:
         self.namespace, self.key, self.text, self.embed_text = namespace, key, text, embed_text
 
 
+class _Gone(Exception):
+    """The candidate's exact entry cannot be served (``stale``: it no longer exists at all)."""
+
+    def __init__(self, stale: bool):
+        self.stale = stale
+
+
 class _Candidate(dict):
-    """A candidate as evaluators see it; its ``"embedding"`` is computed only if asked for."""
+    """A candidate as evaluators see it. Its ``"embedding"`` and ``"age"`` are computed only if
+    asked for: most candidates are refused on similarity alone, without touching the store."""
+
+    reading: tuple = ()
 
     def __init__(self, tier: "SemanticTier", entry: _Entry, **fields: Any):
         super().__init__(text=entry.text, **fields)
         self._tier, self._entry = tier, entry
+        self._found: tuple[bytes, float] | None = None
+
+    def blob(self) -> bytes:
+        """The stored answer, read through the exact store by key (raises _Gone)."""
+        if self._found is None:
+            ns, now, max_age, reads = self.reading
+            store, key = self._tier._store, self._entry.key
+            found = store.get(key, ns, now, max_age)
+            if found is None:
+                reads[1] += 1
+                raise _Gone(stale=not store.contains(key, ns, now))
+            reads[0] += 1
+            self._found = found
+            self["age"] = now - found[1]
+        return self._found[0]
 
     def __missing__(self, name: str) -> Any:
         if name == "embedding":
             vec = self._tier.embed_one(self._entry.embed_text)
             self["embedding"] = vec
             return vec
+        if name == "age":
+            self.blob()
+            return self["age"]
         raise KeyError(name)
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -258,25 +286,27 @@ class SemanticTier:
         query = {"text": probe.ext.text, "embedding": probe.vector}
         passing: list[dict[str, Any]] = []
         stale: list[int] = []
-        found_reads = missed_reads = 0
+        reads = [0, 0]  # found, missed
+        threshold = self.threshold
+        # With the plain cosine evaluator the score is the similarity: skip without any work.
+        cosine_only = type(self.evaluator) is Cosine
         for vid, sim in zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()):
-            if vid == EMPTY_ID or math.isnan(sim):
+            if vid == EMPTY_ID or math.isnan(sim) or (cosine_only and sim < threshold):
                 continue
             entry = self._entries.get((scope, vid))
             if entry is None:
                 stale.append(vid)
                 continue
-            found = self._store.get(entry.key, ns, now, ctl.max_age)
-            if found is None:
-                missed_reads += 1
-                if not self._store.contains(entry.key, ns, now):
+            cand = _Candidate(self, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope)
+            cand.reading = (ns, now, ctl.max_age, reads)
+            try:
+                score = score_of(self.evaluator, query, cand)
+                if score < threshold:
+                    continue
+                blob = cand.blob()
+            except _Gone as gone:
+                if gone.stale:
                     stale.append(vid)  # evicted, expired or deleted: never served, and dropped
-                continue
-            found_reads += 1
-            blob, created = found
-            cand = _Candidate(self, entry, similarity=float(sim), age=now - created, key=entry.key, id=vid, scope=scope)
-            score = score_of(self.evaluator, query, cand)
-            if score < self.threshold:
                 continue
             try:
                 response, meta = decode(blob)
@@ -287,6 +317,7 @@ class SemanticTier:
                 continue
             cand.update(score=score, response=response, meta=meta)
             passing.append(cand)
+        found_reads, missed_reads = reads
         if found_reads or missed_reads:
             self._count(ns, 2, found_reads)
             self._count(ns, 3, missed_reads)
