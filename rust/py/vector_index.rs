@@ -7,7 +7,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::errors::to_py;
-use crate::vector::index::{self, metric_name, Config, Kind, DEFAULT_NAMESPACE};
+use crate::vector::index::{self, Config, Kind, DEFAULT_NAMESPACE};
 use crate::vector::kernels::Metric;
 use crate::vector::persist;
 use crate::vector::rows::Dtype;
@@ -260,7 +260,7 @@ impl VectorIndex {
 
     #[getter]
     fn metric(&self) -> &'static str {
-        metric_name(self.inner.config().metric)
+        self.inner.config().metric.name()
     }
 
     #[getter]
@@ -294,7 +294,7 @@ impl VectorIndex {
         format!(
             "VectorIndex(dim={}, metric={:?}, kind={:?}, dtype={:?}, M={}, ef_construction={}, ef_search={}, len={})",
             c.dim,
-            metric_name(c.metric),
+            c.metric.name(),
             c.kind.name(),
             c.dtype.name(),
             c.m,

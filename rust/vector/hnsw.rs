@@ -137,8 +137,7 @@ impl Graph {
 
     fn greedy(
         &self,
-        rows: &Rows,
-        q: &Query,
+        dist: &impl Fn(u32) -> f32,
         mut cur: u32,
         mut cur_d: f32,
         from: usize,
@@ -148,7 +147,7 @@ impl Graph {
             loop {
                 let mut changed = false;
                 for &nb in self.links(cur, level) {
-                    let d = rows.dist(q, nb);
+                    let d = dist(nb);
                     if d < cur_d {
                         cur = nb;
                         cur_d = d;
@@ -168,11 +167,12 @@ impl Graph {
     fn search_level(
         &self,
         rows: &Rows,
-        q: &Query,
+        dist: &impl Fn(u32) -> f32,
         entry: Scored,
         ef: usize,
         level: usize,
         live_only: bool,
+        on_codes: bool,
     ) -> Vec<Scored> {
         VISITED.with(|cell| {
             let mut visited = cell.borrow_mut();
@@ -193,12 +193,12 @@ impl Graph {
                 let links = self.links(c.slot, level);
                 for (i, &nb) in links.iter().enumerate() {
                     if let Some(&next) = links.get(i + 1) {
-                        prefetch(rows_ptr(rows, next as usize * dim_bytes));
+                        prefetch(rows_ptr(rows, next as usize * dim_bytes, on_codes));
                     }
                     if !visited.insert(nb) {
                         continue;
                     }
-                    let d = rows.dist(q, nb);
+                    let d = dist(nb);
                     if results.len() < ef || d < bound {
                         candidates.push(Reverse(Scored { dist: d, slot: nb }));
                         if !(live_only && rows.is_dead(nb)) {
@@ -222,19 +222,17 @@ impl Graph {
         if self.entry == NO_ENTRY {
             return Vec::new();
         }
-        let d = rows.dist(q, self.entry);
-        let (cur, cur_d) = self.greedy(rows, q, self.entry, d, self.max_level, 1);
-        let mut found = self.search_level(
-            rows,
-            q,
-            Scored {
-                dist: cur_d,
-                slot: cur,
-            },
-            ef.max(k),
-            0,
-            true,
-        );
+        let walk = |slot| rows.walk_dist(q, slot);
+        let (cur, cur_d) = self.greedy(&walk, self.entry, walk(self.entry), self.max_level, 1);
+        let entry = Scored { dist: cur_d, slot: cur };
+        let mut found = self.search_level(rows, &walk, entry, ef.max(k), 0, true, rows.nav);
+        if rows.nav {
+            // The walk ranked by codes; the answer is ranked by the f32 rows.
+            for c in found.iter_mut() {
+                c.dist = rows.dist(q, c.slot);
+            }
+            found.sort_unstable();
+        }
         found.truncate(k);
         found
     }
@@ -271,24 +269,15 @@ impl Graph {
             self.max_level = level;
             return;
         }
-        let q = rows.query_of(slot);
-        let d = rows.dist(&q, self.entry);
-        let (mut cur, mut cur_d) = (self.entry, d);
+        // Links are chosen on exact distances; only searches walk on codes.
+        let exact = |other| rows.dist_slots(slot, other);
+        let (mut cur, mut cur_d) = (self.entry, exact(self.entry));
         if self.max_level > level {
-            (cur, cur_d) = self.greedy(rows, &q, cur, cur_d, self.max_level, level + 1);
+            (cur, cur_d) = self.greedy(&exact, cur, cur_d, self.max_level, level + 1);
         }
         for lc in (0..=level.min(self.max_level)).rev() {
-            let found = self.search_level(
-                rows,
-                &q,
-                Scored {
-                    dist: cur_d,
-                    slot: cur,
-                },
-                self.ef_construction,
-                lc,
-                false,
-            );
+            let entry = Scored { dist: cur_d, slot: cur };
+            let found = self.search_level(rows, &exact, entry, self.ef_construction, lc, false, false);
             let chosen = self.select(rows, &found, self.m);
             self.set_links(slot, lc, &chosen);
             let cap = if lc == 0 { self.m0 } else { self.m };
@@ -403,9 +392,10 @@ impl Graph {
 
 /// Address of a row's first byte, for prefetching.
 #[inline]
-fn rows_ptr(rows: &Rows, elem: usize) -> *const u8 {
+fn rows_ptr(rows: &Rows, elem: usize, on_codes: bool) -> *const u8 {
     use super::rows::Dtype;
     match rows.dtype {
+        Dtype::F32 if on_codes => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
         Dtype::F32 => rows.f32s.as_ptr().wrapping_add(elem) as *const u8,
         Dtype::F16 => rows.f16s.as_ptr().wrapping_add(elem) as *const u8,
         Dtype::I8 => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,

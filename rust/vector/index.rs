@@ -46,14 +46,6 @@ impl Kind {
     }
 }
 
-pub fn metric_name(m: Metric) -> &'static str {
-    match m {
-        Metric::Cosine => "cosine",
-        Metric::Dot => "dot",
-        Metric::L2 => "l2",
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     pub dim: usize,
@@ -330,3 +322,7 @@ impl VectorIndex {
         f(&self.spaces.read())
     }
 }
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

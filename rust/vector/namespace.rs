@@ -25,7 +25,10 @@ pub struct Scratch {
 impl Namespace {
     pub fn new(cfg: &Config, seed: u64) -> Self {
         // i8 rows keep their f32 originals while scanned (exact rerank); a graph drops them.
-        let rows = Rows::new(cfg.dim, cfg.dtype, cfg.metric, cfg.kind != Kind::Hnsw);
+        let mut rows = Rows::new(cfg.dim, cfg.dtype, cfg.metric, cfg.kind != Kind::Hnsw);
+        if cfg.kind == Kind::Hnsw {
+            rows.enable_nav();
+        }
         let graph = (cfg.kind == Kind::Hnsw).then(|| Graph::new(cfg.m, cfg.ef_construction, seed));
         Namespace { rows, graph }
     }
@@ -65,6 +68,7 @@ impl Namespace {
     fn rebuild_graph(&mut self, cfg: &Config, seed: u64) {
         let mut rows = self.rows.compacted();
         rows.drop_originals();
+        rows.enable_nav();
         let mut g = Graph::new(cfg.m, cfg.ef_construction, seed);
         for slot in 0..rows.slots() as u32 {
             g.insert(&rows, slot);

@@ -91,6 +91,7 @@ fn write_payload<W: Write>(
         out.bytes(name.as_bytes())?;
         out.u8(r.originals as u8)?;
         out.u8(ns.graph.is_some() as u8)?;
+        out.u8(r.nav as u8)?;
         out.array(&r.f32s)?;
         out.array(&r.f16s)?;
         out.array(&r.i8s)?;
@@ -317,7 +318,12 @@ fn read_namespace(c: &mut Cursor, cfg: &Config) -> Result<(String, Namespace), &
         .to_string();
     let originals = c.u8()? != 0;
     let has_graph = c.u8()? != 0;
+    let nav = c.u8()? != 0;
     let mut rows = Rows::new(cfg.dim, cfg.dtype, cfg.metric, originals);
+    if nav && cfg.dtype != Dtype::F32 {
+        return Err("navigation codes on rows that are not f32");
+    }
+    rows.nav = nav;
     rows.f32s = c.array()?;
     rows.f16s = c.array()?;
     rows.i8s = c.array()?;
@@ -335,9 +341,9 @@ fn read_namespace(c: &mut Cursor, cfg: &Config) -> Result<(String, Namespace), &
     );
     if !(want(rows.f32s.len(), is_f32 || (is_i8 && rows.originals), full)
         && want(rows.f16s.len(), is_f16, full)
-        && want(rows.i8s.len(), is_i8, full)
-        && want(rows.scales.len(), is_i8, n)
-        && want(rows.sqnorms.len(), is_i8 && cfg.metric == Metric::L2, n)
+        && want(rows.i8s.len(), is_i8 || nav, full)
+        && want(rows.scales.len(), is_i8 || nav, n)
+        && want(rows.sqnorms.len(), (is_i8 || nav) && cfg.metric == Metric::L2, n)
         && rows.dead.len() == n)
     {
         return Err("array lengths do not match the row count");

@@ -100,6 +100,9 @@ pub struct Rows {
     pub slot_of: HashMap<u64, u32>,
     pub n_dead: usize,
     pub originals: bool,
+    /// f32 rows also carry i8 codes (`i8s`, `scales`, `sqnorms`): a graph walks on the codes,
+    /// a quarter of the bytes, and reranks what it found on the f32 rows.
+    pub nav: bool,
 }
 
 impl Rows {
@@ -118,6 +121,7 @@ impl Rows {
             slot_of: HashMap::new(),
             n_dead: 0,
             originals: originals && dtype == Dtype::I8,
+            nav: false,
         }
     }
 
@@ -143,20 +147,18 @@ impl Rows {
     pub fn push(&mut self, id: u64, v: &[f32]) -> u32 {
         let slot = self.ids.len() as u32;
         match self.dtype {
-            Dtype::F32 => self.f32s.to_mut().extend_from_slice(v),
+            Dtype::F32 => {
+                self.f32s.to_mut().extend_from_slice(v);
+                if self.nav {
+                    self.push_codes(v);
+                }
+            }
             Dtype::F16 => self
                 .f16s
                 .to_mut()
                 .extend(v.iter().map(|&x| f16::from_f32(x))),
             Dtype::I8 => {
-                let codes = self.i8s.to_mut();
-                let start = codes.len();
-                codes.resize(start + self.dim, 0);
-                let scale = quantize_i8(v, &mut codes[start..]);
-                self.scales.to_mut().push(scale);
-                if self.metric == Metric::L2 {
-                    self.sqnorms.to_mut().push(kernels::dot_f32(v, v));
-                }
+                self.push_codes(v);
                 if self.originals {
                     self.f32s.to_mut().extend_from_slice(v);
                 }
@@ -169,6 +171,30 @@ impl Rows {
             self.n_dead += 1;
         }
         slot
+    }
+
+    fn push_codes(&mut self, v: &[f32]) {
+        let codes = self.i8s.to_mut();
+        let start = codes.len();
+        codes.resize(start + self.dim, 0);
+        let scale = quantize_i8(v, &mut codes[start..]);
+        self.scales.to_mut().push(scale);
+        if self.metric == Metric::L2 {
+            self.sqnorms.to_mut().push(kernels::dot_f32(v, v));
+        }
+    }
+
+    /// Adds i8 navigation codes to f32 rows (when a graph is built over them).
+    pub fn enable_nav(&mut self) {
+        if self.dtype != Dtype::F32 || self.nav {
+            return;
+        }
+        self.nav = true;
+        let d = self.dim;
+        for s in 0..self.slots() {
+            let row = self.f32s[s * d..(s + 1) * d].to_vec();
+            self.push_codes(&row);
+        }
     }
 
     pub fn remove(&mut self, id: u64) -> bool {
@@ -185,6 +211,7 @@ impl Rows {
     /// A copy holding only the live rows, in slot order.
     pub fn compacted(&self) -> Rows {
         let mut out = Rows::new(self.dim, self.dtype, self.metric, self.originals);
+        out.nav = self.nav;
         let d = self.dim;
         let live: Vec<usize> = (0..self.slots()).filter(|&s| self.dead[s] == 0).collect();
         let pick_f32 = |src: &[f32], per: usize| -> Vec<f32> {
@@ -242,42 +269,15 @@ impl Rows {
             sqnorm: 0.0,
         };
         match self.dtype {
-            Dtype::F32 => {}
+            Dtype::F32 if !self.nav => {}
             Dtype::F16 => query.f16 = q.iter().map(|&x| f16::from_f32(x)).collect(),
-            Dtype::I8 => {
+            Dtype::F32 | Dtype::I8 => {
                 query.i8 = vec![0; self.dim];
                 query.scale = quantize_i8(q, &mut query.i8);
                 query.sqnorm = kernels::dot_f32(q, q);
             }
         }
         query
-    }
-
-    /// The stored row of `slot` as a query (graph construction).
-    pub fn query_of(&self, slot: u32) -> Query {
-        let s = slot as usize;
-        let d = self.dim;
-        match self.dtype {
-            Dtype::F32 => self.prepare(&self.f32s[s * d..(s + 1) * d]),
-            Dtype::F16 => Query {
-                f32: Vec::new(),
-                f16: self.f16s[s * d..(s + 1) * d].to_vec(),
-                i8: Vec::new(),
-                scale: 0.0,
-                sqnorm: 0.0,
-            },
-            Dtype::I8 => Query {
-                f32: Vec::new(),
-                f16: Vec::new(),
-                i8: self.i8s[s * d..(s + 1) * d].to_vec(),
-                scale: self.scales[s],
-                sqnorm: if self.metric == Metric::L2 {
-                    self.sqnorms[s]
-                } else {
-                    0.0
-                },
-            },
-        }
     }
 
     /// Distance from a prepared query to the row in `slot`, in the stored dtype.
@@ -290,16 +290,30 @@ impl Rows {
             (Dtype::F32, _) => -kernels::dot_f32(&q.f32, &self.f32s[s * d..(s + 1) * d]),
             (Dtype::F16, Metric::L2) => kernels::l2sq_f16(&q.f16, &self.f16s[s * d..(s + 1) * d]),
             (Dtype::F16, _) => -kernels::dot_f16(&q.f16, &self.f16s[s * d..(s + 1) * d]),
-            (Dtype::I8, metric) => {
-                let ip = kernels::dot_i8(&q.i8, &self.i8s[s * d..(s + 1) * d]) as f32
-                    * q.scale
-                    * self.scales[s];
-                if metric == Metric::L2 {
-                    (q.sqnorm + self.sqnorms[s] - 2.0 * ip).max(0.0)
-                } else {
-                    -ip
-                }
-            }
+            (Dtype::I8, _) => self.code_dist(q, slot),
+        }
+    }
+
+    /// Distance on the i8 codes (i8 rows, or the navigation codes of f32 rows).
+    #[inline]
+    fn code_dist(&self, q: &Query, slot: u32) -> f32 {
+        let s = slot as usize;
+        let d = self.dim;
+        let ip = kernels::dot_i8(&q.i8, &self.i8s[s * d..(s + 1) * d]) as f32 * q.scale * self.scales[s];
+        if self.metric == Metric::L2 {
+            (q.sqnorm + self.sqnorms[s] - 2.0 * ip).max(0.0)
+        } else {
+            -ip
+        }
+    }
+
+    /// The distance a graph walk uses: the codes when f32 rows carry them, else `dist`.
+    #[inline]
+    pub fn walk_dist(&self, q: &Query, slot: u32) -> f32 {
+        if self.nav {
+            self.code_dist(q, slot)
+        } else {
+            self.dist(q, slot)
         }
     }
 
