@@ -20,23 +20,31 @@ __all__ = [
     "Semantic",
     "VectorIndex",
     "__version__",
+    "distance",
     "load_config",
+    "sampling",
 ]
 
-# Imported on first use: the semantic tier pulls in numpy, the config reader PyYAML.
+# Loaded on first attribute access, so that `import dejacache` stays cheap: the semantic tier
+# pulls in numpy, the config reader PyYAML.
 _LAZY = {
     "Semantic": ("._semantic", "Semantic"),
     "load_config": ("._config", "load_config"),
     "ConfigError": ("._config", "ConfigError"),
 }
+_LAZY_SUBMODULES = frozenset({"distance", "sampling"})
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
+    import importlib
+
     if name in _LAZY:
-        import importlib
-
         module_name, attr = _LAZY[name]
         value = getattr(importlib.import_module(module_name, __name__), attr)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'dejacache' has no attribute {name!r}")
+    if name in _LAZY_SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

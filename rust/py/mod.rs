@@ -1,9 +1,11 @@
 //! Python bindings: argument conversion, GIL release, error mapping. No cache logic lives here.
 
+mod distance;
 mod entry_store;
 mod errors;
 mod request_key;
 mod vector_index;
+mod sampling;
 
 use pyo3::prelude::*;
 
@@ -15,5 +17,11 @@ fn dejacache_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<entry_store::EntryStore>()?;
     m.add_class::<vector_index::VectorIndex>()?;
     m.add_function(wrap_pyfunction!(request_key::key_of_text, m)?)?;
+    m.add_function(wrap_pyfunction!(distance::distance_cosine, m)?)?;
+    m.add_function(wrap_pyfunction!(distance::distance_dot, m)?)?;
+    m.add_function(wrap_pyfunction!(distance::distance_l2, m)?)?;
+    m.add_function(wrap_pyfunction!(distance::simd_level, m)?)?;
+    m.add_function(wrap_pyfunction!(sampling::softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(sampling::sample, m)?)?;
     Ok(())
 }

@@ -1,0 +1,237 @@
+//! `dejacache.distance` kernels for Python: take C-contiguous numpy arrays of one kernel dtype
+//! (float32, float16, int8) without copying, release the GIL for batches, map errors.
+//!
+//! Anything else (lists, other dtypes, strided views, mixed dtypes) returns `NotImplemented`
+//! so that `distance.py` converts once with `np.ascontiguousarray` and calls again.
+
+use half::f16;
+use numpy::ndarray::Array2;
+use numpy::{Element, IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyFloat;
+
+use super::errors::to_py;
+use crate::error::CoreError;
+use crate::vector::kernels::{self, Metric};
+
+/// Below this many multiply-adds, releasing and retaking the GIL costs more than it frees.
+const DETACH_WORK: usize = 1 << 15;
+
+fn invalid(msg: String) -> PyErr {
+    to_py(CoreError::InvalidArgument(msg))
+}
+
+/// An element type with kernels. Batch results are float32 for every type; i8 dot and l2
+/// are exact integers up to 2^24, beyond any 1024-d vector.
+trait KernelElement: Element + Copy + Sync {
+    fn pair(metric: Metric, a: &[Self], b: &[Self]) -> f64;
+    fn many(metric: Metric, query: &[Self], rows: &[Self], out: &mut [f32]);
+    fn is_finite(self) -> bool;
+}
+
+impl KernelElement for f32 {
+    fn pair(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
+        (match metric {
+            Metric::Cosine => kernels::cosine_f32(a, b),
+            Metric::Dot => kernels::dot_f32(a, b),
+            Metric::L2 => kernels::l2sq_f32(a, b),
+        }) as f64
+    }
+
+    fn many(metric: Metric, query: &[f32], rows: &[f32], out: &mut [f32]) {
+        match metric {
+            Metric::Cosine => kernels::cosine_f32_many(query, rows, out),
+            Metric::Dot => kernels::dot_f32_many(query, rows, out),
+            Metric::L2 => kernels::l2sq_f32_many(query, rows, out),
+        }
+    }
+
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl KernelElement for f16 {
+    fn pair(metric: Metric, a: &[f16], b: &[f16]) -> f64 {
+        (match metric {
+            Metric::Cosine => kernels::cosine_f16(a, b),
+            Metric::Dot => kernels::dot_f16(a, b),
+            Metric::L2 => kernels::l2sq_f16(a, b),
+        }) as f64
+    }
+
+    fn many(metric: Metric, query: &[f16], rows: &[f16], out: &mut [f32]) {
+        let kernel = match metric {
+            Metric::Cosine => kernels::cosine_f16,
+            Metric::Dot => kernels::dot_f16,
+            Metric::L2 => kernels::l2sq_f16,
+        };
+        kernels::for_each_row(query, rows, out, kernel);
+    }
+
+    fn is_finite(self) -> bool {
+        f16::is_finite(self)
+    }
+}
+
+impl KernelElement for i8 {
+    fn pair(metric: Metric, a: &[i8], b: &[i8]) -> f64 {
+        match metric {
+            Metric::Cosine => kernels::cosine_i8(a, b) as f64,
+            Metric::Dot => kernels::dot_i8(a, b) as f64,
+            Metric::L2 => kernels::l2sq_i8(a, b) as f64,
+        }
+    }
+
+    fn many(metric: Metric, query: &[i8], rows: &[i8], out: &mut [f32]) {
+        let many = match metric {
+            Metric::Cosine => return kernels::for_each_row(query, rows, out, kernels::cosine_i8),
+            Metric::Dot => kernels::dot_i8_many,
+            Metric::L2 => kernels::l2sq_i8_many,
+        };
+        let dim = query.len().max(1);
+        const CHUNK: usize = 1024;
+        let mut buf = [0i32; CHUNK];
+        for (rows, out) in rows.chunks(CHUNK * dim).zip(out.chunks_mut(CHUNK)) {
+            let buf = &mut buf[..out.len()];
+            many(query, rows, buf);
+            for (o, &x) in out.iter_mut().zip(buf.iter()) {
+                *o = x as f32;
+            }
+        }
+    }
+
+    fn is_finite(self) -> bool {
+        true
+    }
+}
+
+/// Both arguments as read-only views of one element type, or None when either is not a
+/// C-contiguous array of exactly that type.
+fn take<'py, T: Element>(
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> Option<(PyReadonlyArrayDyn<'py, T>, PyReadonlyArrayDyn<'py, T>)> {
+    let (a, b) = (a.cast::<PyArrayDyn<T>>().ok()?, b.cast::<PyArrayDyn<T>>().ok()?);
+    if !a.is_c_contiguous() || !b.is_c_contiguous() {
+        return None;
+    }
+    Some((a.try_readonly().ok()?, b.try_readonly().ok()?))
+}
+
+/// Names the first vector holding NaN or infinity, once a result came out non-finite.
+fn check_finite<T: KernelElement>(name: &str, values: &[T], dim: usize) -> PyResult<()> {
+    match values.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(invalid(format!(
+            "{name} holds NaN or infinity (vector {}, component {}): drop or replace such vectors \
+             before computing distances",
+            i / dim,
+            i % dim
+        ))),
+    }
+}
+
+fn compute<'py, T: KernelElement>(
+    py: Python<'py>,
+    metric: Metric,
+    a: PyReadonlyArrayDyn<'py, T>,
+    b: PyReadonlyArrayDyn<'py, T>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let (ndim_a, ndim_b) = (sa.len(), sb.len());
+    if !(1..=2).contains(&ndim_a) || !(1..=2).contains(&ndim_b) {
+        return Err(invalid(format!(
+            "expected 1-D vectors or 2-D (n, dim) batches, got shapes {sa:?} and {sb:?}: reshape \
+             the inputs"
+        )));
+    }
+    let dim = sa[ndim_a - 1];
+    if sb[ndim_b - 1] != dim {
+        return Err(invalid(format!(
+            "dimension mismatch: a has shape {sa:?}, b has shape {sb:?}; both must have the same \
+             last dimension"
+        )));
+    }
+    if dim == 0 {
+        return Err(invalid("vectors have 0 dimensions: pass non-empty vectors".into()));
+    }
+    let (xa, xb) = (a.as_slice()?, b.as_slice()?);
+
+    if ndim_a == 1 && ndim_b == 1 {
+        let d = T::pair(metric, xa, xb);
+        if !d.is_finite() {
+            check_finite("a", xa, dim)?;
+            check_finite("b", xb, dim)?;
+        }
+        return Ok(PyFloat::new(py, d).into_any());
+    }
+
+    let (n, m) = (if ndim_a == 2 { sa[0] } else { 1 }, if ndim_b == 2 { sb[0] } else { 1 });
+    let work = |out: &mut [f32]| {
+        if ndim_a == 1 {
+            T::many(metric, xa, xb, out);
+        } else if ndim_b == 1 {
+            T::many(metric, xb, xa, out);
+        } else {
+            for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
+                T::many(metric, query, xb, out);
+            }
+        }
+        out.iter().all(|x| x.is_finite())
+    };
+    let mut out = vec![0f32; n * m];
+    let all_finite = if n * m * dim >= DETACH_WORK {
+        py.detach(|| work(&mut out))
+    } else {
+        work(&mut out)
+    };
+    if !all_finite {
+        check_finite("a", xa, dim)?;
+        check_finite("b", xb, dim)?;
+    }
+    Ok(if ndim_a == 2 && ndim_b == 2 {
+        let out = Array2::from_shape_vec((n, m), out).map_err(|e| invalid(e.to_string()))?;
+        out.into_pyarray(py).into_any()
+    } else {
+        PyArray1::from_vec(py, out).into_any()
+    })
+}
+
+fn distance<'py>(metric: Metric, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = a.py();
+    if let Some((a, b)) = take::<f32>(a, b) {
+        return compute(py, metric, a, b);
+    }
+    if let Some((a, b)) = take::<f16>(a, b) {
+        return compute(py, metric, a, b);
+    }
+    if let Some((a, b)) = take::<i8>(a, b) {
+        return compute(py, metric, a, b);
+    }
+    Ok(py.NotImplemented().into_bound(py))
+}
+
+/// Cosine similarity of C-contiguous arrays of one kernel dtype; NotImplemented otherwise.
+#[pyfunction]
+pub(crate) fn distance_cosine<'py>(a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    distance(Metric::Cosine, a, b)
+}
+
+/// Inner product of C-contiguous arrays of one kernel dtype; NotImplemented otherwise.
+#[pyfunction]
+pub(crate) fn distance_dot<'py>(a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    distance(Metric::Dot, a, b)
+}
+
+/// Squared L2 distance of C-contiguous arrays of one kernel dtype; NotImplemented otherwise.
+#[pyfunction]
+pub(crate) fn distance_l2<'py>(a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    distance(Metric::L2, a, b)
+}
+
+/// The SIMD kernel set this process uses ("avx512", "avx2+fma", "neon" or "scalar").
+#[pyfunction]
+pub(crate) fn simd_level() -> &'static str {
+    kernels::simd_level()
+}

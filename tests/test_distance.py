@@ -1,0 +1,198 @@
+"""dejacache.distance against float64 numpy references, over shapes, dtypes and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dejacache import _core, distance
+
+
+def ref(metric: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float64 reference with the same broadcasting rules as dejacache.distance."""
+    a64, b64 = np.atleast_2d(a.astype(np.float64)), np.atleast_2d(b.astype(np.float64))
+    if metric == "dot":
+        out = a64 @ b64.T
+    elif metric == "l2":
+        out = ((a64[:, None, :] - b64[None, :, :]) ** 2).sum(-1)
+    else:
+        na, nb = np.linalg.norm(a64, axis=1), np.linalg.norm(b64, axis=1)
+        denom = np.outer(na, nb)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(denom == 0, 0.0, (a64 @ b64.T) / np.where(denom == 0, 1, denom))
+    if a.ndim == 1 and b.ndim == 1:
+        return out[0, 0]
+    if a.ndim == 1:
+        return out[0]
+    if b.ndim == 1:
+        return out[:, 0]
+    return out
+
+
+def scale(metric: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The size of f32 rounding error for each result: sums of absolute terms."""
+    a64, b64 = np.abs(np.atleast_2d(a.astype(np.float64))), np.abs(np.atleast_2d(b.astype(np.float64)))
+    if metric == "cosine":
+        return np.float64(1.0)
+    if metric == "dot":
+        s = a64 @ b64.T
+    else:
+        s = (a64**2).sum(1)[:, None] + (b64**2).sum(1)[None, :]
+    if a.ndim == 1 and b.ndim == 1:
+        return s[0, 0]
+    return s.reshape(np.shape(ref(metric, a, b)))
+
+
+METRICS = {"cosine": distance.cosine, "dot": distance.dot, "l2": distance.l2}
+
+elements = st.floats(-1e4, 1e4, width=32, allow_subnormal=False)
+
+
+@st.composite
+def operands(draw, dtype=np.float32, elems=elements):
+    dim = draw(st.integers(1, 600))
+    shape_a = draw(st.sampled_from([(dim,), (draw(st.integers(0, 6)), dim)]))
+    shape_b = draw(st.sampled_from([(dim,), (draw(st.integers(1, 6)), dim)]))
+    a = draw(hnp.arrays(dtype, shape_a, elements=elems))
+    b = draw(hnp.arrays(dtype, shape_b, elements=elems))
+    return a, b
+
+
+@settings(max_examples=150, deadline=None)
+@given(operands(), st.sampled_from(sorted(METRICS)))
+def test_float32_matches_numpy(ab, metric):
+    a, b = ab
+    got = METRICS[metric](a, b)
+    want = ref(metric, a, b)
+    if a.ndim == 1 and b.ndim == 1:
+        assert isinstance(got, float)
+    else:
+        assert got.dtype == np.float32 and got.shape == np.shape(want)
+    assert np.all(np.abs(np.asarray(got, np.float64) - want) <= 1e-4 * scale(metric, a, b) + 1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(operands(np.float16, st.floats(-100, 100, width=16)), st.sampled_from(sorted(METRICS)))
+def test_float16_matches_numpy(ab, metric):
+    a, b = ab
+    got = METRICS[metric](a, b)
+    want = ref(metric, a, b)
+    assert np.all(np.abs(np.asarray(got, np.float64) - want) <= 1e-4 * scale(metric, a, b) + 1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(operands(np.int8, st.integers(-128, 127)), st.sampled_from(sorted(METRICS)))
+def test_int8_is_exact(ab, metric):
+    a, b = ab
+    got = np.asarray(METRICS[metric](a, b), np.float64)
+    want = ref(metric, a, b)
+    tol = 1e-6 if metric == "cosine" else 0
+    assert np.all(np.abs(got - want) <= tol)
+
+
+def test_float32_contiguous_arrays_take_the_zero_copy_path():
+    a = np.ones(8, np.float32)
+    assert _core.distance_dot(a, a) == 8.0
+    assert _core.distance_dot(np.ones((3, 8), np.float32), a).tolist() == [8.0] * 3
+    # Everything else is left to distance.py, which converts once.
+    assert _core.distance_dot(a.astype(np.float64), a) is NotImplemented
+    assert _core.distance_dot(np.ones(16, np.float32)[::2], a) is NotImplemented
+    assert _core.distance_dot([1.0] * 8, a) is NotImplemented
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ([1, 2, 3], [4, 5, 6]),
+        (np.arange(3, dtype=np.float64), np.arange(3, dtype=np.int64)),
+        (np.arange(6, dtype=np.float32)[::2], np.ones(3, np.float32)),
+        (np.arange(3, dtype=">f4"), np.ones(3, np.float32)),
+        (np.arange(3, dtype=">f2"), np.ones(3, ">f2")),
+        (np.arange(3, dtype=np.float16), np.ones(3, np.float32)),
+        (np.arange(3, dtype=np.int8), np.ones(3, np.uint8)),
+    ],
+)
+def test_other_inputs_are_converted_once(a, b):
+    want = float(np.dot(np.asarray(a, np.float64), np.asarray(b, np.float64)))
+    assert distance.dot(a, b) == pytest.approx(want)
+
+
+def test_fortran_order_and_transposed_batches():
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.standard_normal((5, 7)).astype(np.float32))
+    b = rng.standard_normal((4, 7)).astype(np.float32)
+    np.testing.assert_allclose(distance.l2(a, b), ref("l2", a, b), rtol=1e-5)
+    np.testing.assert_allclose(distance.cosine(b.T.T, a), ref("cosine", b, a), atol=1e-6)
+
+
+def test_zero_vectors_have_cosine_zero():
+    z = np.zeros(384, np.float32)
+    assert distance.cosine(z, np.ones(384, np.float32)) == 0.0
+    assert distance.cosine(np.zeros((2, 3), np.float32), np.zeros((4, 3), np.float32)).tolist() == [[0.0] * 4] * 2
+
+
+def test_empty_batch_gives_empty_result():
+    out = distance.dot(np.zeros((0, 4), np.float32), np.ones(4, np.float32))
+    assert out.shape == (0,)
+    assert distance.dot(np.zeros((0, 4), np.float32), np.ones((3, 4), np.float32)).shape == (0, 3)
+
+
+def test_large_batch_is_right():
+    """Large enough that the GIL is released during the work."""
+    rng = np.random.default_rng(1)
+    rows = rng.standard_normal((3000, 384)).astype(np.float32)
+    q = rng.standard_normal(384).astype(np.float32)
+    np.testing.assert_allclose(distance.dot(rows, q), rows.astype(np.float64) @ q, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(distance.cosine(q, rows), ref("cosine", q, rows), atol=1e-5)
+
+
+def test_overflow_of_finite_input_is_not_an_error():
+    big = np.full(4, 1e30, np.float32)
+    assert distance.dot(big, big) == float("inf")
+    assert distance.cosine(big, big) == 1.0
+
+
+@pytest.mark.parametrize("metric", sorted(METRICS))
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        (np.ones(3, np.float32), np.ones(4, np.float32), "dimension mismatch"),
+        (np.ones((2, 3), np.float32), np.ones((2, 4), np.float32), "dimension mismatch"),
+        (np.float32(1.0), np.ones(1, np.float32), "1-D vectors or 2-D"),
+        (np.ones((2, 2, 2), np.float32), np.ones(2, np.float32), "1-D vectors or 2-D"),
+        (np.ones(0, np.float32), np.ones(0, np.float32), "0 dimensions"),
+        (np.array([1.0, np.nan], np.float32), np.ones(2, np.float32), "a holds NaN or infinity"),
+        (np.ones(2, np.float32), np.array([[1, 1], [np.inf, 1]], np.float32), r"b holds NaN .*vector 1"),
+        (np.array([1.0, np.nan], np.float16), np.ones(2, np.float16), "NaN or infinity"),
+        (np.array([1.0, np.nan]), [1, 2], "NaN or infinity"),
+    ],
+)
+def test_bad_input_raises_value_error(metric, a, b, match):
+    with pytest.raises(ValueError, match=match):
+        METRICS[metric](a, b)
+
+
+@pytest.mark.parametrize("bad", [["a", "b"], np.array([1 + 1j, 2]), np.array([True, False])])
+def test_non_numeric_input_raises_type_error(bad):
+    with pytest.raises(TypeError, match="real numbers"):
+        distance.cosine(bad, [1.0, 2.0])
+
+
+def test_simd_level_is_named():
+    assert distance.simd_level() in {"avx512", "avx2+fma", "neon", "scalar"}
+
+
+def test_submodules_load_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dejacache; "
+        "assert 'dejacache.distance' not in sys.modules and 'dejacache.sampling' not in sys.modules; "
+        "dejacache.distance.dot; dejacache.sampling.softmax; "
+        "assert 'dejacache.distance' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
