@@ -1,5 +1,7 @@
 """Type stubs of the compiled core (checked against the binary by tests/test_stubs.py)."""
 
+import numpy
+
 __version__: str
 KEY_SCHEMA_VERSION: int
 
@@ -33,3 +35,9 @@ class EntryStore:
     @property
     def bytes(self) -> int: ...
     def stats(self) -> list[tuple[str, dict[str, int]]]: ...
+
+class HashingEmbedder:
+    def __init__(self, dim: int = 512, min_n: int = 3, max_n: int = 5, words: bool = True) -> None: ...
+    @property
+    def dim(self) -> int: ...
+    def embed(self, texts: list[str]) -> numpy.ndarray: ...

@@ -2,6 +2,7 @@
 
 mod entry_store;
 mod errors;
+mod hashing;
 mod request_key;
 
 use pyo3::prelude::*;
@@ -12,6 +13,7 @@ fn dejacache_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KEY_SCHEMA_VERSION", crate::key::KEY_SCHEMA_VERSION)?;
     m.add_class::<request_key::KeySchema>()?;
     m.add_class::<entry_store::EntryStore>()?;
+    m.add_class::<hashing::HashingEmbedder>()?;
     m.add_function(wrap_pyfunction!(request_key::key_of_text, m)?)?;
     Ok(())
 }
