@@ -12,39 +12,45 @@ from ._controls import EXCLUDED_PARAMS
 from ._core import VectorIndex, __version__
 from ._hit import Hit
 
+#: names imported on first use (module __getattr__), so that importing dejacache stays cheap:
+#: the embedders load models, the semantic tier numpy, the config reader PyYAML
+_LAZY: dict[str, str] = {
+    "CachedEmbedder": "dejacache.embedders",
+    "CallableEmbedder": "dejacache.embedders",
+    "HashingEmbedder": "dejacache.embedders",
+    "MiniLMEmbedder": "dejacache.embedders",
+    "MiniLML3Embedder": "dejacache.embedders",
+    "OpenAIEmbedder": "dejacache.embedders",
+    "SentenceTransformerEmbedder": "dejacache.embedders",
+    "default_embedder": "dejacache.embedders",
+    "Semantic": "dejacache._semantic",
+    "load_config": "dejacache._config",
+    "ConfigError": "dejacache._config",
+}
+#: submodules loaded on first attribute access
+_LAZY_SUBMODULES = frozenset({"distance", "sampling"})
+
 __all__ = [
     "EXCLUDED_PARAMS",
     "Cache",
-    "ConfigError",
     "Hit",
-    "Semantic",
     "VectorIndex",
     "__version__",
     "distance",
-    "load_config",
     "sampling",
+    *_LAZY,
 ]
-
-# Loaded on first attribute access, so that `import dejacache` stays cheap: the semantic tier
-# pulls in numpy, the config reader PyYAML.
-_LAZY = {
-    "Semantic": ("._semantic", "Semantic"),
-    "load_config": ("._config", "load_config"),
-    "ConfigError": ("._config", "ConfigError"),
-}
-_LAZY_SUBMODULES = frozenset({"distance", "sampling"})
 
 
 def __getattr__(name: str) -> object:
     import importlib
 
-    if name in _LAZY:
-        module_name, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module_name, __name__), attr)
-        globals()[name] = value
-        return value
-    if name in _LAZY_SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module 'dejacache' has no attribute {name!r}")
+    globals()[name] = value
+    return value
