@@ -1,5 +1,6 @@
 import argparse
 
+from dejacache import evaluation
 from dejacache._bench_semantic import make_intents, run_semantic
 from semantic_helpers import WordEmbedder
 
@@ -12,12 +13,13 @@ def test_intents_are_distinct_and_paraphrased():
 
 def test_semantic_workload_reports_hits_and_precision(tmp_path):
     args = argparse.Namespace(requests=300, zipf=1.1, seed=3, threshold=0.99)
-    report = run_semantic(args, embedder=WordEmbedder())
+    report = run_semantic(args, embedder=WordEmbedder(), evaluator=evaluation.Cosine())
     assert report["llm_calls"] + report["exact_hits"] + report["semantic_hits"] == 300
     assert report["exact_hits"] > 0
     assert report["semantic_hits"] > 0
     # The word embedder maps stop-word-only rewordings together, never other topics.
     assert report["semantic_precision"] == 1.0
     assert 0 < report["semantic_recall"] <= 1
-    loose = run_semantic(argparse.Namespace(requests=300, zipf=1.1, seed=3, threshold=0.3), embedder=WordEmbedder())
+    loose = run_semantic(argparse.Namespace(requests=300, zipf=1.1, seed=3, threshold=0.3), embedder=WordEmbedder(),
+                         evaluator=evaluation.Cosine())
     assert loose["semantic_wrong"] > 0 and loose["wrong_examples"]

@@ -114,3 +114,18 @@ def test_temperature_softmax_uses_the_core_sampler():
     assert seen == {"a", "b"}
     cold = pp.TemperatureSoftmax(temperature=0.01, seed=11)
     assert {cold(cands)["response"] for _ in range(50)} == {"a"}
+
+
+def test_numbers_agree():
+    ev = e.NumbersAgree()
+    assert ev.evaluate({"text": "What is 2+2?"}, {"text": "what's 2 + 2"}) == 1.0
+    assert ev.evaluate({"text": "What is 2+2?"}, {"text": "What is 2+3?"}) == 0.0
+    assert ev.evaluate({"text": "I found a thousand bucks"}, {"text": "I found a hundred bucks"}) == 0.0
+    assert ev.evaluate({"text": "1,000 users"}, {"text": "1000 users"}) == 1.0
+    assert ev.evaluate({"text": "Which one is best?"}, {"text": "Which is best?"}) == 1.0  # "one" is not a number
+
+
+def test_token_sequence():
+    ev = e.TokenSequence()
+    assert ev.evaluate({"text": "How do I learn Rust?"}, {"text": "how do i learn rust"}) == 1.0
+    assert ev.evaluate({"text": "What do Croats think of Turks?"}, {"text": "What do Turks think of Croats?"}) < 0.7

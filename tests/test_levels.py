@@ -3,7 +3,7 @@
 import pytest
 
 import dejacache
-from dejacache import Semantic
+from dejacache import Semantic, evaluation
 from semantic_helpers import BruteForceStore, WordEmbedder
 
 
@@ -12,7 +12,8 @@ def chat(text, **params):
 
 
 def semantic():
-    return Semantic(embedder=WordEmbedder(), threshold=0.9, vector_store=BruteForceStore())
+    return Semantic(embedder=WordEmbedder(), threshold=0.9, evaluator=evaluation.Cosine(),
+                    vector_store=BruteForceStore())
 
 
 def test_miss_stores_in_every_level_and_lower_hit_is_promoted():

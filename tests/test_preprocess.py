@@ -194,3 +194,9 @@ def test_plain_callable_scope_blanks_verbatim_text_only():
         p.extract(lambda r: 42, req)
     with pytest.raises(PreprocessError):
         p.extract(lambda r: r["prompt"], req)
+
+
+def test_normalize_text():
+    assert p.normalize_text("What\u2019s   the capital of France?!") == "What is the capital of France"
+    assert p.normalize_text("I can't and won't; they're here") == "I cannot and will not; they are here"
+    assert p.normalize_text("???") == ""

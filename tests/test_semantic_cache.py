@@ -27,6 +27,7 @@ class Clock:
 def make(store_kind, clock=None, **semantic):
     semantic.setdefault("embedder", WordEmbedder())
     semantic.setdefault("threshold", 0.9)
+    semantic.setdefault("evaluator", evaluation.Cosine())
     if store_kind == "custom-store":
         semantic.setdefault("vector_store", BruteForceStore())
     cache_kw = {k: semantic.pop(k) for k in ("max_entries", "ttl", "next_cache") if k in semantic}
@@ -295,3 +296,50 @@ def test_semantic_config_validation():
         dejacache.Cache(semantic="yes")
     with pytest.raises(TypeError):
         dejacache.Cache(next_cache="redis")
+
+
+def test_defaults_follow_the_embedder():
+    from dejacache._semantic import HASHING_THRESHOLD, MODEL_THRESHOLD, UNKNOWN_EMBEDDER_THRESHOLD, default_evaluator, default_threshold
+
+    class Named(WordEmbedder):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+    assert default_threshold(Named("all-MiniLM-L6-v2")) == MODEL_THRESHOLD
+    assert default_threshold(Named("hashing-512-3to5-words")) == HASHING_THRESHOLD
+    assert default_threshold(Named("my-model")) == UNKNOWN_EMBEDDER_THRESHOLD
+    assert HASHING_THRESHOLD > MODEL_THRESHOLD
+    own = Named("x")
+    own.default_threshold = 0.91
+    assert default_threshold(own) == 0.91
+    assert [type(e).__name__ for e in default_evaluator(Named("all-MiniLM-L6-v2")).evaluators] == ["Cosine", "NumbersAgree"]
+    assert [type(e).__name__ for e in default_evaluator(Named("hashing")).evaluators] == ["Cosine", "NumbersAgree", "TokenSequence"]
+    cache = dejacache.Cache(semantic=Semantic(embedder=Named("hashing-512"), vector_store=BruteForceStore()))
+    assert cache._semantic.threshold == HASHING_THRESHOLD
+
+
+def test_default_evaluator_refuses_other_numbers_and_swapped_words(store_kind):
+    cache = make(store_kind, evaluator=None, threshold=None)  # the strict defaults of an unmeasured embedder
+    cache.put(chat("What is 2+2?"), answer("4"))
+    assert cache.get(chat("What is 2+3?")) is None
+    assert cache.get(chat("what is 2 + 2")) is not None
+    cache.put(chat("What do Croats think of Turks?"), answer("..."))
+    assert cache.get(chat("What do Turks think of Croats?")) is None
+
+
+def test_text_is_normalised_before_embedding(store_kind):
+    seen = []
+
+    class Recording(WordEmbedder):
+        def embed(self, texts):
+            seen.extend(texts)
+            return super().embed(texts)
+
+    cache = make(store_kind, embedder=Recording())
+    cache.put(chat("What's  the capital of France?"), answer("Paris"))
+    assert seen == ["What is the capital of France"]
+    raw = make(store_kind, embedder=Recording(), normalize=False)
+    seen.clear()
+    raw.put(chat("What's  the capital of France?"), answer("Paris"))
+    assert seen == ["What's  the capital of France?"]

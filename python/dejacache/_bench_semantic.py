@@ -51,7 +51,8 @@ def make_intents(seed: int) -> list[list[str]]:
     return intents
 
 
-def run_semantic(args: argparse.Namespace, progress: Any = None, embedder: Any = None) -> dict[str, Any]:
+def run_semantic(args: argparse.Namespace, progress: Any = None, embedder: Any = None,
+                 evaluator: Any = None) -> dict[str, Any]:
     from ._cache import Cache
     from ._semantic import Semantic
     from ._cmd_bench import percentile
@@ -65,7 +66,8 @@ def run_semantic(args: argparse.Namespace, progress: Any = None, embedder: Any =
     wordings = [rng.randrange(len(intents[i])) for i in stream]
 
     t0 = time.perf_counter()
-    cache = Cache(max_entries=100_000, semantic=Semantic(embedder=embedder, threshold=args.threshold))
+    cache = Cache(max_entries=100_000, semantic=Semantic(embedder=embedder, threshold=args.threshold,
+                                                               evaluator=evaluator))
     setup_s = time.perf_counter() - t0
     tier = cache._semantic
     answered: set[int] = set()

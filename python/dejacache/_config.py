@@ -192,15 +192,11 @@ def _evaluators() -> dict:
             out.append((child(item["evaluator"], f"{w}.evaluator", depth), _num(0.0)(item["weight"], f"{w}.weight")))
         return out
 
-    def calibrated(**params: Any) -> Any:
-        from .embedders import CalibratedPairEvaluator
-
-        return CalibratedPairEvaluator.default(**params) if hasattr(CalibratedPairEvaluator, "default") \
-            else CalibratedPairEvaluator(**params)
-
     table: dict = {
         "cosine": (e.Cosine, {}),
         "exact_match": (e.ExactMatch, {}),
+        "numbers_agree": (e.NumbersAgree, {}),
+        "token_sequence": (e.TokenSequence, {}),
         "kreciprocal": (e.KReciprocal, {"k": _int(1, 100)}),
         "sequence_match": (e.SequenceMatch, {"weights": _list(_num(0.0))}),
         "time_decay": (e.TimeDecay, {"evaluator": _nested(child), "max_age": _num(0.0, open_lo=True, none=True),
@@ -209,7 +205,6 @@ def _evaluators() -> dict:
         "any_of": (lambda of: e.AnyOf(*of), {"of": _nested(children)}),
         "weighted": (lambda of: e.Weighted(of), {"of": _nested(weighted_pairs)}),
         "cross_encoder": (e.CrossEncoder, {"model_path": _str()}),
-        "calibrated": (calibrated, {}),
     }
     return table
 
@@ -235,9 +230,21 @@ def _embedders() -> dict:
 
         return HashingEmbedder(**params)
 
+    def minilm(**params: Any) -> Any:
+        from .embedders import CachedEmbedder, MiniLMEmbedder
+
+        return CachedEmbedder(MiniLMEmbedder(**params))
+
+    def minilm_l3(**params: Any) -> Any:
+        from .embedders import CachedEmbedder, MiniLML3Embedder
+
+        return CachedEmbedder(MiniLML3Embedder(**params))
+
     return {
         "default": (default, {}),
-        "hashing": (hashing, {"dim": _int(8, 65536)}),
+        "hashing": (hashing, {"dim": _int(8, 65536), "min_n": _int(1, 16), "max_n": _int(1, 16), "words": _bool}),
+        "minilm": (minilm, {"threads": _int(1, 256)}),
+        "minilm_l3": (minilm_l3, {"threads": _int(1, 256)}),
     }
 
 
@@ -252,7 +259,8 @@ def _vector_stores(dim_of: Callable[[], int]) -> dict:
 
 # -- the whole config --------------------------------------------------------------------------
 
-_SEMANTIC_KEYS = ("embedder", "threshold", "top_k", "preprocess", "evaluator", "postprocess", "vector_store")
+_SEMANTIC_KEYS = ("embedder", "threshold", "top_k", "preprocess", "evaluator", "postprocess", "vector_store",
+                  "normalize")
 
 
 def _semantic(spec: Any, where: str) -> Any:
@@ -270,6 +278,8 @@ def _semantic(spec: Any, where: str) -> Any:
     kwargs: dict[str, Any] = {}
     if "threshold" in spec:
         kwargs["threshold"] = _num(0.0, 1.0)(spec["threshold"], f"{where}.threshold")
+    if "normalize" in spec:
+        kwargs["normalize"] = _bool(spec["normalize"], f"{where}.normalize")
     if "top_k" in spec:
         kwargs["top_k"] = _int(1, 1000)(spec["top_k"], f"{where}.top_k")
     for key, kind, table in (("preprocess", "pre-processor", _preprocessors), ("evaluator", "evaluator", _evaluators),

@@ -23,7 +23,9 @@ A plain callable ``(query, candidate) -> float`` works wherever an evaluator is 
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -38,9 +40,11 @@ __all__ = [
     "Evaluator",
     "ExactMatch",
     "KReciprocal",
+    "NumbersAgree",
     "PairScorer",
     "SequenceMatch",
     "TimeDecay",
+    "TokenSequence",
     "Weighted",
     "score_of",
 ]
@@ -98,6 +102,49 @@ class ExactMatch(Evaluator):
 
     def evaluate(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
         return 1.0 if query["text"] == candidate["text"] else 0.0
+
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split()) if w != "_"}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
+                      "ninety": "90", "hundred": "1e2", "thousand": "1e3", "million": "1e6", "billion": "1e9",
+                      "trillion": "1e12", "third": "3", "fourth": "4", "fifth": "5", "twice": "2", "dozen": "12"})
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers a text mentions, digits or unambiguous number words, sorted."""
+    out = []
+    for tok in _TOKEN.findall(text.lower()):
+        if tok[0].isdigit():
+            out.append(tok.replace(",", ""))
+        elif tok in _NUMBER_WORDS:
+            out.append(_NUMBER_WORDS[tok])
+    return sorted(out)
+
+
+class NumbersAgree(Evaluator):
+    """1.0 when both texts mention the same numbers, else 0.0: "What is 2+2?" and "What is
+    2+3?" embed almost alike (cosine 0.92 with the hashing embedder) but never share an answer.
+    Digits and unambiguous number words count ("one", "first", "second" do not: they are
+    often not numbers)."""
+
+    def evaluate(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
+        return 1.0 if numbers_in(str(query["text"])) == numbers_in(str(candidate["text"])) else 0.0
+
+
+class TokenSequence(Evaluator):
+    """How alike the two texts' word sequences are (difflib's ratio over lower-cased words):
+    catches swapped words ("Croats think of Turks" vs "Turks think of Croats"), which a
+    bag-of-n-grams embedder scores 1.0. Part of the strict default for the hashing fallback."""
+
+    def evaluate(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
+        a = _TOKEN.findall(str(query["text"]).lower())
+        b = _TOKEN.findall(str(candidate["text"]).lower())
+        if a == b:
+            return 1.0
+        return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 class PairScorer(Evaluator):
