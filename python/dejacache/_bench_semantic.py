@@ -51,8 +51,7 @@ def make_intents(seed: int) -> list[list[str]]:
     return intents
 
 
-def run_semantic(args: argparse.Namespace, progress: Any = None, embedder: Any = None,
-                 evaluator: Any = None) -> dict[str, Any]:
+def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any = None) -> dict[str, Any]:
     from ._cache import Cache
     from ._semantic import Semantic
     from ._cmd_bench import percentile
@@ -65,13 +64,16 @@ def run_semantic(args: argparse.Namespace, progress: Any = None, embedder: Any =
     stream = rng.choices(range(len(intents)), weights=weights, k=args.requests)
     wordings = [rng.randrange(len(intents[i])) for i in stream]
 
+    if embedder is None and getattr(args, "embedder", "default") == "hashing":
+        from .embedders import CachedEmbedder, HashingEmbedder
+
+        embedder = CachedEmbedder(HashingEmbedder())
     t0 = time.perf_counter()
     cache = Cache(max_entries=100_000, semantic=Semantic(embedder=embedder, threshold=args.threshold,
                                                                evaluator=evaluator))
     setup_s = time.perf_counter() - t0
     tier = cache._semantic
     answered: set[int] = set()
-    seen_text: set[str] = set()
     counts = {"exact": 0, "semantic": 0, "semantic_correct": 0, "llm_calls": 0, "paraphrase_opportunities": 0}
     lat = {"exact": [], "semantic": [], "miss": []}
     wrong_examples: list[dict[str, str]] = []
@@ -79,28 +81,26 @@ def run_semantic(args: argparse.Namespace, progress: Any = None, embedder: Any =
         text = intents[intent][wording]
         req = {"model": "gpt-4o-mini", "temperature": 0,
                "messages": [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": text}]}
-        if intent in answered and text not in seen_text:
-            counts["paraphrase_opportunities"] += 1
         start = time.perf_counter()
         hit = cache.get(req)
         dt = time.perf_counter() - start
+        if intent in answered and (hit is None or hit.source != "exact"):
+            # The question was answered before in other words: a semantic hit was possible.
+            counts["paraphrase_opportunities"] += 1
         if hit is None:
             lat["miss"].append(dt)
             counts["llm_calls"] += 1
             cache.put(req, {"intent": intent, "content": f"An answer about: {intents[intent][0]}"})
             answered.add(intent)
-        else:
-            lat[hit.source].append(dt)
-            counts[hit.source] += 1
-            if hit.source == "semantic":
-                if hit.response["intent"] == intent:
-                    counts["semantic_correct"] += 1
-                elif len(wrong_examples) < 5:
-                    wrong_examples.append({"asked": text, "served_for": intents[hit.response["intent"]][0],
-                                           "similarity": round(hit.similarity, 4)})
-        seen_text.add(text)
-        if progress is not None:
-            progress()
+            continue
+        lat[hit.source].append(dt)
+        counts[hit.source] += 1
+        if hit.source == "semantic":
+            if hit.response["intent"] == intent:
+                counts["semantic_correct"] += 1
+            elif len(wrong_examples) < 5:
+                wrong_examples.append({"asked": text, "served_for": intents[hit.response["intent"]][0],
+                                       "similarity": round(hit.similarity, 4)})
     for v in lat.values():
         v.sort()
     us = 1e6

@@ -35,6 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="requests in the stream (default 20000; 2000 for --workload semantic)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="semantic workload: similarity threshold (default: the cache's default)")
+    parser.add_argument("--embedder", choices=("default", "hashing"), default="default",
+                        help="semantic workload: the default embedder, or the hashing fallback")
     parser.add_argument("--unique", type=int, default=2_000, help="distinct prompts in the pool (default 2000)")
     parser.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent of prompt popularity (default 1.1)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated LLM latency (default 20 ms)")
