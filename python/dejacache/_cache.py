@@ -209,10 +209,10 @@ class Cache:
             cache["s-maxage"] = ctl.max_age
         return cache
 
-    def _beyond_exact(self, request: Any, key: str, ctl: Controls, probe: Any = None) -> tuple[Hit | None, Any]:
+    def _beyond_exact(self, request: Any, key: str, ctl: Controls) -> tuple[Hit | None, Any]:
         """After an exact miss: the semantic tier, then the lower levels (a hit there is copied
         up). Returns the hit (or None) and the semantic probe, to store the answer with."""
-        hit = None
+        hit = probe = None
         if self._semantic is not None:
             try:
                 hit, probe = self._semantic.lookup(request, ctl, self._clock())
