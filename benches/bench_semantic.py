@@ -102,6 +102,12 @@ def bench_gptcache(n, targets, table, dim):
         from gptcache.similarity_evaluation.distance import SearchDistanceEvaluation
     except ImportError as exc:
         return None, f"not measured here (GPTCache not installed: {exc.name})"
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)  # as ours: one thread per query (OpenMP only spins on a shared box)
+    except (ImportError, AttributeError):
+        pass
     tmp = tempfile.mkdtemp(prefix="gptcache-bench-")
     dm = get_data_manager(CacheBase("sqlite", sql_url=f"sqlite:///{tmp}/sqlite.db"),
                           VectorBase("faiss", dimension=dim, index_path=os.path.join(tmp, "faiss.index")),
