@@ -3,7 +3,8 @@
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benches/bench_index.py --n 20000
 
 Every library gets the same vectors and queries. Queries are issued one per call on one thread
-(the semantic cache's access pattern). Graph indexes use M=16, ef_construction=200; each is
+(the semantic cache's access pattern); queries/s is per second of CPU time (best of three at
+the chosen ef), build times are wall-clock. Graph indexes use M=16, ef_construction=200; each is
 reported at the smallest ef of a sweep whose recall@10 reaches the target (default 0.95).
 bytes/vector is each library's own accounting (dejacache.memory_bytes, usearch.memory_usage,
 hnswlib's file size, faiss's serialised size, the numpy array's nbytes).
@@ -53,11 +54,13 @@ def recalls(found, truth):
 
 
 def timed_queries(search_one, queries, k):
+    """Queries per second of CPU time: searches run on this one thread, and CPU time does not
+    count the time the (shared, loaded) machine gave to other processes."""
     found = np.empty((len(queries), k), dtype=np.int64)
-    t = time.perf_counter()
+    t = time.process_time()
     for i, q in enumerate(queries):
         found[i] = search_one(q)
-    return found, len(queries) / (time.perf_counter() - t)
+    return found, len(queries) / (time.process_time() - t)
 
 
 def sweep(name, set_ef, search_one, queries, truth, k, target):
@@ -70,7 +73,9 @@ def sweep(name, set_ef, search_one, queries, truth, k, target):
         best = (ef, r1, r10, qps)
         if r10 >= target:
             break
-    return best
+    # the best of three timings at the chosen ef, against load spikes from other processes
+    qps = max([best[3]] + [timed_queries(search_one, queries, k)[1] for _ in range(2)])
+    return best[:3] + (qps,)
 
 
 def row(rows, name, r1, r10, qps, build, bpv, note=""):
@@ -133,6 +138,45 @@ def crossover(dim, sizes, rng):
         )
 
 
+def scans(rows, data, queries, truth, k, label=""):
+    """Exact scans: numpy, dejacache flat f32 and i8 (with rerank), faiss flat."""
+    n, d = data.shape
+    ids = np.arange(n, dtype=np.uint64)
+
+    def numpy_one(q):
+        s = data @ q
+        top = np.argpartition(-s, k)[:k]
+        return top[np.argsort(-s[top])]
+
+    found, numpy_qps = timed_queries(numpy_one, queries, k)
+    row(rows, f"numpy f32 scan{label}", *recalls(found, truth), numpy_qps, 0.0, data.nbytes / n,
+        f"{numpy_qps * data.nbytes / 1e9:.1f} GB/s scanned")
+    flat_qps = 0.0
+    for dtype in ("f32", "i8"):
+        idx = VectorIndex(d, kind="flat", dtype=dtype)
+        t = time.perf_counter()
+        idx.add(ids, data)
+        build = time.perf_counter() - t
+        found, qps = timed_queries(lambda q: idx.search(q, k)[0].astype(np.int64), queries, k)
+        gbs = qps * n * d * (4 if dtype == "f32" else 1) / 1e9
+        row(rows, f"dejacache flat {dtype}{label}", *recalls(found, truth), qps, build, idx.memory_bytes / n,
+            f"{gbs:.1f} GB/s scanned, {qps / numpy_qps:.2f}x numpy")
+        if dtype == "f32":
+            flat_qps = qps
+        del idx
+    try:
+        import faiss
+
+        fi = faiss.IndexFlatIP(d)
+        fi.add(data)
+        found, qps = timed_queries(lambda q: fi.search(q[None, :], k)[1][0], queries, k)
+        row(rows, f"faiss flat f32{label}", *recalls(found, truth), qps, 0.0, data.nbytes / n,
+            f"dejacache flat f32 {flat_qps / qps:.2f}x")
+        del fi
+    except ImportError:
+        print("  faiss not installed: skipped")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
@@ -140,6 +184,7 @@ def main():
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--target", type=float, default=0.95)
+    ap.add_argument("--scan-n", type=int, default=0, help="also time exact scans over this many vectors")
     ap.add_argument("--crossover", action="store_true", help="also measure the flat/HNSW crossover")
     args = ap.parse_args()
     n, d, k = args.n, args.dim, args.k
@@ -151,41 +196,21 @@ def main():
     print(f"n={n} dim={d} queries={args.queries} k={k} target recall@10={args.target}; one query per call, one thread")
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
 
-    # exact scans
-    def numpy_one(q):
-        s = data @ q
-        top = np.argpartition(-s, k)[:k]
-        return top[np.argsort(-s[top])]
-
-    found, qps = timed_queries(numpy_one, queries, k)
-    row(rows, "numpy f32 scan", *recalls(found, truth), qps, 0.0, data.nbytes / n)
-    numpy_qps = qps
-    for dtype in ("f32", "i8"):
-        idx = VectorIndex(d, kind="flat", dtype=dtype)
-        t = time.perf_counter()
-        idx.add(ids, data)
-        build = time.perf_counter() - t
-        found, qps = timed_queries(lambda q: idx.search(q, k)[0].astype(np.int64), queries, k)
-        gbs = qps * n * d * (4 if dtype == "f32" else 1) / 1e9
-        row(rows, f"dejacache flat {dtype}", *recalls(found, truth), qps, build, idx.memory_bytes / n,
-            f"{gbs:.1f} GB/s scanned, {qps / numpy_qps:.2f}x numpy")
-        if dtype == "f32":
-            flat_qps = qps
-        del idx
-    try:
-        import faiss
-
-        fi = faiss.IndexFlatIP(d)
-        fi.add(data)
-        found, qps = timed_queries(lambda q: fi.search(q[None, :], k)[1][0], queries, k)
-        row(rows, "faiss flat f32", *recalls(found, truth), qps, 0.0, data.nbytes / n, f"dejacache flat f32 {flat_qps / qps:.2f}x")
-        del fi
-    except ImportError:
-        print("  faiss not installed: skipped")
+    scans(rows, data, queries, truth, k)
+    if args.scan_n > n:
+        big, big_q = clustered(args.scan_n, 200, d, seed=2)
+        print(f"exact scans of n={args.scan_n} (past the 32 MiB L3 cache), 200 queries:")
+        scans(rows, big, big_q, exact_top(big, big_q, k), k, f" n={args.scan_n}")
+        del big
 
     # graphs
     results = {}
     for dtype in ("f32", "i8"):
+        idx = VectorIndex(d, kind="hnsw", dtype=dtype)
+        t = time.perf_counter()
+        idx.add(ids, data, threads=2)
+        results[f"dejacache {dtype} build 2t"] = (0, time.perf_counter() - t)
+        del idx
         idx = VectorIndex(d, kind="hnsw", dtype=dtype)
         t = time.perf_counter()
         idx.add(ids, data)
@@ -195,7 +220,8 @@ def main():
             "dejacache", lambda e: ef_box.__setitem__(0, e),
             lambda q: idx.search(q, k, ef=ef_box[0])[0].astype(np.int64), queries, truth, k, args.target)
         results[f"dejacache {dtype}"] = (qps, build)
-        row(rows, f"dejacache hnsw {dtype}", r1, r10, qps, build, idx.memory_bytes / n, f"ef={ef}")
+        row(rows, f"dejacache hnsw {dtype}", r1, r10, qps, build, idx.memory_bytes / n,
+            f"ef={ef}; build on 2 threads {results[f'dejacache {dtype} build 2t'][1]:.2f} s")
         del idx
         gc.collect()
     try:
@@ -260,8 +286,9 @@ def main():
         hq, hb = results["hnswlib"]
         for dtype in ("f32", "i8"):
             q, b = results[f"dejacache {dtype}"]
+            b2 = results[f"dejacache {dtype} build 2t"][1]
             print(f"  dejacache hnsw {dtype} / hnswlib: queries/s {q / hq:.2f}x at recall@10 >= {args.target}; "
-                  f"build time {b / hb:.2f}x (1 thread each), {b / results['hnswlib build 2t'][1]:.2f}x hnswlib on 2 threads")
+                  f"build time {b / hb:.2f}x on 1 thread, {b2 / results['hnswlib build 2t'][1]:.2f}x on 2 threads")
     overhead = small_index_overhead(d, rng)
     print("  one search on a 100-vector index: " + ", ".join(f"{k} {v:.2f} us" for k, v in overhead.items()))
     if args.crossover:

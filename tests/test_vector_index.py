@@ -131,6 +131,11 @@ def test_many_small_namespaces_are_cheap():
         (lambda i: i.search([1, 1, 1, np.nan], k=1), "NaN"),
         (lambda i: i.search([1, 1, 1, 1], k=1, ef=0), "ef must be"),
         (lambda i: i.search([1, 1, 1, 1], k=1, threads=0), "threads must be"),
+        (lambda i: i.add([1], [[1, 1, 1, 1]], threads=0), "threads must be"),
+        (lambda i: i.search([1, 1, 1, 1], k=1, threads=10**6), "threads must be"),
+        (lambda i: i.search([1, 1, 1, 1], k=10**9), "k must be"),
+        (lambda i: i.search([1, 1, 1, 1], k=-3), "k must be at least 1"),
+        (lambda i: i.search([1, 1, 1, 1], k=1, ef=-1), "ef must be at least 1"),
     ],
 )
 def test_bad_input_raises_value_error(call, message):
@@ -145,6 +150,14 @@ def test_bad_constructor_arguments():
     for kwargs in [dict(dim=0), dict(dim=4, metric="hamming"), dict(dim=4, kind="ivf"), dict(dim=4, dtype="f64"), dict(dim=4, M=1)]:
         with pytest.raises(ValueError):
             VectorIndex(**kwargs)
+
+
+def test_huge_ef_is_bounded_by_the_index():
+    for kind in KINDS:
+        idx = VectorIndex(4, kind=kind, ef_construction=10**9)
+        idx.add(np.arange(50, dtype=np.uint64), np.random.default_rng(0).standard_normal((50, 4)))
+        ids, _ = idx.search([1, 2, 3, 4], k=5, ef=10**12)
+        assert (ids != NO_ID).all()
 
 
 def test_float64_and_list_inputs_are_converted():
@@ -230,6 +243,10 @@ def test_hnsw_recall_at_10_on_clustered_data():
     assert recall(ids, truth) >= 0.95
     ids_threads, _ = idx.search(queries, k=10, threads=3)
     np.testing.assert_array_equal(ids, ids_threads)
+    built_in_parallel = VectorIndex(64, kind="hnsw")
+    built_in_parallel.add(np.arange(10000, dtype=np.uint64), data, threads=2)
+    ids, _ = built_in_parallel.search(queries, k=10)
+    assert recall(ids, truth) >= 0.95
 
 
 def test_i8_flat_rerank_is_exact():

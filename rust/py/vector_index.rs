@@ -93,6 +93,19 @@ pub struct VectorIndex {
     inner: index::VectorIndex,
 }
 
+/// A count argument (k, ef, threads) as Python passes it: negative values get the same clear
+/// ValueError as zero instead of an OverflowError from the conversion.
+fn at_least_one(name: &str, value: i64) -> PyResult<usize> {
+    if value < 1 {
+        return Err(PyValueError::new_err(format!("{name} must be at least 1, got {value}")));
+    }
+    usize::try_from(value).map_err(|_| PyValueError::new_err(format!("{name} is too large: {value}")))
+}
+
+fn optional_count(name: &str, value: Option<i64>) -> PyResult<Option<usize>> {
+    value.map(|v| at_least_one(name, v)).transpose()
+}
+
 fn ns(namespace: Option<&str>) -> &str {
     namespace.unwrap_or(DEFAULT_NAMESPACE)
 }
@@ -128,14 +141,17 @@ impl VectorIndex {
     }
 
     /// Adds vectors (n, dim) under ids (n,); an id already in the namespace is replaced.
-    #[pyo3(signature = (ids, vectors, namespace=None))]
+    /// With threads=N, a graph is built on N threads (none are started otherwise).
+    #[pyo3(signature = (ids, vectors, namespace=None, threads=None))]
     fn add(
         &self,
         py: Python<'_>,
         ids: &Bound<'_, PyAny>,
         vectors: &Bound<'_, PyAny>,
         namespace: Option<&str>,
+        threads: Option<i64>,
     ) -> PyResult<()> {
+        let threads = optional_count("threads", threads)?;
         let ids = id_values(ids)?;
         let (shape, values) = f32_values(vectors, "vectors")?;
         let dim = self.inner.config().dim;
@@ -150,7 +166,7 @@ impl VectorIndex {
                 ids.len()
             )));
         }
-        py.detach(|| self.inner.add(ns(namespace), &ids, &values))
+        py.detach(|| self.inner.add(ns(namespace), &ids, &values, threads))
             .map_err(to_py)
     }
 
@@ -174,11 +190,14 @@ impl VectorIndex {
         &self,
         py: Python<'py>,
         queries: &Bound<'py, PyAny>,
-        k: usize,
-        ef: Option<usize>,
+        k: i64,
+        ef: Option<i64>,
         namespace: Option<&str>,
-        threads: Option<usize>,
+        threads: Option<i64>,
     ) -> PyResult<SearchResult<'py>> {
+        let k = at_least_one("k", k)?;
+        let ef = optional_count("ef", ef)?;
+        let threads = optional_count("threads", threads)?;
         let (shape, values) = f32_values(queries, "queries")?;
         let dim = self.inner.config().dim;
         let n = match shape.as_slice() {

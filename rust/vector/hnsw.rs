@@ -177,8 +177,10 @@ impl Graph {
         VISITED.with(|cell| {
             let mut visited = cell.borrow_mut();
             visited.start(rows.slots());
-            let mut candidates = BinaryHeap::with_capacity(ef * 2);
-            let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+            // ef may exceed the node count (it is a caller's number): size by what can fill.
+            let room = ef.min(rows.slots()) + 1;
+            let mut candidates = BinaryHeap::with_capacity(room * 2);
+            let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(room);
             visited.insert(entry.slot);
             candidates.push(Reverse(entry));
             if !(live_only && rows.is_dead(entry.slot)) {
@@ -252,8 +254,8 @@ impl Graph {
         kept
     }
 
-    /// Links the row in `slot` (the newest slot) into the graph.
-    pub fn insert(&mut self, rows: &Rows, slot: u32) {
+    /// Gives `slot` a level and empty link lists (not yet reachable from any node).
+    fn make_node(&mut self, slot: u32) -> usize {
         let level = self.random_level();
         let n = slot as usize + 1;
         if self.levels.len() < n {
@@ -264,6 +266,102 @@ impl Graph {
         if level > 0 {
             self.upper.insert(slot, vec![0; level * (self.m + 1)]);
         }
+        level
+    }
+
+    /// Links rows `slots` (the newest slots) into the graph. With several threads, nodes are
+    /// inserted in batches, in three steps: (1) in parallel, each node searches the graph as
+    /// it was before the batch and picks its links among what it found plus the batch nodes
+    /// before it, so no neighbour inside the batch is missed; (2) those links are written in
+    /// order; (3) in parallel per target node, the back-links are merged and pruned with the
+    /// same heuristic, then written.
+    pub fn insert_many(&mut self, rows: &Rows, slots: std::ops::Range<u32>, threads: usize) {
+        // Small graphs are built one node at a time: a batch would be most of the graph.
+        const SEQUENTIAL_UNTIL: u32 = 2048;
+        let mut next = slots.start;
+        while next < slots.end && (threads <= 1 || next < SEQUENTIAL_UNTIL || self.entry == NO_ENTRY) {
+            self.insert(rows, next);
+            next += 1;
+        }
+        let batch = 64 * threads as u32;
+        while next < slots.end {
+            let end = (next + batch).min(slots.end);
+            let nodes: Vec<(u32, usize)> = (next..end).map(|s| (s, self.make_node(s))).collect();
+            let this = &*self;
+            let chosen = parallel_map(threads, nodes.len(), |i| {
+                let (slot, level) = nodes[i];
+                this.choose_links(rows, slot, level, &nodes[..i])
+            });
+            let mut requests: Vec<(usize, u32, u32)> = Vec::new();
+            for (&(slot, level), links) in nodes.iter().zip(&chosen) {
+                for (lc, l) in links.iter().enumerate() {
+                    self.set_links(slot, lc, l);
+                    requests.extend(l.iter().map(|&nb| (lc, nb, slot)));
+                }
+                if level > self.max_level {
+                    self.entry = slot;
+                    self.max_level = level;
+                }
+            }
+            requests.sort_unstable();
+            let groups: Vec<&[(usize, u32, u32)]> = requests.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).collect();
+            let this = &*self;
+            let merged = parallel_map(threads, groups.len(), |g| {
+                let (lc, target, _) = groups[g][0];
+                let news: Vec<u32> = groups[g].iter().map(|r| r.2).collect();
+                this.merged_links(rows, target, lc, &news)
+            });
+            for (group, links) in groups.iter().zip(merged) {
+                self.set_links(group[0].1, group[0].0, &links);
+            }
+            next = end;
+        }
+    }
+
+    /// Links of a new node at each of its levels (index = level): chosen among the
+    /// ef_construction nearest nodes of the graph and the `earlier` nodes of its batch.
+    fn choose_links(&self, rows: &Rows, slot: u32, level: usize, earlier: &[(u32, usize)]) -> Vec<Vec<u32>> {
+        let exact = |other| rows.dist_slots(slot, other);
+        let (mut cur, mut cur_d) = (self.entry, exact(self.entry));
+        if self.max_level > level {
+            (cur, cur_d) = self.greedy(&exact, cur, cur_d, self.max_level, level + 1);
+        }
+        let mut links = vec![Vec::new(); level + 1];
+        for lc in (0..=level).rev() {
+            let mut cands = if lc <= self.max_level {
+                let entry = Scored { dist: cur_d, slot: cur };
+                let w = self.search_level(rows, &exact, entry, self.ef_construction, lc, false, false);
+                cur = w[0].slot;
+                cur_d = w[0].dist;
+                w
+            } else {
+                Vec::new()
+            };
+            cands.extend(earlier.iter().filter(|&&(_, l)| l >= lc).map(|&(o, _)| Scored { dist: exact(o), slot: o }));
+            cands.sort_unstable();
+            links[lc] = self.select(rows, &cands, self.m);
+        }
+        links
+    }
+
+    /// The links of `target` at `level` after adding back-links from `news`, pruned to the
+    /// level's cap with the neighbour heuristic when they overflow.
+    fn merged_links(&self, rows: &Rows, target: u32, level: usize, news: &[u32]) -> Vec<u32> {
+        let existing = self.links(target, level);
+        let mut all: Vec<u32> = existing.to_vec();
+        all.extend(news.iter().filter(|n| !existing.contains(n)));
+        let cap = if level == 0 { self.m0 } else { self.m };
+        if all.len() <= cap {
+            return all;
+        }
+        let mut cands: Vec<Scored> = all.iter().map(|&x| Scored { dist: rows.dist_slots(target, x), slot: x }).collect();
+        cands.sort_unstable();
+        self.select(rows, &cands, cap)
+    }
+
+    /// Links the row in `slot` (the newest slot) into the graph.
+    pub fn insert(&mut self, rows: &Rows, slot: u32) {
+        let level = self.make_node(slot);
         if self.entry == NO_ENTRY {
             self.entry = slot;
             self.max_level = level;
@@ -400,4 +498,21 @@ fn rows_ptr(rows: &Rows, elem: usize, on_codes: bool) -> *const u8 {
         Dtype::F16 => rows.f16s.as_ptr().wrapping_add(elem) as *const u8,
         Dtype::I8 => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
     }
+}
+
+/// `f(0..n)` on up to `threads` scoped threads, results in index order.
+fn parallel_map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if threads <= 1 || n < 2 {
+        return (0..n).map(f).collect();
+    }
+    let per = n.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..n)
+            .step_by(per)
+            .map(|lo| sc.spawn(move || (lo..(lo + per).min(n)).map(f).collect::<Vec<T>>()))
+            .collect();
+        // A panic in a worker is a bug; re-raise it here rather than lose part of the batch.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
 }

@@ -84,6 +84,21 @@ pub struct VectorIndex {
     spaces: RwLock<HashMap<String, Namespace>>,
 }
 
+/// Largest k a search accepts (results are allocated up front).
+pub const MAX_K: usize = 1 << 20;
+/// Most threads one call may start.
+pub const MAX_THREADS: usize = 1024;
+
+fn checked_threads(threads: Option<usize>) -> Result<usize, CoreError> {
+    match threads {
+        None => Ok(1),
+        Some(t) if (1..=MAX_THREADS).contains(&t) => Ok(t),
+        Some(t) => Err(CoreError::InvalidArgument(format!(
+            "threads must be between 1 and {MAX_THREADS} (or None for one thread), got {t}"
+        ))),
+    }
+}
+
 /// Seeds the level generator of a namespace from its name, so builds repeat exactly.
 fn seed_of(name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes())
@@ -146,7 +161,15 @@ impl VectorIndex {
     }
 
     /// Adds rows; an id already in the namespace is replaced. `vectors` is row-major.
-    pub fn add(&self, namespace: &str, ids: &[u64], vectors: &[f32]) -> Result<(), CoreError> {
+    /// With `threads` above 1, graph construction uses that many scoped threads.
+    pub fn add(
+        &self,
+        namespace: &str,
+        ids: &[u64],
+        vectors: &[f32],
+        threads: Option<usize>,
+    ) -> Result<(), CoreError> {
+        let threads = checked_threads(threads)?;
         if vectors.len() != ids.len() * self.cfg.dim {
             return Err(CoreError::InvalidArgument(format!(
                 "got {} ids and {} values; pass one id per vector of {} values",
@@ -169,10 +192,8 @@ impl VectorIndex {
         let space = spaces
             .entry(namespace.to_string())
             .or_insert_with(|| Namespace::new(&self.cfg, seed));
-        for (&id, row) in ids.iter().zip(rows.chunks_exact(self.cfg.dim)) {
-            space.add(id, row);
-        }
-        space.maintain(&self.cfg, seed);
+        space.add(ids, &rows, threads);
+        space.maintain(&self.cfg, seed, threads);
         Ok(())
     }
 
@@ -186,7 +207,7 @@ impl VectorIndex {
         if space.rows.live() == 0 {
             spaces.remove(namespace);
         } else if removed > 0 {
-            space.maintain(&self.cfg, seed_of(namespace));
+            space.maintain(&self.cfg, seed_of(namespace), 1);
         }
         removed
     }
@@ -202,9 +223,9 @@ impl VectorIndex {
         ef: Option<usize>,
         threads: Option<usize>,
     ) -> Result<Found, CoreError> {
-        if k < 1 {
+        if !(1..=MAX_K).contains(&k) {
             return Err(CoreError::InvalidArgument(format!(
-                "k must be at least 1, got {k}"
+                "k must be between 1 and {MAX_K}, got {k}"
             )));
         }
         if ef == Some(0) {
@@ -212,11 +233,7 @@ impl VectorIndex {
                 "ef must be at least 1 (or None for the index default)".into(),
             ));
         }
-        if threads == Some(0) {
-            return Err(CoreError::InvalidArgument(
-                "threads must be at least 1 (or None for one thread)".into(),
-            ));
-        }
+        let threads = checked_threads(threads)?;
         let d = self.cfg.dim;
         if queries.len() % d != 0 {
             return Err(CoreError::InvalidArgument(format!(
@@ -258,7 +275,7 @@ impl VectorIndex {
                 }
             }
         };
-        let threads = threads.unwrap_or(1).min(n.max(1));
+        let threads = threads.min(n.max(1));
         if threads <= 1 {
             run(&queries, &mut found.ids, &mut found.scores);
         } else {

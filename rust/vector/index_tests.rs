@@ -49,7 +49,7 @@ fn churn(kind: Kind, dtype: Dtype, metric: Metric, ops: usize, seed: u64) {
                 let n = 1 + rng.below(8) as usize;
                 let ids: Vec<u64> = (0..n).map(|_| rng.below(1500)).collect();
                 let vecs: Vec<f32> = (0..n * dim).map(|_| rng.unit() + 0.01).collect();
-                index.add(ns, &ids, &vecs).unwrap();
+                index.add(ns, &ids, &vecs, None).unwrap();
                 for (id, v) in ids.iter().zip(vecs.chunks(dim)) {
                     live.insert(*id, v.to_vec());
                 }
@@ -146,12 +146,12 @@ fn flat_search_is_exact_and_replacement_moves_a_vector() {
     };
     let index = VectorIndex::new(cfg).unwrap();
     index
-        .add("default", &[1, 2, 3], &[0.0, 0.0, 1.0, 0.0, 5.0, 5.0])
+        .add("default", &[1, 2, 3], &[0.0, 0.0, 1.0, 0.0, 5.0, 5.0], None)
         .unwrap();
     let found = index.search("default", &[0.9, 0.0], 2, None, None).unwrap();
     assert_eq!(found.ids, vec![2, 1]);
     assert!((found.scores[0] - 0.01).abs() < 1e-6);
-    index.add("default", &[2], &[100.0, 100.0]).unwrap();
+    index.add("default", &[2], &[100.0, 100.0], None).unwrap();
     let found = index.search("default", &[0.9, 0.0], 2, None, None).unwrap();
     assert_eq!(found.ids, vec![1, 3]);
 }
@@ -168,14 +168,62 @@ fn bad_input_is_an_error_not_a_panic() {
         ef_search: 64,
     };
     let index = VectorIndex::new(cfg).unwrap();
-    assert!(index.add("default", &[1], &[1.0, 2.0]).is_err());
-    assert!(index.add("default", &[1], &[f32::NAN, 2.0, 3.0]).is_err());
-    assert!(index.add("default", &[1], &[0.0, 0.0, 0.0]).is_err());
-    assert!(index.add("default", &[NO_ID], &[1.0, 2.0, 3.0]).is_err());
+    assert!(index.add("default", &[1], &[1.0, 2.0], None).is_err());
+    assert!(index.add("default", &[1], &[f32::NAN, 2.0, 3.0], None).is_err());
+    assert!(index.add("default", &[1], &[0.0, 0.0, 0.0], None).is_err());
+    assert!(index.add("default", &[NO_ID], &[1.0, 2.0, 3.0], None).is_err());
     assert!(index
         .search("default", &[1.0, 2.0, 3.0], 0, None, None)
         .is_err());
     assert!(index.search("default", &[1.0, 2.0], 1, None, None).is_err());
     assert!(VectorIndex::new(Config { m: 1, ..cfg }).is_err());
     assert!(index.is_empty());
+}
+
+fn random_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng(seed);
+    // 40 clusters, so that recall is measured on structured data like embeddings
+    let centres: Vec<f32> = (0..40 * dim).map(|_| rng.unit()).collect();
+    (0..n)
+        .flat_map(|_| {
+            let c = rng.below(40) as usize;
+            (0..dim).map(|j| centres[c * dim + j] + 0.3 * rng.unit()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn recall_against_flat(index: &VectorIndex, data: &[f32], dim: usize, queries: usize) -> f64 {
+    let cfg = Config { kind: Kind::Flat, dtype: Dtype::F32, ..*index.config() };
+    let flat = VectorIndex::new(cfg).unwrap();
+    let ids: Vec<u64> = (0..(data.len() / dim) as u64).collect();
+    flat.add("default", &ids, data, None).unwrap();
+    let q = &data[..queries * dim];
+    let want = flat.search("default", q, 10, None, None).unwrap();
+    let got = index.search("default", q, 10, None, Some(2)).unwrap();
+    let mut hits = 0;
+    for i in 0..queries {
+        let w = &want.ids[i * 10..(i + 1) * 10];
+        hits += got.ids[i * 10..(i + 1) * 10].iter().filter(|id| w.contains(id)).count();
+    }
+    hits as f64 / (queries * 10) as f64
+}
+
+#[test]
+fn parallel_build_matches_sequential_quality_and_stays_valid() {
+    let dim = 16;
+    let n = 6000;
+    let data = random_rows(n, dim, 9);
+    let ids: Vec<u64> = (0..n as u64).collect();
+    for (kind, dtype) in [(Kind::Hnsw, Dtype::F32), (Kind::Hnsw, Dtype::I8), (Kind::Auto, Dtype::F16)] {
+        let cfg = Config { dim, metric: Metric::Cosine, kind, dtype, m: 12, ef_construction: 100, ef_search: 64 };
+        let seq = VectorIndex::new(cfg).unwrap();
+        seq.add("default", &ids, &data, None).unwrap();
+        let par = VectorIndex::new(cfg).unwrap();
+        // two calls: the second batch links into an existing graph
+        par.add("default", &ids[..2500], &data[..2500 * dim], Some(3)).unwrap();
+        par.add("default", &ids[2500..], &data[2500 * dim..], Some(3)).unwrap();
+        par.with_spaces(|s| s["default"].graph.as_ref().unwrap().validate(n)).unwrap();
+        let (rs, rp) = (recall_against_flat(&seq, &data, dim, 300), recall_against_flat(&par, &data, dim, 300));
+        assert!(rp >= 0.95 && rp >= rs - 0.02, "{kind:?} {dtype:?}: parallel {rp} sequential {rs}");
+    }
 }

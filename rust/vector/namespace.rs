@@ -8,7 +8,7 @@ use super::index::{Config, Kind};
 use super::rows::{Dtype, Query, Rows, Scored};
 
 /// Live rows above which kind="auto" builds a graph (measured: notes/index.md).
-pub const AUTO_GRAPH_AT: usize = 4096;
+pub const AUTO_GRAPH_AT: usize = 2048;
 
 pub struct Namespace {
     pub rows: Rows,
@@ -33,10 +33,14 @@ impl Namespace {
         Namespace { rows, graph }
     }
 
-    pub fn add(&mut self, id: u64, v: &[f32]) {
-        let slot = self.rows.push(id, v);
+    /// Adds rows (row-major) under ids, linking them into the graph on `threads` threads.
+    pub fn add(&mut self, ids: &[u64], vectors: &[f32], threads: usize) {
+        let first = self.rows.slots() as u32;
+        for (&id, row) in ids.iter().zip(vectors.chunks_exact(self.rows.dim)) {
+            self.rows.push(id, row);
+        }
         if let Some(g) = self.graph.as_mut() {
-            g.insert(&self.rows, slot);
+            g.insert_many(&self.rows, first..self.rows.slots() as u32, threads);
         }
     }
 
@@ -46,33 +50,31 @@ impl Namespace {
 
     /// After a batch of writes: start a graph when auto passes its size, and clear tombstones
     /// once they pass a share (compaction for scans, a rebuild for graphs).
-    pub fn maintain(&mut self, cfg: &Config, seed: u64) {
+    pub fn maintain(&mut self, cfg: &Config, seed: u64, threads: usize) {
         let slots = self.rows.slots();
         let dead = self.rows.n_dead;
         match &self.graph {
             None => {
                 if cfg.kind == Kind::Auto && self.rows.live() > AUTO_GRAPH_AT {
-                    self.rebuild_graph(cfg, seed);
+                    self.rebuild_graph(cfg, seed, threads);
                 } else if dead > 0 && dead * 4 > slots {
                     self.rows = self.rows.compacted();
                 }
             }
             Some(_) => {
                 if dead > 0 && dead * 10 > slots * 3 {
-                    self.rebuild_graph(cfg, seed);
+                    self.rebuild_graph(cfg, seed, threads);
                 }
             }
         }
     }
 
-    fn rebuild_graph(&mut self, cfg: &Config, seed: u64) {
+    fn rebuild_graph(&mut self, cfg: &Config, seed: u64, threads: usize) {
         let mut rows = self.rows.compacted();
         rows.drop_originals();
         rows.enable_nav();
         let mut g = Graph::new(cfg.m, cfg.ef_construction, seed);
-        for slot in 0..rows.slots() as u32 {
-            g.insert(&rows, slot);
-        }
+        g.insert_many(&rows, 0..rows.slots() as u32, threads);
         self.rows = rows;
         self.graph = Some(g);
     }
@@ -100,7 +102,7 @@ impl Namespace {
 }
 
 fn top_live(rows: &Rows, dists: &[f32], k: usize) -> Vec<Scored> {
-    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k.min(dists.len()) + 1);
     let mut bound = f32::INFINITY;
     for (s, &d) in dists.iter().enumerate() {
         if heap.len() >= k && d >= bound {
