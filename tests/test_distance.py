@@ -185,6 +185,32 @@ def test_simd_level_is_named():
     assert distance.simd_level() in {"avx512", "avx2+fma", "neon", "scalar"}
 
 
+@pytest.mark.parametrize("level", ["scalar", "avx2+fma"])
+def test_a_slower_kernel_set_can_be_forced_and_agrees(level):
+    """DEJACACHE_SIMD picks a supported set (else the fastest); every set gives the same answers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from dejacache import distance; "
+        "r = np.random.default_rng(3); a = r.standard_normal((50, 37)).astype(np.float32); "
+        "q = r.standard_normal(37).astype(np.float32); "
+        "print(distance.simd_level()); print(repr(distance.cosine(a, q).tolist())); "
+        "print(repr(distance.dot(a.astype(np.int8), q.astype(np.int8)).tolist()))"
+    )
+    env = dict(__import__("os").environ, DEJACACHE_SIMD=level)
+    forced = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    got_level, got_cos, got_i8 = forced.stdout.splitlines()
+    _, want_cos, want_i8 = default.stdout.splitlines()
+    if level == "avx2+fma" and distance.simd_level() in ("scalar", "neon"):
+        assert got_level == distance.simd_level()
+    else:
+        assert got_level == level
+    np.testing.assert_allclose(eval(got_cos), eval(want_cos), atol=1e-5)
+    assert got_i8 == want_i8
+
+
 def test_submodules_load_lazily():
     import subprocess
     import sys

@@ -28,7 +28,7 @@ _LAZY: dict[str, str] = {
     "ConfigError": "dejacache._config",
 }
 #: submodules loaded on first attribute access
-_LAZY_SUBMODULES = frozenset({"distance", "sampling"})
+_LAZY_SUBMODULES = frozenset({"distance", "sampling", "vectorstores"})
 
 __all__ = [
     "EXCLUDED_PARAMS",
@@ -38,6 +38,7 @@ __all__ = [
     "__version__",
     "distance",
     "sampling",
+    "vectorstores",
     *_LAZY,
 ]
 

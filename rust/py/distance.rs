@@ -4,9 +4,15 @@
 //! Anything else (lists, other dtypes, strided views, mixed dtypes) returns `NotImplemented`
 //! so that `distance.py` converts once with `np.ascontiguousarray` and calls again.
 
+use std::os::raw::c_int;
+
 use half::f16;
 use numpy::ndarray::Array2;
-use numpy::{Element, IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::npyffi::NPY_TYPES;
+use numpy::{
+    Element, IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
+    PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyFloat;
 
@@ -106,16 +112,28 @@ impl KernelElement for i8 {
     }
 }
 
-/// Both arguments as read-only views of one element type, or None when either is not a
-/// C-contiguous array of exactly that type.
+/// The element type the kernels would read `x` as, when it is a C-contiguous native-order
+/// array of one: a check of the array's own fields, much cheaper than a typed cast per type.
+fn kernel_dtype(x: &Bound<'_, PyAny>) -> Option<c_int> {
+    let x = x.cast::<PyUntypedArray>().ok()?;
+    if !x.is_c_contiguous() {
+        return None;
+    }
+    let dtype = x.dtype();
+    let num = dtype.num();
+    let kernel = [NPY_TYPES::NPY_FLOAT, NPY_TYPES::NPY_HALF, NPY_TYPES::NPY_BYTE]
+        .iter()
+        .any(|&t| t as c_int == num);
+    (kernel && dtype.is_native_byteorder() != Some(false)).then_some(num)
+}
+
+/// Read-only views of both arguments, already known to be C-contiguous arrays of `T`.
 fn take<'py, T: Element>(
     a: &Bound<'py, PyAny>,
     b: &Bound<'py, PyAny>,
 ) -> Option<(PyReadonlyArrayDyn<'py, T>, PyReadonlyArrayDyn<'py, T>)> {
-    let (a, b) = (a.cast::<PyArrayDyn<T>>().ok()?, b.cast::<PyArrayDyn<T>>().ok()?);
-    if !a.is_c_contiguous() || !b.is_c_contiguous() {
-        return None;
-    }
+    // SAFETY: `kernel_dtype` checked that both are numpy arrays whose dtype is T's.
+    let (a, b) = unsafe { (a.cast_unchecked::<PyArrayDyn<T>>(), b.cast_unchecked::<PyArrayDyn<T>>()) };
     Some((a.try_readonly().ok()?, b.try_readonly().ok()?))
 }
 
@@ -200,16 +218,24 @@ fn compute<'py, T: KernelElement>(
 
 fn distance<'py>(metric: Metric, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = a.py();
-    if let Some((a, b)) = take::<f32>(a, b) {
+    let not_implemented = || Ok(py.NotImplemented().into_bound(py));
+    let num = match (kernel_dtype(a), kernel_dtype(b)) {
+        (Some(x), Some(y)) if x == y => x,
+        _ => return not_implemented(),
+    };
+    // A view that is mutably borrowed elsewhere in Rust is left to distance.py, which copies it.
+    if num == NPY_TYPES::NPY_FLOAT as c_int {
+        if let Some((a, b)) = take::<f32>(a, b) {
+            return compute(py, metric, a, b);
+        }
+    } else if num == NPY_TYPES::NPY_HALF as c_int {
+        if let Some((a, b)) = take::<f16>(a, b) {
+            return compute(py, metric, a, b);
+        }
+    } else if let Some((a, b)) = take::<i8>(a, b) {
         return compute(py, metric, a, b);
     }
-    if let Some((a, b)) = take::<f16>(a, b) {
-        return compute(py, metric, a, b);
-    }
-    if let Some((a, b)) = take::<i8>(a, b) {
-        return compute(py, metric, a, b);
-    }
-    Ok(py.NotImplemented().into_bound(py))
+    not_implemented()
 }
 
 /// Cosine similarity of C-contiguous arrays of one kernel dtype; NotImplemented otherwise.

@@ -5,8 +5,8 @@ mod entry_store;
 mod errors;
 mod hashing;
 mod request_key;
-mod vector_index;
 mod sampling;
+mod vector_index;
 
 use pyo3::prelude::*;
 

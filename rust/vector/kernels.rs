@@ -116,10 +116,20 @@ static SELECTED: OnceLock<&'static KernelSet> = OnceLock::new();
 
 #[inline]
 fn selected() -> &'static KernelSet {
-    SELECTED.get_or_init(|| supported_sets()[0])
+    SELECTED.get_or_init(|| choose(std::env::var("DEJACACHE_SIMD").ok().as_deref()))
 }
 
-/// The name of the kernel set in use ("avx512", "avx2+fma", "neon" or "scalar").
+/// The fastest supported set, or the one named by `DEJACACHE_SIMD` when this CPU supports it
+/// (benchmarks and tests use it to measure or check a slower path on the same machine).
+fn choose(requested: Option<&str>) -> &'static KernelSet {
+    let sets = supported_sets();
+    requested
+        .and_then(|name| sets.iter().find(|set| set.name == name))
+        .unwrap_or(&sets[0])
+}
+
+/// The name of the kernel set in use ("avx512", "avx2+fma", "neon" or "scalar"); the
+/// environment variable `DEJACACHE_SIMD`, read once, can pick a slower supported set.
 pub fn simd_level() -> &'static str {
     selected().name
 }
@@ -215,9 +225,36 @@ pub(crate) fn for_each_row<T, R: Copy + Default>(
         return;
     }
     debug_assert_eq!(rows.len(), dim * out.len());
-    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+    let ahead = PREFETCH_BYTES / std::mem::size_of_val(query).max(1) + 1;
+    for (i, (o, row)) in out.iter_mut().zip(rows.chunks_exact(dim)).enumerate() {
+        if let Some(next) = rows.get((i + ahead) * dim..(i + ahead + 1) * dim) {
+            prefetch_slice(next);
+        }
         *o = kernel(query, row);
     }
+}
+
+/// How far ahead of the row being computed the scan asks for memory.
+const PREFETCH_BYTES: usize = 4096;
+
+/// Asks the CPU to start loading `s` into cache: a scan of many rows then keeps more memory
+/// requests in flight than the hardware prefetcher alone would.
+#[inline(always)]
+fn prefetch_slice<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(s);
+        let p = s.as_ptr() as *const i8;
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: prefetch is a hint; it never faults, and the address is inside `s`.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
 }
 
 /// Cosine from f32 sums. When a sum overflowed or underflowed (values beyond about 1e19 or

@@ -1,6 +1,8 @@
-//! The vector core: distance kernels, i8/f16 quantisation and softmax sampling.
+//! The vector core: distance kernels, i8/f16 quantisation, softmax sampling and the index.
 
 pub mod kernels;
+pub mod quant;
+pub mod sampling;
 
 // The index (VectorIndex): storage, graph, namespaces, persistence.
 pub mod buf;
@@ -9,6 +11,3 @@ pub mod index;
 pub mod namespace;
 pub mod persist;
 pub mod rows;
-
-pub mod quant;
-pub mod sampling;

@@ -42,7 +42,7 @@ unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut i = 0;
-    let mut sum = unsafe {
+    let sum = unsafe {
         let mut acc = [vdupq_n_f32(0.0); 4];
         while i + 16 <= n {
             for (k, s) in acc.iter_mut().enumerate() {
@@ -57,10 +57,7 @@ unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
         }
         vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])))
     };
-    for j in i..n {
-        sum += a[j] * b[j];
-    }
-    sum
+    sum + scalar::dot_f32(&a[i..n], &b[i..n])
 }
 
 #[inline]
@@ -70,7 +67,7 @@ unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut i = 0;
-    let mut sum = unsafe {
+    let sum = unsafe {
         let mut acc = [vdupq_n_f32(0.0); 4];
         while i + 16 <= n {
             for (k, s) in acc.iter_mut().enumerate() {
@@ -87,11 +84,7 @@ unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
         }
         vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])))
     };
-    for j in i..n {
-        let d = a[j] - b[j];
-        sum += d * d;
-    }
-    sum
+    sum + scalar::l2sq_f32(&a[i..n], &b[i..n])
 }
 
 #[inline]
@@ -119,11 +112,8 @@ unsafe fn cosine_f32(a: &[f32], b: &[f32]) -> f32 {
             vaddvq_f32(vaddq_f32(bb[0], bb[1])),
         )
     };
-    for j in i..n {
-        ab += a[j] * b[j];
-        aa += a[j] * a[j];
-        bb += b[j] * b[j];
-    }
+    let (tab, taa, tbb) = scalar::cosine_parts_f32(&a[i..n], &b[i..n]);
+    (ab, aa, bb) = (ab + tab, aa + taa, bb + tbb);
     super::finish_cosine(ab, aa, bb, a, b, |x| x as f64)
 }
 
@@ -135,7 +125,7 @@ unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut i = 0;
     // Each i8*i8 product fits in i16 (|p| <= 16384); pairs are then widened into i32 lanes.
-    let mut sum = unsafe {
+    let sum = unsafe {
         let mut acc = [vdupq_n_s32(0); 2];
         while i + 16 <= n {
             let (x, y) = (vld1q_s8(pa.add(i)), vld1q_s8(pb.add(i)));
@@ -145,10 +135,7 @@ unsafe fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         }
         vaddvq_s32(vaddq_s32(acc[0], acc[1]))
     };
-    for j in i..n {
-        sum = sum.wrapping_add(a[j] as i32 * b[j] as i32);
-    }
-    sum
+    sum.wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
 }
 
 #[inline]
@@ -158,7 +145,7 @@ unsafe fn l2sq_i8(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut i = 0;
-    let mut sum = unsafe {
+    let sum = unsafe {
         let mut acc = vdupq_n_s32(0);
         while i + 8 <= n {
             let d = vsubl_s8(vld1_s8(pa.add(i)), vld1_s8(pb.add(i)));
@@ -168,11 +155,7 @@ unsafe fn l2sq_i8(a: &[i8], b: &[i8]) -> i32 {
         }
         vaddvq_s32(acc)
     };
-    for j in i..n {
-        let d = a[j] as i32 - b[j] as i32;
-        sum = sum.wrapping_add(d * d);
-    }
-    sum
+    sum.wrapping_add(scalar::l2sq_i8(&a[i..n], &b[i..n]))
 }
 
 #[target_feature(enable = "neon")]

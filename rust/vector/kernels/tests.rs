@@ -244,6 +244,15 @@ fn dispatch_picks_the_fastest_supported_set() {
 }
 
 #[test]
+fn a_supported_set_can_be_requested_by_name() {
+    for set in supported_sets() {
+        assert_eq!(choose(Some(set.name)).name, set.name);
+    }
+    assert_eq!(choose(Some("no-such-set")).name, supported_sets()[0].name);
+    assert_eq!(choose(None).name, supported_sets()[0].name);
+}
+
+#[test]
 fn metric_names_parse() {
     assert_eq!(Metric::parse("cosine").unwrap(), Metric::Cosine);
     assert_eq!(Metric::parse("dot").unwrap(), Metric::Dot);

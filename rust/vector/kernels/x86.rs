@@ -102,7 +102,7 @@ pub(crate) mod avx2 {
 
     use half::f16;
 
-    use super::super::KernelSet;
+    use super::super::{scalar, KernelSet};
 
     kernel_set!("avx2+fma", self);
     many_kernels!("avx2,fma,f16c");
@@ -146,11 +146,8 @@ pub(crate) mod avx2 {
                 i += 8;
             }
         }
-        let mut sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-        for j in i..n {
-            sum += a[j] * b[j];
-        }
-        sum
+        let sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        sum + scalar::dot_f32(&a[i..n], &b[i..n])
     }
 
     #[inline]
@@ -176,12 +173,8 @@ pub(crate) mod avx2 {
                 i += 8;
             }
         }
-        let mut sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-        for j in i..n {
-            let d = a[j] - b[j];
-            sum += d * d;
-        }
-        sum
+        let sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        sum + scalar::l2sq_f32(&a[i..n], &b[i..n])
     }
 
     #[inline]
@@ -211,15 +204,12 @@ pub(crate) mod avx2 {
                 i += 8;
             }
         }
-        let mut sab = hsum_ps(_mm256_add_ps(ab[0], ab[1]));
-        let mut saa = hsum_ps(_mm256_add_ps(aa[0], aa[1]));
-        let mut sbb = hsum_ps(_mm256_add_ps(bb[0], bb[1]));
-        for j in i..n {
-            sab += a[j] * b[j];
-            saa += a[j] * a[j];
-            sbb += b[j] * b[j];
-        }
-        (sab, saa, sbb)
+        let (tab, taa, tbb) = scalar::cosine_parts_f32(&a[i..n], &b[i..n]);
+        (
+            hsum_ps(_mm256_add_ps(ab[0], ab[1])) + tab,
+            hsum_ps(_mm256_add_ps(aa[0], aa[1])) + taa,
+            hsum_ps(_mm256_add_ps(bb[0], bb[1])) + tbb,
+        )
     }
 
     /// Loads 8 f16 as 8 f32 (F16C).
@@ -250,11 +240,8 @@ pub(crate) mod avx2 {
                 i += 8;
             }
         }
-        let mut sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
-        for j in i..n {
-            sum += a[j].to_f32() * b[j].to_f32();
-        }
-        sum
+        let sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+        sum + scalar::dot_f16(&a[i..n], &b[i..n])
     }
 
     #[inline]
@@ -280,12 +267,8 @@ pub(crate) mod avx2 {
                 i += 8;
             }
         }
-        let mut sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
-        for j in i..n {
-            let d = a[j].to_f32() - b[j].to_f32();
-            sum += d * d;
-        }
-        sum
+        let sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+        sum + scalar::l2sq_f16(&a[i..n], &b[i..n])
     }
 
     #[inline]
@@ -305,14 +288,8 @@ pub(crate) mod avx2 {
                 i += 8;
             }
         }
-        let (mut sab, mut saa, mut sbb) = (hsum_ps(ab), hsum_ps(aa), hsum_ps(bb));
-        for j in i..n {
-            let (x, y) = (a[j].to_f32(), b[j].to_f32());
-            sab += x * y;
-            saa += x * x;
-            sbb += y * y;
-        }
-        (sab, saa, sbb)
+        let (tab, taa, tbb) = scalar::cosine_parts_f16(&a[i..n], &b[i..n]);
+        (hsum_ps(ab) + tab, hsum_ps(aa) + taa, hsum_ps(bb) + tbb)
     }
 
     /// Sign-extends 16 i8 at `p` to 16 i16.
@@ -343,11 +320,8 @@ pub(crate) mod avx2 {
                 i += 16;
             }
         }
-        let mut sum = hsum_epi32(_mm256_add_epi32(acc[0], acc[1]));
-        for j in i..n {
-            sum = sum.wrapping_add(a[j] as i32 * b[j] as i32);
-        }
-        sum
+        let sum = hsum_epi32(_mm256_add_epi32(acc[0], acc[1]));
+        sum.wrapping_add(scalar::dot_i8(&a[i..n], &b[i..n]))
     }
 
     #[inline]
@@ -373,12 +347,8 @@ pub(crate) mod avx2 {
                 i += 16;
             }
         }
-        let mut sum = hsum_epi32(_mm256_add_epi32(acc[0], acc[1]));
-        for j in i..n {
-            let d = a[j] as i32 - b[j] as i32;
-            sum = sum.wrapping_add(d * d);
-        }
-        sum
+        let sum = hsum_epi32(_mm256_add_epi32(acc[0], acc[1]));
+        sum.wrapping_add(scalar::l2sq_i8(&a[i..n], &b[i..n]))
     }
 }
 

@@ -1,0 +1,333 @@
+"""The vector-store interface: every backend (built-in, hnswlib, usearch, faiss) behind one API.
+
+Ids are uint64; ``2**64 - 1`` is reserved for empty result slots. Each namespace is a separate
+index: a search in one namespace sees only that namespace's vectors. Scores are similarities
+(higher is better) for ``cosine`` and ``dot`` and squared distances (lower is better) for
+``l2``; result slots with no vector hold id ``EMPTY_ID`` and score NaN.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["EMPTY_ID", "METRICS", "VectorStore"]
+
+EMPTY_ID = np.uint64(2**64 - 1)
+METRICS = ("cosine", "dot", "l2")
+_METRIC_ALIASES = {"cosine": "cosine", "dot": "dot", "ip": "dot", "l2": "l2"}
+_META = "store.json"
+_FORMAT = 1
+
+
+def _check_metric(metric: str) -> str:
+    try:
+        return _METRIC_ALIASES[metric]
+    except (KeyError, TypeError):
+        raise ValueError(f'unknown metric {metric!r}: use "cosine", "dot" (or "ip") or "l2"') from None
+
+
+def _check_namespace(namespace: str) -> str:
+    if not isinstance(namespace, str) or not namespace:
+        raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
+    return namespace
+
+
+class VectorStore(abc.ABC):
+    """Vectors of one dimension and metric under uint64 ids, in isolated namespaces.
+
+    >>> import numpy as np
+    >>> from dejacache.vectorstores import BuiltinStore
+    >>> store = BuiltinStore(dim=3)
+    >>> store.add(np.array([7], np.uint64), np.array([[1.0, 0.0, 0.0]], np.float32))
+    >>> ids, scores = store.search(np.array([[1.0, 0.1, 0.0]], np.float32), k=1)
+    >>> int(ids[0, 0])
+    7
+
+    Subclasses implement the underscored methods; this class converts and checks arguments
+    once, so that every backend rejects bad input with the same ValueError.
+    """
+
+    def __init__(self, dim: int, metric: str = "cosine") -> None:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        self._dim = int(dim)
+        self._metric = _check_metric(metric)
+
+    @property
+    def dim(self) -> int:
+        """The number of components of every vector."""
+        return self._dim
+
+    @property
+    def metric(self) -> str:
+        """ "cosine", "dot" or "l2" (squared)."""
+        return self._metric
+
+    # -- argument checks shared by every backend ------------------------------------------
+
+    def _ids(self, ids: Any) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        if arr.ndim != 1:
+            raise ValueError(f"ids must be 1-D, got shape {arr.shape}")
+        if arr.size == 0:
+            return np.empty(0, np.uint64)
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"ids must be integers (a uint64 array), got dtype {arr.dtype}")
+        if arr.dtype.kind == "i" and (arr < 0).any():
+            raise ValueError("ids must be non-negative (uint64)")
+        out = arr.astype(np.uint64, copy=False)
+        if (out == EMPTY_ID).any():
+            raise ValueError("id 2**64-1 is reserved for empty result slots: use another id")
+        return out
+
+    def _vectors(self, vectors: Any, name: str) -> np.ndarray:
+        arr = np.asarray(vectors)
+        if arr.dtype.kind not in "iuf":
+            raise ValueError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] != self._dim:
+            raise ValueError(f"{name} must have shape (n, {self._dim}) or ({self._dim},), got {np.shape(vectors)}")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} holds NaN or infinity: drop or replace such vectors")
+        return arr
+
+    # -- the public API -------------------------------------------------------------------
+
+    def add(self, ids: Any, vectors: Any, namespace: str = "default") -> None:
+        """Adds ``vectors`` (n, dim) under ``ids`` (n,); an id already present is replaced.
+
+        Within one call a repeated id keeps its last vector.
+        """
+        namespace = _check_namespace(namespace)
+        ids = self._ids(ids)
+        vectors = self._vectors(vectors, "vectors")
+        if len(ids) != len(vectors):
+            raise ValueError(f"got {len(ids)} ids for {len(vectors)} vectors: pass one id per vector")
+        if len(ids) == 0:
+            return
+        # Keep the last occurrence of each id, as sequential adds would.
+        _, last = np.unique(ids[::-1], return_index=True)
+        if len(last) != len(ids):
+            keep = np.sort(len(ids) - 1 - last)
+            ids, vectors = ids[keep], vectors[keep]
+        self._add(namespace, ids, vectors)
+
+    def remove(self, ids: Any, namespace: str = "default") -> int:
+        """Removes ``ids`` from the namespace; unknown ids are ignored. Returns how many went."""
+        namespace = _check_namespace(namespace)
+        ids = np.unique(self._ids(ids))
+        if len(ids) == 0:
+            return 0
+        return self._remove(namespace, ids)
+
+    def search(self, queries: Any, k: int = 10, namespace: str = "default") -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest vectors of each query, best first: ``(ids, scores)``.
+
+        Both are (n, k) for queries (n, dim), or (k,) for one query (dim,). ``ids`` is uint64
+        and ``scores`` float32; slots beyond the namespace's size hold ``EMPTY_ID`` and NaN.
+        """
+        namespace = _check_namespace(namespace)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        one = np.ndim(queries) == 1
+        queries = self._vectors(queries, "queries")
+        ids = np.full((len(queries), int(k)), EMPTY_ID, np.uint64)
+        scores = np.full((len(queries), int(k)), np.nan, np.float32)
+        if len(queries) and self.count(namespace):
+            self._search(namespace, queries, int(k), ids, scores)
+        return (ids[0], scores[0]) if one else (ids, scores)
+
+    def contains(self, id: int, namespace: str = "default") -> bool:
+        """Whether ``id`` is in the namespace."""
+        try:
+            key = int(id)
+        except (TypeError, ValueError):
+            return False
+        if not 0 <= key < 2**64 - 1:
+            return False
+        return self._contains(_check_namespace(namespace), key)
+
+    def __contains__(self, id: object) -> bool:
+        """``id in store``: membership in the "default" namespace."""
+        return self.contains(id)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        """Vectors in all namespaces."""
+        return sum(self.count(ns) for ns in self.namespaces())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self._dim}, metric={self._metric!r}, len={len(self)})"
+
+    @abc.abstractmethod
+    def count(self, namespace: str = "default") -> int:
+        """Vectors in one namespace."""
+
+    @abc.abstractmethod
+    def namespaces(self) -> list[str]:
+        """Names of the namespaces that hold vectors, sorted."""
+
+    @abc.abstractmethod
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the store to ``path``, replacing what was there only once the write is complete."""
+
+    @classmethod
+    @abc.abstractmethod
+    def load(cls, path: str | os.PathLike[str]) -> VectorStore:
+        """Reads a store written by ``save`` of the same class."""
+
+    @abc.abstractmethod
+    def _add(self, namespace: str, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    @abc.abstractmethod
+    def _remove(self, namespace: str, ids: np.ndarray) -> int: ...
+
+    @abc.abstractmethod
+    def _search(self, namespace: str, queries: np.ndarray, k: int, ids: np.ndarray, scores: np.ndarray) -> None:
+        """Fills the (n, k) ``ids`` and ``scores`` arrays, which start empty."""
+
+    @abc.abstractmethod
+    def _contains(self, namespace: str, id: int) -> bool: ...
+
+
+def _library(module: str, store: str, extra: str) -> Any:
+    """Imports an optional backend library, or says which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(f"{store} needs {module}: pip install 'dejacache[{extra}]'") from e
+
+
+class PerNamespaceStore(VectorStore):
+    """A peer library's index per namespace, with the live ids of each kept here.
+
+    The peer libraries do not all report membership after removal, so this class keeps the
+    live ids itself; it also owns the on-disk layout shared by the adapters: a directory with
+    ``store.json`` and, per namespace, the library's own index file plus the live ids.
+    """
+
+    _LIBRARY_FILE = "index.bin"
+
+    def __init__(self, dim: int, metric: str = "cosine") -> None:
+        super().__init__(dim, metric)
+        self._indexes: dict[str, Any] = {}
+        self._live: dict[str, set[int]] = {}
+
+    # Subclasses implement these five on one library index.
+    @abc.abstractmethod
+    def _new_index(self) -> Any: ...
+
+    @abc.abstractmethod
+    def _index_add(self, index: Any, ids: np.ndarray, vectors: np.ndarray, replaced: np.ndarray) -> Any:
+        """Adds rows; ``replaced`` marks ids already live. Returns the index (it may be new)."""
+
+    @abc.abstractmethod
+    def _index_remove(self, index: Any, ids: np.ndarray) -> None: ...
+
+    @abc.abstractmethod
+    def _index_search(
+        self, index: Any, live: int, queries: np.ndarray, k: int, ids: np.ndarray, scores: np.ndarray
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def _index_save(self, index: Any, path: Path) -> None: ...
+
+    @abc.abstractmethod
+    def _index_load(self, path: Path, count: int) -> Any: ...
+
+    def _options(self) -> dict[str, Any]:
+        """Constructor keyword arguments besides dim and metric, saved with the store."""
+        return {}
+
+    def _add(self, namespace: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        index = self._indexes.get(namespace)
+        if index is None:
+            index = self._new_index()
+        live = self._live.setdefault(namespace, set())
+        id_list = ids.tolist()
+        replaced = np.fromiter((i in live for i in id_list), bool, len(id_list))
+        self._indexes[namespace] = self._index_add(index, ids, vectors, replaced)
+        live.update(id_list)
+
+    def _remove(self, namespace: str, ids: np.ndarray) -> int:
+        live = self._live.get(namespace)
+        if not live:
+            return 0
+        present = np.array([i for i in ids.tolist() if i in live], np.uint64)
+        if len(present):
+            self._index_remove(self._indexes[namespace], present)
+            live.difference_update(present.tolist())
+        if not live:
+            del self._live[namespace], self._indexes[namespace]
+        return len(present)
+
+    def _search(self, namespace: str, queries: np.ndarray, k: int, ids: np.ndarray, scores: np.ndarray) -> None:
+        self._index_search(self._indexes[namespace], len(self._live[namespace]), queries, k, ids, scores)
+
+    def _contains(self, namespace: str, id: int) -> bool:
+        return id in self._live.get(namespace, ())
+
+    def count(self, namespace: str = "default") -> int:
+        return len(self._live.get(namespace, ()))
+
+    def namespaces(self) -> list[str]:
+        return sorted(self._live)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        names = self.namespaces()
+        for i, namespace in enumerate(names):
+            folder = tmp / f"ns{i}"
+            folder.mkdir()
+            self._index_save(self._indexes[namespace], folder / self._LIBRARY_FILE)
+            np.save(folder / "ids.npy", np.fromiter(self._live[namespace], np.uint64))
+        meta = {
+            "format": _FORMAT,
+            "store": type(self).__name__,
+            "dim": self._dim,
+            "metric": self._metric,
+            "options": self._options(),
+            "namespaces": names,
+        }
+        (tmp / _META).write_text(json.dumps(meta))
+        # Swap the finished directory in; an interrupted save leaves the old one in place.
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PerNamespaceStore:
+        path = Path(path)
+        try:
+            meta = json.loads((path / _META).read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path} is not a saved vector store ({e}): pass the path given to save()") from e
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("store") != cls.__name__:
+            raise ValueError(
+                f"{path} holds a {meta.get('store') if isinstance(meta, dict) else 'foreign'} store, "
+                f"not a {cls.__name__} one: load it with its own class"
+            )
+        store = cls(meta["dim"], meta["metric"], **meta["options"])
+        for i, namespace in enumerate(meta["namespaces"]):
+            folder = path / f"ns{i}"
+            live = np.load(folder / "ids.npy")
+            store._indexes[namespace] = store._index_load(folder / cls._LIBRARY_FILE, len(live))
+            store._live[namespace] = set(live.tolist())
+        return store
