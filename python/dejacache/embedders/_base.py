@@ -44,11 +44,11 @@ def check_texts(texts: object) -> list[str]:
     return texts
 
 
-def unit_rows(vectors: object, rows: int, dim: int | None, source: str) -> np.ndarray:
-    """``vectors`` as a C-contiguous float32 (rows, dim) array with L2-normalised rows.
+def checked_rows(vectors: object, rows: int, dim: int | None, source: str) -> np.ndarray:
+    """``vectors`` as a float32 (rows, dim) array, or an EmbeddingError naming ``source``.
 
-    Zero rows stay zero (nothing to normalise); NaN or infinite values are an error, since a
-    NaN similarity would silently never match (or always match, depending on the comparison).
+    NaN or infinite values are an error, since a NaN similarity would silently never match
+    (or always match, depending on the comparison).
     """
     try:
         array = np.asarray(vectors, dtype=np.float32)
@@ -61,5 +61,11 @@ def unit_rows(vectors: object, rows: int, dim: int | None, source: str) -> np.nd
         raise EmbeddingError(f"{source} returned shape {array.shape}, expected {want}")
     if not np.isfinite(array).all():
         raise EmbeddingError(f"{source} returned NaN or infinite values")
+    return array
+
+
+def unit_rows(vectors: object, rows: int, dim: int | None, source: str) -> np.ndarray:
+    """:func:`checked_rows`, C-contiguous, with L2-normalised rows (zero rows stay zero)."""
+    array = checked_rows(vectors, rows, dim, source)
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     return np.ascontiguousarray(array / np.where(norms > 0, norms, 1.0), dtype=np.float32)

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._core import key_of_text
-from ._base import Embedder, check_texts, unit_rows
+from ._base import Embedder, check_texts, checked_rows
 
 
 class CachedEmbedder:
@@ -61,7 +61,7 @@ class CachedEmbedder:
         if missing:
             # The inner call runs without the lock: it may be slow, and other threads' hits
             # should not wait for it. Two threads missing the same text may both embed it.
-            computed = unit_rows(self.inner.embed(list(missing.values())), len(missing), None, self.name)
+            computed = checked_rows(self.inner.embed(list(missing.values())), len(missing), self.dim, self.name).copy()
             computed.setflags(write=False)
             with self._lock:
                 for key, row in zip(missing, computed):

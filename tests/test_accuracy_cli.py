@@ -1,0 +1,179 @@
+"""`dejacache eval` and `dejacache tune` on small generated pair files, with the hashing
+embedder so that they run without a model; plus the metric helpers and the calibrated
+evaluator's interface."""
+
+from __future__ import annotations
+
+import builtins
+import gzip
+import json
+import random
+
+import numpy as np
+import pytest
+
+from dejacache import cli
+from dejacache._accuracy import Pairs, point_at, read_pairs, roc_auc, split_buckets, threshold_for_precision
+
+SUBJECTS = ["python", "rust", "french", "guitar", "chess", "cooking", "swimming", "physics", "drawing", "golang",
+            "piano", "spanish", "statistics", "calculus", "photography", "yoga", "painting", "knitting", "typing", "sql"]
+TEMPLATES = [("How do I learn {s}?", "How can I learn {s}?"),
+             ("What is the best way to learn {s}?", "What's the best way to learn {s}?"),
+             ("Is {s} hard to learn?", "Is {s} difficult to learn?"),
+             ("How long does it take to learn {s}?", "How much time does it take to learn {s}?")]
+
+
+def write_pairs(path, n=480, seed=7):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        s = SUBJECTS[i % len(SUBJECTS)]
+        first, second = rng.choice(TEMPLATES)
+        if i % 2 == 0:
+            rows.append({"a": first.format(s=s), "b": second.format(s=s) + " " * (i % 3), "duplicate": True})
+        else:
+            other = SUBJECTS[(i * 7 + 3) % len(SUBJECTS)]
+            other = other if other != s else "knitting"
+            rows.append({"a": first.format(s=s), "b": rng.choice(TEMPLATES)[1].format(s=other), "duplicate": False})
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    return rows
+
+
+def test_metrics_on_known_scores():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    labels = np.array([True, True, False, True, False])
+    p = point_at(scores, labels, 0.7)
+    assert (p.precision, p.recall, p.false_positive_rate, p.hit_rate, p.served) == (2 / 3, 2 / 3, 0.5, 0.6, 3)
+    assert roc_auc(scores, labels) == pytest.approx(5 / 6)
+    assert roc_auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5  # ties count half
+    assert threshold_for_precision(scores, labels, 0.99, min_served=1) == 0.8
+    assert threshold_for_precision(scores, labels, 0.99, min_served=3) is None
+
+
+def test_read_pairs_plain_and_gzip_and_bad_lines(tmp_path):
+    rows = write_pairs(tmp_path / "p.jsonl.gz", n=10)
+    pairs = read_pairs(tmp_path / "p.jsonl.gz")
+    assert pairs.a == [r["a"] for r in rows] and pairs.duplicate.tolist() == [r["duplicate"] for r in rows]
+    assert len(read_pairs(tmp_path / "p.jsonl.gz", limit=4)) == 4
+    (tmp_path / "bad.jsonl").write_text('{"a": "x", "b": "y", "duplicate": true}\n{"a": "x"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2"):
+        read_pairs(tmp_path / "bad.jsonl")
+    with pytest.raises(FileNotFoundError):
+        read_pairs(tmp_path / "missing.jsonl")
+
+
+def test_split_buckets_are_stable_and_order_independent():
+    pairs = Pairs(["a", "b", "c"], ["x", "a", "z"], np.array([True, False, True]))
+    mirrored = Pairs(["x", "a", "z"], ["a", "b", "c"], np.array([True, False, True]))
+    assert split_buckets(pairs).tolist() == split_buckets(mirrored).tolist()
+    many = Pairs([f"q{i}" for i in range(4000)], ["r"] * 4000, np.zeros(4000, bool))
+    counts = np.bincount(split_buckets(many), minlength=4)
+    assert counts.min() > 850  # roughly a quarter each
+
+
+def test_eval_prints_metrics_per_threshold_and_auc(tmp_path, capsys):
+    write_pairs(tmp_path / "p.jsonl.gz")
+    assert cli.main(["eval", "--pairs", str(tmp_path / "p.jsonl.gz"), "--embedder", "hashing", "--limit", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "pairs: 400  duplicates: 200" in out
+    assert "threshold  precision  recall     FPR  hit rate" in out
+    assert "0.900" in out and "ROC AUC: " in out
+    auc = float(out.split("ROC AUC: ")[1].split()[0])
+    assert 0.5 < auc <= 1.0
+
+
+def test_eval_writes_a_png_or_says_matplotlib_is_missing(tmp_path, capsys, monkeypatch):
+    write_pairs(tmp_path / "p.jsonl")
+    png = tmp_path / "curve.png"
+    args = ["eval", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--png", str(png)]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        assert cli.main(args) == 0
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        png.unlink()
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *a, **k):
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert not png.exists()
+
+
+def test_eval_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    assert cli.main(["eval", "--pairs", str(tmp_path / "none.jsonl"), "--embedder", "hashing"]) == 2
+    assert "error: no pairs file" in capsys.readouterr().err
+
+
+def test_tune_recommends_a_cosine_threshold_from_held_out_data(tmp_path, capsys):
+    write_pairs(tmp_path / "p.jsonl")
+    assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--precision", "0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out test" in out
+    assert "cosine threshold for precision 0.9" in out or "no threshold reaches precision 0.9" in out
+
+
+def test_tune_fits_an_evaluator_that_eval_then_scores_on_held_out_pairs(tmp_path, capsys):
+    from dejacache._calibrated import CalibratedPairEvaluator
+
+    write_pairs(tmp_path / "p.jsonl")
+    model = tmp_path / "model.json"
+    assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--fit",
+                     "--precision", "0.9", "--out", str(model), "--l2", "1,10"]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated evaluator" in out and f"wrote {model}" in out
+    spec = json.loads(model.read_text())
+    assert spec["embedder"].startswith("hashing") and spec["fitted_on"]["pairs"] > 0
+    assert "How do I learn" not in model.read_text()  # coefficients only, no training text
+
+    assert cli.main(["eval", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--evaluator", str(model)]) == 0
+    out = capsys.readouterr().out
+    held_out = int(out.split("scoring the ")[1].split()[0])
+    assert 0 < held_out < 480 and f"pairs: {held_out}" in out
+
+    from dejacache.embedders import HashingEmbedder
+
+    ev = CalibratedPairEvaluator(model)
+    e = HashingEmbedder()
+    same = ["How do I learn chess?", "How can I learn chess?"]
+    different = ["How do I learn chess?", "How can I learn physics?"]
+    (u1, v1), (u2, v2) = e.embed(same), e.embed(different)
+    p_same = ev.evaluate({"text": same[0], "embedding": u1}, {"text": same[1], "embedding": v1, "similarity": float(u1 @ v1)})
+    p_diff = ev.evaluate({"text": different[0], "embedding": u2}, {"text": different[1], "embedding": v2})
+    assert 0.0 <= p_diff < p_same <= 1.0
+    assert ev(
+        {"text": same[0], "embedding": u1}, {"text": same[1], "embedding": v1, "similarity": float(u1 @ v1)}
+    ) == pytest.approx(p_same)
+
+
+def test_calibrated_evaluator_refuses_another_embedder_and_wrong_dimensions(tmp_path):
+    from types import SimpleNamespace
+
+    from dejacache._calibrated import CalibratedPairEvaluator
+
+    write_pairs(tmp_path / "p.jsonl")
+    model = tmp_path / "model.json"
+    assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--fit", "--out", str(model), "--l2", "10"]) == 0
+    ev = CalibratedPairEvaluator(model)
+    with pytest.raises(ValueError, match="fitted on hashing"):
+        ev.bind(SimpleNamespace(embedder=SimpleNamespace(name="all-MiniLM-L6-v2")))
+    ev.bind(SimpleNamespace(embedder=SimpleNamespace(name=ev.model.embedder)))
+    with pytest.raises(ValueError, match="512-dimensional"):
+        ev.score("a", "b", 0.5, np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="embedding"):
+        ev.evaluate({"text": "a"}, {"text": "b", "similarity": 0.5})
+    with pytest.raises(ValueError, match="format"):
+        CalibratedPairEvaluator({"format": "something else"})
