@@ -83,6 +83,8 @@ def test_dict_config_and_semantic_true(monkeypatch):
     ("- a\n- b", "must be a mapping"),
     ("a: &x [1, 2]\nb: *x", "aliases"),
     ("semantic: {threshold: 0.9", "not a valid"),
+    ("semantic:\n  evaluator: {name: calibrated, model: /nonexistent/model.json}", "semantic.evaluator"),
+    ("semantic:\n  evaluator: {name: calibrated, model: 3}", "model must be a non-empty string"),
 ])
 def test_hostile_or_wrong_yaml_raises_clear_config_error(tmp_path, text, words):
     with pytest.raises(ConfigError) as info:

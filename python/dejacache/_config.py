@@ -132,7 +132,7 @@ def _build(kind: str, table: Mapping[str, tuple[Callable[..., Any], dict]], spec
         return factory(**checked)
     except ConfigError:
         raise
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OSError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -192,6 +192,11 @@ def _evaluators() -> dict:
             out.append((child(item["evaluator"], f"{w}.evaluator", depth), _num(0.0)(item["weight"], f"{w}.weight")))
         return out
 
+    def calibrated(**params: Any) -> Any:
+        from ._calibrated import CalibratedPairEvaluator
+
+        return CalibratedPairEvaluator(params.get("model"))
+
     table: dict = {
         "cosine": (e.Cosine, {}),
         "exact_match": (e.ExactMatch, {}),
@@ -205,6 +210,8 @@ def _evaluators() -> dict:
         "any_of": (lambda of: e.AnyOf(*of), {"of": _nested(children)}),
         "weighted": (lambda of: e.Weighted(of), {"of": _nested(weighted_pairs)}),
         "cross_encoder": (e.CrossEncoder, {"model_path": _str()}),
+        # a logistic model read from a JSON file of coefficients (data, never code)
+        "calibrated": (calibrated, {"model": _str()}),
     }
     return table
 
