@@ -9,10 +9,10 @@ from dejacache import Semantic, evaluation, postprocess, preprocess
 from semantic_helpers import BruteForceStore, WordEmbedder
 
 
-@pytest.fixture(params=["index", "custom-store"])
+@pytest.fixture(params=["index", "custom-store", "builtin-store", "faiss-store"])
 def store_kind(request):
-    if request.param == "index" and not hasattr(dejacache, "VectorIndex"):
-        pytest.skip("dejacache.VectorIndex not built in this tree")
+    if request.param == "faiss-store":
+        pytest.importorskip("faiss")
     return request.param
 
 
@@ -30,6 +30,11 @@ def make(store_kind, clock=None, **semantic):
     semantic.setdefault("evaluator", evaluation.Cosine())
     if store_kind == "custom-store":
         semantic.setdefault("vector_store", BruteForceStore())
+    elif store_kind.endswith("-store"):
+        from dejacache import vectorstores
+
+        cls = vectorstores.BuiltinStore if store_kind == "builtin-store" else vectorstores.FaissStore
+        semantic.setdefault("vector_store", cls(dim=semantic["embedder"].dim, metric="cosine"))
     cache_kw = {k: semantic.pop(k) for k in ("max_entries", "ttl", "next_cache") if k in semantic}
     return dejacache.Cache(semantic=Semantic(**semantic), clock=clock, **cache_kw)
 
@@ -296,6 +301,12 @@ def test_semantic_config_validation():
         dejacache.Cache(semantic="yes")
     with pytest.raises(TypeError):
         dejacache.Cache(next_cache="redis")
+    from dejacache.vectorstores import BuiltinStore
+
+    with pytest.raises(ValueError, match="metric"):
+        dejacache.Cache(semantic=Semantic(embedder=WordEmbedder(), vector_store=BuiltinStore(dim=256, metric="l2")))
+    with pytest.raises(ValueError, match="dimensional"):
+        dejacache.Cache(semantic=Semantic(embedder=WordEmbedder(), vector_store=BuiltinStore(dim=8)))
 
 
 def test_defaults_follow_the_embedder():

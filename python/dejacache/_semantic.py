@@ -254,6 +254,14 @@ class SemanticTier:
             from . import VectorIndex
 
             index = VectorIndex(int(embedder.dim), metric="cosine")
+        metric = getattr(index, "metric", "cosine")
+        if metric not in ("cosine", "dot"):
+            raise ValueError(f"the vector store's metric is {metric!r}; the semantic tier compares cosine "
+                             "similarities: give it a store with metric='cosine'")
+        store_dim = getattr(index, "dim", None)
+        if isinstance(store_dim, int) and store_dim != int(embedder.dim):
+            raise ValueError(f"the vector store holds {store_dim}-dimensional vectors but the embedder "
+                             f"makes {embedder.dim}-dimensional ones")
         self.index = index
         self._entries: dict[tuple[str, int], _Entry] = {}
         self._scopes: dict[tuple[str, str], str] = {}
