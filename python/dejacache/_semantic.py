@@ -297,12 +297,14 @@ class SemanticTier:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _count(self, namespace: str, slot: int, n: int = 1) -> None:
+    def _count(self, namespace: str, hit: bool, reads: list[int]) -> None:
         with self._count_lock:
             c = self._counts.get(namespace)
             if c is None:
                 c = self._counts[namespace] = [0, 0, 0, 0]
-            c[slot] += n
+            c[0 if hit else 1] += 1
+            c[2] += reads[0]
+            c[3] += reads[1]
 
     def lookup(self, request: Any, ctl: Controls, now: float) -> tuple[Hit | None, Probe | None]:
         """A semantic hit for ``request`` (None if none) and its probe (None if not embeddable).
@@ -351,20 +353,16 @@ class SemanticTier:
                 continue
             cand.update(score=score, response=response, meta=meta)
             passing.append(cand)
-        found_reads, missed_reads = reads
-        if found_reads or missed_reads:
-            self._count(ns, 2, found_reads)
-            self._count(ns, 3, missed_reads)
         if stale:
             self._drop(scope, stale)
         if not passing:
-            self._count(ns, 1)
+            self._count(ns, False, reads)
             return None
         passing.sort(key=lambda c: c["score"], reverse=True)
         chosen = self.postprocess(passing)
         if not isinstance(chosen, Mapping) or "response" not in chosen:
             raise TypeError("a post-processor must return one of the candidates it was given")
-        self._count(ns, 0)
+        self._count(ns, True, reads)
         if chosen["meta"]:
             self._add_savings(ns, chosen["meta"])
         return Hit(chosen["response"], chosen["key"], "semantic", chosen["age"], ns, chosen["score"], chosen["meta"])
