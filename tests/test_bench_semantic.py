@@ -23,3 +23,17 @@ def test_semantic_workload_reports_hits_and_precision(tmp_path):
     loose = run_semantic(argparse.Namespace(requests=300, zipf=1.1, seed=3, threshold=0.3), embedder=WordEmbedder(),
                          evaluator=evaluation.Cosine())
     assert loose["semantic_wrong"] > 0 and loose["wrong_examples"]
+
+
+def test_cli_semantic_workload_writes_a_report(tmp_path, capsys):
+    import orjson
+
+    from dejacache.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["bench", "--workload", "semantic", "--embedder", "hashing", "--requests", "150",
+                 "--report", str(out)]) == 0
+    report = orjson.loads(out.read_bytes())
+    assert report["workload"]["kind"] == "semantic" and report["workload"]["requests"] == 150
+    assert report["semantic_wrong"] == 0
+    assert "semantic precision" in capsys.readouterr().out

@@ -116,3 +116,28 @@ def test_missing_file_and_wrong_argument(tmp_path):
         dejacache.load_config(tmp_path / "nope.yaml")
     with pytest.raises(TypeError):
         dejacache.load_config(42)
+
+
+def test_yaml_config_builds_a_working_semantic_cache(tmp_path):
+    pytest.importorskip("dejacache.embedders")
+    text = """
+namespace: app
+semantic:
+  embedder: {name: hashing, dim: 256}
+  vector_store: {name: index, kind: flat}
+  normalize: true
+  evaluator: {name: all_of, of: [cosine, numbers_agree, token_sequence]}
+  postprocess: {name: random, seed: 1}
+  top_k: 3
+next_cache:
+  max_entries: 100
+"""
+    cache = dejacache.Cache.from_config(write(tmp_path, text))
+    assert cache._semantic.threshold == 0.98  # the strict default of the hashing fallback
+    assert cache._semantic.index.kind == "flat" and cache._semantic.embedder.dim == 256
+    req = {"model": "m", "messages": [{"role": "user", "content": "How do I learn Rust?"}]}
+    cache.put(req, {"a": 1})
+    hit = cache.get({"model": "m", "messages": [{"role": "user", "content": "how do i learn rust"}]})
+    assert hit is not None and hit.source == "semantic"
+    assert cache.get({"model": "m", "messages": [{"role": "user", "content": "How do I learn Ruby?"}]}) is None
+    assert cache._next.get(req, namespace="app").response == {"a": 1}
