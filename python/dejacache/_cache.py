@@ -253,7 +253,7 @@ class Cache:
     # --- semantic tier and levels (end) -----------------------------------------------------
 
     def delete(self, request: Any, *, namespace: str | None = None) -> bool:
-        """Removes the entry for ``request``; True if there was one."""
+        """Removes the entry for ``request`` (and its vector) at every level; True if there was one."""
         ns = self._defaults.namespace if namespace is None else check_namespace(namespace)
         key = self.key(request)
         removed = self._store.remove(key, ns)
@@ -264,7 +264,8 @@ class Cache:
         return removed
 
     def clear(self, namespace: str | None = None) -> int:
-        """Removes every entry of ``namespace`` (all namespaces when None); returns how many."""
+        """Removes every entry of ``namespace`` (all namespaces when None) at every level, with
+        their vectors; returns how many entries."""
         if namespace is not None:
             check_namespace(namespace)
         removed = self._store.clear(namespace)
