@@ -149,6 +149,14 @@ def test_large_batch_is_right():
     np.testing.assert_allclose(distance.cosine(q, rows), ref("cosine", q, rows), atol=1e-5)
 
 
+def test_a_result_too_large_for_memory_is_a_memory_error():
+    # 2**24 x 2**24 float32 results need 4 PiB: more than any address space, whatever the
+    # overcommit policy, so the allocation fails before anything is touched.
+    a = np.ones((2**24, 1), np.float32)
+    with pytest.raises(MemoryError, match="smaller batches"):
+        distance.dot(a, a)
+
+
 def test_overflow_of_finite_input_is_not_an_error():
     big = np.full(4, 1e30, np.float32)
     assert distance.dot(big, big) == float("inf")
@@ -222,3 +230,44 @@ def test_submodules_load_lazily():
         "assert 'dejacache.distance' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.timeout(60)
+def test_batches_release_the_gil():
+    """Another Python thread runs while a large batch is computed (never while a small one is)."""
+    import sys
+    import threading
+    import time
+
+    rows = np.random.default_rng(0).standard_normal((50_000, 384)).astype(np.float32)
+    q = rows[0].copy()
+    small = rows[:4].copy()
+    ticks = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks[0] += 1
+            time.sleep(0)  # hands the GIL back so the main thread can resume
+
+    old = sys.getswitchinterval()
+    # The main thread keeps the GIL unless the call itself lets go of it.
+    sys.setswitchinterval(100.0)
+    thread = threading.Thread(target=spin)
+    try:
+        thread.start()
+        time.sleep(0.01)
+        ran_during_small = ran_during_large = 0
+        for _ in range(20):
+            before = ticks[0]
+            distance.dot(small, q)
+            ran_during_small += ticks[0] != before
+            before = ticks[0]
+            distance.dot(rows, q)
+            ran_during_large += ticks[0] != before
+    finally:
+        stop.set()
+        sys.setswitchinterval(old)
+        thread.join()
+    assert ran_during_large > 0
+    assert ran_during_small == 0

@@ -13,12 +13,16 @@ use numpy::{
     Element, IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
     PyUntypedArray, PyUntypedArrayMethods,
 };
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use pyo3::types::PyFloat;
 
 use super::errors::to_py;
 use crate::error::CoreError;
 use crate::vector::kernels::{self, Metric};
+
+/// Bytes of b's rows scanned by all queries of a before moving on (about half an L2 cache).
+const TILE_BYTES: usize = 256 * 1024;
 
 /// Below this many multiply-adds, releasing and retaking the GIL costs more than it frees.
 const DETACH_WORK: usize = 1 << 15;
@@ -192,13 +196,27 @@ fn compute<'py, T: KernelElement>(
         } else if ndim_b == 1 {
             T::many(metric, xb, xa, out);
         } else {
-            for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
-                T::many(metric, query, xb, out);
+            // Tiles of b that stay in cache while every query of a passes over them, so b is
+            // read from memory once rather than once per query.
+            let tile = (TILE_BYTES / (dim * std::mem::size_of::<T>())).max(1);
+            for (t, block) in xb.chunks(tile * dim).enumerate() {
+                let (start, len) = (t * tile, block.len() / dim);
+                for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
+                    T::many(metric, query, block, &mut out[start..start + len]);
+                }
             }
         }
         out.iter().all(|x| x.is_finite())
     };
-    let mut out = vec![0f32; n * m];
+    let mut out = Vec::new();
+    n.checked_mul(m)
+        .and_then(|len| out.try_reserve_exact(len).ok().map(|_| len))
+        .map(|len| out.resize(len, 0f32))
+        .ok_or_else(|| {
+            PyMemoryError::new_err(format!(
+                "a ({n}, {m}) result does not fit in memory: pass smaller batches"
+            ))
+        })?;
     let all_finite = if n * m * dim >= DETACH_WORK {
         py.detach(|| work(&mut out))
     } else {

@@ -339,18 +339,22 @@ impl Rows {
                 &self.f16s[a * d..(a + 1) * d],
                 &self.f16s[b * d..(b + 1) * d],
             ),
-            (Dtype::I8, metric) => {
-                let ip =
-                    kernels::dot_i8(&self.i8s[a * d..(a + 1) * d], &self.i8s[b * d..(b + 1) * d])
-                        as f32
-                        * self.scales[a]
-                        * self.scales[b];
-                if metric == Metric::L2 {
-                    (self.sqnorms[a] + self.sqnorms[b] - 2.0 * ip).max(0.0)
-                } else {
-                    -ip
-                }
-            }
+            (Dtype::I8, _) => self.code_dist_slots(a as u32, b as u32),
+        }
+    }
+
+    /// Distance between two rows on their i8 codes (i8 rows, or navigation codes).
+    #[inline]
+    pub fn code_dist_slots(&self, a: u32, b: u32) -> f32 {
+        let (a, b) = (a as usize, b as usize);
+        let d = self.dim;
+        let ip = kernels::dot_i8(&self.i8s[a * d..(a + 1) * d], &self.i8s[b * d..(b + 1) * d]) as f32
+            * self.scales[a]
+            * self.scales[b];
+        if self.metric == Metric::L2 {
+            (self.sqnorms[a] + self.sqnorms[b] - 2.0 * ip).max(0.0)
+        } else {
+            -ip
         }
     }
 
