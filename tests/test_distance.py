@@ -137,7 +137,11 @@ def test_zero_vectors_have_cosine_zero():
 def test_empty_batch_gives_empty_result():
     out = distance.dot(np.zeros((0, 4), np.float32), np.ones(4, np.float32))
     assert out.shape == (0,)
-    assert distance.dot(np.zeros((0, 4), np.float32), np.ones((3, 4), np.float32)).shape == (0, 3)
+    for dtype in (np.float32, np.float16, np.int8):
+        empty, full = np.zeros((0, 4), dtype), np.ones((3, 4), dtype)
+        assert distance.dot(empty, full).shape == (0, 3)
+        assert distance.dot(full, empty).shape == (3, 0)
+        assert distance.cosine(empty, empty).shape == (0, 0)
 
 
 def test_large_batch_is_right():
