@@ -354,3 +354,24 @@ def test_text_is_normalised_before_embedding(store_kind):
     seen.clear()
     raw.put(chat("What's  the capital of France?"), answer("Paris"))
     assert seen == ["What's  the capital of France?"]
+
+
+async def test_concurrent_acalls_with_semantic_tier(store_kind):
+    import asyncio
+
+    cache = make(store_kind)
+    calls = []
+
+    async def llm(req):
+        calls.append(req)
+        await asyncio.sleep(0.01)
+        return answer(req["messages"][-1]["content"])
+
+    first = await cache.acall(chat("capital of France"), llm)
+    texts = ["Capital of France?", "the capital of france", "capital of Germany", "capital of France"] * 5
+    got = await asyncio.wait_for(asyncio.gather(*(cache.acall(chat(t), llm) for t in texts)), timeout=60)
+    for t, r in zip(texts, got):
+        if "France" in t or "france" in t:
+            assert r == {**first, "cache": True}
+    # Germany: one leader call (single-flight), the rest joined or hit.
+    assert sum(1 for c in calls if "Germany" in c["messages"][-1]["content"]) == 1
