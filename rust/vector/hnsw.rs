@@ -48,6 +48,11 @@ impl Visited {
         }
     }
 
+    #[inline]
+    fn seen(&self, i: u32) -> bool {
+        self.marks[i as usize] == self.epoch
+    }
+
     /// True when `i` was not yet visited in this search.
     #[inline]
     fn insert(&mut self, i: u32) -> bool {
@@ -183,19 +188,25 @@ impl Graph {
             let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(room);
             visited.insert(entry.slot);
             candidates.push(Reverse(entry));
-            if !(live_only && rows.is_dead(entry.slot)) {
+            let check_dead = live_only && rows.n_dead > 0;
+            if !(check_dead && rows.is_dead(entry.slot)) {
                 results.push(entry);
             }
             let mut bound = results.peek().map_or(f32::INFINITY, |r| r.dist);
-            let dim_bytes = rows.dim;
             while let Some(Reverse(c)) = candidates.pop() {
                 if c.dist > bound && results.len() >= ef {
                     break;
                 }
                 let links = self.links(c.slot, level);
+                if let Some(&first) = links.first() {
+                    prefetch_row(rows, first, on_codes);
+                }
                 for (i, &nb) in links.iter().enumerate() {
+                    // Fetch the next neighbour's row while this one is scored.
                     if let Some(&next) = links.get(i + 1) {
-                        prefetch(rows_ptr(rows, next as usize * dim_bytes, on_codes));
+                        if !visited.seen(next) {
+                            prefetch_row(rows, next, on_codes);
+                        }
                     }
                     if !visited.insert(nb) {
                         continue;
@@ -203,7 +214,7 @@ impl Graph {
                     let d = dist(nb);
                     if results.len() < ef || d < bound {
                         candidates.push(Reverse(Scored { dist: d, slot: nb }));
-                        if !(live_only && rows.is_dead(nb)) {
+                        if !(check_dead && rows.is_dead(nb)) {
                             results.push(Scored { dist: d, slot: nb });
                             if results.len() > ef {
                                 results.pop();
@@ -485,15 +496,24 @@ impl Graph {
     }
 }
 
-/// Address of a row's first byte, for prefetching.
+/// Asks the CPU to start loading the row of `slot` (its first 512 bytes) and, for codes, its
+/// scale, so the walk does not wait on memory for each neighbour in turn.
 #[inline]
-fn rows_ptr(rows: &Rows, elem: usize, on_codes: bool) -> *const u8 {
+fn prefetch_row(rows: &Rows, slot: u32, on_codes: bool) {
     use super::rows::Dtype;
-    match rows.dtype {
-        Dtype::F32 if on_codes => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
-        Dtype::F32 => rows.f32s.as_ptr().wrapping_add(elem) as *const u8,
-        Dtype::F16 => rows.f16s.as_ptr().wrapping_add(elem) as *const u8,
-        Dtype::I8 => rows.i8s.as_ptr().wrapping_add(elem) as *const u8,
+    let s = slot as usize;
+    let d = rows.dim;
+    let (start, bytes) = match rows.dtype {
+        Dtype::F32 | Dtype::I8 if on_codes || rows.dtype == Dtype::I8 => {
+            prefetch(rows.scales.as_ptr().wrapping_add(s));
+            (rows.i8s.as_ptr().wrapping_add(s * d) as *const u8, d)
+        }
+        Dtype::F32 => (rows.f32s.as_ptr().wrapping_add(s * d) as *const u8, d * 4),
+        Dtype::F16 => (rows.f16s.as_ptr().wrapping_add(s * d) as *const u8, d * 2),
+        Dtype::I8 => (rows.i8s.as_ptr().wrapping_add(s * d) as *const u8, d),
+    };
+    for off in (0..bytes.min(512)).step_by(64) {
+        prefetch(start.wrapping_add(off));
     }
 }
 
