@@ -13,7 +13,8 @@ from ._core import VectorIndex, __version__
 from ._hit import Hit
 
 #: names imported on first use (module __getattr__), so that importing dejacache stays cheap:
-#: the embedders load models, the semantic tier numpy, the config reader PyYAML
+#: the embedders load models, the semantic tier numpy, the config reader PyYAML; a name that is
+#: its module's own name (``distance``) is the submodule itself
 _LAZY: dict[str, str] = {
     "CachedEmbedder": "dejacache.embedders",
     "CallableEmbedder": "dejacache.embedders",
@@ -26,9 +27,10 @@ _LAZY: dict[str, str] = {
     "Semantic": "dejacache._semantic",
     "load_config": "dejacache._config",
     "ConfigError": "dejacache._config",
+    "distance": "dejacache.distance",
+    "sampling": "dejacache.sampling",
+    "vectorstores": "dejacache.vectorstores",
 }
-#: submodules loaded on first attribute access
-_LAZY_SUBMODULES = frozenset({"distance", "sampling", "vectorstores"})
 
 __all__ = [
     "EXCLUDED_PARAMS",
@@ -36,22 +38,17 @@ __all__ = [
     "Hit",
     "VectorIndex",
     "__version__",
-    "distance",
-    "sampling",
-    "vectorstores",
     *_LAZY,
 ]
 
 
 def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'dejacache' has no attribute {name!r}")
     import importlib
 
-    module = _LAZY.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module), name)
-    elif name in _LAZY_SUBMODULES:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module 'dejacache' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
     globals()[name] = value
     return value

@@ -56,9 +56,10 @@ def _as_kernel_arrays(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _call(kernel: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
-    result = kernel(*_as_kernel_arrays(a, b))
-    if result is NotImplemented:  # pragma: no cover - the conversion above always fits
-        raise TypeError("inputs could not be converted to float32, float16 or int8 arrays")
+    a, b = _as_kernel_arrays(a, b)
+    result = kernel(a, b)
+    if result is NotImplemented:  # pragma: no cover - an array mutably borrowed by Rust code
+        result = kernel(a.copy(), b.copy())
     return result
 
 

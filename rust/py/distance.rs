@@ -37,6 +37,8 @@ trait KernelElement: Element + Copy + Sync {
     fn pair(metric: Metric, a: &[Self], b: &[Self]) -> f64;
     fn many(metric: Metric, query: &[Self], rows: &[Self], out: &mut [f32]);
     fn is_finite(self) -> bool;
+    /// Cosine from a dot product and the two self-dots (as `pair(Dot, x, x)` gives them).
+    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[Self], b: &[Self]) -> f32;
 }
 
 impl KernelElement for f32 {
@@ -58,6 +60,10 @@ impl KernelElement for f32 {
 
     fn is_finite(self) -> bool {
         f32::is_finite(self)
+    }
+
+    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[f32], b: &[f32]) -> f32 {
+        kernels::finish_cosine(ab, aa as f32, bb as f32, a, b, |x| x as f64)
     }
 }
 
@@ -81,6 +87,10 @@ impl KernelElement for f16 {
 
     fn is_finite(self) -> bool {
         f16::is_finite(self)
+    }
+
+    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[f16], b: &[f16]) -> f32 {
+        kernels::finish_cosine(ab, aa as f32, bb as f32, a, b, |x| x.to_f64())
     }
 }
 
@@ -113,6 +123,11 @@ impl KernelElement for i8 {
 
     fn is_finite(self) -> bool {
         true
+    }
+
+    fn cosine_from_dots(_ab: f32, aa: f64, bb: f64, a: &[i8], b: &[i8]) -> f32 {
+        // The f32 dot is exact only up to 2^24: take the exact integer one.
+        kernels::cosine_from_i8_parts(kernels::dot_i8(a, b), aa as i32, bb as i32)
     }
 }
 
@@ -196,13 +211,25 @@ fn compute<'py, T: KernelElement>(
         } else if ndim_b == 1 {
             T::many(metric, xb, xa, out);
         } else {
+            // Cosine of every pair from dot products and each vector's self-dot, computed once,
+            // instead of norms again for every pair.
+            let tiled = if metric == Metric::Cosine { Metric::Dot } else { metric };
             // Tiles of b that stay in cache while every query of a passes over them, so b is
             // read from memory once rather than once per query.
             let tile = (TILE_BYTES / (dim * std::mem::size_of::<T>())).max(1);
             for (t, block) in xb.chunks(tile * dim).enumerate() {
                 let (start, len) = (t * tile, block.len() / dim);
                 for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
-                    T::many(metric, query, block, &mut out[start..start + len]);
+                    T::many(tiled, query, block, &mut out[start..start + len]);
+                }
+            }
+            if metric == Metric::Cosine && m > 0 {
+                let self_dots = |x: &[T]| -> Vec<f64> { x.chunks_exact(dim).map(|v| T::pair(Metric::Dot, v, v)).collect() };
+                let (na, nb) = (self_dots(xa), self_dots(xb));
+                for ((va, aa), out) in xa.chunks_exact(dim).zip(&na).zip(out.chunks_exact_mut(m)) {
+                    for ((vb, bb), o) in xb.chunks_exact(dim).zip(&nb).zip(out.iter_mut()) {
+                        *o = T::cosine_from_dots(*o, *aa, *bb, va, vb);
+                    }
                 }
             }
         }
@@ -217,7 +244,7 @@ fn compute<'py, T: KernelElement>(
                 "a ({n}, {m}) result does not fit in memory: pass smaller batches"
             ))
         })?;
-    let all_finite = if n * m * dim >= DETACH_WORK {
+    let all_finite = if (n * m).saturating_mul(dim) >= DETACH_WORK {
         py.detach(|| work(&mut out))
     } else {
         work(&mut out)
