@@ -127,12 +127,13 @@ def test_tune_recommends_a_cosine_threshold_from_held_out_data(tmp_path, capsys)
 
 
 def test_tune_fits_an_evaluator_that_eval_then_scores_on_held_out_pairs(tmp_path, capsys):
+    pytest.importorskip("sklearn", reason="fitting the trees model needs scikit-learn")
     from dejacache._calibrated import CalibratedPairEvaluator
 
     write_pairs(tmp_path / "p.jsonl")
     model = tmp_path / "model.json"
     assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--fit",
-                     "--precision", "0.9", "--out", str(model), "--l2", "1,10"]) == 0
+                     "--precision", "0.9", "--out", str(model), "--model", "trees", "--trees", "20", "--leaves", "4"]) == 0
     out = capsys.readouterr().out
     assert "calibrated evaluator" in out and f"wrote {model}" in out
     spec = json.loads(model.read_text())
@@ -166,7 +167,8 @@ def test_calibrated_evaluator_refuses_another_embedder_and_wrong_dimensions(tmp_
 
     write_pairs(tmp_path / "p.jsonl")
     model = tmp_path / "model.json"
-    assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--fit", "--out", str(model), "--l2", "10"]) == 0
+    assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--fit", "--out", str(model),
+                     "--model", "logistic", "--l2", "10"]) == 0
     ev = CalibratedPairEvaluator(model)
     with pytest.raises(ValueError, match="fitted on hashing"):
         ev.bind(SimpleNamespace(embedder=SimpleNamespace(name="all-MiniLM-L6-v2")))
@@ -177,3 +179,34 @@ def test_calibrated_evaluator_refuses_another_embedder_and_wrong_dimensions(tmp_
         ev.evaluate({"text": "a"}, {"text": "b", "similarity": 0.5})
     with pytest.raises(ValueError, match="format"):
         CalibratedPairEvaluator({"format": "something else"})
+
+
+def test_trees_model_in_numpy_matches_scikit_learn():
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from dejacache._calibrated import PairModel, build_trees
+
+    rng = np.random.default_rng(0)
+    x = rng.random((3000, 4))
+    y = x[:, 0] + x[:, 1] * x[:, 2] > 0.8
+    model = build_trees(x, y, features=["cosine", "word_jaccard", "same_text", "length_ratio"], embedding_dim=0,
+                        embedder=None, trees=25, leaves=8)
+    reference = HistGradientBoostingClassifier(max_iter=25, max_leaf_nodes=8, learning_rate=0.1, l2_regularization=1.0,
+                                               early_stopping=False, random_state=0).fit(x, y)
+    np.testing.assert_allclose(model.probability(x), reference.predict_proba(x)[:, 1], atol=1e-12)
+    reloaded = PairModel.load(json.loads(json.dumps(model.to_dict())))
+    np.testing.assert_array_equal(reloaded.probability(x), model.probability(x))
+    bad = dict(model.to_dict(), left=[10**6] * len(model.to_dict()["left"]))
+    with pytest.raises(ValueError, match="outside"):
+        PairModel.load(bad)
+
+
+def test_logistic_fit_recovers_a_known_separator():
+    from dejacache._calibrated import fit_logistic
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4000, 2))
+    y = rng.random(4000) < 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 1] + 0.5)))
+    w, b = fit_logistic(x, y, l2=1e-6)
+    np.testing.assert_allclose([*w, b], [2.0, -1.0, 0.5], atol=0.2)

@@ -24,8 +24,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", type=float, default=0.95, help="target precision of served hits (default 0.95)")
     parser.add_argument("--embedder", choices=EMBEDDERS, default="minilm", help="default: minilm (all-MiniLM-L6-v2)")
     parser.add_argument("--fit", action="store_true", help="fit a calibrated pair evaluator, not just a cosine threshold")
+    parser.add_argument(
+        "--model", choices=("trees", "logistic"), default=None,
+        help="trees (gradient-boosted, needs scikit-learn to fit; the default when it is installed) or logistic",
+    )
     parser.add_argument("--no-embedding-terms", action="store_true", help="fit on the hand-made features only")
-    parser.add_argument("--l2", default="3,30,300", help="L2 strengths to try, comma-separated (chosen on the tuning split)")
+    parser.add_argument("--l2", default="3,30,300", help="logistic: L2 strengths to try, comma-separated (chosen on the tuning split)")
+    parser.add_argument("--trees", type=int, default=300, help="trees: number of boosting rounds (default 300)")
+    parser.add_argument("--leaves", type=int, default=15, help="trees: leaves per tree (default 15)")
     parser.add_argument("--out", default=None, help="write the fitted model (JSON) here")
     parser.add_argument("--limit", type=int, default=None, help="read at most N pairs")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
@@ -85,28 +91,38 @@ def run(args: argparse.Namespace) -> int:
     if not args.fit:
         return 0
 
-    from ._calibrated import PairModel, build_model
+    import importlib.util
+
+    from ._calibrated import build_logistic, build_trees, pair_design
     from ._pair_features import LEXICAL_FEATURES
 
+    kind = args.model or ("trees" if importlib.util.find_spec("sklearn") else "logistic")
+    if args.model is None and kind == "logistic":
+        print("scikit-learn is not installed, so fitting the logistic model (pip install scikit-learn for trees)")
     dim = 0 if args.no_embedding_terms else embedder.dim
-    width = len(LEXICAL_FEATURES) + 2 * dim
-    template = PairModel({"format": "dejacache-pair-logistic/1", "features": list(LEXICAL_FEATURES), "embedding_dim": dim,
-                          "mean": [0] * width, "scale": [1] * width, "coef": [0] * width, "intercept": 0})
-    design = template.design(pairs.a, pairs.b, cosine, u, v)
-    best = None
-    for l2 in l2_values:
-        model = build_model(design[fit], labels[fit], features=LEXICAL_FEATURES, embedding_dim=dim, l2=l2, embedder=embedder.name)
-        p = np.clip(model.probability(design[validate]), 1e-12, 1 - 1e-12)
-        loss = float(-np.mean(np.where(labels[validate], np.log(p), np.log1p(-p))))
-        print(f"  l2={l2:g}: log-loss on the tuning pairs {loss:.4f}")
-        if best is None or loss < best[0]:
-            best = (loss, model)
-    assert best is not None
-    model = best[1]
+    design = pair_design(pairs.a, pairs.b, cosine, u, v, features=LEXICAL_FEATURES, embedding_dim=dim, embedder=embedder.name)
+    header = {"features": LEXICAL_FEATURES, "embedding_dim": dim, "embedder": embedder.name}
+    if kind == "trees":
+        try:
+            model = build_trees(design[fit], labels[fit], trees=args.trees, leaves=args.leaves, **header)
+        except ImportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    else:
+        best = None
+        for l2 in l2_values:
+            candidate = build_logistic(design[fit], labels[fit], l2=l2, **header)
+            p = np.clip(candidate.probability(design[validate]), 1e-12, 1 - 1e-12)
+            loss = float(-np.mean(np.where(labels[validate], np.log(p), np.log1p(-p))))
+            print(f"  l2={l2:g}: log-loss on the tuning pairs {loss:.4f}")
+            if best is None or loss < best[0]:
+                best = (loss, candidate)
+        assert best is not None
+        model = best[1]
     scores = model.probability(design)
     t = threshold_for_precision(scores[validate], labels[validate], target)
     auc = roc_auc(scores[test], labels[test])
-    print(f"calibrated evaluator (l2={model.spec['l2']:g}), held-out ROC AUC {auc:.4f}")
+    print(f"calibrated evaluator ({kind}), held-out ROC AUC {auc:.4f} (cosine {roc_auc(cosine[test], labels[test]):.4f})")
     if t is None:
         print(f"  no probability threshold reaches precision {target} on the tuning pairs")
         held_out = None
