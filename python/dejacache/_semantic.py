@@ -319,7 +319,7 @@ class SemanticTier:
         ids, sims = self.index.search(probe.vector[None, :], self.top_k, namespace=scope)
         query = {"text": probe.ext.text, "embedding": probe.vector}
         passing: list[dict[str, Any]] = []
-        stale: list[int] = []
+        stale: list[tuple[int, _Entry | None]] = []  # (id, the entry seen): dropped only if unchanged
         reads = [0, 0]  # found, missed
         threshold = self.threshold
         # When the score can be no higher than the similarity (Cosine, or AllOf starting with
@@ -331,7 +331,7 @@ class SemanticTier:
                 continue
             entry = self._entries.get((scope, vid))
             if entry is None:
-                stale.append(vid)
+                stale.append((vid, None))
                 continue
             cand = _Candidate(self, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope)
             cand.reading = (ns, now, ctl.max_age, reads)
@@ -342,14 +342,14 @@ class SemanticTier:
                 blob = cand.blob()
             except _Gone as gone:
                 if gone.stale:
-                    stale.append(vid)  # evicted, expired or deleted: never served, and dropped
+                    stale.append((vid, entry))  # evicted, expired or deleted: never served, and dropped
                 continue
             try:
                 response, meta = decode(blob)
             except ValueError as exc:
                 log.warning("dejacache: dropping unreadable entry %s in %r: %s", entry.key, ns, exc)
                 self._store.remove(entry.key, ns)
-                stale.append(vid)
+                stale.append((vid, entry))
                 continue
             cand.update(score=score, response=response, meta=meta)
             passing.append(cand)
@@ -388,12 +388,18 @@ class SemanticTier:
             old_scope = self._scopes.get((ns, key))
             if old_scope is not None:
                 self._remove_vector(old_scope, vid)
-            clash = self._entries.get((scope, vid))
-            if clash is not None:
+            if (scope, vid) in self._entries:
                 self._remove_vector(scope, vid)
-            self.index.add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], namespace=scope)
+            # The entry goes in before the vector: a search that finds the vector must find
+            # its entry, or it would take the vector for a stale one.
             self._entries[(scope, vid)] = entry
             self._scopes[(ns, key)] = scope
+            try:
+                self.index.add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], namespace=scope)
+            except BaseException:
+                del self._entries[(scope, vid)]
+                del self._scopes[(ns, key)]
+                raise
             if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
                 self.sweep()
 
@@ -403,13 +409,20 @@ class SemanticTier:
             del self._scopes[(entry.namespace, entry.key)]
         self.index.remove(np.asarray([vid], dtype=np.uint64), namespace=scope)
 
-    def _drop(self, scope: str, vids: list[int]) -> None:
+    def _drop(self, scope: str, seen: list[tuple[int, _Entry | None]]) -> None:
+        """Removes vectors found stale, unless their entry changed since (a concurrent store)."""
         with self._lock:
-            for vid in vids:
-                entry = self._entries.pop((scope, vid), None)
-                if entry is not None and self._scopes.get((entry.namespace, entry.key)) == scope:
-                    del self._scopes[(entry.namespace, entry.key)]
-            self.index.remove(np.asarray(vids, dtype=np.uint64), namespace=scope)
+            gone = []
+            for vid, entry in seen:
+                if self._entries.get((scope, vid)) is not entry:
+                    continue
+                if entry is not None:
+                    del self._entries[(scope, vid)]
+                    if self._scopes.get((entry.namespace, entry.key)) == scope:
+                        del self._scopes[(entry.namespace, entry.key)]
+                gone.append(vid)
+            if gone:
+                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
 
     def forget(self, namespace: str, key: str) -> None:
         """Removes the vector of the entry ``key`` (after a delete)."""
@@ -421,23 +434,23 @@ class SemanticTier:
     def clear(self, namespace: str | None = None) -> None:
         """Removes every vector of ``namespace`` (all namespaces when None)."""
         with self._lock:
-            by_scope: dict[str, list[int]] = {}
+            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
             for (scope, vid), entry in self._entries.items():
                 if namespace is None or entry.namespace == namespace:
-                    by_scope.setdefault(scope, []).append(vid)
-            for scope, vids in by_scope.items():
-                self._drop(scope, vids)
+                    by_scope.setdefault(scope, []).append((vid, entry))
+            for scope, seen in by_scope.items():
+                self._drop(scope, seen)
 
     def sweep(self) -> int:
         """Drops vectors whose exact entry is gone; returns how many."""
         now = self._clock()
         with self._lock:
-            by_scope: dict[str, list[int]] = {}
+            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
             for (scope, vid), entry in list(self._entries.items()):
                 if not self._store.contains(entry.key, entry.namespace, now):
-                    by_scope.setdefault(scope, []).append(vid)
-            for scope, vids in by_scope.items():
-                self._drop(scope, vids)
+                    by_scope.setdefault(scope, []).append((vid, entry))
+            for scope, seen in by_scope.items():
+                self._drop(scope, seen)
         return sum(len(v) for v in by_scope.values())
 
     def __len__(self) -> int:
