@@ -263,19 +263,20 @@ def test_concurrent_misses_and_hits(store_kind):
 
     def work(i):
         try:
-            for j in range(30):
-                cache.call(chat(f"question {j % 10} topic"), lambda r: answer("x"))
-                cache.get(chat(f"Question {j % 10} topic?"))
+            for j in range(60):
+                cache.call(chat(f"question {(j + i) % 20} topic"), lambda r: answer("x"))
+                cache.get(chat(f"Question {(j + i) % 20} topic?"))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
     assert not errors and not any(t.is_alive() for t in threads)
-    assert len(cache._semantic) == 10
+    # Every stored answer keeps its vector: no concurrent search took one for stale.
+    assert len(cache._semantic) == 20
 
 
 def test_sweep_drops_vectors_of_evicted_entries(store_kind, monkeypatch):
