@@ -24,11 +24,11 @@ __all__ = [
 ]
 
 # Submodules loaded on first attribute access, so that `import dejacache` stays cheap.
-_LAZY_SUBMODULES = frozenset({"distance", "sampling", "vectorstores"})
+_LAZY = frozenset({"distance", "sampling", "vectorstores"})
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY_SUBMODULES:
+    if name in _LAZY:
         import importlib
 
         module = importlib.import_module(f"{__name__}.{name}")

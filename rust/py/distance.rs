@@ -31,15 +31,20 @@ fn invalid(msg: String) -> PyErr {
     to_py(CoreError::InvalidArgument(msg))
 }
 
-/// An element type with kernels. Batch results are float32 for every type; i8 dot and l2
-/// are exact integers up to 2^24, beyond any 1024-d vector.
+/// An element type with kernels. Batch results are float32 for float inputs and float64 for
+/// int8 ones, where dot and l2 are integers that float32 would round past 2^24.
 trait KernelElement: Element + Copy + Sync {
+    type Out: Element + Copy + Default + Send + Sync + Into<f64>;
     fn pair(metric: Metric, a: &[Self], b: &[Self]) -> f64;
-    fn many(metric: Metric, query: &[Self], rows: &[Self], out: &mut [f32]);
+    fn many(metric: Metric, query: &[Self], rows: &[Self], out: &mut [Self::Out]);
     fn is_finite(self) -> bool;
+    /// Cosine from a dot product and the two self-dots (as `pair(Dot, x, x)` gives them).
+    fn cosine_from_dots(ab: Self::Out, aa: f64, bb: f64, a: &[Self], b: &[Self]) -> Self::Out;
 }
 
 impl KernelElement for f32 {
+    type Out = f32;
+
     fn pair(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
         (match metric {
             Metric::Cosine => kernels::cosine_f32(a, b),
@@ -59,9 +64,15 @@ impl KernelElement for f32 {
     fn is_finite(self) -> bool {
         f32::is_finite(self)
     }
+
+    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[f32], b: &[f32]) -> f32 {
+        kernels::finish_cosine(ab, aa as f32, bb as f32, a, b, |x| x as f64)
+    }
 }
 
 impl KernelElement for f16 {
+    type Out = f32;
+
     fn pair(metric: Metric, a: &[f16], b: &[f16]) -> f64 {
         (match metric {
             Metric::Cosine => kernels::cosine_f16(a, b),
@@ -82,9 +93,15 @@ impl KernelElement for f16 {
     fn is_finite(self) -> bool {
         f16::is_finite(self)
     }
+
+    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[f16], b: &[f16]) -> f32 {
+        kernels::finish_cosine(ab, aa as f32, bb as f32, a, b, |x| x.to_f64())
+    }
 }
 
 impl KernelElement for i8 {
+    type Out = f64;
+
     fn pair(metric: Metric, a: &[i8], b: &[i8]) -> f64 {
         match metric {
             Metric::Cosine => kernels::cosine_i8(a, b) as f64,
@@ -93,9 +110,11 @@ impl KernelElement for i8 {
         }
     }
 
-    fn many(metric: Metric, query: &[i8], rows: &[i8], out: &mut [f32]) {
+    fn many(metric: Metric, query: &[i8], rows: &[i8], out: &mut [f64]) {
         let many = match metric {
-            Metric::Cosine => return kernels::for_each_row(query, rows, out, kernels::cosine_i8),
+            Metric::Cosine => {
+                return kernels::for_each_row(query, rows, out, |a, b| kernels::cosine_i8(a, b) as f64)
+            }
             Metric::Dot => kernels::dot_i8_many,
             Metric::L2 => kernels::l2sq_i8_many,
         };
@@ -106,13 +125,17 @@ impl KernelElement for i8 {
             let buf = &mut buf[..out.len()];
             many(query, rows, buf);
             for (o, &x) in out.iter_mut().zip(buf.iter()) {
-                *o = x as f32;
+                *o = x as f64;
             }
         }
     }
 
     fn is_finite(self) -> bool {
         true
+    }
+
+    fn cosine_from_dots(ab: f64, aa: f64, bb: f64, _a: &[i8], _b: &[i8]) -> f64 {
+        kernels::cosine_from_i8_parts(ab as i32, aa as i32, bb as i32) as f64
     }
 }
 
@@ -190,34 +213,46 @@ fn compute<'py, T: KernelElement>(
     }
 
     let (n, m) = (if ndim_a == 2 { sa[0] } else { 1 }, if ndim_b == 2 { sb[0] } else { 1 });
-    let work = |out: &mut [f32]| {
+    let work = |out: &mut [T::Out]| {
         if ndim_a == 1 {
             T::many(metric, xa, xb, out);
         } else if ndim_b == 1 {
             T::many(metric, xb, xa, out);
         } else {
+            // Cosine of every pair from dot products and each vector's self-dot, computed once,
+            // instead of norms again for every pair.
+            let tiled = if metric == Metric::Cosine { Metric::Dot } else { metric };
             // Tiles of b that stay in cache while every query of a passes over them, so b is
             // read from memory once rather than once per query.
             let tile = (TILE_BYTES / (dim * std::mem::size_of::<T>())).max(1);
             for (t, block) in xb.chunks(tile * dim).enumerate() {
                 let (start, len) = (t * tile, block.len() / dim);
                 for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
-                    T::many(metric, query, block, &mut out[start..start + len]);
+                    T::many(tiled, query, block, &mut out[start..start + len]);
+                }
+            }
+            if metric == Metric::Cosine && m > 0 {
+                let self_dots = |x: &[T]| -> Vec<f64> { x.chunks_exact(dim).map(|v| T::pair(Metric::Dot, v, v)).collect() };
+                let (na, nb) = (self_dots(xa), self_dots(xb));
+                for ((va, aa), out) in xa.chunks_exact(dim).zip(&na).zip(out.chunks_exact_mut(m)) {
+                    for ((vb, bb), o) in xb.chunks_exact(dim).zip(&nb).zip(out.iter_mut()) {
+                        *o = T::cosine_from_dots(*o, *aa, *bb, va, vb);
+                    }
                 }
             }
         }
-        out.iter().all(|x| x.is_finite())
+        out.iter().all(|&x| x.into().is_finite())
     };
     let mut out = Vec::new();
     n.checked_mul(m)
         .and_then(|len| out.try_reserve_exact(len).ok().map(|_| len))
-        .map(|len| out.resize(len, 0f32))
+        .map(|len| out.resize(len, T::Out::default()))
         .ok_or_else(|| {
             PyMemoryError::new_err(format!(
                 "a ({n}, {m}) result does not fit in memory: pass smaller batches"
             ))
         })?;
-    let all_finite = if n * m * dim >= DETACH_WORK {
+    let all_finite = if (n * m).saturating_mul(dim) >= DETACH_WORK {
         py.detach(|| work(&mut out))
     } else {
         work(&mut out)

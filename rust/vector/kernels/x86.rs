@@ -97,6 +97,100 @@ macro_rules! many_kernels {
     };
 }
 
+/// dot, squared L2 and the cosine sums over f32 at one vector width: the x86 sets differ only
+/// in their intrinsics. Four (dot, L2) or two-by-three (cosine) independent accumulators;
+/// the last `n % lanes` values go through the scalar kernels.
+macro_rules! f32_kernels {
+    (features: $f:literal, lanes: $w:literal, zero: $zero:ident, load: $load:ident, fma: $fma:ident,
+     sub: $sub:ident, add: $add:ident, sum: $sum:ident) => {
+        #[inline]
+        #[target_feature(enable = $f)]
+        pub(crate) unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+            debug_assert_eq!(a.len(), b.len());
+            let n = a.len().min(b.len());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let mut acc = [$zero(); 4];
+            let mut i = 0;
+            unsafe {
+                while i + 4 * $w <= n {
+                    for (k, s) in acc.iter_mut().enumerate() {
+                        let j = i + $w * k;
+                        *s = $fma($load(pa.add(j)), $load(pb.add(j)), *s);
+                    }
+                    i += 4 * $w;
+                }
+                while i + $w <= n {
+                    acc[0] = $fma($load(pa.add(i)), $load(pb.add(i)), acc[0]);
+                    i += $w;
+                }
+            }
+            $sum($add($add(acc[0], acc[1]), $add(acc[2], acc[3]))) + scalar::dot_f32(&a[i..n], &b[i..n])
+        }
+
+        #[inline]
+        #[target_feature(enable = $f)]
+        pub(crate) unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
+            debug_assert_eq!(a.len(), b.len());
+            let n = a.len().min(b.len());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let mut acc = [$zero(); 4];
+            let mut i = 0;
+            unsafe {
+                while i + 4 * $w <= n {
+                    for (k, s) in acc.iter_mut().enumerate() {
+                        let j = i + $w * k;
+                        let d = $sub($load(pa.add(j)), $load(pb.add(j)));
+                        *s = $fma(d, d, *s);
+                    }
+                    i += 4 * $w;
+                }
+                while i + $w <= n {
+                    let d = $sub($load(pa.add(i)), $load(pb.add(i)));
+                    acc[0] = $fma(d, d, acc[0]);
+                    i += $w;
+                }
+            }
+            $sum($add($add(acc[0], acc[1]), $add(acc[2], acc[3]))) + scalar::l2sq_f32(&a[i..n], &b[i..n])
+        }
+
+        /// (a.b, a.a, b.b) in one pass.
+        #[inline]
+        #[target_feature(enable = $f)]
+        pub(crate) unsafe fn cosine_parts_f32(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+            debug_assert_eq!(a.len(), b.len());
+            let n = a.len().min(b.len());
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let z = $zero();
+            let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
+            let mut i = 0;
+            unsafe {
+                while i + 2 * $w <= n {
+                    for k in 0..2 {
+                        let (x, y) = ($load(pa.add(i + $w * k)), $load(pb.add(i + $w * k)));
+                        ab[k] = $fma(x, y, ab[k]);
+                        aa[k] = $fma(x, x, aa[k]);
+                        bb[k] = $fma(y, y, bb[k]);
+                    }
+                    i += 2 * $w;
+                }
+                while i + $w <= n {
+                    let (x, y) = ($load(pa.add(i)), $load(pb.add(i)));
+                    ab[0] = $fma(x, y, ab[0]);
+                    aa[0] = $fma(x, x, aa[0]);
+                    bb[0] = $fma(y, y, bb[0]);
+                    i += $w;
+                }
+            }
+            let (tab, taa, tbb) = scalar::cosine_parts_f32(&a[i..n], &b[i..n]);
+            (
+                $sum($add(ab[0], ab[1])) + tab,
+                $sum($add(aa[0], aa[1])) + taa,
+                $sum($add(bb[0], bb[1])) + tbb,
+            )
+        }
+    };
+}
+
 pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
@@ -125,92 +219,8 @@ pub(crate) mod avx2 {
         _mm_cvtsi128_si32(s)
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-        debug_assert_eq!(a.len(), b.len());
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        unsafe {
-            while i + 32 <= n {
-                for (k, s) in acc.iter_mut().enumerate() {
-                    let j = i + 8 * k;
-                    *s = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(j)), _mm256_loadu_ps(pb.add(j)), *s);
-                }
-                i += 32;
-            }
-            while i + 8 <= n {
-                acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
-                i += 8;
-            }
-        }
-        let sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-        sum + scalar::dot_f32(&a[i..n], &b[i..n])
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-        debug_assert_eq!(a.len(), b.len());
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        unsafe {
-            while i + 32 <= n {
-                for (k, s) in acc.iter_mut().enumerate() {
-                    let j = i + 8 * k;
-                    let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(j)), _mm256_loadu_ps(pb.add(j)));
-                    *s = _mm256_fmadd_ps(d, d, *s);
-                }
-                i += 32;
-            }
-            while i + 8 <= n {
-                let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-                acc[0] = _mm256_fmadd_ps(d, d, acc[0]);
-                i += 8;
-            }
-        }
-        let sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-        sum + scalar::l2sq_f32(&a[i..n], &b[i..n])
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn cosine_parts_f32(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-        debug_assert_eq!(a.len(), b.len());
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let z = _mm256_setzero_ps();
-        let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
-        let mut i = 0;
-        unsafe {
-            while i + 16 <= n {
-                for k in 0..2 {
-                    let (x, y) = (_mm256_loadu_ps(pa.add(i + 8 * k)), _mm256_loadu_ps(pb.add(i + 8 * k)));
-                    ab[k] = _mm256_fmadd_ps(x, y, ab[k]);
-                    aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
-                    bb[k] = _mm256_fmadd_ps(y, y, bb[k]);
-                }
-                i += 16;
-            }
-            while i + 8 <= n {
-                let (x, y) = (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-                ab[0] = _mm256_fmadd_ps(x, y, ab[0]);
-                aa[0] = _mm256_fmadd_ps(x, x, aa[0]);
-                bb[0] = _mm256_fmadd_ps(y, y, bb[0]);
-                i += 8;
-            }
-        }
-        let (tab, taa, tbb) = scalar::cosine_parts_f32(&a[i..n], &b[i..n]);
-        (
-            hsum_ps(_mm256_add_ps(ab[0], ab[1])) + tab,
-            hsum_ps(_mm256_add_ps(aa[0], aa[1])) + taa,
-            hsum_ps(_mm256_add_ps(bb[0], bb[1])) + tbb,
-        )
-    }
+    f32_kernels!(features: "avx2,fma", lanes: 8, zero: _mm256_setzero_ps, load: _mm256_loadu_ps,
+        fma: _mm256_fmadd_ps, sub: _mm256_sub_ps, add: _mm256_add_ps, sum: hsum_ps);
 
     /// Loads 8 f16 as 8 f32 (F16C).
     #[inline]
@@ -357,7 +367,7 @@ pub(crate) mod avx512 {
 
     use half::f16;
 
-    use super::super::KernelSet;
+    use super::super::{scalar, KernelSet};
 
     kernel_set!("avx512", self);
     many_kernels!("avx512f,avx512bw,avx512vl,avx2,fma,f16c");
@@ -373,100 +383,8 @@ pub(crate) mod avx512 {
         ((1u64 << n) - 1) as u32
     }
 
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-        debug_assert_eq!(a.len(), b.len());
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut acc = [_mm512_setzero_ps(); 4];
-        let mut i = 0;
-        unsafe {
-            while i + 64 <= n {
-                for (k, s) in acc.iter_mut().enumerate() {
-                    let j = i + 16 * k;
-                    *s = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(j)), _mm512_loadu_ps(pb.add(j)), *s);
-                }
-                i += 64;
-            }
-            while i + 16 <= n {
-                acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc[0]);
-                i += 16;
-            }
-            if i < n {
-                let m = tail16(n - i);
-                let (x, y) = (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
-                acc[1] = _mm512_fmadd_ps(x, y, acc[1]);
-            }
-        }
-        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-        debug_assert_eq!(a.len(), b.len());
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut acc = [_mm512_setzero_ps(); 4];
-        let mut i = 0;
-        unsafe {
-            while i + 64 <= n {
-                for (k, s) in acc.iter_mut().enumerate() {
-                    let j = i + 16 * k;
-                    let d = _mm512_sub_ps(_mm512_loadu_ps(pa.add(j)), _mm512_loadu_ps(pb.add(j)));
-                    *s = _mm512_fmadd_ps(d, d, *s);
-                }
-                i += 64;
-            }
-            while i + 16 <= n {
-                let d = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
-                acc[0] = _mm512_fmadd_ps(d, d, acc[0]);
-                i += 16;
-            }
-            if i < n {
-                let m = tail16(n - i);
-                let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
-                acc[1] = _mm512_fmadd_ps(d, d, acc[1]);
-            }
-        }
-        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn cosine_parts_f32(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-        debug_assert_eq!(a.len(), b.len());
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let z = _mm512_setzero_ps();
-        let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
-        let mut i = 0;
-        unsafe {
-            while i + 32 <= n {
-                for k in 0..2 {
-                    let (x, y) = (_mm512_loadu_ps(pa.add(i + 16 * k)), _mm512_loadu_ps(pb.add(i + 16 * k)));
-                    ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
-                    aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
-                    bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
-                }
-                i += 32;
-            }
-            while i < n {
-                let m = if n - i >= 16 { u16::MAX } else { tail16(n - i) };
-                let (x, y) = (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
-                ab[0] = _mm512_fmadd_ps(x, y, ab[0]);
-                aa[0] = _mm512_fmadd_ps(x, x, aa[0]);
-                bb[0] = _mm512_fmadd_ps(y, y, bb[0]);
-                i += 16;
-            }
-        }
-        (
-            _mm512_reduce_add_ps(_mm512_add_ps(ab[0], ab[1])),
-            _mm512_reduce_add_ps(_mm512_add_ps(aa[0], aa[1])),
-            _mm512_reduce_add_ps(_mm512_add_ps(bb[0], bb[1])),
-        )
-    }
+    f32_kernels!(features: "avx512f", lanes: 16, zero: _mm512_setzero_ps, load: _mm512_loadu_ps,
+        fma: _mm512_fmadd_ps, sub: _mm512_sub_ps, add: _mm512_add_ps, sum: _mm512_reduce_add_ps);
 
     /// Loads up to 16 f16 (the low `m` lanes) as f32.
     #[inline]
