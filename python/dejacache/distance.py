@@ -3,9 +3,10 @@
 Each function takes two arrays ``a`` and ``b`` and returns, by shape:
 
 - 1-D ``(d,)`` and 1-D ``(d,)``: a float;
-- 2-D ``(n, d)`` and 1-D ``(d,)`` (either order): a float32 array of shape ``(n,)``;
-- 2-D ``(n, d)`` and 2-D ``(m, d)``: a float32 array of shape ``(n, m)``.
+- 2-D ``(n, d)`` and 1-D ``(d,)`` (either order): an array of shape ``(n,)``;
+- 2-D ``(n, d)`` and 2-D ``(m, d)``: an array of shape ``(n, m)``.
 
+Arrays are float32, or float64 for int8 inputs (their dot and l2 are exact integers).
 C-contiguous float32 arrays are read in place, without a copy. Two float16 arrays use the
 float16 kernels and two int8 arrays the int8 kernels (for vectors quantised with a per-vector
 scale: cosine is exact for them since scales cancel; dot and l2 are in the integer codes).

@@ -31,17 +31,20 @@ fn invalid(msg: String) -> PyErr {
     to_py(CoreError::InvalidArgument(msg))
 }
 
-/// An element type with kernels. Batch results are float32 for every type; i8 dot and l2
-/// are exact integers up to 2^24, beyond any 1024-d vector.
+/// An element type with kernels. Batch results are float32 for float inputs and float64 for
+/// int8 ones, where dot and l2 are integers that float32 would round past 2^24.
 trait KernelElement: Element + Copy + Sync {
+    type Out: Element + Copy + Default + Send + Sync + Into<f64>;
     fn pair(metric: Metric, a: &[Self], b: &[Self]) -> f64;
-    fn many(metric: Metric, query: &[Self], rows: &[Self], out: &mut [f32]);
+    fn many(metric: Metric, query: &[Self], rows: &[Self], out: &mut [Self::Out]);
     fn is_finite(self) -> bool;
     /// Cosine from a dot product and the two self-dots (as `pair(Dot, x, x)` gives them).
-    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[Self], b: &[Self]) -> f32;
+    fn cosine_from_dots(ab: Self::Out, aa: f64, bb: f64, a: &[Self], b: &[Self]) -> Self::Out;
 }
 
 impl KernelElement for f32 {
+    type Out = f32;
+
     fn pair(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
         (match metric {
             Metric::Cosine => kernels::cosine_f32(a, b),
@@ -68,6 +71,8 @@ impl KernelElement for f32 {
 }
 
 impl KernelElement for f16 {
+    type Out = f32;
+
     fn pair(metric: Metric, a: &[f16], b: &[f16]) -> f64 {
         (match metric {
             Metric::Cosine => kernels::cosine_f16(a, b),
@@ -95,6 +100,8 @@ impl KernelElement for f16 {
 }
 
 impl KernelElement for i8 {
+    type Out = f64;
+
     fn pair(metric: Metric, a: &[i8], b: &[i8]) -> f64 {
         match metric {
             Metric::Cosine => kernels::cosine_i8(a, b) as f64,
@@ -103,9 +110,11 @@ impl KernelElement for i8 {
         }
     }
 
-    fn many(metric: Metric, query: &[i8], rows: &[i8], out: &mut [f32]) {
+    fn many(metric: Metric, query: &[i8], rows: &[i8], out: &mut [f64]) {
         let many = match metric {
-            Metric::Cosine => return kernels::for_each_row(query, rows, out, kernels::cosine_i8),
+            Metric::Cosine => {
+                return kernels::for_each_row(query, rows, out, |a, b| kernels::cosine_i8(a, b) as f64)
+            }
             Metric::Dot => kernels::dot_i8_many,
             Metric::L2 => kernels::l2sq_i8_many,
         };
@@ -116,7 +125,7 @@ impl KernelElement for i8 {
             let buf = &mut buf[..out.len()];
             many(query, rows, buf);
             for (o, &x) in out.iter_mut().zip(buf.iter()) {
-                *o = x as f32;
+                *o = x as f64;
             }
         }
     }
@@ -125,9 +134,8 @@ impl KernelElement for i8 {
         true
     }
 
-    fn cosine_from_dots(_ab: f32, aa: f64, bb: f64, a: &[i8], b: &[i8]) -> f32 {
-        // The f32 dot is exact only up to 2^24: take the exact integer one.
-        kernels::cosine_from_i8_parts(kernels::dot_i8(a, b), aa as i32, bb as i32)
+    fn cosine_from_dots(ab: f64, aa: f64, bb: f64, _a: &[i8], _b: &[i8]) -> f64 {
+        kernels::cosine_from_i8_parts(ab as i32, aa as i32, bb as i32) as f64
     }
 }
 
@@ -205,7 +213,7 @@ fn compute<'py, T: KernelElement>(
     }
 
     let (n, m) = (if ndim_a == 2 { sa[0] } else { 1 }, if ndim_b == 2 { sb[0] } else { 1 });
-    let work = |out: &mut [f32]| {
+    let work = |out: &mut [T::Out]| {
         if ndim_a == 1 {
             T::many(metric, xa, xb, out);
         } else if ndim_b == 1 {
@@ -233,12 +241,12 @@ fn compute<'py, T: KernelElement>(
                 }
             }
         }
-        out.iter().all(|x| x.is_finite())
+        out.iter().all(|&x| x.into().is_finite())
     };
     let mut out = Vec::new();
     n.checked_mul(m)
         .and_then(|len| out.try_reserve_exact(len).ok().map(|_| len))
-        .map(|len| out.resize(len, 0f32))
+        .map(|len| out.resize(len, T::Out::default()))
         .ok_or_else(|| {
             PyMemoryError::new_err(format!(
                 "a ({n}, {m}) result does not fit in memory: pass smaller batches"
