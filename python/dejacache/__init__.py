@@ -14,6 +14,7 @@ from ._hit import Hit
 
 #: names imported on first use (module __getattr__), so that importing dejacache stays cheap
 _LAZY: dict[str, str] = {
+    "CalibratedPairEvaluator": "dejacache._calibrated",
     "CachedEmbedder": "dejacache.embedders",
     "CallableEmbedder": "dejacache.embedders",
     "HashingEmbedder": "dejacache.embedders",
