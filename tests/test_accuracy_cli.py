@@ -87,6 +87,14 @@ def test_eval_prints_metrics_per_threshold_and_auc(tmp_path, capsys):
     assert 0.5 < auc <= 1.0
 
 
+def test_eval_held_out_scores_only_the_test_bucket(tmp_path, capsys):
+    write_pairs(tmp_path / "p.jsonl")
+    expected = int((split_buckets(read_pairs(tmp_path / "p.jsonl")) == 3).sum())
+    assert cli.main(["eval", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--held-out"]) == 0
+    out = capsys.readouterr().out
+    assert f"scoring the {expected} pairs of the held-out test bucket" in out and f"pairs: {expected} " in out
+
+
 def test_eval_writes_a_png_or_says_matplotlib_is_missing(tmp_path, capsys, monkeypatch):
     write_pairs(tmp_path / "p.jsonl")
     png = tmp_path / "curve.png"

@@ -31,6 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with a learned evaluator, also score the buckets it was fitted on (only for data it never saw)",
     )
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="score only the held-out test bucket (what a learned evaluator is always scored on), to compare like with like",
+    )
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
 
 
@@ -59,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     learned = None
+    if args.held_out and args.evaluator == "cosine":
+        pairs = pairs.take(~np.isin(split_buckets(pairs), FIT + VALIDATE))
+        print(f"scoring the {len(pairs)} pairs of the held-out test bucket")
     if args.evaluator != "cosine":
         from ._calibrated import CalibratedPairEvaluator
 
