@@ -87,6 +87,14 @@ def test_eval_prints_metrics_per_threshold_and_auc(tmp_path, capsys):
     assert 0.5 < auc <= 1.0
 
 
+def test_eval_held_out_scores_only_the_test_bucket(tmp_path, capsys):
+    write_pairs(tmp_path / "p.jsonl")
+    expected = int((split_buckets(read_pairs(tmp_path / "p.jsonl")) == 3).sum())
+    assert cli.main(["eval", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--held-out"]) == 0
+    out = capsys.readouterr().out
+    assert f"scoring the {expected} pairs of the held-out test bucket" in out and f"pairs: {expected} " in out
+
+
 def test_eval_writes_a_png_or_says_matplotlib_is_missing(tmp_path, capsys, monkeypatch):
     write_pairs(tmp_path / "p.jsonl")
     png = tmp_path / "curve.png"
@@ -210,3 +218,38 @@ def test_logistic_fit_recovers_a_known_separator():
     y = rng.random(4000) < 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 1] + 0.5)))
     w, b = fit_logistic(x, y, l2=1e-6)
     np.testing.assert_allclose([*w, b], [2.0, -1.0, 0.5], atol=0.2)
+
+
+def test_shipped_model_loads_without_training_text():
+    from importlib.resources import files
+
+    from dejacache import CalibratedPairEvaluator
+
+    ev = CalibratedPairEvaluator()
+    assert ev.model.embedder == "all-MiniLM-L6-v2" and ev.model.embedding_dim == 384
+    assert 0.5 < ev.threshold < 1.0
+    assert ev.model.spec["held_out"]["precision"] >= 0.95
+    text = files("dejacache._models").joinpath("pair_minilm_l6.json").read_text()
+    assert len(text) < 400_000 and "?" not in text  # numbers only: no question text shipped
+
+
+def test_shipped_model_tells_a_paraphrase_from_a_near_miss():
+    from dejacache.embedders import minilm_available
+
+    if not minilm_available():
+        pytest.skip("MiniLM weights/onnxruntime not installed")
+    from dejacache import CalibratedPairEvaluator
+    from dejacache.embedders import MiniLMEmbedder
+
+    ev = CalibratedPairEvaluator()
+    e = MiniLMEmbedder()
+
+    def probability(a, b):
+        u, v = e.embed([a, b])
+        return ev.evaluate({"text": a, "embedding": u}, {"text": b, "embedding": v, "similarity": float(u @ v)})
+
+    same = probability("How can I lose weight quickly?", "What is the fastest way to lose weight?")
+    near_miss = probability("Which is the best phone under 15000 rupees?", "Which is the best phone under 30000 rupees?")
+    unrelated = probability("How can I lose weight quickly?", "What is the capital of Australia?")
+    assert same > near_miss and same > unrelated
+    assert unrelated < 0.1

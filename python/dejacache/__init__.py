@@ -16,6 +16,7 @@ from ._hit import Hit
 #: the embedders load models, the semantic tier numpy, the config reader PyYAML; a name that is
 #: its module's own name (``distance``) is the submodule itself
 _LAZY: dict[str, str] = {
+    "CalibratedPairEvaluator": "dejacache._calibrated",
     "CachedEmbedder": "dejacache.embedders",
     "CallableEmbedder": "dejacache.embedders",
     "HashingEmbedder": "dejacache.embedders",

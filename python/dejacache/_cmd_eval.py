@@ -31,6 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with a learned evaluator, also score the buckets it was fitted on (only for data it never saw)",
     )
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="score only the held-out test bucket (what a learned evaluator is always scored on), to compare like with like",
+    )
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
 
 
@@ -59,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     learned = None
+    if args.held_out and args.evaluator == "cosine":
+        pairs = pairs.take(~np.isin(split_buckets(pairs), FIT + VALIDATE))
+        print(f"scoring the {len(pairs)} pairs of the held-out test bucket")
     if args.evaluator != "cosine":
         from ._calibrated import CalibratedPairEvaluator
 
@@ -86,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     embed_seconds = time.perf_counter() - started
     cosine = (u.astype(np.float64) * v).sum(axis=1)
     scores = cosine if learned is None else learned.score_batch(pairs.a, pairs.b, cosine, u, v)
-    name = "cosine" if learned is None else f"calibrated ({args.evaluator})"
+    name = "cosine" if learned is None else "calibrated" if args.evaluator == "calibrated" else f"calibrated ({args.evaluator})"
 
     print(f"pairs: {len(pairs)}  duplicates: {int(labels.sum())} ({labels.mean():.1%})")
     print(f"embedder: {embedder.name}  ({embed_seconds:.1f} s)   evaluator: {name}")

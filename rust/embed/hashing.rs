@@ -37,7 +37,12 @@ pub struct HashingConfig {
 
 impl Default for HashingConfig {
     fn default() -> Self {
-        HashingConfig { dim: 512, min_n: 3, max_n: 5, words: true }
+        HashingConfig {
+            dim: 512,
+            min_n: 3,
+            max_n: 5,
+            words: true,
+        }
     }
 }
 
@@ -82,7 +87,10 @@ impl HashingEmbedder {
         let mut counts: HashMap<u64, u32> = HashMap::new();
         let mut chars: Vec<char> = Vec::with_capacity(64);
         let mut buf = String::with_capacity(64);
-        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
             chars.clear();
             chars.push(BOUNDARY);
             chars.extend(word.chars().flat_map(char::to_lowercase));
@@ -90,7 +98,9 @@ impl HashingEmbedder {
             if self.config.words {
                 buf.clear();
                 buf.extend(&chars[1..chars.len() - 1]);
-                *counts.entry(xxh3_64_with_seed(buf.as_bytes(), WORD_SEED)).or_insert(0) += 1;
+                *counts
+                    .entry(xxh3_64_with_seed(buf.as_bytes(), WORD_SEED))
+                    .or_insert(0) += 1;
             }
             for n in self.config.min_n..=self.config.max_n {
                 if n > chars.len() {
@@ -99,7 +109,9 @@ impl HashingEmbedder {
                 for gram in chars.windows(n) {
                     buf.clear();
                     buf.extend(gram);
-                    *counts.entry(xxh3_64_with_seed(buf.as_bytes(), NGRAM_SEED)).or_insert(0) += 1;
+                    *counts
+                        .entry(xxh3_64_with_seed(buf.as_bytes(), NGRAM_SEED))
+                        .or_insert(0) += 1;
                 }
             }
         }
@@ -147,7 +159,10 @@ mod tests {
             let n: f32 = row.iter().map(|x| x * x).sum();
             assert!((n - 1.0).abs() < 1e-5, "norm^2 = {n}");
         }
-        assert_eq!(v, e.embed(&["How do I learn Rust?", "what is the capital of France", "a"]));
+        assert_eq!(
+            v,
+            e.embed(&["How do I learn Rust?", "what is the capital of France", "a"])
+        );
     }
 
     #[test]
@@ -188,18 +203,38 @@ mod tests {
     #[test]
     fn bad_configuration_is_an_error() {
         for config in [
-            HashingConfig { dim: 0, ..Default::default() },
-            HashingConfig { min_n: 0, ..Default::default() },
-            HashingConfig { min_n: 4, max_n: 3, ..Default::default() },
-            HashingConfig { max_n: 17, ..Default::default() },
+            HashingConfig {
+                dim: 0,
+                ..Default::default()
+            },
+            HashingConfig {
+                min_n: 0,
+                ..Default::default()
+            },
+            HashingConfig {
+                min_n: 4,
+                max_n: 3,
+                ..Default::default()
+            },
+            HashingConfig {
+                max_n: 17,
+                ..Default::default()
+            },
         ] {
-            assert!(matches!(HashingEmbedder::new(config), Err(CoreError::InvalidArgument(_))));
+            assert!(matches!(
+                HashingEmbedder::new(config),
+                Err(CoreError::InvalidArgument(_))
+            ));
         }
     }
 
     #[test]
     fn empty_batch_gives_empty_output() {
-        let e = HashingEmbedder::new(HashingConfig { dim: 8, ..Default::default() }).unwrap();
+        let e = HashingEmbedder::new(HashingConfig {
+            dim: 8,
+            ..Default::default()
+        })
+        .unwrap();
         assert!(e.embed::<&str>(&[]).is_empty());
     }
 }

@@ -16,8 +16,15 @@ impl HashingEmbedder {
     #[new]
     #[pyo3(signature = (dim=512, min_n=3, max_n=5, words=true))]
     fn new(dim: usize, min_n: usize, max_n: usize, words: bool) -> PyResult<Self> {
-        let config = HashingConfig { dim, min_n, max_n, words };
-        Ok(HashingEmbedder { inner: CoreHashingEmbedder::new(config).map_err(to_py)? })
+        let config = HashingConfig {
+            dim,
+            min_n,
+            max_n,
+            words,
+        };
+        Ok(HashingEmbedder {
+            inner: CoreHashingEmbedder::new(config).map_err(to_py)?,
+        })
     }
 
     #[getter]
@@ -26,7 +33,11 @@ impl HashingEmbedder {
     }
 
     /// Embeds each text: a float32 array of shape (len(texts), dim) with unit rows.
-    fn embed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    fn embed<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<String>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let dim = self.inner.dim();
         let rows = texts.len();
         let flat = py.detach(|| self.inner.embed(&texts));
