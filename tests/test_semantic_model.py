@@ -45,3 +45,13 @@ def test_different_questions_miss_with_the_default_model(cache, text):
 def test_other_parameters_miss_with_the_default_model(cache):
     assert cache.get(chat("what is the capital city of France", temperature=1.0)) is None
     assert cache.get(chat("what is the capital city of France"), namespace="other") is None
+
+
+def test_calibrated_evaluator_brings_its_threshold(tmp_path):
+    pytest.importorskip("dejacache._calibrated")
+    cache = dejacache.Cache.from_config({"semantic": {"evaluator": "calibrated"}})
+    ev = cache._semantic.evaluator
+    assert type(ev).__name__ == "CalibratedPairEvaluator"
+    assert cache._semantic.threshold == pytest.approx(ev.threshold)
+    cache.put(chat("What's the capital of France?"), {"answer": "Paris"})
+    assert cache.get(chat("What's the capital of Germany?")) is None

@@ -65,8 +65,9 @@ class Semantic:
             vectors; default ``dejacache.embedders.default_embedder()`` (MiniLM offline, or the
             hashing fallback when no model is installed).
         threshold: the lowest evaluator score served, in [0, 1]. With the default evaluator it
-            is a plain cosine similarity (1.0 identical direction). Default: chosen from
-            measured precision for the default model, stricter for the hashing fallback.
+            is a plain cosine similarity (1.0 identical direction). Default: the evaluator's
+            own ``threshold`` if it has one (a calibrated evaluator), else chosen from measured
+            precision for the default model, stricter for the hashing fallback.
         evaluator: ``evaluate(query, candidate) -> float`` or a callable; default
             ``AllOf(Cosine(), NumbersAgree())`` for the default model, plus ``TokenSequence()``
             for the hashing fallback and unmeasured embedders (see :func:`default_evaluator`).
@@ -243,7 +244,13 @@ class SemanticTier:
 
             embedder = default_embedder()
         self.embedder = embedder
-        self.threshold = config.threshold if config.threshold is not None else default_threshold(embedder)
+        own = getattr(config.evaluator, "threshold", None)  # a calibrated evaluator knows its own
+        if config.threshold is not None:
+            self.threshold = config.threshold
+        elif isinstance(own, (int, float)) and not isinstance(own, bool) and 0.0 <= own <= 1.0:
+            self.threshold = float(own)
+        else:
+            self.threshold = default_threshold(embedder)
         self.evaluator = config.evaluator if config.evaluator is not None else default_evaluator(embedder)
         self.normalize = config.normalize
         self.preprocess = config.preprocess if config.preprocess is not None else last_content
