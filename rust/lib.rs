@@ -3,6 +3,7 @@
 //! Plain Rust; the Python bindings live in `py/` behind the `python` feature, so
 //! `cargo test` builds and tests the core without an interpreter.
 
+pub mod embed;
 pub mod error;
 pub mod key;
 pub mod store;

@@ -186,6 +186,8 @@ def test_save_load_round_trip(tmp_path, kind, dtype, mmap):
         b = back.search(data[40:80], k=7, namespace=ns)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
+    if mmap:  # vectors and level-0 links are served from the map, not copied into memory
+        assert back.memory_bytes < idx.memory_bytes / 2
     # a loaded (and mapped) index stays writable; the file does not change
     before = path.read_bytes()
     back.add([9999], data[:1])
@@ -305,3 +307,33 @@ def test_sixteen_threads_search_and_write():
     assert len(idx) == 1000 + 4 * 25 * 8 - len(removed)
     ids, _ = idx.search(data[:1000], k=10, threads=4)
     assert not (set(ids.ravel().tolist()) & removed)
+
+
+# The forked child finds the parent's index here (fork copies the module's memory).
+_FORK_STATE = {}
+
+
+def _search_in_child(n):
+    idx, data = _FORK_STATE["index"], _FORK_STATE["data"]
+    more = np.arange(5000, 5100, dtype=np.uint64)
+    idx.add(more, data[:100] + 0.5, threads=2)
+    idx.remove(more)
+    return idx.search(data[:n], k=3, threads=2)[0].tolist()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threads_work_in_a_forked_child():
+    import multiprocessing
+
+    data = clustered(3000, 16)
+    idx = VectorIndex(16, kind="hnsw", M=8, ef_construction=50)
+    idx.add(np.arange(3000, dtype=np.uint64), data, threads=2)
+    idx.search(data[:10], k=3, threads=2)  # threads were used in the parent before the fork
+    _FORK_STATE.update(index=idx, data=data)
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            child = pool.apply(_search_in_child, (50,))
+    finally:
+        _FORK_STATE.clear()
+    assert child == idx.search(data[:50], k=3, threads=2)[0].tolist()

@@ -24,14 +24,32 @@ from ._hit import Hit
 from ._usage import UsageError, normalize_usage
 from ._wrap import wrap
 
+#: names imported on first use (module __getattr__), so that importing dejacache stays cheap:
+#: the embedders load models, the semantic tier numpy, the config reader PyYAML; a name that is
+#: its module's own name (``distance``) is the submodule itself
+_LAZY: dict[str, str] = {
+    "CalibratedPairEvaluator": "dejacache._calibrated",
+    "CachedEmbedder": "dejacache.embedders",
+    "CallableEmbedder": "dejacache.embedders",
+    "HashingEmbedder": "dejacache.embedders",
+    "MiniLMEmbedder": "dejacache.embedders",
+    "MiniLML3Embedder": "dejacache.embedders",
+    "OpenAIEmbedder": "dejacache.embedders",
+    "SentenceTransformerEmbedder": "dejacache.embedders",
+    "default_embedder": "dejacache.embedders",
+    "Semantic": "dejacache._semantic",
+    "load_config": "dejacache._config",
+    "ConfigError": "dejacache._config",
+    "distance": "dejacache.distance",
+    "sampling": "dejacache.sampling",
+    "vectorstores": "dejacache.vectorstores",
+}
+
 __all__ = [
     "EXCLUDED_PARAMS",
     "Cache",
     "Hit",
     "VectorIndex",
-    "distance",
-    "sampling",
-    "vectorstores",
     "PriceError",
     "UnknownModelError",
     "UsageError",
@@ -44,17 +62,17 @@ __all__ = [
     "strip_cache_control",
     "supports_prompt_caching",
     "wrap",
+    *_LAZY,
 ]
-
-# Submodules loaded on first attribute access, so that `import dejacache` stays cheap.
-_LAZY = frozenset({"distance", "sampling", "vectorstores"})
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'dejacache' has no attribute {name!r}")
+    import importlib
 
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import threading
@@ -47,6 +48,12 @@ class Cache:
         eviction: ``"lru"`` (default), ``"lfu"`` or ``"fifo"``.
         namespace: the default tenant; entries never cross namespaces.
         key_func: ``request -> str`` replacing the canonical key.
+        semantic: ``True`` (defaults) or a ``dejacache.Semantic`` turns on semantic hits: a
+            request meaning the same as a stored one, with the same model, parameters and
+            earlier turns, is answered too (``Hit.source == "semantic"``). The exact tier is
+            always tried first.
+        next_cache: a lower-level ``Cache`` tried after this one misses; its hits are copied
+            up into this one, and answers and deletes go to every level.
         clock: ``() -> seconds``, for tests (default ``time.time``).
     """
 
@@ -59,6 +66,8 @@ class Cache:
         namespace: str = "default",
         key_func: Callable[[Any], str] | None = None,
         *,
+        semantic: Any = None,
+        next_cache: Cache | None = None,
         clock: Callable[[], float] | None = None,
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
@@ -80,6 +89,28 @@ class Cache:
         self._savings_lock = threading.Lock()
         self.max_entries, self.max_bytes, self.ttl, self.eviction = max_entries, max_bytes, ttl, eviction
         self.namespace = namespace
+        # --- semantic tier and levels: used only after an exact miss (see _beyond_exact) ---
+        self._semantic = None
+        if semantic is not None and semantic is not False:
+            from ._semantic import SemanticTier
+
+            self._semantic = SemanticTier(self, semantic)
+        if next_cache is not None:
+            if not isinstance(next_cache, Cache):
+                raise TypeError(f"next_cache must be a dejacache.Cache, not {next_cache!r}")
+            level = next_cache
+            while level is not None:
+                if level is self:
+                    raise ValueError("next_cache would make a loop of caches")
+                level = level._next
+        self._next = next_cache
+
+    @classmethod
+    def from_config(cls, config: Any) -> Cache:
+        """A Cache from a YAML file path or a dict (see ``dejacache.load_config``)."""
+        from ._config import load_config
+
+        return cls(**load_config(config))
 
     # -- keys and controls ------------------------------------------------------------------
 
@@ -146,7 +177,9 @@ class Cache:
         now = self._clock()
         key, blob, created = self._lookup(request, ctl, now)
         if blob is None:
-            return None
+            if self._semantic is None and self._next is None:
+                return None
+            return self._beyond_exact(request, key, ctl)[0]
         return self._hit(key, blob, created, now, ctl.namespace)
 
     def put(self, request: Any, response: Any, *, caching: bool | None = None, cache: dict | None = None,
@@ -159,24 +192,93 @@ class Cache:
         ctl = self._controls(request, caching, cache, namespace)
         key = self.key(request)
         if ctl.write:
-            self._write(key, encode(response, meta), ctl)
+            blob = encode(response, meta)
+            stored = self._write(key, blob, ctl)
+            if self._semantic is not None or self._next is not None:
+                self._store_beyond_exact(request, key, ctl, response, meta, stored)
         return key
 
-    def _write(self, key: str, blob: bytes, ctl: Controls) -> None:
+    def _write(self, key: str, blob: bytes, ctl: Controls) -> bool:
         stored, _ = self._store.put(key, ctl.namespace, blob, self._clock(), ctl.ttl)
         if not stored:
             log.debug("dejacache: entry %s not stored (larger than max_bytes, or ttl 0)", key)
+        return stored
+
+    # --- semantic tier and levels (begin) ---------------------------------------------------
+
+    def _lower_controls(self, ctl: Controls, write: bool) -> dict:
+        cache: dict[str, Any] = {"namespace": ctl.namespace}
+        if write and ctl.ttl is not None:
+            cache["ttl"] = ctl.ttl
+        if not write and ctl.max_age is not None:
+            cache["s-maxage"] = ctl.max_age
+        return cache
+
+    def _beyond_exact(self, request: Any, key: str, ctl: Controls) -> tuple[Hit | None, Any]:
+        """After an exact miss: the semantic tier, then the lower levels (a hit there is copied
+        up). Returns the hit (or None) and the semantic probe, to store the answer with."""
+        hit = probe = None
+        if self._semantic is not None:
+            try:
+                hit, probe = self._semantic.lookup(request, ctl, self._clock())
+            except Exception as exc:  # noqa: BLE001 - a failing embedder must not fail the call
+                log.warning("dejacache: semantic lookup failed, treating it as a miss: %r", exc)
+        if hit is not None or self._next is None or not ctl.read:
+            return hit, probe
+        hit = self._next.get(request, cache=self._lower_controls(ctl, write=False))
+        if hit is not None and ctl.write:
+            try:
+                stored = self._write(key, encode(hit.response, hit.meta), ctl)
+            except TypeError:
+                stored = False
+            if stored and self._semantic is not None and probe is not None:
+                self._store_vector(probe, key)
+        return hit, probe
+
+    def _store_vector(self, probe: Any, key: str) -> None:
+        try:
+            self._semantic.store(probe, key)
+        except Exception as exc:  # noqa: BLE001 - the exact entry stands; only the vector is lost
+            log.warning("dejacache: vector not stored: %r", exc)
+
+    def _store_beyond_exact(self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None,
+                            stored: bool, probe: Any = None) -> None:
+        """After an exact write: the vector (when the entry was stored), then the lower levels."""
+        if stored and self._semantic is not None:
+            if probe is None:
+                try:
+                    probe = self._semantic.probe(request, ctl.namespace)
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("dejacache: vector not stored: %r", exc)
+            if probe is not None:
+                self._store_vector(probe, key)
+        if self._next is not None:
+            self._next.put(request, response, cache=self._lower_controls(ctl, write=True), meta=meta)
+
+    # --- semantic tier and levels (end) -----------------------------------------------------
 
     def delete(self, request: Any, *, namespace: str | None = None) -> bool:
-        """Removes the entry for ``request``; True if there was one."""
+        """Removes the entry for ``request`` (and its vector) at every level; True if there was one."""
         ns = self._defaults.namespace if namespace is None else check_namespace(namespace)
-        return self._store.remove(self.key(request), ns)
+        key = self.key(request)
+        removed = self._store.remove(key, ns)
+        if self._semantic is not None:
+            self._semantic.forget(ns, key)
+        if self._next is not None:
+            removed = self._next.delete(request, namespace=ns) or removed
+        return removed
 
     def clear(self, namespace: str | None = None) -> int:
-        """Removes every entry of ``namespace`` (all namespaces when None); returns how many."""
+        """Removes every entry of ``namespace`` (all namespaces when None) at every level, with
+        their vectors; returns how many entries."""
         if namespace is not None:
             check_namespace(namespace)
-        return self._store.clear(namespace)
+        removed = self._store.clear(namespace)
+        if self._semantic is not None:
+            self._semantic.clear(namespace)
+        if self._next is not None:
+            removed += self._next.clear(namespace)
+        return removed
 
     def purge_expired(self) -> int:
         """Drops entries whose ttl has run out (reads drop them lazily anyway)."""
@@ -220,19 +322,21 @@ class Cache:
                 return key, self._mark(hit.response)
         return key, None
 
-    def _finish(self, key: str, ctl: Controls, response: Any, latency: float,
-                store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
+    def _finish(self, key: str, ctl: Controls, response: Any, latency: float, request: Any = None,
+                probe: Any = None, store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
         try:
             if store_as is None:
-                blob = encode(response, {"latency_s": latency})
+                form, meta = response, {"latency_s": latency}
             else:
-                stored, meta = store_as(response, latency)
-                blob = encode(stored, meta)
+                form, meta = store_as(response, latency)
+            blob = encode(form, meta)
         except TypeError as exc:
             log.warning("dejacache: answer not stored: %s", exc)
             return response, None
         if ctl.write:
-            self._write(key, blob, ctl)
+            stored = self._write(key, blob, ctl)
+            if self._semantic is not None or self._next is not None:
+                self._store_beyond_exact(request, key, ctl, form, meta, stored, probe)
         return response, blob
 
     def call(self, request: Any, llm: Callable[[Any], Any], *, caching: bool | None = None,
@@ -256,11 +360,16 @@ class Cache:
             return hit
         if key is None:
             return llm(request)
+        probe = None
+        if self._semantic is not None or self._next is not None:
+            found, probe = self._beyond_exact(request, key, ctl)
+            if found is not None:
+                return self._mark(found.response)
 
         def produce() -> tuple[Any, bytes | None]:
             start = time.perf_counter()
             response = llm(request)
-            return self._finish(key, ctl, response, time.perf_counter() - start, store_as)
+            return self._finish(key, ctl, response, time.perf_counter() - start, request, probe, store_as)
 
         outcome, led = self._flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
@@ -282,11 +391,21 @@ class Cache:
             return hit
         if key is None:
             return await invoke()
+        probe = None
+        tiers = self._semantic is not None or self._next is not None
+        if tiers:
+            # Embedding takes milliseconds: keep the event loop free meanwhile.
+            found, probe = await asyncio.to_thread(self._beyond_exact, request, key, ctl)
+            if found is not None:
+                return self._mark(found.response)
 
         async def produce() -> tuple[Any, bytes | None]:
             start = time.perf_counter()
             response = await invoke()
-            return self._finish(key, ctl, response, time.perf_counter() - start, store_as)
+            latency = time.perf_counter() - start
+            if tiers:
+                return await asyncio.to_thread(self._finish, key, ctl, response, latency, request, probe, store_as)
+            return self._finish(key, ctl, response, latency, store_as=store_as)
 
         outcome, led = await self._async_flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
@@ -310,10 +429,12 @@ class Cache:
         with self._savings_lock:
             savings = {ns: dict(s) for ns, s in self._savings.items()}
         per_ns = {ns: {**counters, **savings.pop(ns, _ZERO_SAVINGS)} for ns, counters in self._store.stats()}
+        if self._semantic is not None:
+            self._semantic.adjust_stats(per_ns)
         total = {**_ZERO_COUNTERS, **_ZERO_SAVINGS}
         for counters in per_ns.values():
             for name, value in counters.items():
-                total[name] += value
+                total[name] = total.get(name, 0) + value
         for counters in (*per_ns.values(), total):
             reads = counters["hits"] + counters["misses"]
             counters["hit_rate"] = counters["hits"] / reads if reads else 0.0

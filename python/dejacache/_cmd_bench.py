@@ -29,7 +29,14 @@ _ASKS = ["Explain {t} to a new engineer.", "What are common mistakes in {t}?",
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--requests", type=int, default=20_000, help="requests in the stream (default 20000)")
+    parser.add_argument("--workload", choices=("chat", "semantic"), default="chat",
+                        help="chat: exact repeats (default); semantic: paraphrased repeats through a semantic cache")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="requests in the stream (default 20000; 2000 for --workload semantic)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="semantic workload: similarity threshold (default: the cache's default)")
+    parser.add_argument("--embedder", choices=("default", "hashing"), default="default",
+                        help="semantic workload: the default embedder, or the hashing fallback")
     parser.add_argument("--unique", type=int, default=2_000, help="distinct prompts in the pool (default 2000)")
     parser.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent of prompt popularity (default 1.1)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated LLM latency (default 20 ms)")
@@ -184,6 +191,16 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.requests is None:
+        args.requests = 2_000 if args.workload == "semantic" else 20_000
+    if args.workload == "semantic":
+        from ._bench_semantic import print_semantic_report, run_semantic
+
+        report = run_semantic(args)
+        print_semantic_report(report)
+        args.report.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        print(f"report written to {args.report}")
+        return 0
     if args.no_progress:
         report = run_workload(args)
     else:

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import numpy
 
 __version__: str
 KEY_SCHEMA_VERSION: int
@@ -94,3 +95,8 @@ class VectorIndex:
     def ef_construction(self) -> int: ...
     @property
     def ef_search(self) -> int: ...
+class HashingEmbedder:
+    def __init__(self, dim: int = 512, min_n: int = 3, max_n: int = 5, words: bool = True) -> None: ...
+    @property
+    def dim(self) -> int: ...
+    def embed(self, texts: list[str]) -> numpy.ndarray: ...

@@ -12,6 +12,8 @@ import sys
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
     "bench": "dejacache._cmd_bench",
+    "eval": "dejacache._cmd_eval",
+    "tune": "dejacache._cmd_tune",
 }
 
 

@@ -3,6 +3,7 @@
 mod distance;
 mod entry_store;
 mod errors;
+mod hashing;
 mod request_key;
 mod sampling;
 mod vector_index;
@@ -18,6 +19,7 @@ fn dejacache_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<request_key::KeySchema>()?;
     m.add_class::<entry_store::EntryStore>()?;
     m.add_class::<vector_index::VectorIndex>()?;
+    m.add_class::<hashing::HashingEmbedder>()?;
     m.add_function(wrap_pyfunction!(request_key::key_of_text, m)?)?;
     m.add_function(wrap_pyfunction!(distance::distance_cosine, m)?)?;
     m.add_function(wrap_pyfunction!(distance::distance_dot, m)?)?;

@@ -84,10 +84,13 @@ fn id_values(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
 /// >>> index.add(np.arange(3, dtype=np.uint64), vectors)
 /// >>> ids, scores = index.search(vectors[0], k=2)    # scores: similarity, highest first
 ///
-/// kind: "flat" (exact scan), "hnsw" (graph), "auto" (scan while a namespace holds up to 4096
+/// metric: "cosine" and "dot" score by similarity (higher is better), "l2" by squared distance.
+/// kind: "flat" (exact scan), "hnsw" (graph), "auto" (scan while a namespace holds up to 2048
 /// vectors, then a graph). dtype: "f32", "f16" or "i8" (i8 scans rerank on kept f32 originals).
+/// Unfilled result slots hold id 2**64-1 and score NaN. namespace=None means "default".
+/// len(index) counts every namespace; `id in index` looks in the default one.
 /// Searches run in parallel with each other; writes are exclusive. The GIL is released during
-/// the work.
+/// the work; threads are started only when a call passes threads=N.
 #[pyclass(frozen, module = "dejacache._core")]
 pub struct VectorIndex {
     inner: index::VectorIndex,

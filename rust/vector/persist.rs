@@ -441,3 +441,60 @@ pub fn load(path: &Path, mmap: bool) -> Result<VectorIndex, CoreError> {
     }
     Ok(VectorIndex::from_parts(cfg, spaces))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector::index::DEFAULT_NAMESPACE;
+
+    /// Re-seals a changed file with valid checksums, so that the structural checks (not the
+    /// checksums) must catch what is wrong.
+    fn reseal(bytes: &mut [u8]) {
+        let payload_hash = xxh3_64(&bytes[HEADER..]);
+        bytes[48..56].copy_from_slice(&payload_hash.to_le_bytes());
+        let h = xxh3_64(&bytes[0..56]);
+        bytes[56..64].copy_from_slice(&h.to_le_bytes());
+    }
+
+    #[test]
+    fn resealed_damage_is_an_error_or_a_searchable_index_never_a_panic() {
+        let dir = std::env::temp_dir().join(format!("dejacache-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (kind, dtype) in [(Kind::Hnsw, Dtype::F32), (Kind::Hnsw, Dtype::I8), (Kind::Flat, Dtype::I8)] {
+            let cfg = Config { dim: 4, metric: Metric::L2, kind, dtype, m: 4, ef_construction: 16, ef_search: 16 };
+            let index = VectorIndex::new(cfg).unwrap();
+            let ids: Vec<u64> = (0..60).collect();
+            let data: Vec<f32> = (0..240).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+            index.add(DEFAULT_NAMESPACE, &ids, &data, None).unwrap();
+            index.add("other", &ids[..5], &data[..20], None).unwrap();
+            index.remove(DEFAULT_NAMESPACE, &[3, 4, 5]);
+            let path = dir.join("good.djv");
+            save(&index, &path).unwrap();
+            let good = std::fs::read(&path).unwrap();
+            let bad_path = dir.join("bad.djv");
+            let mut state = 0x9E37_79B9u64;
+            for _ in 0..1000 {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let mut bytes = good.clone();
+                let pos = HEADER + (state >> 33) as usize % (bytes.len() - HEADER);
+                bytes[pos] ^= 1 << ((state >> 20) % 8);
+                reseal(&mut bytes);
+                std::fs::write(&bad_path, &bytes).unwrap();
+                for mmap in [false, true] {
+                    if let Ok(loaded) = load(&bad_path, mmap) {
+                        for ns in [DEFAULT_NAMESPACE, "other"] {
+                            let _ = loaded.search(ns, &[0.1, 0.2, 0.3, 0.4], 5, None, None);
+                        }
+                        let _ = loaded.add(DEFAULT_NAMESPACE, &[999], &[0.5, 0.5, 0.5, 0.5], None);
+                        let _ = loaded.remove(DEFAULT_NAMESPACE, &[1, 2]);
+                    }
+                }
+            }
+            for cut in (0..good.len()).step_by(7) {
+                std::fs::write(&bad_path, &good[..cut]).unwrap();
+                assert!(load(&bad_path, false).is_err());
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

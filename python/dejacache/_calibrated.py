@@ -1,0 +1,303 @@
+"""A learned pair evaluator: the probability that two texts ask the same thing.
+
+Gradient-boosted trees (or a logistic regression) over :mod:`dejacache._pair_features`:
+cosine, lexical overlap, number, negation, question-word and name mismatches, and the
+element-wise product and difference of the two embeddings. Fitted on labelled pairs by
+``dejacache tune --fit``; only the fitted numbers are stored (a JSON file), no training text
+ships with the package. Inference is numpy only; fitting the trees needs scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._pair_features import LEXICAL_FEATURES, embedding_features, lexical_features
+
+LOGISTIC_FORMAT = "dejacache-pair-logistic/1"
+TREES_FORMAT = "dejacache-pair-trees/1"
+#: the model shipped with the package, fitted on all-MiniLM-L6-v2 embeddings
+DEFAULT_MODEL = "pair_minilm_l6.json"
+
+
+def pair_design(a: Sequence[str], b: Sequence[str], similarity: np.ndarray, u: np.ndarray | None,
+                v: np.ndarray | None, *, features: Sequence[str], embedding_dim: int, embedder: str | None = None) -> np.ndarray:
+    """The raw feature matrix of a batch of pairs: the named lexical features, then (when
+    ``embedding_dim``) the element-wise product and difference of the embeddings."""
+    columns = [LEXICAL_FEATURES.index(f) for f in features]
+    lexical = np.array([lexical_features(x, y, float(s)) for x, y, s in zip(a, b, similarity)], dtype=np.float64)
+    lexical = lexical.reshape(len(a), len(LEXICAL_FEATURES))[:, columns]
+    if not embedding_dim:
+        return lexical
+    if u is None or v is None:
+        raise ValueError("this model needs both texts' embeddings (query['embedding'], candidate['embedding'])")
+    u = np.asarray(u, dtype=np.float64).reshape(len(a), -1)
+    v = np.asarray(v, dtype=np.float64).reshape(len(a), -1)
+    if u.shape[1] != embedding_dim or v.shape[1] != embedding_dim:
+        raise ValueError(
+            f"this model was fitted on {embedding_dim}-dimensional embeddings ({embedder}); "
+            f"got {u.shape[1]} and {v.shape[1]}: fit one for your embedder with `dejacache tune --fit`"
+        )
+    return np.hstack([lexical, embedding_features(u, v)])
+
+
+class PairModel:
+    """A fitted pair model: which features it reads, and ``probability(design)``.
+
+    Built from the dict that :meth:`to_dict` returns (the JSON file); :meth:`load` picks the
+    subclass from its ``format``.
+    """
+
+    format: str = ""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        if spec.get("format") != self.format:
+            raise ValueError(f"not a {self.format} model (format={spec.get('format')!r})")
+        features = list(spec["features"])
+        unknown = set(features) - set(LEXICAL_FEATURES)
+        if unknown:
+            raise ValueError(f"model uses features this version does not compute: {sorted(unknown)}")
+        self.spec = dict(spec)
+        self.features = features
+        self.embedding_dim = int(spec.get("embedding_dim") or 0)
+        self.width = len(features) + 2 * self.embedding_dim
+        self.embedder = spec.get("embedder")
+        self.threshold = spec.get("threshold")
+
+    def design(self, a: Sequence[str], b: Sequence[str], similarity: np.ndarray,
+               u: np.ndarray | None = None, v: np.ndarray | None = None) -> np.ndarray:
+        return pair_design(a, b, similarity, u, v, features=self.features, embedding_dim=self.embedding_dim, embedder=self.embedder)
+
+    def probability(self, design: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.spec)
+
+    @staticmethod
+    def load(source: str | Path | Mapping[str, Any] | None = None) -> PairModel:
+        """From a dict, a JSON file path, or (None) the model shipped with the package."""
+        if source is None:
+            spec = json.loads(importlib.resources.files("dejacache._models").joinpath(DEFAULT_MODEL).read_text())
+        elif isinstance(source, Mapping):
+            spec = source
+        else:
+            spec = json.loads(Path(source).read_text())
+        kinds = {LOGISTIC_FORMAT: LogisticPairModel, TREES_FORMAT: TreesPairModel}
+        kind = kinds.get(spec.get("format"))
+        if kind is None:
+            raise ValueError(f"unknown pair model format {spec.get('format')!r}; expected one of {sorted(kinds)}")
+        return kind(spec)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+class LogisticPairModel(PairModel):
+    """Standardise, dot with coefficients, sigmoid."""
+
+    format = LOGISTIC_FORMAT
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.mean = np.asarray(spec["mean"], dtype=np.float64)
+        self.scale = np.asarray(spec["scale"], dtype=np.float64)
+        self.coef = np.asarray(spec["coef"], dtype=np.float64)
+        self.intercept = float(spec["intercept"])
+        if not (len(self.mean) == len(self.scale) == len(self.coef) == self.width):
+            raise ValueError(f"model arrays must all have {self.width} values")
+
+    def probability(self, design: np.ndarray) -> np.ndarray:
+        return _sigmoid(((design - self.mean) / self.scale) @ self.coef + self.intercept)
+
+
+class TreesPairModel(PairModel):
+    """Gradient-boosted regression trees on the log-odds, evaluated in numpy.
+
+    All trees' nodes live in flat arrays; a leaf has ``left == -1``. Every pair walks every
+    tree at once, one level per step, so a batch costs (tree depth) vectorised steps.
+    """
+
+    format = TREES_FORMAT
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.baseline = float(spec["baseline"])
+        self.roots = np.asarray(spec["roots"], dtype=np.intp)
+        self.feature = np.asarray(spec["feature"], dtype=np.intp)
+        self.split = np.asarray(spec["split"], dtype=np.float64)
+        self.left = np.asarray(spec["left"], dtype=np.intp)
+        self.right = np.asarray(spec["right"], dtype=np.intp)
+        self.value = np.asarray(spec["value"], dtype=np.float64)
+        n = len(self.feature)
+        if not (len(self.split) == len(self.left) == len(self.right) == len(self.value) == n):
+            raise ValueError("tree arrays feature, split, left, right and value must have one entry per node")
+        inner = self.left >= 0
+        if (self.feature[inner] >= self.width).any() or (self.left >= n).any() or (self.right >= n).any() or (self.roots >= n).any():
+            raise ValueError("tree arrays point outside the model")
+
+    def probability(self, design: np.ndarray) -> np.ndarray:
+        design = np.atleast_2d(design)
+        rows = np.arange(len(design))[:, None]
+        node = np.broadcast_to(self.roots, (len(design), len(self.roots))).copy()
+        while True:
+            inner = self.left[node] >= 0
+            if not inner.any():
+                break
+            goes_left = design[rows, self.feature[node]] <= self.split[node]
+            node = np.where(inner, np.where(goes_left, self.left[node], self.right[node]), node)
+        return _sigmoid(self.baseline + self.value[node].sum(axis=1))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 30) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by Newton's method on already standardised ``x``.
+
+    The intercept is not penalised. Converges in well under ``iterations`` steps for the
+    feature counts used here (a few hundred columns).
+    """
+    n, d = x.shape
+    xa = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    penalty = np.full(d + 1, l2)
+    penalty[-1] = 0.0
+    target = y.astype(np.float64)
+    for _ in range(iterations):
+        p = _sigmoid(xa @ w)
+        grad = xa.T @ (p - target) + penalty * w
+        hessian = (xa * (p * (1 - p))[:, None]).T @ xa + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, grad)
+        w -= step
+        if np.abs(step).max() < 1e-7:
+            break
+    return w[:-1], float(w[-1])
+
+
+def _header(features: Sequence[str], embedding_dim: int, embedder: str | None) -> dict[str, Any]:
+    return {"embedder": embedder, "embedding_dim": embedding_dim, "features": list(features)}
+
+
+def build_logistic(design: np.ndarray, labels: np.ndarray, *, features: Sequence[str], embedding_dim: int,
+                   l2: float, embedder: str | None) -> LogisticPairModel:
+    """Fits a :class:`LogisticPairModel` on a design matrix from :func:`pair_design`."""
+    mean = design.mean(axis=0)
+    scale = design.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    coef, intercept = fit_logistic((design - mean) / scale, labels, l2)
+    return LogisticPairModel(
+        {
+            "format": LOGISTIC_FORMAT,
+            **_header(features, embedding_dim, embedder),
+            "l2": l2,
+            "mean": [float(m) for m in mean],
+            "scale": [float(s) for s in scale],
+            "coef": [round(float(c), 7) for c in coef],
+            "intercept": intercept,
+        }
+    )
+
+
+def build_trees(design: np.ndarray, labels: np.ndarray, *, features: Sequence[str], embedding_dim: int,
+                embedder: str | None, trees: int = 300, leaves: int = 15, learning_rate: float = 0.1,
+                seed: int = 0) -> TreesPairModel:
+    """Fits gradient-boosted trees with scikit-learn (needed for fitting only) and keeps just
+    the trees, in :class:`TreesPairModel`'s numpy form."""
+    try:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+    except ImportError:
+        raise ImportError("fitting the trees model needs scikit-learn: pip install scikit-learn (or use --model logistic)") from None
+    booster = HistGradientBoostingClassifier(
+        max_iter=trees, max_leaf_nodes=leaves, learning_rate=learning_rate, l2_regularization=1.0,
+        early_stopping=False, random_state=seed,
+    ).fit(design, labels.astype(bool))
+    roots, feature, split, left, right, value = [], [], [], [], [], []
+    for (predictor,) in booster._predictors:
+        nodes = predictor.nodes
+        offset = len(feature)
+        roots.append(offset)
+        leaf = nodes["is_leaf"].astype(bool)
+        feature.extend(np.where(leaf, 0, nodes["feature_idx"]).tolist())
+        split.extend(np.where(leaf, 0.0, nodes["num_threshold"]).tolist())
+        # sklearn stores child indices as uint32: widen before -1 can wrap around.
+        left.extend(np.where(leaf, -1, nodes["left"].astype(np.int64) + offset).tolist())
+        right.extend(np.where(leaf, -1, nodes["right"].astype(np.int64) + offset).tolist())
+        value.extend(np.where(leaf, nodes["value"], 0.0).tolist())
+    return TreesPairModel(
+        {
+            "format": TREES_FORMAT,
+            **_header(features, embedding_dim, embedder),
+            "trees": trees, "leaves": leaves, "learning_rate": learning_rate,
+            "baseline": float(np.ravel(booster._baseline_prediction)[0]),
+            "roots": roots, "feature": feature, "split": split, "left": left, "right": right, "value": value,
+        }
+    )
+
+
+class CalibratedPairEvaluator:
+    """Scores a cached candidate with the probability (0-1) that it asks the same as the query.
+
+    Fits the semantic tier's evaluator interface, ``evaluate(query, candidate) -> float``,
+    where both are mappings with ``"text"`` and ``"embedding"``, and the candidate has
+    ``"similarity"`` (the cosine). ``threshold`` is the probability at which the model reached
+    the precision it was tuned for on held-out pairs; use it as the tier's threshold.
+
+    The shipped model was fitted on all-MiniLM-L6-v2 embeddings of Quora question pairs;
+    with another embedder, fit your own (``dejacache tune --fit --out model.json``) and pass
+    its path.
+
+    >>> ev = CalibratedPairEvaluator()  # doctest: +SKIP
+    >>> ev.score("How do I learn Rust?", "How can I learn Rust?", 0.93, u, v)  # doctest: +SKIP
+    0.97
+    """
+
+    def __init__(self, model: str | Path | Mapping[str, Any] | PairModel | None = None) -> None:
+        self.model = model if isinstance(model, PairModel) else PairModel.load(model)
+        self.threshold: float | None = self.model.threshold
+
+    def score(self, query_text: str, candidate_text: str, similarity: float,
+              query_embedding: Any = None, candidate_embedding: Any = None) -> float:
+        """Probability in [0, 1] that the two texts ask the same thing."""
+        if math.isnan(float(similarity)):
+            return 0.0
+        design = self.model.design([query_text], [candidate_text], np.array([similarity]),
+                                   None if query_embedding is None else np.asarray(query_embedding)[None, :],
+                                   None if candidate_embedding is None else np.asarray(candidate_embedding)[None, :])
+        return float(self.model.probability(design)[0])
+
+    def score_batch(self, a: Sequence[str], b: Sequence[str], similarity: np.ndarray,
+                    u: np.ndarray | None = None, v: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`score` for many pairs at once (rows of ``u`` and ``v`` are the embeddings)."""
+        return self.model.probability(self.model.design(a, b, np.asarray(similarity, dtype=np.float64), u, v))
+
+    def evaluate(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
+        u = query.get("embedding")
+        v = candidate.get("embedding")
+        similarity = candidate.get("similarity")
+        if similarity is None:
+            if u is None or v is None:
+                raise ValueError("candidate needs 'similarity' or both texts need 'embedding'")
+            similarity = float(np.dot(np.asarray(u, np.float32), np.asarray(v, np.float32)))
+        return self.score(str(query["text"]), str(candidate["text"]), float(similarity), u, v)
+
+    def __call__(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
+        return self.evaluate(query, candidate)
+
+    def bind(self, tier: Any) -> None:
+        """Refuses a semantic tier whose embedder is not the one the model was fitted on: the
+        coefficients of embedding directions mean nothing for another model."""
+        embedder = getattr(tier, "embedder", None)
+        name = getattr(embedder, "name", None)
+        if self.model.embedding_dim and self.model.embedder and name and name != self.model.embedder:
+            raise ValueError(
+                f"this calibrated model was fitted on {self.model.embedder} embeddings but the cache "
+                f"embeds with {name}; fit one for it with `dejacache tune --pairs FILE --fit --out model.json`"
+            )
+
+    def __repr__(self) -> str:
+        return f"CalibratedPairEvaluator(embedder={self.model.embedder!r}, threshold={self.threshold})"

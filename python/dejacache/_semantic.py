@@ -1,0 +1,480 @@
+"""The semantic tier: answers a request that means the same as an earlier one.
+
+Pipeline (GPTCache's stages): pre-process -> embed -> search the vector index within the
+request's scope -> evaluate each candidate -> keep those reaching the threshold -> post-process
+picks one -> the answer is read through the exact store by its key.
+
+Why each rule holds:
+
+- **Scope.** The pre-processor says which part of the request it embedded; the rest (model,
+  temperature, tools, response format, seed, system prompt, earlier turns not embedded) is hashed
+  with the namespace into a scope, which is the vector index namespace searched. A hit can only
+  differ from the stored request in the embedded wording.
+- **Answers live in the exact store.** A vector maps to an entry key (its id is the low 64 bits
+  of the 128-bit key); the answer is read with ``EntryStore.get`` under the request's namespace,
+  so an entry that was evicted, expired or deleted is never served, whatever the index still
+  holds. Vectors whose entry is gone are dropped when a search meets them, and in a sweep when
+  vectors outnumber entries twice over.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import _core
+from ._codec import decode
+from ._controls import Controls
+from ._hit import Hit
+from .evaluation import AllOf, Cosine, NumbersAgree, TokenSequence, _bind, score_of
+from .postprocess import first
+from .preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
+
+log = logging.getLogger("dejacache")
+
+#: The id the vector index returns in slots it could not fill.
+EMPTY_ID = 2**64 - 1
+
+#: Default cosine-similarity thresholds, chosen from measured precision on labelled Quora
+#: question pairs (notes/semantic.md): a default that serves wrong answers is a bug, so they
+#: favour precision over hit rate. With all-MiniLM-L6-v2 on normalised text, 0.95 is where
+#: precision reaches the ceiling that QQP's own label noise allows (0.89 measured; 0.90 at 0.99).
+MODEL_THRESHOLD = 0.95
+#: The lexical hashing fallback shares spelling, not meaning ("learn Rust" vs "learn Ruby" 0.72,
+#: "2+2" vs "2+3" 0.92): only near-identical wording may hit.
+HASHING_THRESHOLD = 0.98
+#: For an embedder we have not measured, the same strictness as the hashing fallback.
+UNKNOWN_EMBEDDER_THRESHOLD = 0.98
+
+_SWEEP_MIN = 1024
+
+
+class Semantic:
+    """Turns on semantic hits and sets each stage: ``Cache(semantic=Semantic(...))``.
+
+    >>> from dejacache import Cache, Semantic, preprocess, evaluation
+    >>> cache = Cache(semantic=Semantic(threshold=0.92, preprocess=preprocess.concat_all_queries,
+    ...                                 evaluator=evaluation.Cosine()))   # doctest: +SKIP
+
+    Args:
+        embedder: an object with ``dim`` and ``embed(list[str]) -> float32 (n, dim)`` of unit
+            vectors; default ``dejacache.embedders.default_embedder()`` (MiniLM offline, or the
+            hashing fallback when no model is installed).
+        threshold: the lowest evaluator score served, in [0, 1]. With the default evaluator it
+            is a plain cosine similarity (1.0 identical direction). Default: the evaluator's
+            own ``threshold`` if it has one (a calibrated evaluator), else chosen from measured
+            precision for the default model, stricter for the hashing fallback.
+        evaluator: ``evaluate(query, candidate) -> float`` or a callable; default
+            ``AllOf(Cosine(), NumbersAgree())`` for the default model, plus ``TokenSequence()``
+            for the hashing fallback and unmeasured embedders (see :func:`default_evaluator`).
+        preprocess: what to embed; default :data:`dejacache.preprocess.last_content`.
+        postprocess: which passing candidate to serve; default
+            :data:`dejacache.postprocess.first`.
+        top_k: candidates fetched from the index per lookup (default 5).
+        normalize: embed texts through :func:`dejacache.preprocess.normalize_text`
+            (contractions spelled out, whitespace and trailing punctuation dropped); default True.
+        vector_store: an object with ``add(ids, vectors, namespace=)``,
+            ``remove(ids, namespace=)`` and ``search(queries, k, namespace=)`` returning
+            ``(ids, similarities)``; default a new ``dejacache.VectorIndex`` (cosine).
+            Give each Cache its own store.
+    """
+
+    __slots__ = ("embedder", "threshold", "evaluator", "preprocess", "postprocess", "top_k", "vector_store",
+                 "normalize")
+
+    def __init__(
+        self,
+        embedder: Any = None,
+        threshold: float | None = None,
+        evaluator: Any = None,
+        preprocess: Any = None,
+        postprocess: Any = None,
+        top_k: int = 5,
+        vector_store: Any = None,
+        normalize: bool = True,
+    ):
+        if threshold is not None:
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold must be a number in [0, 1] (a cosine similarity by default), not {threshold!r}")
+            threshold = float(threshold)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 1000:
+            raise ValueError(f"top_k must be a whole number in [1, 1000], not {top_k!r}")
+        if embedder is not None and not (hasattr(embedder, "dim") and callable(getattr(embedder, "embed", None))):
+            raise TypeError("embedder must have .dim and .embed(texts) (wrap a function in dejacache.embedders.CallableEmbedder)")
+        if evaluator is not None and not (callable(evaluator) or callable(getattr(evaluator, "evaluate", None))):
+            raise TypeError("evaluator must have .evaluate(query, candidate) or be a callable")
+        if preprocess is not None and not (callable(preprocess) or callable(getattr(preprocess, "extract", None))):
+            raise TypeError("preprocess must be a callable request -> text (see dejacache.preprocess)")
+        if postprocess is not None and not callable(postprocess):
+            raise TypeError("postprocess must be a callable candidates -> candidate (see dejacache.postprocess)")
+        if vector_store is not None:
+            missing = [m for m in ("add", "remove", "search") if not callable(getattr(vector_store, m, None))]
+            if missing:
+                raise TypeError(f"vector_store lacks {', '.join(missing)}(): give it a dejacache.VectorIndex or a vector store")
+        if not isinstance(normalize, bool):
+            raise TypeError(f"normalize must be True or False, not {normalize!r}")
+        self.normalize = normalize
+        self.embedder, self.threshold, self.evaluator = embedder, threshold, evaluator
+        self.preprocess, self.postprocess, self.top_k, self.vector_store = preprocess, postprocess, top_k, vector_store
+
+    def __repr__(self) -> str:
+        return (f"Semantic(embedder={self.embedder!r}, threshold={self.threshold!r}, evaluator={self.evaluator!r}, "
+                f"preprocess={self.preprocess!r}, postprocess={self.postprocess!r}, top_k={self.top_k})")
+
+
+def _measured_model(embedder: Any) -> bool:
+    return str(getattr(embedder, "name", "")).lower() == "all-minilm-l6-v2"
+
+
+def default_threshold(embedder: Any) -> float:
+    """The default threshold for an embedder: its own ``default_threshold`` when it declares
+    one, :data:`MODEL_THRESHOLD` for the measured default model, else the strict value kept
+    for the lexical fallback and for embedders nobody measured."""
+    own = getattr(embedder, "default_threshold", None)
+    if isinstance(own, (int, float)) and not isinstance(own, bool) and 0.0 < own <= 1.0:
+        return float(own)
+    if _measured_model(embedder):
+        return MODEL_THRESHOLD
+    name = str(getattr(embedder, "name", "")).lower()
+    return HASHING_THRESHOLD if "hash" in name else UNKNOWN_EMBEDDER_THRESHOLD
+
+
+def default_evaluator(embedder: Any) -> Any:
+    """Cosine, and the numbers must agree ("2+2" never answers "2+3"); for anything but the
+    measured model, the word order must nearly agree too (a bag of n-grams ignores order)."""
+    if _measured_model(embedder):
+        return AllOf(Cosine(), NumbersAgree())
+    return AllOf(Cosine(), NumbersAgree(), TokenSequence())
+
+
+def vector_id(key: str) -> int:
+    """The vector id of an entry key: the low 64 bits of its 128-bit hash."""
+    if len(key) != 32:
+        key = _core.key_of_text(key)
+    vid = int(key[16:], 16)
+    return vid - 1 if vid == EMPTY_ID else vid
+
+
+class Probe:
+    """One request, pre-processed and embedded: what a lookup found out, reused to store."""
+
+    __slots__ = ("scope", "namespace", "ext", "vector")
+
+    def __init__(self, scope: str, namespace: str, ext: Extraction, vector: np.ndarray):
+        self.scope, self.namespace, self.ext, self.vector = scope, namespace, ext, vector
+
+
+class _Entry:
+    __slots__ = ("namespace", "key", "text", "embed_text")
+
+    def __init__(self, namespace: str, key: str, text: Any, embed_text: Any):
+        self.namespace, self.key, self.text, self.embed_text = namespace, key, text, embed_text
+
+
+class _Gone(Exception):
+    """The candidate's exact entry cannot be served (``stale``: it no longer exists at all)."""
+
+    def __init__(self, stale: bool):
+        self.stale = stale
+
+
+class _Candidate(dict):
+    """A candidate as evaluators see it. Its ``"embedding"`` and ``"age"`` are computed only if
+    asked for: most candidates are refused on similarity alone, without touching the store."""
+
+    reading: tuple = ()
+
+    def __init__(self, tier: "SemanticTier", entry: _Entry, **fields: Any):
+        super().__init__(text=entry.text, **fields)
+        self._tier, self._entry = tier, entry
+        self._found: tuple[bytes, float] | None = None
+
+    def blob(self) -> bytes:
+        """The stored answer, read through the exact store by key (raises _Gone)."""
+        if self._found is None:
+            ns, now, max_age, reads = self.reading
+            store, key = self._tier._store, self._entry.key
+            found = store.get(key, ns, now, max_age)
+            if found is None:
+                reads[1] += 1
+                raise _Gone(stale=not store.contains(key, ns, now))
+            reads[0] += 1
+            self._found = found
+            self["age"] = now - found[1]
+        return self._found[0]
+
+    def __missing__(self, name: str) -> Any:
+        if name == "embedding":
+            vec = self._tier.embed_one(self._entry.embed_text)
+            self["embedding"] = vec
+            return vec
+        if name == "age":
+            self.blob()
+            return self["age"]
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+class SemanticTier:
+    """The semantic tier of one Cache (built by ``Cache(semantic=...)``; not used directly)."""
+
+    def __init__(self, cache: Any, config: Any):
+        if config is True:
+            config = Semantic()
+        elif isinstance(config, Mapping):
+            config = Semantic(**config)
+        elif not isinstance(config, Semantic):
+            raise TypeError(f"semantic must be True, a dejacache.Semantic or a dict of its arguments, not {config!r}")
+        self._store = cache._store
+        self._schema = cache._schema
+        self._clock = cache._clock
+        self._add_savings = cache._add_savings
+        embedder = config.embedder
+        if embedder is None:
+            from .embedders import default_embedder
+
+            embedder = default_embedder()
+        self.embedder = embedder
+        own = getattr(config.evaluator, "threshold", None)  # a calibrated evaluator knows its own
+        if config.threshold is not None:
+            self.threshold = config.threshold
+        elif isinstance(own, (int, float)) and not isinstance(own, bool) and 0.0 <= own <= 1.0:
+            self.threshold = float(own)
+        else:
+            self.threshold = default_threshold(embedder)
+        self.evaluator = config.evaluator if config.evaluator is not None else default_evaluator(embedder)
+        self.normalize = config.normalize
+        self.preprocess = config.preprocess if config.preprocess is not None else last_content
+        self.postprocess = config.postprocess if config.postprocess is not None else first
+        self.top_k = config.top_k
+        index = config.vector_store
+        if index is None:
+            from . import VectorIndex
+
+            index = VectorIndex(int(embedder.dim), metric="cosine")
+        metric = getattr(index, "metric", "cosine")
+        if metric not in ("cosine", "dot"):
+            raise ValueError(f"the vector store's metric is {metric!r}; the semantic tier compares cosine "
+                             "similarities: give it a store with metric='cosine'")
+        store_dim = getattr(index, "dim", None)
+        if isinstance(store_dim, int) and store_dim != int(embedder.dim):
+            raise ValueError(f"the vector store holds {store_dim}-dimensional vectors but the embedder "
+                             f"makes {embedder.dim}-dimensional ones")
+        self.index = index
+        self._entries: dict[tuple[str, int], _Entry] = {}
+        self._scopes: dict[tuple[str, str], str] = {}
+        self._lock = threading.RLock()
+        # namespace -> [semantic hits, lookups without a hit, candidate reads found, candidate reads missed]
+        self._counts: dict[str, list[int]] = {}
+        self._count_lock = threading.Lock()
+        _bind(self.evaluator, self)
+
+    def __repr__(self) -> str:
+        return (f"SemanticTier(embedder={getattr(self.embedder, 'name', self.embedder)!r}, threshold={self.threshold}, "
+                f"vectors={len(self._entries)})")
+
+    # -- embedding --------------------------------------------------------------------------
+
+    def embed_one(self, text: Any) -> np.ndarray:
+        if self.normalize and isinstance(text, str):
+            text = normalize_text(text) or text
+        vecs = np.asarray(self.embedder.embed([text]), dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[0] != 1:
+            raise ValueError(f"the embedder returned shape {vecs.shape} for one text; it must return (n, dim)")
+        return vecs[0]
+
+    def probe(self, request: Any, namespace: str) -> Probe | None:
+        """Pre-processes and embeds ``request``; None when it has nothing this tier can embed."""
+        try:
+            ext = extract(self.preprocess, request)
+            scope = f"{namespace}/{self._schema.key(ext.rest)}"
+        except PreprocessError as exc:
+            log.debug("dejacache: no semantic lookup for this request: %s", exc)
+            return None
+        return Probe(scope, namespace, ext, self.embed_one(ext.embed))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _count(self, namespace: str, hit: bool, reads: list[int]) -> None:
+        with self._count_lock:
+            c = self._counts.get(namespace)
+            if c is None:
+                c = self._counts[namespace] = [0, 0, 0, 0]
+            c[0 if hit else 1] += 1
+            c[2] += reads[0]
+            c[3] += reads[1]
+
+    def lookup(self, request: Any, ctl: Controls, now: float) -> tuple[Hit | None, Probe | None]:
+        """A semantic hit for ``request`` (None if none) and its probe (None if not embeddable).
+        Searches only when ``ctl.read``; the probe is returned either way, to store with."""
+        probe = self.probe(request, ctl.namespace)
+        if probe is None or not ctl.read:
+            return None, probe
+        return self.search(probe, ctl, now), probe
+
+    def search(self, probe: Probe, ctl: Controls, now: float) -> Hit | None:
+        ns, scope = probe.namespace, probe.scope
+        ids, sims = self.index.search(probe.vector[None, :], self.top_k, namespace=scope)
+        query = {"text": probe.ext.text, "embedding": probe.vector}
+        passing: list[dict[str, Any]] = []
+        stale: list[tuple[int, _Entry | None]] = []  # (id, the entry seen): dropped only if unchanged
+        reads = [0, 0]  # found, missed
+        threshold = self.threshold
+        # When the score can be no higher than the similarity (Cosine, or AllOf starting with
+        # it: the defaults), a candidate below the threshold is refused without any work.
+        ev = self.evaluator
+        capped = type(ev) is Cosine or (type(ev) is AllOf and type(ev.evaluators[0]) is Cosine)
+        for vid, sim in zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()):
+            if vid == EMPTY_ID or math.isnan(sim) or (capped and sim < threshold):
+                continue
+            entry = self._entries.get((scope, vid))
+            if entry is None:
+                stale.append((vid, None))
+                continue
+            cand = _Candidate(self, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope)
+            cand.reading = (ns, now, ctl.max_age, reads)
+            try:
+                score = score_of(self.evaluator, query, cand)
+                if score < threshold:
+                    continue
+                blob = cand.blob()
+            except _Gone as gone:
+                if gone.stale:
+                    stale.append((vid, entry))  # evicted, expired or deleted: never served, and dropped
+                continue
+            try:
+                response, meta = decode(blob)
+            except ValueError as exc:
+                log.warning("dejacache: dropping unreadable entry %s in %r: %s", entry.key, ns, exc)
+                self._store.remove(entry.key, ns)
+                stale.append((vid, entry))
+                continue
+            cand.update(score=score, response=response, meta=meta)
+            passing.append(cand)
+        if stale:
+            self._drop(scope, stale)
+        if not passing:
+            self._count(ns, False, reads)
+            return None
+        passing.sort(key=lambda c: c["score"], reverse=True)
+        chosen = self.postprocess(passing)
+        if not isinstance(chosen, Mapping) or "response" not in chosen:
+            raise TypeError("a post-processor must return one of the candidates it was given")
+        self._count(ns, True, reads)
+        if chosen["meta"]:
+            self._add_savings(ns, chosen["meta"])
+        return Hit(chosen["response"], chosen["key"], "semantic", chosen["age"], ns, chosen["score"], chosen["meta"])
+
+    def neighbour_similarities(self, candidate: Mapping[str, Any], k: int) -> list[float]:
+        """Similarities of a candidate's ``k`` nearest stored neighbours in its scope (itself excluded)."""
+        ids, sims = self.index.search(np.asarray(candidate["embedding"], np.float32)[None, :], k + 1,
+                                      namespace=candidate["scope"])
+        out = []
+        for vid, sim in zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()):
+            if vid != EMPTY_ID and vid != candidate["id"] and not math.isnan(sim):
+                out.append(float(sim))
+        return out[:k]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def store(self, probe: Probe, key: str) -> None:
+        """Adds the vector of an entry just written to the exact store under ``key``."""
+        ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
+        ext = probe.ext
+        entry = _Entry(ns, key, ext.text, ext.embed)
+        with self._lock:
+            old_scope = self._scopes.get((ns, key))
+            if old_scope is not None:
+                self._remove_vector(old_scope, vid)
+            if (scope, vid) in self._entries:
+                self._remove_vector(scope, vid)
+            # The entry goes in before the vector: a search that finds the vector must find
+            # its entry, or it would take the vector for a stale one.
+            self._entries[(scope, vid)] = entry
+            self._scopes[(ns, key)] = scope
+            try:
+                self.index.add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], namespace=scope)
+            except BaseException:
+                del self._entries[(scope, vid)]
+                del self._scopes[(ns, key)]
+                raise
+            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
+                self.sweep()
+
+    def _remove_vector(self, scope: str, vid: int) -> None:
+        entry = self._entries.pop((scope, vid), None)
+        if entry is not None and self._scopes.get((entry.namespace, entry.key)) == scope:
+            del self._scopes[(entry.namespace, entry.key)]
+        self.index.remove(np.asarray([vid], dtype=np.uint64), namespace=scope)
+
+    def _drop(self, scope: str, seen: list[tuple[int, _Entry | None]]) -> None:
+        """Removes vectors found stale, unless their entry changed since (a concurrent store)."""
+        with self._lock:
+            gone = []
+            for vid, entry in seen:
+                if self._entries.get((scope, vid)) is not entry:
+                    continue
+                if entry is not None:
+                    del self._entries[(scope, vid)]
+                    if self._scopes.get((entry.namespace, entry.key)) == scope:
+                        del self._scopes[(entry.namespace, entry.key)]
+                gone.append(vid)
+            if gone:
+                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
+
+    def forget(self, namespace: str, key: str) -> None:
+        """Removes the vector of the entry ``key`` (after a delete)."""
+        with self._lock:
+            scope = self._scopes.get((namespace, key))
+            if scope is not None:
+                self._remove_vector(scope, vector_id(key))
+
+    def clear(self, namespace: str | None = None) -> None:
+        """Removes every vector of ``namespace`` (all namespaces when None)."""
+        with self._lock:
+            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
+            for (scope, vid), entry in self._entries.items():
+                if namespace is None or entry.namespace == namespace:
+                    by_scope.setdefault(scope, []).append((vid, entry))
+            for scope, seen in by_scope.items():
+                self._drop(scope, seen)
+
+    def sweep(self) -> int:
+        """Drops vectors whose exact entry is gone; returns how many."""
+        now = self._clock()
+        with self._lock:
+            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
+            for (scope, vid), entry in list(self._entries.items()):
+                if not self._store.contains(entry.key, entry.namespace, now):
+                    by_scope.setdefault(scope, []).append((vid, entry))
+            for scope, seen in by_scope.items():
+                self._drop(scope, seen)
+        return sum(len(v) for v in by_scope.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def adjust_stats(self, per_ns: dict[str, dict[str, Any]]) -> None:
+        """Counts semantic hits as hits (not as an exact miss plus a store read) in ``stats()``."""
+        for counters in per_ns.values():
+            counters.setdefault("semantic_hits", 0)
+        with self._count_lock:
+            counts = [(ns, list(c)) for ns, c in self._counts.items()]
+        for ns, (hits, _misses, reads_found, reads_missed) in counts:
+            counters = per_ns.get(ns)
+            if counters is None:
+                continue
+            counters["hits"] += hits - reads_found
+            counters["misses"] -= reads_missed + hits
+            counters["semantic_hits"] = hits
