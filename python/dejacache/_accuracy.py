@@ -73,6 +73,11 @@ def split_buckets(pairs: Pairs) -> np.ndarray:
     )
 
 
+def held_out(pairs: Pairs) -> Pairs:
+    """The pairs of the test bucket: what a model fitted by ``dejacache tune`` never saw."""
+    return pairs.take(np.isin(split_buckets(pairs), TEST))
+
+
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve: the chance a random duplicate outscores a random non-duplicate
     (ties count half), computed from ranks."""

@@ -45,16 +45,14 @@ def progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ._accuracy import (
-        FIT,
-        VALIDATE,
         curve,
         embed_pairs,
         format_table,
+        held_out,
         make_embedder,
         point_at,
         read_pairs,
         roc_auc,
-        split_buckets,
         write_curve_png,
     )
 
@@ -65,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     learned = None
     if args.held_out and args.evaluator == "cosine":
-        pairs = pairs.take(~np.isin(split_buckets(pairs), FIT + VALIDATE))
+        pairs = held_out(pairs)
         print(f"scoring the {len(pairs)} pairs of the held-out test bucket")
     if args.evaluator != "cosine":
         from ._calibrated import CalibratedPairEvaluator
@@ -76,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: cannot load evaluator {args.evaluator!r}: {e}", file=sys.stderr)
             return 2
         if not args.all_pairs:
-            held_out = ~np.isin(split_buckets(pairs), FIT + VALIDATE)
-            pairs = pairs.take(held_out)
+            pairs = held_out(pairs)
             print(f"scoring the {len(pairs)} held-out pairs (test bucket) the model was neither fitted nor tuned on")
             if not len(pairs):
                 print("error: no held-out pairs left; use more pairs or --all-pairs", file=sys.stderr)
