@@ -235,7 +235,7 @@ impl VectorIndex {
         }
         let threads = checked_threads(threads)?;
         let d = self.cfg.dim;
-        if queries.len() % d != 0 {
+        if !queries.len().is_multiple_of(d) {
             return Err(CoreError::InvalidArgument(format!(
                 "queries must have {d} columns (the index dimension); got {} values",
                 queries.len()
