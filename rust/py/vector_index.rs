@@ -163,7 +163,7 @@ impl VectorIndex {
             [d] => ids.len() == 1 && *d == dim,
             _ => false,
         };
-        if !fits && !(ids.is_empty() && values.is_empty()) {
+        if !(fits || (ids.is_empty() && values.is_empty())) {
             return Err(PyValueError::new_err(format!(
                 "vectors must have shape (n, {dim}): one row of {dim} columns per id, n = len(ids) = {}; got shape {shape:?}",
                 ids.len()

@@ -168,7 +168,9 @@ impl Graph {
     }
 
     /// Best-first search of one level; returns up to `ef` nodes, closest first. With
-    /// `live_only`, tombstones guide the walk but are not returned.
+    /// `live_only`, tombstones guide the walk but are not returned; `on_codes` says which
+    /// array `dist` reads, for prefetching.
+    #[allow(clippy::too_many_arguments)] // the hot loop: plain arguments, no bundling struct
     fn search_level(
         &self,
         rows: &Rows,
@@ -426,11 +428,8 @@ impl Graph {
         } else {
             self.level0.len() * 4 + self.levels.len()
         };
-        l0 + self
-            .upper
-            .iter()
-            .map(|(_, v)| v.capacity() * 4 + 40)
-            .sum::<usize>()
+        // 40: the map entry (key, Vec header) and its control byte, rounded
+        l0 + self.upper.values().map(|v| v.capacity() * 4 + 40).sum::<usize>()
     }
 
     /// Checks a graph read from a file against the rows, so that searches cannot index out of

@@ -1,10 +1,15 @@
 //! `VectorIndex`: namespaces of vectors keyed by u64 ids, searched by exact scan or HNSW.
 //!
-//! One RwLock guards the map of namespaces: searches share the read lock and run in parallel,
+//! Each namespace has its own RwLock, and one more guards the map of namespaces (held only to
+//! look a namespace up, create or drop it): searches share a namespace's read lock and run in
+//! parallel, a write locks only its namespace, so a graph build in one tenant's namespace does
+//! not stall searches in the others.
 //! writes take the write lock. Inputs are checked in full before anything changes, so a bad
 //! batch leaves the index as it was.
 
 use std::collections::HashMap;
+
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
@@ -14,6 +19,8 @@ use super::rows::Dtype;
 use crate::error::CoreError;
 
 pub const DEFAULT_NAMESPACE: &str = "default";
+
+pub(crate) type Shared = Arc<RwLock<Namespace>>;
 /// The id reported in unfilled result slots; it cannot be added.
 pub const NO_ID: u64 = u64::MAX;
 
@@ -81,7 +88,7 @@ pub struct Found {
 
 pub struct VectorIndex {
     cfg: Config,
-    spaces: RwLock<HashMap<String, Namespace>>,
+    spaces: RwLock<HashMap<String, Shared>>,
 }
 
 /// Largest k a search accepts (results are allocated up front).
@@ -114,6 +121,7 @@ impl VectorIndex {
     }
 
     pub(crate) fn from_parts(cfg: Config, spaces: HashMap<String, Namespace>) -> Self {
+        let spaces = spaces.into_iter().map(|(k, v)| (k, Arc::new(RwLock::new(v)))).collect();
         VectorIndex {
             cfg,
             spaces: RwLock::new(spaces),
@@ -187,27 +195,60 @@ impl VectorIndex {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut spaces = self.spaces.write();
         let seed = seed_of(namespace);
-        let space = spaces
-            .entry(namespace.to_string())
-            .or_insert_with(|| Namespace::new(&self.cfg, seed));
-        space.add(ids, &rows, threads);
-        space.maintain(&self.cfg, seed, threads);
-        Ok(())
+        loop {
+            let shared = self.shared(namespace).unwrap_or_else(|| {
+                let mut spaces = self.spaces.write();
+                let entry = spaces.entry(namespace.to_string());
+                entry.or_insert_with(|| Arc::new(RwLock::new(Namespace::new(&self.cfg, seed)))).clone()
+            });
+            let mut space = shared.write();
+            if space.retired {
+                continue; // emptied and dropped from the map meanwhile: look it up again
+            }
+            space.add(ids, &rows, threads);
+            space.maintain(&self.cfg, seed, threads);
+            return Ok(());
+        }
+    }
+
+    /// The namespace's shared handle; the map lock is released on return.
+    fn shared(&self, namespace: &str) -> Option<Shared> {
+        self.spaces.read().get(namespace).cloned()
+    }
+
+    /// Handles of every namespace, taken under the map lock and released, so that slow work on
+    /// one namespace never holds the map lock.
+    fn all_shared(&self) -> Vec<(String, Shared)> {
+        let mut all: Vec<(String, Shared)> = self.spaces.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Removes ids (unknown ids are ignored); returns how many were removed.
     pub fn remove(&self, namespace: &str, ids: &[u64]) -> usize {
-        let mut spaces = self.spaces.write();
-        let Some(space) = spaces.get_mut(namespace) else {
+        let Some(shared) = self.shared(namespace) else {
             return 0;
         };
-        let removed = ids.iter().filter(|&&id| space.remove(id)).count();
-        if space.rows.live() == 0 {
-            spaces.remove(namespace);
-        } else if removed > 0 {
-            space.maintain(&self.cfg, seed_of(namespace), 1);
+        let (removed, emptied) = {
+            let mut space = shared.write();
+            let removed = ids.iter().filter(|&&id| space.remove(id)).count();
+            let emptied = space.rows.live() == 0;
+            if removed > 0 && !emptied {
+                space.maintain(&self.cfg, seed_of(namespace), 1);
+            }
+            (removed, emptied)
+        };
+        if emptied {
+            // Lock order everywhere: map, then namespace. Re-check: an add may have come first.
+            let mut spaces = self.spaces.write();
+            if spaces.get(namespace).is_some_and(|cur| Arc::ptr_eq(cur, &shared)) {
+                let mut space = shared.write();
+                if space.rows.live() == 0 {
+                    space.retired = true;
+                    spaces.remove(namespace);
+                }
+            }
         }
         removed
     }
@@ -235,7 +276,7 @@ impl VectorIndex {
         }
         let threads = checked_threads(threads)?;
         let d = self.cfg.dim;
-        if queries.len() % d != 0 {
+        if !queries.len().is_multiple_of(d) {
             return Err(CoreError::InvalidArgument(format!(
                 "queries must have {d} columns (the index dimension); got {} values",
                 queries.len()
@@ -247,10 +288,10 @@ impl VectorIndex {
             ids: vec![NO_ID; n * k],
             scores: vec![f32::NAN; n * k],
         };
-        let spaces = self.spaces.read();
-        let Some(space) = spaces.get(namespace) else {
+        let Some(shared) = self.shared(namespace) else {
             return Ok(found);
         };
+        let space = shared.read();
         let ef = ef.unwrap_or(self.cfg.ef_search);
         let metric = self.cfg.metric;
         let run = |qs: &[f32], ids: &mut [u64], scores: &mut [f32]| {
@@ -290,20 +331,17 @@ impl VectorIndex {
                 }
             });
         }
-        drop(spaces);
+        drop(space);
         Ok(found)
     }
 
     pub fn contains(&self, namespace: &str, id: u64) -> bool {
-        self.spaces
-            .read()
-            .get(namespace)
-            .is_some_and(|s| s.rows.contains(id))
+        self.shared(namespace).is_some_and(|s| s.read().rows.contains(id))
     }
 
     /// Live vectors in all namespaces.
     pub fn len(&self) -> usize {
-        self.spaces.read().values().map(|s| s.rows.live()).sum()
+        self.all_shared().iter().map(|(_, s)| s.read().rows.live()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -312,31 +350,29 @@ impl VectorIndex {
 
     /// Live vectors in one namespace.
     pub fn count(&self, namespace: &str) -> usize {
-        self.spaces
-            .read()
-            .get(namespace)
-            .map_or(0, |s| s.rows.live())
+        self.shared(namespace).map_or(0, |s| s.read().rows.live())
     }
 
     /// Names of the namespaces holding at least one vector, sorted.
     pub fn namespaces(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.spaces.read().keys().cloned().collect();
-        names.sort();
-        names
+        let all = self.all_shared();
+        all.into_iter().filter(|(_, s)| s.read().rows.live() > 0).map(|(name, _)| name).collect()
     }
 
     /// Bytes of memory held by vectors, ids and links (mapped file pages excluded).
     pub fn heap_bytes(&self) -> usize {
-        self.spaces
-            .read()
-            .values()
-            .map(|s| s.rows.heap_bytes() + s.graph.as_ref().map_or(0, |g| g.heap_bytes()))
+        self.all_shared()
+            .iter()
+            .map(|(_, s)| {
+                let s = s.read();
+                s.rows.heap_bytes() + s.graph.as_ref().map_or(0, |g| g.heap_bytes())
+            })
             .sum()
     }
 
-    /// Runs `f` on the namespaces under the read lock (persistence).
-    pub(crate) fn with_spaces<R>(&self, f: impl FnOnce(&HashMap<String, Namespace>) -> R) -> R {
-        f(&self.spaces.read())
+    /// The namespaces sorted by name, each to be read-locked in turn (persistence).
+    pub(crate) fn namespaces_for_save(&self) -> Vec<(String, Shared)> {
+        self.all_shared()
     }
 }
 

@@ -222,8 +222,49 @@ fn parallel_build_matches_sequential_quality_and_stays_valid() {
         // two calls: the second batch links into an existing graph
         par.add("default", &ids[..2500], &data[..2500 * dim], Some(3)).unwrap();
         par.add("default", &ids[2500..], &data[2500 * dim..], Some(3)).unwrap();
-        par.with_spaces(|s| s["default"].graph.as_ref().unwrap().validate(n)).unwrap();
+        par.namespaces_for_save()[0].1.read().graph.as_ref().unwrap().validate(n).unwrap();
         let (rs, rp) = (recall_against_flat(&seq, &data, dim, 300), recall_against_flat(&par, &data, dim, 300));
         assert!(rp >= 0.95 && rp >= rs - 0.02, "{kind:?} {dtype:?}: parallel {rp} sequential {rs}");
     }
+}
+
+#[test]
+fn a_held_namespace_lock_does_not_block_other_namespaces() {
+    let cfg = Config { dim: 2, metric: Metric::L2, kind: Kind::Flat, dtype: Dtype::F32, m: 16, ef_construction: 200, ef_search: 64 };
+    let index = VectorIndex::new(cfg).unwrap();
+    index.add("a", &[1], &[0.0, 0.0], None).unwrap();
+    index.add("b", &[2], &[1.0, 1.0], None).unwrap();
+    let a = index.namespaces_for_save().into_iter().find(|(n, _)| n == "a").unwrap().1;
+    let _writing_a = a.write(); // as a long graph build in "a" would
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let found = index.search("b", &[1.0, 1.0], 1, None, None).unwrap();
+            index.add("c", &[3], &[2.0, 2.0], None).unwrap();
+            tx.send(found.ids[0]).unwrap();
+        });
+        // A deadlock shows as a timeout here instead of a hung test run.
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(60)), Ok(2));
+    });
+}
+
+#[test]
+fn adds_racing_the_removal_of_an_emptied_namespace_are_never_lost() {
+    let cfg = Config { dim: 2, metric: Metric::Dot, kind: Kind::Flat, dtype: Dtype::F32, m: 16, ef_construction: 200, ef_search: 64 };
+    let index = VectorIndex::new(cfg).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let index = &index;
+            s.spawn(move || {
+                for _ in 0..3000 {
+                    index.add("shared", &[t], &[1.0, t as f32], None).unwrap();
+                    assert!(index.contains("shared", t));
+                    assert_eq!(index.remove("shared", &[t]), 1);
+                }
+                index.add("shared", &[t], &[1.0, t as f32], None).unwrap();
+            });
+        }
+    });
+    assert_eq!(index.count("shared"), 4);
+    assert_eq!(index.namespaces(), vec!["shared".to_string()]);
 }

@@ -13,6 +13,9 @@ pub const AUTO_GRAPH_AT: usize = 2048;
 pub struct Namespace {
     pub rows: Rows,
     pub graph: Option<Graph>,
+    /// Set when the emptied namespace is dropped from the index's map; a writer that still
+    /// holds its handle then looks the namespace up again.
+    pub retired: bool,
 }
 
 /// Reusable buffers of one searching thread.
@@ -30,7 +33,7 @@ impl Namespace {
             rows.enable_nav();
         }
         let graph = (cfg.kind == Kind::Hnsw).then(|| Graph::new(cfg.m, cfg.ef_construction, seed));
-        Namespace { rows, graph }
+        Namespace { rows, graph, retired: false }
     }
 
     /// Adds rows (row-major) under ids, linking them into the graph on `threads` threads.

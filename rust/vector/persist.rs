@@ -24,7 +24,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use super::buf::{as_bytes, Buf, Pod};
 use super::hnsw::{Graph, NO_ENTRY};
-use super::index::{Config, Kind, VectorIndex};
+use super::index::{Config, Kind, Shared, VectorIndex};
 use super::kernels::Metric;
 use super::namespace::Namespace;
 use super::rows::{Dtype, Rows};
@@ -80,12 +80,10 @@ impl<W: Write> Out<W> {
 
 fn write_payload<W: Write>(
     out: &mut Out<W>,
-    spaces: &HashMap<String, Namespace>,
+    spaces: &[(String, Shared)],
 ) -> std::io::Result<()> {
-    let mut names: Vec<&String> = spaces.keys().collect();
-    names.sort();
-    for name in names {
-        let ns = &spaces[name];
+    for (name, shared) in spaces {
+        let ns = shared.read();
         let r = &ns.rows;
         out.u32(name.len() as u32)?;
         out.bytes(name.as_bytes())?;
@@ -176,10 +174,9 @@ pub fn save(index: &VectorIndex, path: &Path) -> Result<(), CoreError> {
         out.w
             .write_all(&[0u8; HEADER])
             .map_err(|e| io_err(&tmp, e))?;
-        let (cfg, count) = index.with_spaces(|spaces| -> Result<_, CoreError> {
-            write_payload(&mut out, spaces).map_err(|e| io_err(&tmp, e))?;
-            Ok((*index.config(), spaces.len()))
-        })?;
+        let spaces = index.namespaces_for_save();
+        write_payload(&mut out, &spaces).map_err(|e| io_err(&tmp, e))?;
+        let (cfg, count) = (*index.config(), spaces.len());
         let payload_len = out.pos - HEADER as u64;
         let h = header(&cfg, count, payload_len, out.hash.digest());
         let mut file = out
@@ -387,7 +384,7 @@ fn read_namespace(c: &mut Cursor, cfg: &Config) -> Result<(String, Namespace), &
     } else {
         None
     };
-    Ok((name, Namespace { rows, graph }))
+    Ok((name, Namespace { rows, graph, retired: false }))
 }
 
 /// Reads an index saved by `save`. With `mmap`, vectors and level-0 links stay in a read-only
