@@ -47,9 +47,16 @@ def unit_rows(m: np.ndarray) -> np.ndarray:
     return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
 
 
-def make_data(n: int, queries: int, dim: int, seed: int):
+def make_data(n: int, queries: int, dim: int, seed: int, data: str = "uniform"):
+    """Stored vectors (uniform on the sphere: HNSW's worst case; or clustered, as sentence
+    embeddings are) and queries at cosine 0.95 to a known stored vector."""
     rng = np.random.default_rng(seed)
-    stored = unit_rows(rng.standard_normal((n, dim)))
+    if data == "clustered":
+        from bench_index import clustered  # the same data as the index benchmark
+
+        stored, _ = clustered(n, 0, dim, seed=seed)
+    else:
+        stored = unit_rows(rng.standard_normal((n, dim)))
     targets = rng.integers(0, n, queries)
     noise = unit_rows(rng.standard_normal((queries, dim)))
     # cos(q, stored) = 0.95 exactly in expectation: q = 0.95 s + sqrt(1 - 0.95^2) n_perp
@@ -181,14 +188,16 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--kind", default="auto", help="VectorIndex kind (auto, flat, hnsw)")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--data", choices=("uniform", "clustered"), default="uniform",
+                    help="stored vectors: uniform on the sphere (HNSW's worst case) or clustered")
     ap.add_argument("--no-gptcache", action="store_true")
     ap.add_argument("--embedding-queries", type=int, default=100, help="queries of part 2 (0 to skip it)")
     args = ap.parse_args(argv)
 
     print(f"dejacache {dejacache.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} cpus")
-    print("part 1: semantic lookup latency without the embedding (every query a semantic hit)")
+    print(f"part 1: semantic lookup latency without the embedding (every query a semantic hit; {args.data} data)")
     for n in args.sizes:
-        stored, targets, table = make_data(n, args.queries, args.dim, args.seed)
+        stored, targets, table = make_data(n, args.queries, args.dim, args.seed, args.data)
         ours, our_acc, our_fill, search = bench_dejacache(n, targets, table, args.dim, args.kind)
         print(f"  {n:>7} entries  dejacache ({args.kind}): p50 {ours['p50']:8.1f} us  p99 {ours['p99']:8.1f} us  "
               f"mean {ours['mean']:8.1f} us  right answer {our_acc:.1%}  (fill {our_fill:.1f} s)")
