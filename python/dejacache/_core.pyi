@@ -1,12 +1,30 @@
 """Type stubs of the compiled core (checked against the binary by tests/test_stubs.py)."""
 
 from os import PathLike
-from typing import Any
+from typing import Any, final
+
+from typing_extensions import Self
 
 import numpy as np
 import numpy.typing as npt
 import numpy
 
+__all__ = [
+    "DEBUG_BUILD",
+    "EntryStore",
+    "HashingEmbedder",
+    "KEY_SCHEMA_VERSION",
+    "KeySchema",
+    "VectorIndex",
+    "__version__",
+    "distance_cosine",
+    "distance_dot",
+    "distance_l2",
+    "key_of_text",
+    "sample",
+    "simd_level",
+    "softmax",
+]
 __version__: str
 KEY_SCHEMA_VERSION: int
 DEBUG_BUILD: bool
@@ -19,20 +37,22 @@ def simd_level() -> str: ...
 def softmax(scores: npt.NDArray[np.float32], temperature: float) -> npt.NDArray[np.float32]: ...
 def sample(scores: npt.NDArray[np.float32], temperature: float, seed: int | None = None) -> int: ...
 
+@final
 class KeySchema:
-    def __init__(self, exclude: list[str] = ...) -> None: ...
+    def __new__(cls, exclude: list[str] = ...) -> Self: ...
     def key(self, request: object) -> str: ...
     @property
     def exclude(self) -> list[str]: ...
 
+@final
 class EntryStore:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         max_entries: int | None = None,
         max_bytes: int | None = None,
         default_ttl: float | None = None,
         eviction: str = "lru",
-    ) -> None: ...
+    ) -> Self: ...
     def lookup(
         self, schema: KeySchema, request: object, namespace: str, now: float, max_age: float | None = None
     ) -> tuple[str, bytes | None, float]: ...
@@ -48,9 +68,10 @@ class EntryStore:
     def bytes(self) -> int: ...
     def stats(self) -> list[tuple[str, dict[str, int]]]: ...
 
+@final
 class VectorIndex:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         dim: int,
         metric: str = "cosine",
         kind: str = "auto",
@@ -58,7 +79,7 @@ class VectorIndex:
         M: int = 16,
         ef_construction: int = 200,
         ef_search: int = 64,
-    ) -> None: ...
+    ) -> Self: ...
     def add(
         self, ids: npt.ArrayLike, vectors: npt.ArrayLike, namespace: str | None = None, threads: int | None = None
     ) -> None: ...
@@ -75,7 +96,7 @@ class VectorIndex:
     @staticmethod
     def load(path: str | PathLike[str], mmap: bool = False) -> VectorIndex: ...
     def contains(self, id: int, namespace: str | None = None) -> bool: ...
-    def __contains__(self, id: object) -> bool: ...
+    def __contains__(self, id: object, /) -> bool: ...
     def __len__(self) -> int: ...
     def count(self, namespace: str | None = None) -> int: ...
     def namespaces(self) -> list[str]: ...
@@ -95,8 +116,9 @@ class VectorIndex:
     def ef_construction(self) -> int: ...
     @property
     def ef_search(self) -> int: ...
+@final
 class HashingEmbedder:
-    def __init__(self, dim: int = 512, min_n: int = 3, max_n: int = 5, words: bool = True) -> None: ...
+    def __new__(cls, dim: int = 512, min_n: int = 3, max_n: int = 5, words: bool = True) -> Self: ...
     @property
     def dim(self) -> int: ...
     def embed(self, texts: list[str]) -> numpy.ndarray: ...
