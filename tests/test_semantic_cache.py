@@ -2,6 +2,7 @@
 
 import threading
 
+import numpy as np
 import pytest
 
 import dejacache
@@ -376,3 +377,28 @@ async def test_concurrent_acalls_with_semantic_tier(store_kind):
             assert r == {**first, "cache": True}
     # Germany: one leader call (single-flight), the rest joined or hit.
     assert sum(1 for c in calls if "Germany" in c["messages"][-1]["content"]) == 1
+
+
+class BestLastStore(BruteForceStore):
+    """Lists its best candidate last (the protocol does not promise an order)."""
+
+    def search(self, queries, k, ef=None, namespace=None):
+        ids, sims = super().search(queries, k, ef=ef, namespace=namespace)
+        found = int((~np.isnan(sims[0])).sum())
+        order = list(range(1, found)) + [0] + list(range(found, k))
+        return ids[:, order].copy(), sims[:, order].copy()
+
+
+@pytest.mark.parametrize("store", [BruteForceStore, BestLastStore])
+def test_the_most_similar_passing_candidate_is_served(store):
+    # Three stored texts pass the threshold; the default post-processor must pick the closest,
+    # whatever order the store lists them in (the tier stops reading after the best one).
+    cache = make("custom-store", vector_store=store(), threshold=0.5)
+    cache.put(chat("capital France Paris"), answer("three words"))
+    cache.put(chat("capital France"), answer("two words"))
+    cache.put(chat("capital France Paris Seine"), answer("four words"))
+    hit = cache.get(chat("the capital of France"))
+    assert hit is not None and hit.source == "semantic"
+    assert hit.response == answer("two words") and hit.similarity == pytest.approx(1.0, abs=1e-4)
+    hit = cache.get(chat("France capital Paris"))
+    assert hit.response == answer("three words")

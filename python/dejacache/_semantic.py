@@ -31,7 +31,7 @@ from ._codec import decode
 from ._controls import Controls
 from ._hit import Hit
 from .evaluation import AllOf, Cosine, NumbersAgree, TokenSequence, _bind, score_of
-from .postprocess import first
+from .postprocess import First, first
 from .preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
 
 log = logging.getLogger("dejacache")
@@ -333,7 +333,15 @@ class SemanticTier:
         # it: the defaults), a candidate below the threshold is refused without any work.
         ev = self.evaluator
         capped = type(ev) is Cosine or (type(ev) is AllOf and type(ev.evaluators[0]) is Cosine)
-        for vid, sim in zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()):
+        # With those and the default post-processor (the best score wins), candidates come in
+        # falling similarity, so once one passes, a later one can only tie or lose: stop.
+        best_only = capped and type(self.postprocess) is First
+        found = list(zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()))
+        if best_only:  # a vector store need not return them in order
+            found.sort(key=lambda f: -f[1] if f[1] == f[1] else math.inf)
+        for vid, sim in found:
+            if best_only and passing and sim <= passing[0]["score"]:
+                break
             if vid == EMPTY_ID or math.isnan(sim) or (capped and sim < threshold):
                 continue
             entry = self._entries.get((scope, vid))

@@ -15,6 +15,8 @@ use super::rows::{Query, Rows, Scored};
 pub const NO_ENTRY: u32 = u32::MAX;
 /// Levels are stored in a u8; the chance of a level above 31 with M >= 2 is below 2^-31.
 const MAX_LEVEL: usize = 31;
+/// How many neighbour rows a walk asks memory for ahead of the one it scores.
+const PREFETCH_AHEAD: usize = 8;
 
 pub struct Graph {
     pub m: usize,
@@ -46,11 +48,6 @@ impl Visited {
             self.marks.iter_mut().for_each(|m| *m = 0);
             self.epoch = 1;
         }
-    }
-
-    #[inline]
-    fn seen(&self, i: u32) -> bool {
-        self.marks[i as usize] == self.epoch
     }
 
     /// True when `i` was not yet visited in this search.
@@ -195,23 +192,29 @@ impl Graph {
                 results.push(entry);
             }
             let mut bound = results.peek().map_or(f32::INFINITY, |r| r.dist);
+            // The unvisited neighbours of the node being expanded. Their rows are fetched
+            // PREFETCH_AHEAD at a time ahead of scoring: on an index larger than the cache each
+            // row is a trip to memory, and several trips in flight cost about one.
+            let mut fresh: Vec<u32> = Vec::with_capacity(if level == 0 { self.m0 } else { self.m });
             while let Some(Reverse(c)) = candidates.pop() {
                 if c.dist > bound && results.len() >= ef {
                     break;
                 }
-                let links = self.links(c.slot, level);
-                if let Some(&first) = links.first() {
-                    prefetch_row(rows, first, on_codes);
-                }
-                for (i, &nb) in links.iter().enumerate() {
-                    // Fetch the next neighbour's row while this one is scored.
-                    if let Some(&next) = links.get(i + 1) {
-                        if !visited.seen(next) {
-                            prefetch_row(rows, next, on_codes);
-                        }
+                // The next node to expand is likely the best remaining candidate: start
+                // loading its link list now.
+                if level == 0 {
+                    if let Some(Reverse(next)) = candidates.peek() {
+                        prefetch(self.level0.as_ptr().wrapping_add(next.slot as usize * (self.m0 + 1)));
                     }
-                    if !visited.insert(nb) {
-                        continue;
+                }
+                fresh.clear();
+                fresh.extend(self.links(c.slot, level).iter().copied().filter(|&nb| visited.insert(nb)));
+                for &nb in fresh.iter().take(PREFETCH_AHEAD) {
+                    prefetch_row(rows, nb, on_codes);
+                }
+                for (i, &nb) in fresh.iter().enumerate() {
+                    if let Some(&ahead) = fresh.get(i + PREFETCH_AHEAD) {
+                        prefetch_row(rows, ahead, on_codes);
                     }
                     let d = dist(nb);
                     if results.len() < ef || d < bound {
@@ -242,7 +245,11 @@ impl Graph {
         let entry = Scored { dist: cur_d, slot: cur };
         let mut found = self.search_level(rows, &walk, entry, ef.max(k), 0, true, rows.nav);
         if rows.nav {
-            // The walk ranked by codes; the answer is ranked by the f32 rows.
+            // The walk ranked by codes; the answer is ranked by the f32 rows, fetched all at
+            // once (each is a trip to memory on a large index).
+            for c in found.iter() {
+                prefetch_f32_row(rows, c.slot);
+            }
             for c in found.iter_mut() {
                 c.dist = rows.dist(q, c.slot);
             }
@@ -512,6 +519,16 @@ fn prefetch_row(rows: &Rows, slot: u32, on_codes: bool) {
         Dtype::I8 => (rows.i8s.as_ptr().wrapping_add(s * d) as *const u8, d),
     };
     for off in (0..bytes.min(512)).step_by(64) {
+        prefetch(start.wrapping_add(off));
+    }
+}
+
+/// Asks the CPU to start loading the whole f32 row of `slot`.
+#[inline]
+fn prefetch_f32_row(rows: &Rows, slot: u32) {
+    let d = rows.dim;
+    let start = rows.f32s.as_ptr().wrapping_add(slot as usize * d) as *const u8;
+    for off in (0..d * 4).step_by(64) {
         prefetch(start.wrapping_add(off));
     }
 }
