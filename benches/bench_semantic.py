@@ -11,6 +11,9 @@ otherwise its figure is reported as not measured.
 Part 2 (with the embedding): the same lookup through the default embedder
 (``dejacache.embedders.default_embedder()``) on a 10k-entry cache of real sentences.
 
+Part 3 (filling): ``put()`` in a loop against ``put_many()`` (batched embedding, one index add
+per scope) with the default embedder.
+
     python benches/bench_semantic.py                       # 10k and 100k entries
     python benches/bench_semantic.py --sizes 10000 --queries 500
 """
@@ -119,7 +122,7 @@ def summarise(samples: list[float]) -> dict[str, float]:
             "mean": statistics.fmean(s) * 1e6}
 
 
-def bench_dejacache(n, targets, table, dim, kind):
+def bench_dejacache(n, targets, table, dim, kind, fill_with="put_many"):
     emb = LookupEmbedder(table, dim)
     index = dejacache.VectorIndex(dim, metric="cosine", kind=kind)
     # Cosine alone: the synthetic texts differ in their numbers, which the default evaluator
@@ -127,8 +130,11 @@ def bench_dejacache(n, targets, table, dim, kind):
     cache = dejacache.Cache(max_entries=None, semantic=Semantic(embedder=emb, threshold=THRESHOLD, evaluator=Cosine(),
                                                                 vector_store=index))
     t0 = time.perf_counter()
-    for i in range(n):
-        cache.put(chat(f"stored question {i}"), {"answer": i})
+    if fill_with == "put_many":
+        cache.put_many([(chat(f"stored question {i}"), {"answer": i}) for i in range(n)])
+    else:
+        for i in range(n):
+            cache.put(chat(f"stored question {i}"), {"answer": i})
     fill = time.perf_counter() - t0
     lat, correct = [], 0
     get = cache.get
@@ -226,6 +232,28 @@ def bench_with_embedding(entries: int, queries: int):
     return summarise(lat), hits / len(qs), getattr(model, "name", type(model).__name__)
 
 
+def bench_fill(entries: int):
+    """Filling a semantic cache with the default embedder: put() in a loop against put_many()."""
+    from dejacache.embedders import default_embedder
+
+    model = default_embedder()
+    texts = [f"How do I get better at {topic}, lesson {i}?" for i in range(entries // 8 + 1)
+             for topic in ("chess", "golf", "piano", "rust", "sql", "drawing", "running", "french")][:entries]
+    times = {}
+    for how in ("put", "put_many"):
+        cache = dejacache.Cache(max_entries=None, semantic=Semantic(embedder=model))
+        items = [(chat(f"[{how}] {t}"), {"answer": i}) for i, t in enumerate(texts)]  # new texts: no LRU help
+        t0 = time.perf_counter()
+        if how == "put":
+            for request, response in items:
+                cache.put(request, response)
+        else:
+            cache.put_many(items)
+        times[how] = time.perf_counter() - t0
+        assert cache.get(chat(f"[{how}] {texts[5]}")).source == "exact"
+    return times, getattr(model, "name", type(model).__name__)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -237,6 +265,8 @@ def main(argv=None) -> int:
                     help="stored vectors: uniform on the sphere (HNSW's worst case), clustered, or real "
                          "MiniLM embeddings of Quora questions (needs ../shared/data; see qqp_vectors.py)")
     ap.add_argument("--no-gptcache", action="store_true")
+    ap.add_argument("--fill", choices=("put_many", "put"), default="put_many", help="how part 1 fills the cache")
+    ap.add_argument("--fill-entries", type=int, default=2000, help="entries of part 3, put vs put_many (0 to skip it)")
     ap.add_argument("--embedding-queries", type=int, default=100, help="queries of part 2 (0 to skip it)")
     args = ap.parse_args(argv)
 
@@ -246,9 +276,9 @@ def main(argv=None) -> int:
     print(f"part 1: semantic lookup latency without the embedding ({what}; {args.data} data; threshold {THRESHOLD})")
     for n in args.sizes:
         stored, targets, table = make_data(n, args.queries, args.dim, args.seed, args.data)
-        ours, our_acc, our_fill, search = bench_dejacache(n, targets, table, args.dim, args.kind)
+        ours, our_acc, our_fill, search = bench_dejacache(n, targets, table, args.dim, args.kind, args.fill)
         print(f"  {n:>7} entries  dejacache ({args.kind}): p50 {ours['p50']:8.1f} us  p99 {ours['p99']:8.1f} us  "
-              f"mean {ours['mean']:8.1f} us  right answer {our_acc:.1%}  (fill {our_fill:.1f} s)")
+              f"mean {ours['mean']:8.1f} us  right answer {our_acc:.1%}  (fill by {args.fill} {our_fill:.1f} s)")
         print(f"  {n:>7} entries    of which VectorIndex.search alone: p50 {search['p50']:8.1f} us  "
               f"mean {search['mean']:8.1f} us")
         if args.no_gptcache:
@@ -271,6 +301,15 @@ def main(argv=None) -> int:
         else:
             print(f"  embedder {name}: p50 {lat['p50'] / 1000:.2f} ms  p99 {lat['p99'] / 1000:.2f} ms  "
                   f"mean {lat['mean'] / 1000:.2f} ms  hit rate {hit_rate:.1%}")
+    if args.fill_entries:
+        print(f"part 3: filling a semantic cache with {args.fill_entries} new texts through the default embedder")
+        try:
+            times, name = bench_fill(args.fill_entries)
+        except ImportError as exc:
+            print(f"  skipped: {exc}")
+        else:
+            print(f"  embedder {name}: put() in a loop {times['put']:.1f} s, put_many() {times['put_many']:.1f} s "
+                  f"({times['put'] / times['put_many']:.1f}x)")
     return 0
 
 

@@ -208,3 +208,16 @@ def test_savings_come_from_entry_meta():
 def test_repr_is_informative():
     assert "max_entries=100000" in repr(dejacache.Cache())
     assert "source='exact'" in repr(dejacache.Hit({}, "k", "exact", 0.0, "default"))
+
+
+def test_put_many_on_an_exact_cache_matches_put_in_a_loop():
+    one, many = dejacache.Cache(ttl=60), dejacache.Cache(ttl=60)
+    items = [(chat(f"q{i}"), {"a": i}, {"cost_usd": 0.01}) for i in range(50)] + [(chat("q3"), {"a": "later"})]
+    keys = [one.put(*item[:2], meta=item[2] if len(item) == 3 else None) for item in items]
+    assert many.put_many(iter(items)) == keys
+    for request, _, *_ in items:
+        assert many.get(request).response == one.get(request).response
+    assert many.get(chat("q3")).response == {"a": "later"}
+    assert len(many) == len(one) == 50
+    s = many.stats()
+    assert s["stores"] == one.stats()["stores"] == 51

@@ -402,3 +402,64 @@ def test_the_most_similar_passing_candidate_is_served(store):
     assert hit.response == answer("two words") and hit.similarity == pytest.approx(1.0, abs=1e-4)
     hit = cache.get(chat("France capital Paris"))
     assert hit.response == answer("three words")
+
+
+def test_put_many_stores_both_tiers_with_batched_embedding(store_kind):
+    emb = WordEmbedder()
+    cache = make(store_kind, embedder=emb)
+    topics = [f"topic{i}" for i in range(600)]
+    keys = cache.put_many([(chat(f"tell me about {t}"), answer(t)) for t in topics])
+    assert keys == [cache.key(chat(f"tell me about {t}")) for t in topics]
+    assert emb.calls == 3  # 600 texts, 256 a call
+    assert cache.get(chat("tell me about topic7")).source == "exact"
+    hit = cache.get(chat("please tell me about the topic7"))
+    assert hit is not None and hit.source == "semantic" and hit.response == answer("topic7")
+    assert cache.get(chat("tell me about topic7", model="gpt-4o-mini")) is None  # scope kept
+
+
+def test_put_many_later_duplicate_wins_and_overwrites(store_kind):
+    cache = make(store_kind)
+    cache.put(chat("capital of France"), answer("old"))
+    cache.put_many([(chat("capital of France"), answer("first")), (chat("capital of Spain"), answer("Madrid")),
+                    (chat("capital of France"), answer("Paris"), {"cost_usd": 0.5})])
+    assert cache.get(chat("capital of France")).response == answer("Paris")
+    hit = cache.get(chat("what is the capital of France"))
+    assert hit.source == "semantic" and hit.response == answer("Paris") and hit.meta == {"cost_usd": 0.5}
+    assert cache.get(chat("what is the capital of Spain")).response == answer("Madrid")
+
+
+def test_put_many_checks_every_item_before_storing_any(store_kind):
+    cache = make(store_kind)
+    cache.put(chat("kept"), answer("kept"))
+    good = (chat("fine"), answer("fine"))
+    with pytest.raises(TypeError, match="item 1: cannot store a response of type object.*nothing was stored"):
+        cache.put_many([good, (chat("bad"), object())])
+    with pytest.raises(TypeError, match="item 2 must be"):
+        cache.put_many([good, good, chat("no answer")])
+    with pytest.raises(TypeError, match="item 0: .*nothing was stored"):
+        cache.put_many([({"messages": [{"content": {1, 2}}]}, answer("x"))])
+    assert cache.get(chat("fine")) is None and cache.get(chat("kept")).response == answer("kept")
+    assert cache.put_many([]) == []
+
+
+def test_put_many_honours_controls_namespaces_and_levels(store_kind):
+    lower = make(store_kind)
+    cache = make(store_kind, next_cache=lower)
+    cache.put_many([(chat("capital of France"), answer("Paris"))], namespace="tenant-a")
+    cache.put_many([(chat("capital of Italy"), answer("Rome"))], cache={"no-store": True})
+    assert cache.get(chat("capital of Italy")) is None and lower.get(chat("capital of Italy")) is None
+    assert cache.get(chat("what is the capital of France")) is None  # other namespace
+    assert cache.get(chat("what is the capital of France"), namespace="tenant-a").source == "semantic"
+    assert lower.get(chat("what is the capital of France"), namespace="tenant-a").response == answer("Paris")
+
+
+def test_put_many_keeps_exact_entries_when_the_vector_store_fails(caplog):
+    class FailingStore(BruteForceStore):
+        def add(self, ids, vectors, namespace=None):
+            raise RuntimeError("disk full")
+
+    cache = make("custom-store", vector_store=FailingStore())
+    cache.put_many([(chat("capital of France"), answer("Paris"))])
+    assert cache.get(chat("capital of France")).response == answer("Paris")
+    assert cache.get(chat("what is the capital of France")) is None
+    assert "vectors not stored" in caplog.text

@@ -7,7 +7,7 @@ import inspect
 import logging
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from . import _core
 from ._codec import decode, encode
@@ -197,6 +197,52 @@ class Cache:
             if self._semantic is not None or self._next is not None:
                 self._store_beyond_exact(request, key, ctl, response, meta, stored)
         return key
+
+    def put_many(self, items: Iterable[Sequence[Any]], *, caching: bool | None = None, cache: dict | None = None,
+                 namespace: str | None = None) -> list[str]:
+        """Stores many answers at once; returns their keys, in order.
+
+        ``items`` yields ``(request, response)`` or ``(request, response, meta)``. Every item is
+        checked first (a request that cannot be keyed or a response that cannot be stored is a
+        TypeError naming the item) and nothing is stored unless all pass. On a semantic cache
+        the texts are embedded in batches and each scope's vectors go into the index in one
+        call, which is what makes this faster than ``put`` in a loop (warming a cache from
+        logs, say). When a request appears twice, the later answer wins.
+        """
+        prepared = []
+        for i, item in enumerate(items):
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise TypeError(f"put_many: item {i} must be (request, response) or (request, response, meta), "
+                                f"not {type(item).__name__}")
+            request, response = item[0], item[1]
+            meta = item[2] if len(item) == 3 else None
+            try:
+                ctl = self._controls(request, caching, cache, namespace)
+                key = self.key(request)
+                blob = encode(response, meta) if ctl.write else None
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"put_many: item {i}: {exc}; nothing was stored") from exc
+            prepared.append((request, response, meta, ctl, key, blob))
+        latest: dict[tuple[str, str], Any] = {}  # (namespace, key) -> request, for the vectors
+        lower: dict[tuple, list] = {}  # the lower level's controls -> its items
+        for request, response, meta, ctl, key, blob in prepared:
+            if blob is None:
+                continue
+            latest.pop((ctl.namespace, key), None)
+            if self._write(key, blob, ctl):
+                latest[(ctl.namespace, key)] = request
+            if self._next is not None:
+                controls = self._lower_controls(ctl, write=True)
+                lower.setdefault(tuple(sorted(controls.items())), []).append((request, response, meta))
+        if self._semantic is not None and latest:
+            try:
+                probes = self._semantic.probe_many([(request, ns) for (ns, _), request in latest.items()])
+                self._semantic.store_many([(p, key) for p, (_, key) in zip(probes, latest) if p is not None])
+            except Exception as exc:  # noqa: BLE001 - the exact entries stand; only vectors are lost
+                log.warning("dejacache: vectors not stored: %r", exc)
+        for controls, group in lower.items():
+            self._next.put_many(group, cache=dict(controls))
+        return [p[4] for p in prepared]
 
     def _write(self, key: str, blob: bytes, ctl: Controls) -> bool:
         stored, _ = self._store.put(key, ctl.namespace, blob, self._clock(), ctl.ttl)

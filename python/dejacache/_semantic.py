@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -51,6 +52,10 @@ HASHING_THRESHOLD = 0.98
 UNKNOWN_EMBEDDER_THRESHOLD = 0.98
 
 _SWEEP_MIN = 1024
+#: texts per embedder call when many are embedded at once (Cache.put_many)
+EMBED_BATCH = 256
+#: vectors of one scope from which a bulk store builds the graph on several threads
+_PARALLEL_ADD_FROM = 4096
 
 
 class Semantic:
@@ -270,6 +275,7 @@ class SemanticTier:
             raise ValueError(f"the vector store holds {store_dim}-dimensional vectors but the embedder "
                              f"makes {embedder.dim}-dimensional ones")
         self.index = index
+        self._own_index = type(index) is _core.VectorIndex
         self._entries: dict[tuple[str, int], _Entry] = {}
         self._scopes: dict[tuple[str, str], str] = {}
         self._lock = threading.RLock()
@@ -284,13 +290,29 @@ class SemanticTier:
 
     # -- embedding --------------------------------------------------------------------------
 
-    def embed_one(self, text: Any) -> np.ndarray:
+    def _embed_input(self, text: Any) -> Any:
         if self.normalize and isinstance(text, str):
-            text = normalize_text(text) or text
-        vecs = np.asarray(self.embedder.embed([text]), dtype=np.float32)
+            return normalize_text(text) or text
+        return text
+
+    def embed_one(self, text: Any) -> np.ndarray:
+        vecs = np.asarray(self.embedder.embed([self._embed_input(text)]), dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape[0] != 1:
             raise ValueError(f"the embedder returned shape {vecs.shape} for one text; it must return (n, dim)")
         return vecs[0]
+
+    def embed_many(self, texts: Sequence[Any]) -> np.ndarray:
+        """Rows for ``texts``, sent to the embedder EMBED_BATCH at a time (a model batches
+        within each call; a bounded call keeps a remote embedder's request small)."""
+        out = np.empty((len(texts), int(self.embedder.dim)), dtype=np.float32)
+        for start in range(0, len(texts), EMBED_BATCH):
+            chunk = [self._embed_input(t) for t in texts[start:start + EMBED_BATCH]]
+            vecs = np.asarray(self.embedder.embed(chunk), dtype=np.float32)
+            if vecs.shape != (len(chunk), out.shape[1]):
+                raise ValueError(f"the embedder returned shape {vecs.shape} for {len(chunk)} texts; "
+                                 f"it must return ({len(chunk)}, {out.shape[1]})")
+            out[start:start + len(chunk)] = vecs
+        return out
 
     def probe(self, request: Any, namespace: str) -> Probe | None:
         """Pre-processes and embeds ``request``; None when it has nothing this tier can embed."""
@@ -301,6 +323,19 @@ class SemanticTier:
             log.debug("dejacache: no semantic lookup for this request: %s", exc)
             return None
         return Probe(scope, namespace, ext, self.embed_one(ext.embed))
+
+    def probe_many(self, requests: Sequence[tuple[Any, str]]) -> list[Probe | None]:
+        """:meth:`probe` for many ``(request, namespace)`` pairs, their texts embedded in batches."""
+        found: list[tuple[str, str, Extraction] | None] = []
+        for request, namespace in requests:
+            try:
+                ext = extract(self.preprocess, request)
+                found.append((f"{namespace}/{self._schema.key(ext.rest)}", namespace, ext))
+            except PreprocessError as exc:
+                log.debug("dejacache: no vector for this request: %s", exc)
+                found.append(None)
+        vectors = iter(self.embed_many([f[2].embed for f in found if f is not None]))
+        return [None if f is None else Probe(f[0], f[1], f[2], next(vectors)) for f in found]
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -417,6 +452,41 @@ class SemanticTier:
                 raise
             if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
                 self.sweep()
+
+    def store_many(self, items: Sequence[tuple[Probe, str]]) -> None:
+        """:meth:`store` for many ``(probe, key)`` pairs of distinct entries: one ``add`` per scope."""
+        by_scope: dict[str, list[tuple[int, _Entry, np.ndarray]]] = {}
+        with self._lock:
+            for probe, key in items:
+                ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
+                old_scope = self._scopes.get((ns, key))
+                if old_scope is not None:
+                    self._remove_vector(old_scope, vid)
+                if (scope, vid) in self._entries:
+                    self._remove_vector(scope, vid)
+                entry = _Entry(ns, key, probe.ext.text, probe.ext.embed)
+                self._entries[(scope, vid)] = entry  # before the vector, as in store()
+                self._scopes[(ns, key)] = scope
+                by_scope.setdefault(scope, []).append((vid, entry, probe.vector))
+            failed: BaseException | None = None
+            for scope, rows in by_scope.items():
+                ids, vectors = np.asarray([r[0] for r in rows], dtype=np.uint64), np.stack([r[2] for r in rows])
+                try:
+                    if self._own_index and len(rows) >= _PARALLEL_ADD_FROM:
+                        # A bulk load may use every core to build the graph (VectorIndex only:
+                        # the vector_store protocol has no such argument).
+                        self.index.add(ids, vectors, namespace=scope, threads=min(os.cpu_count() or 1, 8))
+                    else:
+                        self.index.add(ids, vectors, namespace=scope)
+                except Exception as exc:  # noqa: BLE001 - the other scopes still get theirs
+                    failed = failed or exc
+                    for vid, entry, _ in rows:
+                        del self._entries[(scope, vid)]
+                        del self._scopes[(entry.namespace, entry.key)]
+            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
+                self.sweep()
+        if failed is not None:
+            raise failed
 
     def _remove_vector(self, scope: str, vid: int) -> None:
         entry = self._entries.pop((scope, vid), None)
