@@ -4,6 +4,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dejacache
 from dejacache import Semantic, evaluation, postprocess, preprocess
@@ -463,3 +465,29 @@ def test_put_many_keeps_exact_entries_when_the_vector_store_fails(caplog):
     assert cache.get(chat("capital of France")).response == answer("Paris")
     assert cache.get(chat("what is the capital of France")) is None
     assert "vectors not stored" in caplog.text
+
+
+_WORDS = ["capital", "france", "spain", "paris", "river", "longest", "tallest", "mountain", "bread", "recipe"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3),
+                          st.sampled_from(["a", "b"]), st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
+                          st.integers(0, 5)), max_size=25),
+       st.lists(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3), max_size=10))
+def test_put_many_answers_like_put_in_a_loop(items, queries):
+    # Same items through put() one by one and through put_many(): every lookup (stored texts,
+    # reworded ones, other namespaces and models) gets the same answer from both.
+    one, many = make("index", threshold=0.7), make("index", threshold=0.7)
+    for words, ns, model, value in items:
+        one.put(chat(" ".join(words), model=model), answer(str(value)), namespace=ns)
+    for ns in ("a", "b"):
+        many.put_many([(chat(" ".join(w), model=m), answer(str(v))) for w, n, m, v in items if n == ns], namespace=ns)
+    probes = [" ".join(w) for w, *_ in items] + [" ".join(["the", *q]) for q in queries]
+    for text in probes:
+        for ns in ("a", "b"):
+            for model in ("gpt-4o", "gpt-4o-mini"):
+                a, b = one.get(chat(text, model=model), namespace=ns), many.get(chat(text, model=model), namespace=ns)
+                assert (a is None) == (b is None)
+                if a is not None:
+                    assert (a.source, a.response) == (b.source, b.response)
