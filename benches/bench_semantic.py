@@ -31,6 +31,7 @@ import numpy as np
 
 import dejacache
 from dejacache import Semantic
+from dejacache._semantic import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
 from dejacache.evaluation import Cosine
 
 
@@ -124,7 +125,8 @@ def summarise(samples: list[float]) -> dict[str, float]:
 
 def bench_dejacache(n, targets, table, dim, kind, fill_with="put_many"):
     emb = LookupEmbedder(table, dim)
-    index = dejacache.VectorIndex(dim, metric="cosine", kind=kind)
+    # The semantic tier's own index settings, with the kind asked for (auto is the tier's).
+    index = dejacache.VectorIndex(dim, metric="cosine", kind=kind, M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
     # Cosine alone: the synthetic texts differ in their numbers, which the default evaluator
     # (rightly) refuses; this measures the path of a hit.
     cache = dejacache.Cache(max_entries=None, semantic=Semantic(embedder=emb, threshold=THRESHOLD, evaluator=Cosine(),
