@@ -491,3 +491,26 @@ def test_put_many_answers_like_put_in_a_loop(items, queries):
                 assert (a is None) == (b is None)
                 if a is not None:
                     assert (a.source, a.response) == (b.source, b.response)
+
+
+def test_put_many_stores_in_chunks_and_a_failed_chunk_loses_only_its_vectors(monkeypatch, caplog):
+    from dejacache import _semantic
+
+    class FirstAddFails(BruteForceStore):
+        adds = 0
+
+        def add(self, ids, vectors, namespace=None):
+            FirstAddFails.adds += 1
+            if FirstAddFails.adds == 1:
+                raise RuntimeError("disk full")
+            super().add(ids, vectors, namespace)
+
+    monkeypatch.setattr(_semantic, "STORE_CHUNK", 10)
+    cache = make("custom-store", vector_store=FirstAddFails())
+    cache.put_many([(chat(f"tell me about topic{i}"), answer(str(i))) for i in range(35)])
+    assert FirstAddFails.adds == 4  # one add per chunk of 10: the tier's lock is let go between them
+    assert "vectors not stored" in caplog.text
+    for i in range(35):
+        assert cache.get(chat(f"tell me about topic{i}")).response == answer(str(i))  # exact entries all stand
+        hit = cache.get(chat(f"please tell me about the topic{i}"))
+        assert (hit is None) if i < 10 else (hit.response == answer(str(i)))

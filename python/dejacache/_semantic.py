@@ -54,8 +54,10 @@ UNKNOWN_EMBEDDER_THRESHOLD = 0.98
 _SWEEP_MIN = 1024
 #: texts per embedder call when many are embedded at once (Cache.put_many)
 EMBED_BATCH = 256
-#: vectors of one scope from which a bulk store builds the graph on several threads
-_PARALLEL_ADD_FROM = 4096
+#: entries a bulk store handles per hold of the tier's lock
+STORE_CHUNK = 2048
+#: vectors of one scope (in one chunk) from which a bulk store builds the graph on several threads
+_PARALLEL_ADD_FROM = 1024
 #: the graph of the tier's default index: links per node, and the search beam
 SEMANTIC_INDEX_M, SEMANTIC_INDEX_EF = 32, 32
 
@@ -460,7 +462,19 @@ class SemanticTier:
                 self.sweep()
 
     def store_many(self, items: Sequence[tuple[Probe, str]]) -> None:
-        """:meth:`store` for many ``(probe, key)`` pairs of distinct entries: one ``add`` per scope."""
+        """:meth:`store` for many ``(probe, key)`` pairs of distinct entries: one ``add`` per
+        scope and chunk. The tier's lock is taken per chunk of STORE_CHUNK, so a bulk load
+        never holds up other threads' stores for more than one chunk's insert."""
+        failed: BaseException | None = None
+        for start in range(0, len(items), STORE_CHUNK):
+            try:
+                self._store_chunk(items[start:start + STORE_CHUNK])
+            except Exception as exc:  # noqa: BLE001 - later chunks still get their vectors
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    def _store_chunk(self, items: Sequence[tuple[Probe, str]]) -> None:
         by_scope: dict[str, list[tuple[int, _Entry, np.ndarray]]] = {}
         with self._lock:
             for probe, key in items:
