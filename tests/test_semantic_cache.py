@@ -514,3 +514,23 @@ def test_put_many_stores_in_chunks_and_a_failed_chunk_loses_only_its_vectors(mon
         assert cache.get(chat(f"tell me about topic{i}")).response == answer(str(i))  # exact entries all stand
         hit = cache.get(chat(f"please tell me about the topic{i}"))
         assert (hit is None) if i < 10 else (hit.response == answer(str(i)))
+
+
+def test_put_many_leaves_out_only_the_rows_the_index_refuses(caplog):
+    class HolesEmbedder(WordEmbedder):
+        def embed(self, texts):
+            out = super().embed(texts)
+            for i, t in enumerate(texts):
+                if "nan" in t:
+                    out[i] = np.nan
+                if "zero" in t:
+                    out[i] = 0.0
+            return out
+
+    cache = make("index", embedder=HolesEmbedder())
+    cache.put_many([(chat("capital of France"), answer("Paris")), (chat("nan question"), answer("x")),
+                    (chat("zero question"), answer("y")), (chat("capital of Spain"), answer("Madrid"))])
+    assert "2 vectors not stored" in caplog.text
+    assert cache.get(chat("what is the capital of France")).response == answer("Paris")
+    assert cache.get(chat("what is the capital of Spain")).response == answer("Madrid")
+    assert cache.get(chat("nan question")).response == answer("x")  # the exact entry stands

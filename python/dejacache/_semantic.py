@@ -475,6 +475,14 @@ class SemanticTier:
             raise failed
 
     def _store_chunk(self, items: Sequence[tuple[Probe, str]]) -> None:
+        # One row the index refuses (NaN, or zero length under cosine) would fail its whole
+        # scope's add: leave such rows out here, as put() would lose only that one.
+        rows = np.stack([p.vector for p, _ in items]) if items else np.empty((0, 0), np.float32)
+        usable = np.isfinite(rows).all(axis=1) & (np.einsum("ij,ij->i", rows, rows) > 0)
+        if not usable.all():
+            log.warning("dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
+                        int((~usable).sum()))
+            items = [item for item, ok in zip(items, usable.tolist()) if ok]
         by_scope: dict[str, list[tuple[int, _Entry, np.ndarray]]] = {}
         with self._lock:
             for probe, key in items:
