@@ -534,3 +534,40 @@ def test_put_many_leaves_out_only_the_rows_the_index_refuses(caplog):
     assert cache.get(chat("what is the capital of France")).response == answer("Paris")
     assert cache.get(chat("what is the capital of Spain")).response == answer("Madrid")
     assert cache.get(chat("nan question")).response == answer("x")  # the exact entry stands
+
+
+def test_bulk_loads_beside_lookups_and_deletes_never_serve_a_wrong_answer(store_kind, monkeypatch):
+    from dejacache import _semantic
+
+    monkeypatch.setattr(_semantic, "STORE_CHUNK", 16)  # many lock hand-overs
+    cache = make(store_kind, max_entries=500)  # evictions too
+    errors, wrong = [], []
+
+    def loader(i):
+        try:
+            for rnd in range(3):
+                cache.put_many([(chat(f"tell me about topic{i}x{j}"), answer(f"{i}x{j}")) for j in range(60)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader(i):
+        try:
+            for rnd in range(150):
+                j = (rnd * 7 + i) % 60
+                for who in range(3):
+                    hit = cache.get(chat(f"please tell me about the topic{who}x{j}"))
+                    if hit is not None and hit.response != answer(f"{who}x{j}"):
+                        wrong.append((who, j, hit.response))
+                if rnd % 10 == 0:
+                    cache.delete(chat(f"tell me about topic{i}x{j}"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=loader, args=(i,)) for i in range(3)]
+    threads += [threading.Thread(target=reader, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and not wrong and not any(t.is_alive() for t in threads)
+    assert len(cache) <= 500

@@ -12,6 +12,7 @@ import abc
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,10 @@ class PerNamespaceStore(VectorStore):
         super().__init__(dim, metric)
         self._indexes: dict[str, Any] = {}
         self._live: dict[str, set[int]] = {}
+        # The libraries release the GIL and are not safe against a search running beside a
+        # write (faiss compacts rows under a reader; usearch's replace is check-then-add), so
+        # every call into them, and the live sets beside them, go one at a time.
+        self._lock = threading.RLock()
 
     # Subclasses implement these five on one library index.
     @abc.abstractmethod
@@ -252,29 +257,34 @@ class PerNamespaceStore(VectorStore):
         return {}
 
     def _add(self, namespace: str, ids: np.ndarray, vectors: np.ndarray) -> None:
-        index = self._indexes.get(namespace)
-        if index is None:
-            index = self._new_index()
-        live = self._live.setdefault(namespace, set())
-        id_list = ids.tolist()
-        replaced = np.fromiter((i in live for i in id_list), bool, len(id_list))
-        self._indexes[namespace] = self._index_add(index, ids, vectors, replaced)
-        live.update(id_list)
+        with self._lock:
+            index = self._indexes.get(namespace)
+            if index is None:
+                index = self._new_index()
+            live = self._live.setdefault(namespace, set())
+            id_list = ids.tolist()
+            replaced = np.fromiter((i in live for i in id_list), bool, len(id_list))
+            self._indexes[namespace] = self._index_add(index, ids, vectors, replaced)
+            live.update(id_list)
 
     def _remove(self, namespace: str, ids: np.ndarray) -> int:
-        live = self._live.get(namespace)
-        if not live:
-            return 0
-        present = np.array([i for i in ids.tolist() if i in live], np.uint64)
-        if len(present):
-            self._index_remove(self._indexes[namespace], present)
-            live.difference_update(present.tolist())
-        if not live:
-            del self._live[namespace], self._indexes[namespace]
-        return len(present)
+        with self._lock:
+            live = self._live.get(namespace)
+            if not live:
+                return 0
+            present = np.array([i for i in ids.tolist() if i in live], np.uint64)
+            if len(present):
+                self._index_remove(self._indexes[namespace], present)
+                live.difference_update(present.tolist())
+            if not live:
+                del self._live[namespace], self._indexes[namespace]
+            return len(present)
 
     def _search(self, namespace: str, queries: np.ndarray, k: int, ids: np.ndarray, scores: np.ndarray) -> None:
-        self._index_search(self._indexes[namespace], len(self._live[namespace]), queries, k, ids, scores)
+        with self._lock:
+            index, live = self._indexes.get(namespace), self._live.get(namespace)
+            if index is not None and live:
+                self._index_search(index, len(live), queries, k, ids, scores)
 
     def _contains(self, namespace: str, id: int) -> bool:
         return id in self._live.get(namespace, ())
@@ -283,10 +293,14 @@ class PerNamespaceStore(VectorStore):
         return len(self._live.get(namespace, ()))
 
     def namespaces(self) -> list[str]:
-        return sorted(self._live)
+        with self._lock:
+            return sorted(self._live)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path)
+        with self._lock:  # a consistent snapshot: no write lands halfway through
+            self._save(Path(path))
+
+    def _save(self, path: Path) -> None:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
