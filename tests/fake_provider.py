@@ -8,6 +8,7 @@ Behaviour is picked by the request's model name:
   stream-drop                                     stream two chunks, then cut the connection
   stream-gated                                    stream one chunk, wait for ``server.gate``, stream the rest
   anything else                                   a normal answer: "answer #N to <last user text>"
+A request for a JSON schema answer gets {"text": <the normal answer>, "serial": N} as its text.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def _last_user_text(body: dict) -> str:
         return " ".join(i.get("content", "") if isinstance(i, dict) else str(i) for i in inp
                         if isinstance(i, (dict, str)))
     return ""
+
+
+def _structured(body: dict, answer: str, serial: int) -> str:
+    """A JSON answer when the request asks for a JSON schema (OpenAI ``response_format``,
+    Anthropic ``output_config.format``), else ``answer`` as it is."""
+    fmt = body.get("response_format") or (body.get("output_config") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        return json.dumps({"text": answer, "serial": serial})
+    return answer
 
 
 def embedding_of(item: Any, dims: int = 8) -> list[float]:
@@ -192,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
-        answer = f"answer #{serial} to {text}"
+        answer = _structured(body, f"answer #{serial} to {text}", serial)
         base = {"id": f"chatcmpl-{serial}", "created": 1_700_000_000 + serial, "model": model,
                 "system_fingerprint": "fp_fake"}
         tool_call = None
@@ -313,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _messages(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
-        answer = f"answer #{serial} to {text}"
+        answer = _structured(body, f"answer #{serial} to {text}", serial)
         usage = {"input_tokens": len(text.split()) + 5, "output_tokens": len(answer.split()),
                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
         blocks: list[dict] = [{"type": "text", "text": answer}]

@@ -6,6 +6,7 @@ import functools
 from typing import Any, TypeVar
 
 from .providers._base import WrapContext, create_async, create_sync
+from .providers._helpers import helper_method
 
 ClientT = TypeVar("ClientT")
 
@@ -170,6 +171,9 @@ def wrap(
 
         ctx = WrapContext(cache, "anthropic:" + str(c.base_url), str(c.base_url), namespace, c.api_key or c.auth_token,
                           bool(scope_by_api_key), replay_chunk_chars, bool(stream_usage), amod.OMIT_TYPES, options)
-        overrides = {"messages": Passthrough(c.messages, create=_method(
-            amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async))}
+        overrides = {"messages": Passthrough(
+            c.messages,
+            create=_method(amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async),
+            stream=helper_method(amod.MESSAGES_STREAM, amod.MESSAGES, ctx, c.messages.stream, c.messages.create,
+                                 amod.STREAMS, is_async))}
     return WrappedClient(client, _dejacache_context=ctx, **overrides)  # type: ignore[return-value]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import typing
-from typing import Any
+from functools import lru_cache
+from typing import Any, Mapping
 
 import anthropic
 from anthropic.types import Message, RawMessageStreamEvent
 
 from ._base import Endpoint, dump, rebuild, split_text
+from ._helpers import StreamHelper, expect_parameters
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (anthropic.NotGiven, anthropic.Omit)
@@ -125,8 +127,10 @@ class MessagesEndpoint(Endpoint):
     def replay(self, stored: dict, kwargs: dict, chunk_chars: int) -> list[dict]:
         usage = dict(stored.get("usage") or {})
         start_usage = {**usage, "output_tokens": 0}
+        # The message carries the hit marker too: stream helpers build their final message from it.
         events: list[dict] = [{"type": "message_start", "message": {
-            **stored, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}}]
+            **stored, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage,
+            "cache": True}}]
         for idx, block in enumerate(stored.get("content") or []):
             start = _BLOCK_START.get(block.get("type"), dict)(block)
             events.append({"type": "content_block_start", "index": idx, "content_block": start})
@@ -146,3 +150,65 @@ class MessagesEndpoint(Endpoint):
 
 MESSAGES = MessagesEndpoint()
 
+
+
+# -- messages.stream() ----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _stream_parts() -> Any:
+    """The SDK pieces ``messages.stream()`` is made of, or the reason they are not as expected."""
+    try:
+        from anthropic._models import TypeAdapter
+        from anthropic.lib._parse._transform import cached_json_schema, transform_schema
+        from anthropic.lib._stainless_helpers import (
+            HELPER_METHOD_STREAM,
+            STAINLESS_HELPER_METHOD_HEADER,
+            STAINLESS_STREAM_HELPER_HEADER,
+        )
+        from anthropic.lib.streaming import AsyncMessageStreamManager, MessageStreamManager
+    except ImportError as exc:
+        return f"cannot import {exc.name or exc}"
+    for cls in (MessageStreamManager, AsyncMessageStreamManager):
+        reason = expect_parameters(cls, ["api_request", "output_format"])
+        if reason is not None:
+            return reason
+    headers = {STAINLESS_HELPER_METHOD_HEADER: HELPER_METHOD_STREAM, STAINLESS_STREAM_HELPER_HEADER: "messages"}
+
+    def output_format_param(output_format: Any) -> dict:
+        return {"type": "json_schema", "schema": transform_schema(cached_json_schema(TypeAdapter(output_format)))}
+
+    return MessageStreamManager, AsyncMessageStreamManager, output_format_param, headers
+
+
+class MessagesStreamHelper(StreamHelper):
+    """``messages.stream(...)``: the SDK's ``MessageStreamManager`` over ``messages.create(stream=True)``
+    with the body ``stream()`` sends (``output_format`` becomes ``output_config.format``)."""
+
+    label = "anthropic messages.stream()"
+
+    def unsupported(self) -> str | None:
+        parts = _stream_parts()
+        return parts if isinstance(parts, str) else None
+
+    def split(self, kwargs: dict) -> tuple[dict, Any]:
+        _, _, output_format_param, headers = _stream_parts()
+        output_format = kwargs.pop("output_format", anthropic.omit)
+        if not isinstance(output_format, OMIT_TYPES) and output_format is not None:
+            if isinstance(output_format, Mapping):
+                raise TypeError("`output_format` must be a type; pass a schema dict as "
+                                "`output_config={'format': ...}` instead")
+            config = kwargs.get("output_config")
+            config = dict(config) if isinstance(config, Mapping) else {}
+            config["format"] = output_format_param(output_format)
+            kwargs["output_config"] = config
+        kwargs["extra_headers"] = {**headers, **(kwargs.get("extra_headers") or {})}
+        kwargs["stream"] = True
+        return kwargs, output_format
+
+    def manager(self, request: Any, output_format: Any, is_async: bool) -> Any:
+        sync_cls, async_cls, _, _ = _stream_parts()
+        return (async_cls if is_async else sync_cls)(request, output_format=output_format)
+
+
+MESSAGES_STREAM = MessagesStreamHelper()
