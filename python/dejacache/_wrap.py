@@ -156,8 +156,14 @@ def wrap(
         ctx = WrapContext(cache, "openai:" + str(c.base_url), str(c.base_url), namespace, c.api_key, bool(scope_by_api_key),
                           replay_chunk_chars, bool(stream_usage), mod.OMIT_TYPES, options)
         streams = mod.STREAMS
+        completions = c.chat.completions
         chat = Passthrough(c.chat, completions=Passthrough(
-            c.chat.completions, create=_method(mod.CHAT, ctx, c.chat.completions.create, streams, is_async)))
+            completions,
+            create=_method(mod.CHAT, ctx, completions.create, streams, is_async),
+            stream=helper_method(mod.CHAT_STREAM, mod.CHAT, ctx, completions.stream, completions.create, streams,
+                                 is_async),
+            parse=helper_method(mod.CHAT_PARSE, mod.CHAT, ctx, completions.parse, completions.create, streams,
+                                is_async)))
         overrides = {
             "chat": chat,
             "completions": Passthrough(c.completions, create=_method(

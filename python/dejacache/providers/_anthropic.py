@@ -191,7 +191,7 @@ class MessagesStreamHelper(StreamHelper):
         parts = _stream_parts()
         return parts if isinstance(parts, str) else None
 
-    def split(self, kwargs: dict) -> tuple[dict, Any]:
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
         _, _, output_format_param, headers = _stream_parts()
         output_format = kwargs.pop("output_format", anthropic.omit)
         if not isinstance(output_format, OMIT_TYPES) and output_format is not None:

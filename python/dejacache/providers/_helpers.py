@@ -60,7 +60,7 @@ class Helper:
         """Why the installed SDK cannot be used this way, or None when it can."""
         raise NotImplementedError
 
-    def split(self, kwargs: dict) -> tuple[dict, Any]:
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
         """The helper's arguments as (arguments of the equivalent ``create``, what the helper
         itself keeps, such as the caller's response format type)."""
         raise NotImplementedError
@@ -121,7 +121,7 @@ def helper_method(helper: Helper, endpoint: Endpoint, ctx: WrapContext, original
 
     def plan(kwargs: dict) -> tuple[dict, Any]:
         sdk_kwargs = {k: v for k, v in kwargs.items() if k not in _CONTROLS}
-        create_kwargs, parts = helper.split(sdk_kwargs)
+        create_kwargs, parts = helper.split(sdk_kwargs, is_async)
         return _with_controls(create_kwargs, kwargs), parts
 
     if isinstance(helper, StreamHelper):
