@@ -7,6 +7,7 @@ Behaviour is picked by the request's model name:
   stream-error                                    stream two chunks, then an error event
   stream-drop                                     stream two chunks, then cut the connection
   stream-gated                                    stream one chunk, wait for ``server.gate``, stream the rest
+  stream-gated-error                              both: one chunk, the gate, two more, the error event
   anything else                                   a normal answer: "answer #N to <last user text>"
 A request for a JSON schema answer gets {"text": <the normal answer>, "serial": N} as its text.
 """
@@ -175,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, events: list[str], model: str) -> None:
         """Sends SSE events, misbehaving as the model name asks."""
         self._start_stream()
-        if model == "stream-gated":
+        if model in ("stream-gated", "stream-gated-error"):
             self._send(events[0])
             if not self.server.gate.wait(5):
                 self._drop()
@@ -185,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             if n == 2 and model == "stream-drop":
                 self._drop()
                 return
-            if n == 2 and model == "stream-error":
+            if n == 2 and model in ("stream-error", "stream-gated-error"):
                 anthropic = self.path.startswith("/v1/messages")
                 self._send(self.anthropic_error_event if anthropic else self.error_event)
                 self._end_stream()
