@@ -166,7 +166,7 @@ def test_controls_and_bad_arguments(provider):
 
 
 def test_unexpected_sdk_internals_pass_through_uncached_with_one_warning(provider, monkeypatch):
-    monkeypatch.setattr(_anthropic, "_stream_parts", lambda: "MessageStreamManager takes something else")
+    monkeypatch.setattr(_anthropic, "_helper_parts", lambda: "MessageStreamManager takes something else")
     monkeypatch.setattr(_helpers, "_warned", set())
     cache = dejacache.Cache()
     c = ant(provider, cache)
@@ -204,3 +204,38 @@ async def test_async_stream_miss_hit_and_abandon(provider):
         async with c.messages.stream(**ask(model="stream-error")) as s:
             await s.until_done()
     assert provider.counts[PATH] == 3 and len(cache) == 1
+
+
+# -- messages.parse() -----------------------------------------------------------------------
+
+
+def test_parse_hit_is_parsed_with_the_callers_type_and_shares_entries_with_stream(provider):
+    cache = dejacache.Cache()
+    c = ant(provider, cache)
+    live = c.messages.parse(**ask(output_format=Answer))
+    hit = c.messages.parse(**ask(output_format=Answer))
+    assert type(hit) is type(live) and isinstance(hit, ParsedMessage)
+    assert getattr(live, "cache", False) is False and hit.cache is True
+    assert hit.content[0].parsed_output == live.content[0].parsed_output == Answer(text=ANSWER, serial=1)
+    assert provider.requests[0][1]["x-stainless-helper"] == "messages.parse"
+    with c.messages.stream(**ask(output_format=Answer)) as s:  # the same body, streamed
+        assert s.get_final_message().content[0].parsed_output == Answer(text=ANSWER, serial=1)
+    assert provider.counts[PATH] == 1
+    assert getattr(c.messages.parse(**ask()), "cache", False) is False  # no schema: another body
+    for _ in range(2):
+        with pytest.raises(anthropic.InternalServerError):
+            c.messages.parse(**ask(model="error-500", output_format=Answer))
+    with pytest.raises(TypeError):
+        c.messages.parse(**ask(output_format=Answer, stream=True))  # parse() has no stream argument
+    assert provider.counts[PATH] == 4 and len(cache) == 2
+
+
+async def test_async_parse(provider):
+    cache = dejacache.Cache()
+    c = aant(provider, cache)
+    live = await c.messages.parse(**ask(output_format=Answer))
+    hit = await c.messages.parse(**ask(output_format=Answer))
+    assert hit.cache is True and hit.content[0].parsed_output == live.content[0].parsed_output
+    assert isinstance(hit.content[0].parsed_output, Answer) and provider.counts[PATH] == 1
+    uncached = await c.messages.parse(**ask(output_format=Answer), caching=False)
+    assert getattr(uncached, "cache", False) is False and uncached.content[0].parsed_output.serial == 2

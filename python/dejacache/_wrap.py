@@ -181,5 +181,7 @@ def wrap(
             c.messages,
             create=_method(amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async),
             stream=helper_method(amod.MESSAGES_STREAM, amod.MESSAGES, ctx, c.messages.stream, c.messages.create,
-                                 amod.STREAMS, is_async))}
+                                 amod.STREAMS, is_async),
+            parse=helper_method(amod.MESSAGES_PARSE, amod.MESSAGES, ctx, c.messages.parse, c.messages.create,
+                                amod.STREAMS, is_async))}
     return WrappedClient(client, _dejacache_context=ctx, **overrides)  # type: ignore[return-value]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import typing
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 import anthropic
 from anthropic.types import Message, RawMessageStreamEvent
 
 from ._base import Endpoint, dump, rebuild, split_text
-from ._helpers import StreamHelper, expect_parameters
+from ._helpers import ParseHelper, StreamHelper, expect_parameters, parameter_names
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (anthropic.NotGiven, anthropic.Omit)
@@ -152,17 +153,20 @@ MESSAGES = MessagesEndpoint()
 
 
 
-# -- messages.stream() ----------------------------------------------------------------------
+# -- messages.stream() and messages.parse() -------------------------------------------------
 
 
 @lru_cache(maxsize=1)
-def _stream_parts() -> Any:
-    """The SDK pieces ``messages.stream()`` is made of, or the reason they are not as expected."""
+def _helper_parts() -> Any:
+    """The SDK pieces ``messages.stream()`` / ``.parse()`` are made of, or the reason they are
+    not as expected."""
     try:
         from anthropic._models import TypeAdapter
+        from anthropic.lib._parse._response import parse_response
         from anthropic.lib._parse._transform import cached_json_schema, transform_schema
         from anthropic.lib._stainless_helpers import (
             HELPER_METHOD_STREAM,
+            STAINLESS_HELPER_HEADER,
             STAINLESS_HELPER_METHOD_HEADER,
             STAINLESS_STREAM_HELPER_HEADER,
         )
@@ -173,26 +177,28 @@ def _stream_parts() -> Any:
         reason = expect_parameters(cls, ["api_request", "output_format"])
         if reason is not None:
             return reason
-    headers = {STAINLESS_HELPER_METHOD_HEADER: HELPER_METHOD_STREAM, STAINLESS_STREAM_HELPER_HEADER: "messages"}
+    if set(parameter_names(parse_response) or ()) != {"output_format", "response"}:
+        return "parse_response takes other arguments"
 
     def output_format_param(output_format: Any) -> dict:
         return {"type": "json_schema", "schema": transform_schema(cached_json_schema(TypeAdapter(output_format)))}
 
-    return MessageStreamManager, AsyncMessageStreamManager, output_format_param, headers
+    return SimpleNamespace(
+        manager=MessageStreamManager, async_manager=AsyncMessageStreamManager, parse=parse_response,
+        output_format_param=output_format_param,
+        stream_headers={STAINLESS_HELPER_METHOD_HEADER: HELPER_METHOD_STREAM, STAINLESS_STREAM_HELPER_HEADER: "messages"},
+        parse_headers={STAINLESS_HELPER_HEADER: "messages.parse"})
 
 
-class MessagesStreamHelper(StreamHelper):
-    """``messages.stream(...)``: the SDK's ``MessageStreamManager`` over ``messages.create(stream=True)``
-    with the body ``stream()`` sends (``output_format`` becomes ``output_config.format``)."""
-
-    label = "anthropic messages.stream()"
-
+class _MessagesHelper:
     def unsupported(self) -> str | None:
-        parts = _stream_parts()
+        parts = _helper_parts()
         return parts if isinstance(parts, str) else None
 
-    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
-        _, _, output_format_param, headers = _stream_parts()
+    def to_create(self, kwargs: dict, headers: dict) -> tuple[dict, Any]:
+        """``messages.create`` arguments sending the body the SDK's helper sends:
+        ``output_format`` (a type) becomes ``output_config.format`` (its JSON schema), so entries
+        are keyed by the schema actually sent."""
         output_format = kwargs.pop("output_format", anthropic.omit)
         if not isinstance(output_format, OMIT_TYPES) and output_format is not None:
             if isinstance(output_format, Mapping):
@@ -200,15 +206,41 @@ class MessagesStreamHelper(StreamHelper):
                                 "`output_config={'format': ...}` instead")
             config = kwargs.get("output_config")
             config = dict(config) if isinstance(config, Mapping) else {}
-            config["format"] = output_format_param(output_format)
+            config["format"] = _helper_parts().output_format_param(output_format)
             kwargs["output_config"] = config
+        else:
+            output_format = anthropic.NOT_GIVEN
         kwargs["extra_headers"] = {**headers, **(kwargs.get("extra_headers") or {})}
-        kwargs["stream"] = True
         return kwargs, output_format
 
+
+class MessagesStreamHelper(_MessagesHelper, StreamHelper):
+    """``messages.stream(...)``: the SDK's ``MessageStreamManager`` over the wrapped
+    ``messages.create(stream=True)``."""
+
+    label = "anthropic messages.stream()"
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        create_kwargs, output_format = self.to_create(kwargs, _helper_parts().stream_headers)
+        create_kwargs["stream"] = True
+        return create_kwargs, output_format
+
     def manager(self, request: Any, output_format: Any, is_async: bool) -> Any:
-        sync_cls, async_cls, _, _ = _stream_parts()
-        return (async_cls if is_async else sync_cls)(request, output_format=output_format)
+        sdk = _helper_parts()
+        return (sdk.async_manager if is_async else sdk.manager)(request, output_format=output_format)
 
 
-MESSAGES_STREAM = MessagesStreamHelper()
+class MessagesParseHelper(_MessagesHelper, ParseHelper):
+    """``messages.parse(...)``: the SDK's ``parse_response`` over the wrapped ``messages.create()``'s
+    answer, so a hit's ``parsed_output`` is made with the caller's own type."""
+
+    label = "anthropic messages.parse()"
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        return self.to_create(kwargs, _helper_parts().parse_headers)
+
+    def finish(self, answer: Any, output_format: Any) -> Any:
+        return _helper_parts().parse(response=answer, output_format=output_format)
+
+
+MESSAGES_STREAM, MESSAGES_PARSE = MessagesStreamHelper(), MessagesParseHelper()
