@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import openai
+import orjson
 from openai.types import Completion, CreateEmbeddingResponse
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
@@ -376,6 +377,20 @@ def _chat_helper_parts() -> Any:
                            async_manager=AsyncChatCompletionStreamManager)
 
 
+@lru_cache(maxsize=256)
+def _schema_json(response_format: type) -> bytes:
+    return orjson.dumps(_chat_helper_parts().response_format_param(response_format))
+
+
+def _response_format_param(response_format: Any) -> Any:
+    """What the SDK sends for ``response_format``. For a type, its strict JSON schema is built
+    once (the SDK builds it on every call: most of a parse() hit's time) and each call gets a
+    fresh copy, so nothing downstream can change the remembered one."""
+    if isinstance(response_format, type):
+        return orjson.loads(_schema_json(response_format))
+    return _chat_helper_parts().response_format_param(response_format)
+
+
 class _ChatHelper:
     #: What the SDK's own helper puts in its telemetry header.
     helper_header = ""
@@ -396,7 +411,7 @@ class _ChatHelper:
             kwargs["tools"] = tools = list(tools)
         if validate_tools:
             sdk.validate_tools(tools)
-        kwargs["response_format"] = sdk.response_format_param(response_format)
+        kwargs["response_format"] = _response_format_param(response_format)
         kwargs["extra_headers"] = {"X-Stainless-Helper-Method": self.helper_header, **(kwargs.get("extra_headers") or {})}
         return kwargs, (response_format, tools)
 
