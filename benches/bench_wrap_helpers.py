@@ -14,33 +14,24 @@ the floor of any real provider call. Figures are medians per call, ratios from t
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import anthropic  # noqa: E402
 import openai  # noqa: E402
 import pydantic  # noqa: E402
 
 import dejacache  # noqa: E402
+from bench_wrap import median_us  # noqa: E402 - the same timing as the other wrapper bench
 from fake_provider import start  # noqa: E402
 
 
 class Answer(pydantic.BaseModel):
     text: str
     serial: int
-
-
-def median_us(fn, n: int) -> float:
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1e6
 
 
 def main() -> None:
