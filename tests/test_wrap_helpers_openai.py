@@ -248,3 +248,20 @@ async def test_async_stream_and_parse(provider):
     with pytest.raises(openai.InternalServerError):
         await c.chat.completions.parse(**ask(model="error-500"))
     assert provider.counts[PATH] == 4 and len(cache) == 2
+
+
+def test_a_failure_building_the_request_costs_the_cache_not_the_call(provider, monkeypatch):
+    def changed_sdk(response_format):
+        raise AttributeError("the SDK moved something")
+
+    monkeypatch.setattr(_openai, "_response_format_param", changed_sdk)
+    monkeypatch.setattr(_helpers, "_warned", set())
+    cache = dejacache.Cache()
+    c = oai(provider, cache)
+    with pytest.warns(RuntimeWarning, match="building its request failed"):
+        r = c.chat.completions.parse(**ask(response_format=Answer), cache={"ttl": 9})
+    assert r.choices[0].message.parsed == Answer(text=ANSWER, serial=1)  # the SDK's own parse()
+    with pytest.warns(RuntimeWarning, match="building its request failed"):
+        with c.chat.completions.stream(**ask(response_format=Answer)) as s:
+            assert s.get_final_completion().choices[0].message.parsed.serial == 2
+    assert len(cache) == 0 and provider.counts[PATH] == 2

@@ -119,17 +119,37 @@ def helper_method(helper: Helper, endpoint: Endpoint, ctx: WrapContext, original
     """The wrapped client's version of one SDK helper method (``original``)."""
     cached = _checker(helper, original)
 
-    def plan(kwargs: dict) -> tuple[dict, Any]:
+    def plan(kwargs: dict) -> Any:
+        """(create arguments, the helper's parts); or, for a call the SDK's helper makes
+        uncached (controls removed from ``kwargs``), None or the error building them raised.
+
+        That error goes to the SDK's helper too: for bad input the caller gets the SDK's own
+        error, and if the SDK accepts the call our reading of its internals is wrong, which
+        must cost the cache, not the call.
+        """
+        if not cached(kwargs):
+            return None
         sdk_kwargs = {k: v for k, v in kwargs.items() if k not in _CONTROLS}
-        create_kwargs, parts = helper.split(sdk_kwargs, is_async)
+        try:
+            create_kwargs, parts = helper.split(sdk_kwargs, is_async)
+        except Exception as exc:  # noqa: BLE001 - handed to the SDK's helper, see above
+            for name in _CONTROLS:
+                kwargs.pop(name, None)
+            return exc
         return _with_controls(create_kwargs, kwargs), parts
+
+    def uncached(result: Any, failure: Exception | None) -> Any:
+        if failure is not None:
+            warn_uncached(helper.label, f"building its request failed: {failure!r}")
+        return result
 
     if isinstance(helper, StreamHelper):
         # .stream() is a plain function on both clients; the async one returns an async manager.
         def stream(**kwargs: Any) -> Any:
-            if not cached(kwargs):
-                return original(**kwargs)
-            create_kwargs, parts = plan(kwargs)
+            planned = plan(kwargs)
+            if not isinstance(planned, tuple):
+                return uncached(original(**kwargs), planned)
+            create_kwargs, parts = planned
             if is_async:
                 request: Any = create_async(endpoint, ctx, original_create, streams, create_kwargs)
             else:
@@ -140,15 +160,17 @@ def helper_method(helper: Helper, endpoint: Endpoint, ctx: WrapContext, original
     assert isinstance(helper, ParseHelper)
     if is_async:
         async def aparse(**kwargs: Any) -> Any:
-            if not cached(kwargs):
-                return await original(**kwargs)
-            create_kwargs, parts = plan(kwargs)
+            planned = plan(kwargs)
+            if not isinstance(planned, tuple):
+                return uncached(await original(**kwargs), planned)
+            create_kwargs, parts = planned
             return helper.finish(await create_async(endpoint, ctx, original_create, streams, create_kwargs), parts)
         return functools.wraps(original)(aparse)
 
     def parse(**kwargs: Any) -> Any:
-        if not cached(kwargs):
-            return original(**kwargs)
-        create_kwargs, parts = plan(kwargs)
+        planned = plan(kwargs)
+        if not isinstance(planned, tuple):
+            return uncached(original(**kwargs), planned)
+        create_kwargs, parts = planned
         return helper.finish(create_sync(endpoint, ctx, original_create, streams, create_kwargs), parts)
     return functools.wraps(original)(parse)
