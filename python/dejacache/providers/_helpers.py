@@ -1,15 +1,17 @@
-"""SDK helper methods rebuilt over the cached ``create``: Anthropic ``messages.stream()``, OpenAI
-``chat.completions.stream()`` and ``chat.completions.parse()``.
+"""SDK helper methods rebuilt over the cached ``create``: Anthropic ``messages.stream()`` and
+``messages.parse()``, OpenAI ``chat.completions.stream()`` and ``chat.completions.parse()``.
 
 The SDKs build these helpers over their own ``create(stream=True)`` / ``create()``: a stream
 manager fed a raw event stream, or a parse function applied to a plain answer. We build the same
 SDK objects over the wrapped ``create``, so a hit is the SDK's own ``MessageStream`` /
-``ChatCompletionStream`` / ``ParsedChatCompletion`` made from the replayed events or the cached
-answer, and a helper call shares entries with a ``create`` call that sends the same body.
+``ChatCompletionStream`` / ``ParsedMessage`` / ``ParsedChatCompletion`` made from the replayed
+events or the cached answer, and a helper call shares entries with a ``create`` call that sends
+the same body.
 
 The pieces we use (stream manager constructors, the SDK's schema and parse functions) are not
-all public API. Each helper checks them once per process; when this SDK version differs, the
-helper passes straight through to the SDK, uncached, with one warning.
+all public API. Each helper checks them once per process; when this SDK version differs, or
+building a call's ``create`` arguments fails where the SDK's helper succeeds, the helper passes
+straight through to the SDK, uncached, with one warning.
 """
 
 from __future__ import annotations
