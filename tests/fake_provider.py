@@ -4,6 +4,7 @@ and server-sent-event formats, counting what it receives.
 Behaviour is picked by the request's model name:
   error-400 / error-401 / error-429 / error-500   answer with that status and the provider's error JSON
   slow                                            answer after ``server.delay`` seconds
+  slow-error-500 (or another status)              that error, after ``server.delay`` seconds
   stream-error                                    stream two chunks, then an error event
   stream-drop                                     stream two chunks, then cut the connection
   stream-gated                                    stream one chunk, wait for ``server.gate``, stream the rest
@@ -154,11 +155,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.requests.append((path, {k.lower(): v for k, v in self.headers.items()}, body))
         model = str(body.get("model", ""))
         anthropic = path.endswith("/messages")
-        if model.startswith("error-"):
-            self._error(int(model.split("-")[1]), anthropic)
-            return
-        if model == "slow":
+        if model.startswith("slow"):
             time.sleep(self.server.delay)
+        if model.startswith(("error-", "slow-error-")):
+            self._error(int(model.split("-")[-1]), anthropic)
+            return
         serial = self.server.next_serial()
         routes = {
             "/v1/chat/completions": self._chat,

@@ -60,6 +60,15 @@ def settle(provider, seconds=0.4):
     return provider.total()
 
 
+def eventually(condition, seconds=10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_concurrent_identical_streams_make_one_request(provider):
     cache = dejacache.Cache()
     c = oai(provider, cache)
@@ -118,6 +127,30 @@ def test_failed_leader_stores_nothing_and_followers_make_their_own_calls(provide
     assert len(errors) == 3 and len(cache) == 0 and provider.total() == 4
 
 
+def test_a_request_failing_before_its_stream_releases_the_followers(provider, monkeypatch):
+    cache = dejacache.Cache()
+    monkeypatch.setattr(cache._stream_flights, "stall_s", 3600)  # a flight left open would hang the test
+    provider.delay = 1.0
+    c = oai(provider, cache)
+    errors: list = []
+
+    def call():
+        try:
+            c.chat.completions.create(model="slow-error-500", messages=MSGS, stream=True)
+        except openai.InternalServerError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)  # the first one leads; the server holds its answer for 1 s
+    assert provider.total() == 1  # the others wait for it
+    for t in threads:
+        t.join(10)
+    # its error is not shared: each waiter called in turn, and nothing was stored
+    assert len(errors) == 3 and len(cache) == 0 and provider.total() == 3
+
+
 def test_a_caller_never_waits_for_its_own_unread_stream(provider, monkeypatch):
     cache = dejacache.Cache()
     monkeypatch.setattr(cache._stream_flights, "stall_s", 3600)  # waiting would hang the test
@@ -137,7 +170,7 @@ def test_a_stalled_leader_lets_a_follower_call_after_the_stall_time(provider, mo
     leader = c.chat.completions.create(**ask())
     next(leader)  # then the leader's caller stops reading, keeping the stream open
     threads, results = start_followers(c, 1)
-    assert settle(provider, seconds=1.0) == 2  # the follower gave up waiting and called
+    assert eventually(lambda: provider.total() == 2)  # the follower gave up waiting and called
     provider.gate.set()
     threads[0].join(10)
     assert results == [("answer #2 to tell me about streams", False)]
