@@ -265,3 +265,14 @@ def test_a_failure_building_the_request_costs_the_cache_not_the_call(provider, m
         with c.chat.completions.stream(**ask(response_format=Answer)) as s:
             assert s.get_final_completion().choices[0].message.parsed.serial == 2
     assert len(cache) == 0 and provider.counts[PATH] == 2
+
+
+def test_stream_manager_signatures_are_checked():
+    class Manager:  # what a future SDK might change its manager into
+        def __init__(self, api_request, *, response_format, input_tools, starting_after=None):
+            pass
+
+    assert "starting_after" in _helpers.expect_parameters(Manager, ["api_request", "response_format", "input_tools"])
+    assert _helpers.expect_parameters(Manager, ["api_request", "response_format", "input_tools",
+                                                "starting_after"]) is None
+    assert not isinstance(_openai._chat_helper_parts(), str)  # the installed SDK is the expected one

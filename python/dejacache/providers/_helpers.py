@@ -46,9 +46,9 @@ def parameter_names(fn: Any) -> list[str] | None:
 
 def expect_parameters(cls: type, names: list[str]) -> str | None:
     """None when ``cls(...)`` takes exactly ``names``; else what differs, for the warning."""
-    found = parameter_names(cls.__init__)
-    if found != ["self", *names]:
-        return f"{cls.__name__} takes {found}, expected {['self', *names]}"
+    found = parameter_names(cls)
+    if found != names:
+        return f"{cls.__name__} takes {found}, expected {names}"
     return None
 
 
