@@ -5,6 +5,7 @@ or stalls."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 
@@ -98,6 +99,34 @@ def test_abandoned_leader_lets_the_followers_call_once_more(provider):
     # one follower led the retry, the others replayed its answer
     assert sorted(r[1] for r in results) == [False, True, True]
     assert {r[0] for r in results} == {"answer #2 to tell me about streams"}
+    assert provider.total() == 2 and len(cache) == 1
+
+
+def test_a_leader_stream_collected_unread_releases_the_followers(provider, monkeypatch):
+    cache = dejacache.Cache()
+    monkeypatch.setattr(cache._stream_flights, "stall_s", 3600)  # only the collection may release them
+    c = oai(provider, cache)
+    leader = c.chat.completions.create(**ask())
+    next(leader)
+    threads, results = start_followers(c, 2)
+    assert settle(provider) == 1
+    provider.gate.set()
+    # The collector may run the finalizer on a thread inside the flights' lock: it must not deadlock.
+    box = [leader]
+    del leader
+
+    def drop_inside_the_lock():
+        with cache._stream_flights._lock:
+            box.clear()
+            gc.collect()
+
+    dropper = threading.Thread(target=drop_inside_the_lock, daemon=True)
+    dropper.start()
+    dropper.join(5)
+    assert not dropper.is_alive(), "the finalizer deadlocked on the flights' lock"
+    for t in threads:
+        t.join(10)
+    assert sorted(r[1] for r in results) == [False, True]  # one called again, the other replayed it
     assert provider.total() == 2 and len(cache) == 1
 
 

@@ -119,7 +119,9 @@ class StreamFlight:
         self.progress = 0  # chunks passed on so far; only the leader writes it
         self.stored = False
         self._ended = threading.Event()
-        self._lock = threading.Lock()
+        # Reentrant: a stream dropped unread ends its flight from a garbage-collector finalizer,
+        # which may run on a thread already inside one of these locks.
+        self._lock = threading.RLock()
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
 
     def step(self) -> None:
@@ -189,7 +191,7 @@ class StreamFlights:
     stall_s = 30.0
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant for the same reason as StreamFlight's
         self._flights: dict[Hashable, StreamFlight] = {}
 
     def lead_or_follow(self, key: Hashable, owner: Hashable) -> tuple[StreamFlight, bool]:
