@@ -61,6 +61,19 @@ def settle(provider, seconds=0.4):
     return provider.total()
 
 
+def gated_leader_with_followers(c, provider, n):
+    """A leader holding the gated stream's first chunk and n followers waiting for it."""
+    leader = c.chat.completions.create(**ask())
+    first = next(leader)  # the server holds the rest back until the gate opens
+    threads, results = start_followers(c, n)
+    assert settle(provider) == 1  # the followers wait instead of calling
+    return leader, first, threads, results
+
+
+def join(threads):
+    join(threads)
+
+
 def eventually(condition, seconds=10.0) -> bool:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -72,30 +85,20 @@ def eventually(condition, seconds=10.0) -> bool:
 
 def test_concurrent_identical_streams_make_one_request(provider):
     cache = dejacache.Cache()
-    c = oai(provider, cache)
-    leader = c.chat.completions.create(**ask())
-    first = next(leader)  # the server holds the rest back until the gate opens
-    threads, results = start_followers(c, 4)
-    assert settle(provider) == 1  # the followers wait instead of calling
+    leader, first, threads, results = gated_leader_with_followers(oai(provider, cache), provider, 4)
     provider.gate.set()
     text = text_of([first, *leader])
-    for t in threads:
-        t.join(10)
+    join(threads)
     assert results == [(text, True)] * 4
     assert provider.total() == 1 and len(cache) == 1
 
 
 def test_abandoned_leader_lets_the_followers_call_once_more(provider):
     cache = dejacache.Cache()
-    c = oai(provider, cache)
-    leader = c.chat.completions.create(**ask())
-    next(leader)
-    threads, results = start_followers(c, 3)
-    assert settle(provider) == 1
+    leader, _, threads, results = gated_leader_with_followers(oai(provider, cache), provider, 3)
     provider.gate.set()
     leader.close()  # stops halfway: nothing stored, the followers are released
-    for t in threads:
-        t.join(10)
+    join(threads)
     # one follower led the retry, the others replayed its answer
     assert sorted(r[1] for r in results) == [False, True, True]
     assert {r[0] for r in results} == {"answer #2 to tell me about streams"}
@@ -105,11 +108,7 @@ def test_abandoned_leader_lets_the_followers_call_once_more(provider):
 def test_a_leader_stream_collected_unread_releases_the_followers(provider, monkeypatch):
     cache = dejacache.Cache()
     monkeypatch.setattr(cache._stream_flights, "stall_s", 3600)  # only the collection may release them
-    c = oai(provider, cache)
-    leader = c.chat.completions.create(**ask())
-    next(leader)
-    threads, results = start_followers(c, 2)
-    assert settle(provider) == 1
+    leader, _, threads, results = gated_leader_with_followers(oai(provider, cache), provider, 2)
     provider.gate.set()
     # The collector may run the finalizer on a thread inside the flights' lock: it must not deadlock.
     box = [leader]
@@ -124,8 +123,7 @@ def test_a_leader_stream_collected_unread_releases_the_followers(provider, monke
     dropper.start()
     dropper.join(5)
     assert not dropper.is_alive(), "the finalizer deadlocked on the flights' lock"
-    for t in threads:
-        t.join(10)
+    join(threads)
     assert sorted(r[1] for r in results) == [False, True]  # one called again, the other replayed it
     assert provider.total() == 2 and len(cache) == 1
 
@@ -150,8 +148,7 @@ def test_failed_leader_stores_nothing_and_followers_make_their_own_calls(provide
     provider.gate.set()
     with pytest.raises(openai.APIError):
         list(leader)  # the provider fails mid-stream: nothing stored, the followers are released
-    for t in threads:
-        t.join(10)
+    join(threads)
     # errors are not shared: each follower made its own call (one at a time) and saw its own
     assert len(errors) == 3 and len(cache) == 0 and provider.total() == 4
 
@@ -174,8 +171,7 @@ def test_a_request_failing_before_its_stream_releases_the_followers(provider, mo
         t.start()
         time.sleep(0.05)  # the first one leads; the server holds its answer for 1 s
     assert provider.total() == 1  # the others wait for it
-    for t in threads:
-        t.join(10)
+    join(threads)
     # its error is not shared: each waiter called in turn, and nothing was stored
     assert len(errors) == 3 and len(cache) == 0 and provider.total() == 3
 
@@ -240,8 +236,7 @@ def test_anthropic_stream_helper_followers_replay(provider):
         assert settle(provider) == 1
         provider.gate.set()
         text = live.get_final_text()
-    for t in threads:
-        t.join(10)
+    join(threads)
     assert results == [(text, True)] * 2 and provider.total() == 1
 
 
