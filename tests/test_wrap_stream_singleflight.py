@@ -71,7 +71,8 @@ def gated_leader_with_followers(c, provider, n):
 
 
 def join(threads):
-    join(threads)
+    for t in threads:
+        t.join(10)
 
 
 def eventually(condition, seconds=10.0) -> bool:
