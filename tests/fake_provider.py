@@ -4,10 +4,13 @@ and server-sent-event formats, counting what it receives.
 Behaviour is picked by the request's model name:
   error-400 / error-401 / error-429 / error-500   answer with that status and the provider's error JSON
   slow                                            answer after ``server.delay`` seconds
+  slow-error-500 (or another status)              that error, after ``server.delay`` seconds
   stream-error                                    stream two chunks, then an error event
   stream-drop                                     stream two chunks, then cut the connection
   stream-gated                                    stream one chunk, wait for ``server.gate``, stream the rest
+  stream-gated-error                              both: one chunk, the gate, two more, the error event
   anything else                                   a normal answer: "answer #N to <last user text>"
+A request for a JSON schema answer gets {"text": <the normal answer>, "serial": N} as its text.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import base64
 import hashlib
 import json
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -45,6 +49,15 @@ def _last_user_text(body: dict) -> str:
     return ""
 
 
+def _structured(body: dict, answer: str, serial: int) -> str:
+    """A JSON answer when the request asks for a JSON schema (OpenAI ``response_format``,
+    Anthropic ``output_config.format``), else ``answer`` as it is."""
+    fmt = body.get("response_format") or (body.get("output_config") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        return json.dumps({"text": answer, "serial": serial})
+    return answer
+
+
 def embedding_of(item: Any, dims: int = 8) -> list[float]:
     """The fake's deterministic embedding of one input (tests compare against it)."""
     digest = hashlib.sha256(json.dumps(item).encode()).digest()
@@ -63,6 +76,11 @@ class FakeProvider(ThreadingHTTPServer):
         self.gate = threading.Event()
         self.serial = 0
         self.streams_finished = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that stopped reading a stream halfway: what some tests do on purpose
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
@@ -137,11 +155,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.requests.append((path, {k.lower(): v for k, v in self.headers.items()}, body))
         model = str(body.get("model", ""))
         anthropic = path.endswith("/messages")
-        if model.startswith("error-"):
-            self._error(int(model.split("-")[1]), anthropic)
-            return
-        if model == "slow":
+        if model.startswith("slow"):
             time.sleep(self.server.delay)
+        if model.startswith(("error-", "slow-error-")):
+            self._error(int(model.split("-")[-1]), anthropic)
+            return
         serial = self.server.next_serial()
         routes = {
             "/v1/chat/completions": self._chat,
@@ -159,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, events: list[str], model: str) -> None:
         """Sends SSE events, misbehaving as the model name asks."""
         self._start_stream()
-        if model == "stream-gated":
+        if model in ("stream-gated", "stream-gated-error"):
             self._send(events[0])
             if not self.server.gate.wait(5):
                 self._drop()
@@ -169,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             if n == 2 and model == "stream-drop":
                 self._drop()
                 return
-            if n == 2 and model == "stream-error":
+            if n == 2 and model in ("stream-error", "stream-gated-error"):
                 anthropic = self.path.startswith("/v1/messages")
                 self._send(self.anthropic_error_event if anthropic else self.error_event)
                 self._end_stream()
@@ -192,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
-        answer = f"answer #{serial} to {text}"
+        answer = _structured(body, f"answer #{serial} to {text}", serial)
         base = {"id": f"chatcmpl-{serial}", "created": 1_700_000_000 + serial, "model": model,
                 "system_fingerprint": "fp_fake"}
         tool_call = None
@@ -313,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _messages(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
-        answer = f"answer #{serial} to {text}"
+        answer = _structured(body, f"answer #{serial} to {text}", serial)
         usage = {"input_tokens": len(text.split()) + 5, "output_tokens": len(answer.split()),
                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
         blocks: list[dict] = [{"type": "text", "text": answer}]

@@ -13,7 +13,7 @@ from . import _core
 from ._codec import decode, encode
 from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls
 from ._hit import Hit
-from ._singleflight import AsyncFlights, ThreadFlights
+from ._singleflight import AsyncFlights, StreamFlights, ThreadFlights
 
 log = logging.getLogger("dejacache")
 
@@ -85,6 +85,7 @@ class Cache:
         self._clock = clock or time.time
         self._flights = ThreadFlights()
         self._async_flights = AsyncFlights()
+        self._stream_flights = StreamFlights()  # used by the SDK wrappers' streamed misses
         self._savings: dict[str, dict[str, float]] = {}
         self._savings_lock = threading.Lock()
         self.max_entries, self.max_bytes, self.ttl, self.eviction = max_entries, max_bytes, ttl, eviction

@@ -6,6 +6,7 @@ import functools
 from typing import Any, TypeVar
 
 from .providers._base import WrapContext, create_async, create_sync
+from .providers._helpers import helper_method
 
 ClientT = TypeVar("ClientT")
 
@@ -113,8 +114,12 @@ def wrap(
 
     Cached: OpenAI ``chat.completions.create``, ``completions.create``, ``embeddings.create``
     (per input item), ``responses.create``; Anthropic ``messages.create``; each with
-    ``stream=True`` too. Everything else passes straight to the client. Answers are the SDK's
+    ``stream=True`` too; and the SDK helpers OpenAI ``chat.completions.stream`` / ``.parse`` and
+    Anthropic ``messages.stream`` / ``.parse``, which share entries with ``create`` calls that
+    send the same body. Everything else passes straight to the client. Answers are the SDK's
     own types; a hit carries ``cache=True`` (read it with ``getattr(r, "cache", False)``).
+    Identical calls made while one is under way wait for it (streamed ones too) instead of
+    calling the provider again.
     Each call also takes dejacache's controls: ``caching=False``, ``cache={"no-cache": True}``,
     ``{"no-store": True}``, ``{"ttl": s}``, ``{"s-maxage": s}``, ``{"namespace": "x"}``.
 
@@ -155,8 +160,14 @@ def wrap(
         ctx = WrapContext(cache, "openai:" + str(c.base_url), str(c.base_url), namespace, c.api_key, bool(scope_by_api_key),
                           replay_chunk_chars, bool(stream_usage), mod.OMIT_TYPES, options)
         streams = mod.STREAMS
+        completions = c.chat.completions
         chat = Passthrough(c.chat, completions=Passthrough(
-            c.chat.completions, create=_method(mod.CHAT, ctx, c.chat.completions.create, streams, is_async)))
+            completions,
+            create=_method(mod.CHAT, ctx, completions.create, streams, is_async),
+            stream=helper_method(mod.CHAT_STREAM, mod.CHAT, ctx, completions.stream, completions.create, streams,
+                                 is_async),
+            parse=helper_method(mod.CHAT_PARSE, mod.CHAT, ctx, completions.parse, completions.create, streams,
+                                is_async)))
         overrides = {
             "chat": chat,
             "completions": Passthrough(c.completions, create=_method(
@@ -170,6 +181,11 @@ def wrap(
 
         ctx = WrapContext(cache, "anthropic:" + str(c.base_url), str(c.base_url), namespace, c.api_key or c.auth_token,
                           bool(scope_by_api_key), replay_chunk_chars, bool(stream_usage), amod.OMIT_TYPES, options)
-        overrides = {"messages": Passthrough(c.messages, create=_method(
-            amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async))}
+        overrides = {"messages": Passthrough(
+            c.messages,
+            create=_method(amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async),
+            stream=helper_method(amod.MESSAGES_STREAM, amod.MESSAGES, ctx, c.messages.stream, c.messages.create,
+                                 amod.STREAMS, is_async),
+            parse=helper_method(amod.MESSAGES_PARSE, amod.MESSAGES, ctx, c.messages.parse, c.messages.create,
+                                amod.STREAMS, is_async))}
     return WrappedClient(client, _dejacache_context=ctx, **overrides)  # type: ignore[return-value]

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import typing
-from typing import Any
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, Mapping
 
 import anthropic
 from anthropic.types import Message, RawMessageStreamEvent
 
 from ._base import Endpoint, dump, rebuild, split_text
+from ._helpers import ParseHelper, StreamHelper, expect_parameters, parameter_names
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (anthropic.NotGiven, anthropic.Omit)
@@ -125,8 +128,10 @@ class MessagesEndpoint(Endpoint):
     def replay(self, stored: dict, kwargs: dict, chunk_chars: int) -> list[dict]:
         usage = dict(stored.get("usage") or {})
         start_usage = {**usage, "output_tokens": 0}
+        # The message carries the hit marker too: stream helpers build their final message from it.
         events: list[dict] = [{"type": "message_start", "message": {
-            **stored, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}}]
+            **stored, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage,
+            "cache": True}}]
         for idx, block in enumerate(stored.get("content") or []):
             start = _BLOCK_START.get(block.get("type"), dict)(block)
             events.append({"type": "content_block_start", "index": idx, "content_block": start})
@@ -146,3 +151,96 @@ class MessagesEndpoint(Endpoint):
 
 MESSAGES = MessagesEndpoint()
 
+
+
+# -- messages.stream() and messages.parse() -------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _helper_parts() -> Any:
+    """The SDK pieces ``messages.stream()`` / ``.parse()`` are made of, or the reason they are
+    not as expected."""
+    try:
+        from anthropic._models import TypeAdapter
+        from anthropic.lib._parse._response import parse_response
+        from anthropic.lib._parse._transform import cached_json_schema, transform_schema
+        from anthropic.lib._stainless_helpers import (
+            HELPER_METHOD_STREAM,
+            STAINLESS_HELPER_HEADER,
+            STAINLESS_HELPER_METHOD_HEADER,
+            STAINLESS_STREAM_HELPER_HEADER,
+        )
+        from anthropic.lib.streaming import AsyncMessageStreamManager, MessageStreamManager
+    except ImportError as exc:
+        return f"cannot import {exc.name or exc}"
+    for cls in (MessageStreamManager, AsyncMessageStreamManager):
+        reason = expect_parameters(cls, ["api_request", "output_format"])
+        if reason is not None:
+            return reason
+    if set(parameter_names(parse_response) or ()) != {"output_format", "response"}:
+        return "parse_response takes other arguments"
+
+    def output_format_param(output_format: Any) -> dict:
+        return {"type": "json_schema", "schema": transform_schema(cached_json_schema(TypeAdapter(output_format)))}
+
+    return SimpleNamespace(
+        manager=MessageStreamManager, async_manager=AsyncMessageStreamManager, parse=parse_response,
+        output_format_param=output_format_param,
+        stream_headers={STAINLESS_HELPER_METHOD_HEADER: HELPER_METHOD_STREAM, STAINLESS_STREAM_HELPER_HEADER: "messages"},
+        parse_headers={STAINLESS_HELPER_HEADER: "messages.parse"})
+
+
+class _MessagesHelper:
+    def unsupported(self) -> str | None:
+        parts = _helper_parts()
+        return parts if isinstance(parts, str) else None
+
+    def to_create(self, kwargs: dict, headers: dict) -> tuple[dict, Any]:
+        """``messages.create`` arguments sending the body the SDK's helper sends:
+        ``output_format`` (a type) becomes ``output_config.format`` (its JSON schema), so entries
+        are keyed by the schema actually sent."""
+        output_format = kwargs.pop("output_format", anthropic.omit)
+        if not isinstance(output_format, OMIT_TYPES) and output_format is not None:
+            if isinstance(output_format, Mapping):
+                raise TypeError("`output_format` must be a type; pass a schema dict as "
+                                "`output_config={'format': ...}` instead")
+            config = kwargs.get("output_config")
+            config = dict(config) if isinstance(config, Mapping) else {}
+            config["format"] = _helper_parts().output_format_param(output_format)
+            kwargs["output_config"] = config
+        else:
+            output_format = anthropic.NOT_GIVEN
+        kwargs["extra_headers"] = {**headers, **(kwargs.get("extra_headers") or {})}
+        return kwargs, output_format
+
+
+class MessagesStreamHelper(_MessagesHelper, StreamHelper):
+    """``messages.stream(...)``: the SDK's ``MessageStreamManager`` over the wrapped
+    ``messages.create(stream=True)``."""
+
+    label = "anthropic messages.stream()"
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        create_kwargs, output_format = self.to_create(kwargs, _helper_parts().stream_headers)
+        create_kwargs["stream"] = True
+        return create_kwargs, output_format
+
+    def manager(self, request: Any, output_format: Any, is_async: bool) -> Any:
+        sdk = _helper_parts()
+        return (sdk.async_manager if is_async else sdk.manager)(request, output_format=output_format)
+
+
+class MessagesParseHelper(_MessagesHelper, ParseHelper):
+    """``messages.parse(...)``: the SDK's ``parse_response`` over the wrapped ``messages.create()``'s
+    answer, so a hit's ``parsed_output`` is made with the caller's own type."""
+
+    label = "anthropic messages.parse()"
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        return self.to_create(kwargs, _helper_parts().parse_headers)
+
+    def finish(self, answer: Any, output_format: Any) -> Any:
+        return _helper_parts().parse(response=answer, output_format=output_format)
+
+
+MESSAGES_STREAM, MESSAGES_PARSE = MessagesStreamHelper(), MessagesParseHelper()

@@ -8,8 +8,10 @@ functions here run the cache around any endpoint, sync or async.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import threading
 import time
 from typing import Any, Callable, Mapping
 
@@ -189,22 +191,34 @@ def split_text(text: str, size: int) -> list[str]:
 
 
 class _Store:
-    """Stores a streamed answer when its stream completes; holds what the put needs."""
+    """Stores a streamed answer when its stream completes (``store(answer)``; None: no answer),
+    and ends the single-flight the stream leads, if it leads one."""
 
-    __slots__ = ("ctx", "endpoint", "request", "caching", "controls", "namespace", "start")
+    __slots__ = ("ctx", "endpoint", "request", "caching", "controls", "namespace", "start", "flight", "slot")
 
     def __init__(self, ctx, endpoint, request, caching, controls, namespace):
         self.ctx, self.endpoint, self.request = ctx, endpoint, request
         self.caching, self.controls, self.namespace = caching, controls, namespace
         self.start = time.perf_counter()
+        self.flight: Any = None
+        self.slot: Any = None
 
-    def __call__(self, stored: dict) -> None:
-        meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
-        try:
-            self.ctx.cache.put(self.request, stored, caching=self.caching, cache=self.controls,
-                               namespace=self.namespace, meta=meta)
-        except (TypeError, ValueError) as exc:
-            log.warning("dejacache: streamed answer not stored: %s", exc)
+    def step(self) -> None:
+        if self.flight is not None:
+            self.flight.step()
+
+    def __call__(self, stored: dict | None) -> None:
+        done = False
+        if stored is not None:
+            meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
+            try:
+                self.ctx.cache.put(self.request, stored, caching=self.caching, cache=self.controls,
+                                   namespace=self.namespace, meta=meta)
+                done = True
+            except (TypeError, ValueError) as exc:
+                log.warning("dejacache: streamed answer not stored: %s", exc)
+        if self.flight is not None:
+            self.ctx.cache._stream_flights.end(self.slot, self.flight, done)
 
 
 def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
@@ -233,15 +247,73 @@ class _Call:
         self.namespace = ctx.namespace_for(self.controls)
         self.kwargs, self.request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
 
-    def stream_plan(self, endpoint: Endpoint, ctx: WrapContext) -> tuple[list[dict] | None, _Store | None]:
-        """(events to replay, None) on a hit; (None, store) on a miss; (None, None) when the
-        request cannot be keyed and goes straight to the provider."""
+    def stream_plan(self, endpoint: Endpoint, ctx: WrapContext, owner: Any) -> tuple[Any, Any, Any]:
+        """What a streamed call does: (events to replay, None, None) on a hit; (None, store, None)
+        on a miss it calls upstream for; (None, None, flight) to wait for an identical streamed
+        miss under way; (None, None, None) when the request cannot be keyed. ``owner`` (the
+        thread or task) joins single-flight; None makes a call of its own."""
         if not _cacheable(ctx, self.request):
-            return None, None
-        hit = ctx.cache.get(self.request, caching=self.caching, cache=self.controls, namespace=self.namespace)
+            return None, None, None
+        cache = ctx.cache
+        hit = cache.get(self.request, caching=self.caching, cache=self.controls, namespace=self.namespace)
         if hit is not None:
-            return endpoint.replay(hit.response, self.kwargs, ctx.replay_chunk_chars), None
-        return None, _Store(ctx, endpoint, self.request, self.caching, self.controls, self.namespace)
+            return endpoint.replay(hit.response, self.kwargs, ctx.replay_chunk_chars), None, None
+        store = _Store(ctx, endpoint, self.request, self.caching, self.controls, self.namespace)
+        ctl = cache._controls(self.request, self.caching, self.controls, self.namespace)
+        if owner is None or not (ctl.read and ctl.write):
+            return None, store, None
+        slot = (ctl.namespace, cache.key(self.request))
+        flight, led = cache._stream_flights.lead_or_follow(slot, owner)
+        if led:
+            store.flight, store.slot = flight, slot
+        elif flight.owner != owner:  # a caller never waits for a stream it holds itself
+            return None, None, flight
+        return None, store, None
+
+
+def _record(streams: Any, is_async: bool, upstream: Any, endpoint: Endpoint, kwargs: dict, store: _Store) -> Any:
+    cls = streams.AsyncRecording if is_async else streams.Recording
+    return cls(upstream, endpoint.assembler(kwargs), store)
+
+
+def _stream_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, call: _Call) -> Any:
+    owner: Any = threading.get_ident()
+    while True:
+        events, store, flight = call.stream_plan(endpoint, ctx, owner)
+        if flight is None:
+            break
+        # ended: look again (a replay, or lead the retry); stalled: make a call of our own
+        owner = owner if flight.wait(ctx.cache._stream_flights.stall_s) else None
+    if events is not None:
+        return streams.Replay(events, endpoint.event_builder())
+    if store is None:
+        return original(**call.kwargs)
+    try:
+        upstream = original(**endpoint.stream_kwargs(call.kwargs, ctx))
+    except BaseException:
+        store(None)
+        raise
+    return _record(streams, False, upstream, endpoint, call.kwargs, store)
+
+
+async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any,
+                        call: _Call) -> Any:
+    owner: Any = asyncio.current_task()
+    while True:
+        events, store, flight = call.stream_plan(endpoint, ctx, owner)
+        if flight is None:
+            break
+        owner = owner if await flight.await_end(ctx.cache._stream_flights.stall_s) else None
+    if events is not None:
+        return streams.AsyncReplay(events, endpoint.event_builder())
+    if store is None:
+        return await original(**call.kwargs)
+    try:
+        upstream = await original(**endpoint.stream_kwargs(call.kwargs, ctx))
+    except BaseException:
+        store(None)
+        raise
+    return _record(streams, True, upstream, endpoint, call.kwargs, store)
 
 
 def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, kwargs: dict) -> Any:
@@ -251,13 +323,7 @@ def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, stream
     call = _Call(endpoint, ctx, kwargs)
     kwargs = call.kwargs
     if kwargs.get("stream") is True:
-        events, store = call.stream_plan(endpoint, ctx)
-        if events is not None:
-            return streams.Replay(events, endpoint.event_builder())
-        if store is None:
-            return original(**kwargs)
-        upstream = original(**endpoint.stream_kwargs(kwargs, ctx))
-        return streams.Recording(upstream, endpoint.assembler(kwargs), store)
+        return _stream_sync(endpoint, ctx, original, streams, call)
     out = ctx.cache.call(call.request, lambda _: original(**kwargs), caching=call.caching, cache=call.controls,
                          namespace=call.namespace, store_as=_store_as(endpoint))
     return rebuild(endpoint.response_cls(), out) if type(out) is dict else out
@@ -271,13 +337,7 @@ async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable,
     call = _Call(endpoint, ctx, kwargs)
     kwargs = call.kwargs
     if kwargs.get("stream") is True:
-        events, store = call.stream_plan(endpoint, ctx)
-        if events is not None:
-            return streams.AsyncReplay(events, endpoint.event_builder())
-        if store is None:
-            return await original(**kwargs)
-        upstream = await original(**endpoint.stream_kwargs(kwargs, ctx))
-        return streams.AsyncRecording(upstream, endpoint.assembler(kwargs), store)
+        return await _stream_async(endpoint, ctx, original, streams, call)
 
     async def llm(_: Any) -> Any:
         return await original(**kwargs)

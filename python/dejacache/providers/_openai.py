@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 import typing
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import openai
+import orjson
 from openai.types import Completion, CreateEmbeddingResponse
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
@@ -16,6 +18,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from .._cache_control import strip_cache_control
 from .._cost import call_meta
 from ._base import Endpoint, WrapContext, build_request, dump, log, pop_controls, rebuild, split_text
+from ._helpers import ParseHelper, StreamHelper, expect_parameters, parameter_names
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (openai.NotGiven, openai.Omit)
@@ -349,6 +352,105 @@ class ResponsesEndpoint(_StripsMarkers):
 
 
 CHAT, COMPLETIONS, RESPONSES = ChatEndpoint(), CompletionEndpoint(), ResponsesEndpoint()
+
+
+# -- chat.completions.stream() and .parse() -------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _chat_helper_parts() -> Any:
+    """The SDK pieces ``chat.completions.stream()`` / ``.parse()`` are made of, or the reason
+    they are not as expected."""
+    try:
+        from openai.lib._parsing import parse_chat_completion, type_to_response_format_param, validate_input_tools
+        from openai.lib.streaming.chat import AsyncChatCompletionStreamManager, ChatCompletionStreamManager
+    except ImportError as exc:
+        return f"cannot import {exc.name or exc}"
+    for cls in (ChatCompletionStreamManager, AsyncChatCompletionStreamManager):
+        reason = expect_parameters(cls, ["api_request", "response_format", "input_tools"])
+        if reason is not None:
+            return reason
+    if set(parameter_names(parse_chat_completion) or ()) != {"response_format", "input_tools", "chat_completion"}:
+        return "parse_chat_completion takes other arguments"
+    return SimpleNamespace(parse=parse_chat_completion, response_format_param=type_to_response_format_param,
+                           validate_tools=validate_input_tools, manager=ChatCompletionStreamManager,
+                           async_manager=AsyncChatCompletionStreamManager)
+
+
+@lru_cache(maxsize=256)
+def _schema_json(response_format: type) -> bytes:
+    return orjson.dumps(_chat_helper_parts().response_format_param(response_format))
+
+
+def _response_format_param(response_format: Any) -> Any:
+    """What the SDK sends for ``response_format``. For a type, its strict JSON schema is built
+    once (the SDK builds it on every call: most of a parse() hit's time) and each call gets a
+    fresh copy, so nothing downstream can change the remembered one."""
+    if isinstance(response_format, type):
+        return orjson.loads(_schema_json(response_format))
+    return _chat_helper_parts().response_format_param(response_format)
+
+
+class _ChatHelper:
+    #: What the SDK's own helper puts in its telemetry header.
+    helper_header = ""
+
+    def unsupported(self) -> str | None:
+        parts = _chat_helper_parts()
+        return parts if isinstance(parts, str) else None
+
+    def to_create(self, kwargs: dict, validate_tools: bool) -> tuple[dict, Any]:
+        """``create`` arguments sending what the SDK's helper sends: a response format type
+        becomes its JSON schema (so entries are keyed by the schema actually sent)."""
+        sdk = _chat_helper_parts()
+        response_format = kwargs.get("response_format", openai.omit)
+        tools = kwargs.get("tools", openai.omit)
+        if not isinstance(tools, (list, *OMIT_TYPES)):
+            # read twice (sent, then used to parse); the items stay as given: the SDK parses
+            # arguments into a tool's pydantic model by the tool dict's own class
+            kwargs["tools"] = tools = list(tools)
+        if validate_tools:
+            sdk.validate_tools(tools)
+        kwargs["response_format"] = _response_format_param(response_format)
+        kwargs["extra_headers"] = {"X-Stainless-Helper-Method": self.helper_header, **(kwargs.get("extra_headers") or {})}
+        return kwargs, (response_format, tools)
+
+
+class ChatStreamHelper(_ChatHelper, StreamHelper):
+    """``chat.completions.stream(...)``: the SDK's ``ChatCompletionStreamManager`` over the wrapped
+    ``chat.completions.create(stream=True)``."""
+
+    label = "openai chat.completions.stream()"
+    helper_header = "chat.completions.stream"
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        create_kwargs, parts = self.to_create(kwargs, validate_tools=is_async)  # as the SDK's own stream()
+        create_kwargs["stream"] = True
+        return create_kwargs, parts
+
+    def manager(self, request: Any, parts: Any, is_async: bool) -> Any:
+        sdk = _chat_helper_parts()
+        response_format, tools = parts
+        cls = sdk.async_manager if is_async else sdk.manager
+        return cls(request, response_format=response_format, input_tools=tools)
+
+
+class ChatParseHelper(_ChatHelper, ParseHelper):
+    """``chat.completions.parse(...)``: the SDK's ``parse_chat_completion`` over the wrapped
+    ``chat.completions.create()``'s answer, so a hit is parsed with the caller's own types."""
+
+    label = "openai chat.completions.parse()"
+    helper_header = "chat.completions.parse"
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        return self.to_create(kwargs, validate_tools=True)
+
+    def finish(self, answer: Any, parts: Any) -> Any:
+        response_format, tools = parts
+        return _chat_helper_parts().parse(response_format=response_format, input_tools=tools, chat_completion=answer)
+
+
+CHAT_STREAM, CHAT_PARSE = ChatStreamHelper(), ChatParseHelper()
 
 
 # -- embeddings: cached per input item ------------------------------------------------------

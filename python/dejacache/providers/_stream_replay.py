@@ -31,13 +31,16 @@ class Assembler:
 class _Recorder:
     """The recording half of a live stream: shows chunks, stores the answer only at a clean end.
 
+    ``store(answer)`` is called exactly once: with the assembled answer, or with None when the
+    stream failed, was abandoned or collected (identical calls waiting for it then make their
+    own). ``store.step()`` marks progress, which tells waiters the stream is still being read.
     A chunk we do not understand must never break the caller's stream: recording stops
     instead, and the answer is not stored.
     """
 
     __slots__ = ("assembler", "store")
 
-    def __init__(self, assembler: Assembler, store: Callable[[dict], None]):
+    def __init__(self, assembler: Assembler, store: Any):
         self.assembler: Assembler | None = assembler
         self.store = store
 
@@ -45,28 +48,40 @@ class _Recorder:
         if self.assembler is None:
             return True
         try:
-            return self.assembler.add(chunk)
+            visible = self.assembler.add(chunk)
         except Exception as exc:  # noqa: BLE001 - any failure here only costs the cache entry
             log.warning("dejacache: stream chunk not understood, this answer will not be stored: %r", exc)
-            self.assembler = None
+            self.abandon()
             return True
+        self.store.step()
+        return visible
 
     def abandon(self) -> None:
         self.assembler = None
+        self._settle(None)
 
     def end(self) -> None:
         assembler, self.assembler = self.assembler, None
-        if assembler is None:
-            return
+        answer = None
+        if assembler is not None:
+            try:
+                answer = assembler.result()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("dejacache: streamed answer not assembled, not stored: %r", exc)
+            if answer is None:
+                log.debug("dejacache: stream ended without a complete answer; nothing stored")
+        self._settle(answer)
+
+    def _settle(self, answer: dict | None) -> None:
+        store, self.store = self.store, None
+        if store is not None:
+            store(answer)
+
+    def __del__(self) -> None:  # a stream dropped unread must not keep identical calls waiting
         try:
-            answer = assembler.result()
-        except Exception as exc:  # noqa: BLE001
-            log.warning("dejacache: streamed answer not assembled, not stored: %r", exc)
-            return
-        if answer is None:
-            log.debug("dejacache: stream ended without a complete answer; nothing stored")
-            return
-        self.store(answer)
+            self._settle(None)
+        except Exception:  # noqa: BLE001 - nothing to report to at collection time
+            pass
 
 
 class _Replayer:
@@ -154,7 +169,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
 
         cache = False
 
-        def __init__(self, upstream: Any, assembler: Assembler, store: Callable[[dict], None]):
+        def __init__(self, upstream: Any, assembler: Assembler, store: Any):
             self._upstream = upstream
             self._recorder = _Recorder(assembler, store)
             self.response = upstream.response
@@ -184,7 +199,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
 
         cache = False
 
-        def __init__(self, upstream: Any, assembler: Assembler, store: Callable[[dict], None]):
+        def __init__(self, upstream: Any, assembler: Assembler, store: Any):
             self._upstream = upstream
             self._recorder = _Recorder(assembler, store)
             self.response = upstream.response
