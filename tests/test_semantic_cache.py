@@ -442,6 +442,9 @@ def test_put_many_checks_every_item_before_storing_any(store_kind):
         cache.put_many([({"messages": [{"content": {1, 2}}]}, answer("x"))])
     assert cache.get(chat("fine")) is None and cache.get(chat("kept")).response == answer("kept")
     assert cache.put_many([]) == []
+    for not_items in (None, "text", {"messages": []}, 3):
+        with pytest.raises(TypeError, match="put_many takes an iterable of"):
+            cache.put_many(not_items)
 
 
 def test_put_many_honours_controls_namespaces_and_levels(store_kind):

@@ -210,6 +210,9 @@ class Cache:
         call, which is what makes this faster than ``put`` in a loop (warming a cache from
         logs, say). When a request appears twice, the later answer wins.
         """
+        if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+            raise TypeError(f"put_many takes an iterable of (request, response) or (request, response, meta) "
+                            f"tuples, not {type(items).__name__}")
         prepared = []
         for i, item in enumerate(items):
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
