@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from .providers._base import WrapContext, create_async, create_sync
 from .providers._helpers import helper_method
+from .providers._raw import raw_method
 
 ClientT = TypeVar("ClientT")
 
@@ -101,6 +102,11 @@ def _embeddings_method(ctx: WrapContext, original: Any, is_async: bool) -> Any:
     return functools.wraps(original)(create)
 
 
+def _raw_root(client: Any, **cached: Any) -> Any:
+    """``client.with_raw_response`` with the cached raw methods reachable from it too."""
+    return Passthrough(client.with_raw_response, **cached)
+
+
 def wrap(
     client: ClientT,
     cache: Any,
@@ -161,8 +167,11 @@ def wrap(
                           replay_chunk_chars, bool(stream_usage), mod.OMIT_TYPES, options)
         streams = mod.STREAMS
         completions = c.chat.completions
+        raw_chat = Passthrough(completions.with_raw_response, create=raw_method(
+            mod.CHAT, ctx, completions.with_raw_response.create, mod.raw_chat_answers(c), is_async))
         chat = Passthrough(c.chat, completions=Passthrough(
             completions,
+            with_raw_response=raw_chat,
             create=_method(mod.CHAT, ctx, completions.create, streams, is_async),
             stream=helper_method(mod.CHAT_STREAM, mod.CHAT, ctx, completions.stream, completions.create, streams,
                                  is_async),
@@ -175,14 +184,19 @@ def wrap(
             "embeddings": Passthrough(c.embeddings, create=_embeddings_method(ctx, c.embeddings.create, is_async)),
             "responses": Passthrough(c.responses, create=_method(
                 mod.RESPONSES, ctx, c.responses.create, streams, is_async)),
+            "with_raw_response": _raw_root(c, chat=Passthrough(c.with_raw_response.chat, completions=raw_chat)),
         }
     else:
         from .providers import _anthropic as amod
 
         ctx = WrapContext(cache, "anthropic:" + str(c.base_url), str(c.base_url), namespace, c.api_key or c.auth_token,
                           bool(scope_by_api_key), replay_chunk_chars, bool(stream_usage), amod.OMIT_TYPES, options)
-        overrides = {"messages": Passthrough(
+        raw_messages = Passthrough(c.messages.with_raw_response, create=raw_method(
+            amod.MESSAGES, ctx, c.messages.with_raw_response.create, amod.raw_messages_answers(c, is_async),
+            is_async))
+        overrides = {"with_raw_response": _raw_root(c, messages=raw_messages), "messages": Passthrough(
             c.messages,
+            with_raw_response=raw_messages,
             create=_method(amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async),
             stream=helper_method(amod.MESSAGES_STREAM, amod.MESSAGES, ctx, c.messages.stream, c.messages.create,
                                  amod.STREAMS, is_async),

@@ -19,6 +19,7 @@ from .._cache_control import strip_cache_control
 from .._cost import call_meta
 from ._base import Endpoint, WrapContext, build_request, dump, log, pop_controls, rebuild, split_text
 from ._helpers import ParseHelper, StreamHelper, expect_parameters, parameter_names
+from ._raw import RawAnswers
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (openai.NotGiven, openai.Omit)
@@ -557,3 +558,16 @@ async def embeddings_async(ctx: WrapContext, original: Any, kwargs: dict) -> Any
     start = time.perf_counter()
     response = await original(**plan.upstream_kwargs(kwargs))
     return plan.finish(response, time.perf_counter() - start)
+
+
+def _raw_chat_classes() -> tuple[type, type, type]:
+    from openai._legacy_response import LegacyAPIResponse
+    from openai._models import FinalRequestOptions
+
+    return LegacyAPIResponse, FinalRequestOptions, ChatCompletion
+
+
+def raw_chat_answers(client: Any) -> RawAnswers:
+    """Raw responses of ``chat.completions.with_raw_response.create`` (sync and async alike)."""
+    return RawAnswers("openai chat.completions.with_raw_response.create()", client, _raw_chat_classes,
+                      "/chat/completions")
