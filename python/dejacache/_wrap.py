@@ -182,8 +182,13 @@ def wrap(
             "completions": Passthrough(c.completions, create=_method(
                 mod.COMPLETIONS, ctx, c.completions.create, streams, is_async)),
             "embeddings": Passthrough(c.embeddings, create=_embeddings_method(ctx, c.embeddings.create, is_async)),
-            "responses": Passthrough(c.responses, create=_method(
-                mod.RESPONSES, ctx, c.responses.create, streams, is_async)),
+            "responses": Passthrough(
+                c.responses,
+                create=_method(mod.RESPONSES, ctx, c.responses.create, streams, is_async),
+                stream=helper_method(mod.RESPONSES_STREAM, mod.RESPONSES, ctx, c.responses.stream, c.responses.create,
+                                     streams, is_async),
+                parse=helper_method(mod.RESPONSES_PARSE, mod.RESPONSES, ctx, c.responses.parse, c.responses.create,
+                                    streams, is_async)),
             "with_raw_response": _raw_root(c, chat=Passthrough(c.with_raw_response.chat, completions=raw_chat)),
         }
     else:
