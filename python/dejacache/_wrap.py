@@ -120,9 +120,11 @@ def wrap(
 
     Cached: OpenAI ``chat.completions.create``, ``completions.create``, ``embeddings.create``
     (per input item), ``responses.create``; Anthropic ``messages.create``; each with
-    ``stream=True`` too; and the SDK helpers OpenAI ``chat.completions.stream`` / ``.parse`` and
-    Anthropic ``messages.stream`` / ``.parse``, which share entries with ``create`` calls that
-    send the same body. Everything else passes straight to the client. Answers are the SDK's
+    ``stream=True`` too; the SDK helpers OpenAI ``chat.completions.stream`` / ``.parse``,
+    ``responses.stream`` / ``.parse`` and Anthropic ``messages.stream`` / ``.parse``; and
+    ``chat.completions.with_raw_response.create`` / ``messages.with_raw_response.create``
+    (hits are the SDK's raw-response class, header ``x-dejacache: hit``). All of these share
+    entries with ``create`` calls that send the same body. Everything else passes straight to the client. Answers are the SDK's
     own types; a hit carries ``cache=True`` (read it with ``getattr(r, "cache", False)``).
     Identical calls made while one is under way wait for it (streamed ones too) instead of
     calling the provider again.
