@@ -471,9 +471,15 @@ def _responses_helper_parts() -> Any:
     try:
         from openai.lib._parsing._responses import parse_response, type_to_text_format_param
         from openai.lib.streaming.responses import AsyncResponseStreamManager, ResponseStreamManager
-        from openai.resources.responses.responses import _make_tools
     except ImportError as exc:
         return f"cannot import {exc.name or exc}"
+    try:  # where openai 2.x keeps it
+        from openai.resources.responses.responses import _make_tools
+    except ImportError:
+        try:  # openai 3.x
+            from openai.lib._response_resources import _make_tools
+        except ImportError as exc:
+            return f"cannot import {exc.name or exc}"
     for cls in (ResponseStreamManager, AsyncResponseStreamManager):
         reason = expect_parameters(cls, ["api_request", "text_format", "input_tools", "starting_after"])
         if reason is not None:
