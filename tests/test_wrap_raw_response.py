@@ -188,3 +188,19 @@ def test_concurrent_identical_raw_misses_make_one_call_and_waiters_get_raw_hits(
     marked = [r.headers.get("x-dejacache") for r in answers]
     assert marked.count("hit") == 3 and marked.count(None) == 1
     assert len({r.parse().id for r in answers}) == 1
+
+
+def test_anthropic_async_fallback_passes_through_with_one_warning(provider, monkeypatch):
+    monkeypatch.setattr(_raw, "_PARAMETERS", ["raw", "cast_to"])
+    monkeypatch.setattr(_helpers, "_warned", set())
+
+    async def run():
+        c = claude(provider, dejacache.Cache(), is_async=True)
+        return [await c.messages.with_raw_response.create(**MESSAGE, caching=True) for _ in range(2)]
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        answers = asyncio.run(run())
+    assert len([w for w in caught if "messages.with_raw_response" in str(w.message)]) == 1
+    assert provider.total() == 2 and all(isinstance(a, AsyncAPIResponse) for a in answers)
+    assert all("x-dejacache" not in a.headers for a in answers)
