@@ -5,8 +5,11 @@ Run on a release build (``maturin develop --release``):
     python benches/bench_wrap_helpers.py [--calls 500] [--words 50]
 
 Helpers: OpenAI ``chat.completions.parse()`` (pydantic ``response_format``) and
-``chat.completions.stream()`` read to ``get_final_completion()``, Anthropic ``messages.stream()``
-read to ``get_final_text()``. Every client talks to the fake provider on 127.0.0.1
+``chat.completions.stream()`` read to ``get_final_completion()``, ``responses.parse()``
+(pydantic ``text_format``), ``responses.stream()`` read to ``get_final_response()``, Anthropic
+``messages.stream()`` read to ``get_final_text()``; and the raw-response methods
+``chat.completions.with_raw_response.create()`` / ``messages.with_raw_response.create()``, each
+followed by ``.parse()`` and a header read (what LangChain does). Every client talks to the fake provider on 127.0.0.1
 (tests/fake_provider.py), so "unwrapped" is the SDK's helper over a loopback HTTP round trip:
 the floor of any real provider call. Figures are medians per call, ratios from the same run.
 """
@@ -62,10 +65,35 @@ def main() -> None:
                 return s.get_final_text()
         return run
 
+    def responses_parse(client):
+        return lambda: client.responses.parse(model="gpt-4o", input=msgs[0]["content"], text_format=Answer)
+
+    def responses_stream(client):
+        def run():
+            with client.responses.stream(model="gpt-4o", input=msgs[0]["content"]) as s:
+                return s.get_final_response()
+        return run
+
+    def raw_chat(client):
+        def run():
+            r = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=msgs)
+            return r.headers.get("content-type"), r.parse()
+        return run
+
+    def raw_messages(client):
+        def run():
+            r = client.messages.with_raw_response.create(model="claude-sonnet-4-6", max_tokens=100, messages=msgs)
+            return r.headers.get("content-type"), r.parse()
+        return run
+
     rows = []
     for name, make, raw, wrapped in (("chat.completions.parse()", parse, oai, w_oai),
                                      ("chat.completions.stream()", chat_stream, oai, w_oai),
-                                     ("messages.stream()", messages_stream, ant, w_ant)):
+                                     ("responses.parse()", responses_parse, oai, w_oai),
+                                     ("responses.stream()", responses_stream, oai, w_oai),
+                                     ("messages.stream()", messages_stream, ant, w_ant),
+                                     ("chat with_raw_response", raw_chat, oai, w_oai),
+                                     ("messages with_raw_response", raw_messages, ant, w_ant)):
         unwrapped = median_us(make(raw), max(20, args.calls // 10))
         make(wrapped)()  # the miss that fills the cache
         hit = median_us(make(wrapped), args.calls)

@@ -50,9 +50,10 @@ def _last_user_text(body: dict) -> str:
 
 
 def _structured(body: dict, answer: str, serial: int) -> str:
-    """A JSON answer when the request asks for a JSON schema (OpenAI ``response_format``,
-    Anthropic ``output_config.format``), else ``answer`` as it is."""
-    fmt = body.get("response_format") or (body.get("output_config") or {}).get("format") or {}
+    """A JSON answer when the request asks for a JSON schema (OpenAI ``response_format``, OpenAI
+    Responses ``text.format``, Anthropic ``output_config.format``), else ``answer`` as it is."""
+    fmt = (body.get("response_format") or (body.get("output_config") or {}).get("format")
+           or (body.get("text") or {}).get("format") or {})
     if fmt.get("type") == "json_schema":
         return json.dumps({"text": answer, "serial": serial})
     return answer
@@ -294,7 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _responses(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
-        answer = f"answer #{serial} to {text}"
+        answer = _structured(body, f"answer #{serial} to {text}", serial)
         msg_id = f"msg_{serial}"
         part = {"type": "output_text", "text": answer, "annotations": [], "logprobs": []}
         item = {"type": "message", "id": msg_id, "status": "completed", "role": "assistant", "content": [part]}

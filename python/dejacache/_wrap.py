@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from .providers._base import WrapContext, create_async, create_sync
 from .providers._helpers import helper_method
+from .providers._raw import raw_method
 
 ClientT = TypeVar("ClientT")
 
@@ -101,6 +102,11 @@ def _embeddings_method(ctx: WrapContext, original: Any, is_async: bool) -> Any:
     return functools.wraps(original)(create)
 
 
+def _raw_root(client: Any, **cached: Any) -> Any:
+    """``client.with_raw_response`` with the cached raw methods reachable from it too."""
+    return Passthrough(client.with_raw_response, **cached)
+
+
 def wrap(
     client: ClientT,
     cache: Any,
@@ -114,9 +120,11 @@ def wrap(
 
     Cached: OpenAI ``chat.completions.create``, ``completions.create``, ``embeddings.create``
     (per input item), ``responses.create``; Anthropic ``messages.create``; each with
-    ``stream=True`` too; and the SDK helpers OpenAI ``chat.completions.stream`` / ``.parse`` and
-    Anthropic ``messages.stream`` / ``.parse``, which share entries with ``create`` calls that
-    send the same body. Everything else passes straight to the client. Answers are the SDK's
+    ``stream=True`` too; the SDK helpers OpenAI ``chat.completions.stream`` / ``.parse``,
+    ``responses.stream`` / ``.parse`` and Anthropic ``messages.stream`` / ``.parse``; and
+    ``chat.completions.with_raw_response.create`` / ``messages.with_raw_response.create``
+    (hits are the SDK's raw-response class, header ``x-dejacache: hit``). All of these share
+    entries with ``create`` calls that send the same body. Everything else passes straight to the client. Answers are the SDK's
     own types; a hit carries ``cache=True`` (read it with ``getattr(r, "cache", False)``).
     Identical calls made while one is under way wait for it (streamed ones too) instead of
     calling the provider again.
@@ -161,8 +169,11 @@ def wrap(
                           replay_chunk_chars, bool(stream_usage), mod.OMIT_TYPES, options)
         streams = mod.STREAMS
         completions = c.chat.completions
+        raw_chat = Passthrough(completions.with_raw_response, create=raw_method(
+            mod.CHAT, ctx, completions.with_raw_response.create, mod.raw_chat_answers(c), is_async))
         chat = Passthrough(c.chat, completions=Passthrough(
             completions,
+            with_raw_response=raw_chat,
             create=_method(mod.CHAT, ctx, completions.create, streams, is_async),
             stream=helper_method(mod.CHAT_STREAM, mod.CHAT, ctx, completions.stream, completions.create, streams,
                                  is_async),
@@ -173,16 +184,26 @@ def wrap(
             "completions": Passthrough(c.completions, create=_method(
                 mod.COMPLETIONS, ctx, c.completions.create, streams, is_async)),
             "embeddings": Passthrough(c.embeddings, create=_embeddings_method(ctx, c.embeddings.create, is_async)),
-            "responses": Passthrough(c.responses, create=_method(
-                mod.RESPONSES, ctx, c.responses.create, streams, is_async)),
+            "responses": Passthrough(
+                c.responses,
+                create=_method(mod.RESPONSES, ctx, c.responses.create, streams, is_async),
+                stream=helper_method(mod.RESPONSES_STREAM, mod.RESPONSES, ctx, c.responses.stream, c.responses.create,
+                                     streams, is_async),
+                parse=helper_method(mod.RESPONSES_PARSE, mod.RESPONSES, ctx, c.responses.parse, c.responses.create,
+                                    streams, is_async)),
+            "with_raw_response": _raw_root(c, chat=Passthrough(c.with_raw_response.chat, completions=raw_chat)),
         }
     else:
         from .providers import _anthropic as amod
 
         ctx = WrapContext(cache, "anthropic:" + str(c.base_url), str(c.base_url), namespace, c.api_key or c.auth_token,
                           bool(scope_by_api_key), replay_chunk_chars, bool(stream_usage), amod.OMIT_TYPES, options)
-        overrides = {"messages": Passthrough(
+        raw_messages = Passthrough(c.messages.with_raw_response, create=raw_method(
+            amod.MESSAGES, ctx, c.messages.with_raw_response.create, amod.raw_messages_answers(c, is_async),
+            is_async))
+        overrides = {"with_raw_response": _raw_root(c, messages=raw_messages), "messages": Passthrough(
             c.messages,
+            with_raw_response=raw_messages,
             create=_method(amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async),
             stream=helper_method(amod.MESSAGES_STREAM, amod.MESSAGES, ctx, c.messages.stream, c.messages.create,
                                  amod.STREAMS, is_async),

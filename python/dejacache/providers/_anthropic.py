@@ -14,6 +14,7 @@ from anthropic.types import Message, RawMessageStreamEvent
 
 from ._base import Endpoint, dump, rebuild, split_text
 from ._helpers import ParseHelper, StreamHelper, expect_parameters, parameter_names
+from ._raw import RawAnswers
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (anthropic.NotGiven, anthropic.Omit)
@@ -244,3 +245,15 @@ class MessagesParseHelper(_MessagesHelper, ParseHelper):
 
 
 MESSAGES_STREAM, MESSAGES_PARSE = MessagesStreamHelper(), MessagesParseHelper()
+
+
+def raw_messages_answers(client: Any, is_async: bool) -> RawAnswers:
+    """Raw responses of ``messages.with_raw_response.create``."""
+
+    def classes() -> tuple[type, type, type]:
+        from anthropic._models import FinalRequestOptions
+        from anthropic._response import APIResponse, AsyncAPIResponse
+
+        return AsyncAPIResponse if is_async else APIResponse, FinalRequestOptions, Message
+
+    return RawAnswers("anthropic messages.with_raw_response.create()", client, classes, "/v1/messages")

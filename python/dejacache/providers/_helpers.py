@@ -67,6 +67,11 @@ class Helper:
         itself keeps, such as the caller's response format type)."""
         raise NotImplementedError
 
+    def cacheable(self, kwargs: dict) -> bool:
+        """False for calls the helper serves some other way than ``create`` (e.g. resuming a
+        stored response): they go to the SDK's helper, uncached, without a warning."""
+        return True
+
 
 class StreamHelper(Helper):
     """A ``.stream()`` helper: returns the SDK's stream manager over the wrapped
@@ -104,6 +109,10 @@ def _checker(helper: Helper, original: Callable) -> Callable[[dict], bool]:
             return False
         if signature is not None:
             signature.bind(**{k: v for k, v in kwargs.items() if k not in _CONTROLS})
+        if not helper.cacheable(kwargs):
+            for name in _CONTROLS:
+                kwargs.pop(name, None)
+            return False
         return True
 
     return cached

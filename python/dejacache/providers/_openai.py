@@ -19,6 +19,7 @@ from .._cache_control import strip_cache_control
 from .._cost import call_meta
 from ._base import Endpoint, WrapContext, build_request, dump, log, pop_controls, rebuild, split_text
 from ._helpers import ParseHelper, StreamHelper, expect_parameters, parameter_names
+from ._raw import RawAnswers
 from ._stream_replay import Assembler, empty_http_response, stream_classes
 
 OMIT_TYPES = (openai.NotGiven, openai.Omit)
@@ -312,7 +313,9 @@ class ResponsesEndpoint(_StripsMarkers):
         def emit(kind: str, **fields: Any) -> None:
             events.append({"type": kind, "sequence_number": len(events), **fields})
 
-        pending = {**stored, "status": "in_progress", "output": []}
+        # the responses inside events carry the hit marker too, so the SDK's
+        # ResponseStream.get_final_response() (built from them) has it
+        pending = {**stored, "status": "in_progress", "output": [], "cache": True}
         emit("response.created", response=pending)
         emit("response.in_progress", response=pending)
         for out_idx, item in enumerate(stored.get("output") or []):
@@ -344,7 +347,7 @@ class ResponsesEndpoint(_StripsMarkers):
                 emit("response.output_item.added", output_index=out_idx, item=item)
             emit("response.output_item.done", output_index=out_idx, item=item)
         final = "response.incomplete" if stored.get("status") == "incomplete" else "response.completed"
-        emit(final, response=stored)
+        emit(final, response={**stored, "cache": True})
         return events
 
     def event_builder(self) -> Any:
@@ -378,17 +381,22 @@ def _chat_helper_parts() -> Any:
 
 
 @lru_cache(maxsize=256)
-def _schema_json(response_format: type) -> bytes:
-    return orjson.dumps(_chat_helper_parts().response_format_param(response_format))
+def _schema_json(convert: Any, response_format: type) -> bytes:
+    return orjson.dumps(convert(response_format))
+
+
+def _format_param(convert: Any, response_format: Any) -> Any:
+    """What the SDK sends for a response format (``convert`` is the SDK's function for it). For
+    a type, its strict JSON schema is built once (the SDK builds it on every call: most of a
+    parse() hit's time) and each call gets a fresh copy, so nothing downstream can change the
+    remembered one."""
+    if isinstance(response_format, type):
+        return orjson.loads(_schema_json(convert, response_format))
+    return convert(response_format)
 
 
 def _response_format_param(response_format: Any) -> Any:
-    """What the SDK sends for ``response_format``. For a type, its strict JSON schema is built
-    once (the SDK builds it on every call: most of a parse() hit's time) and each call gets a
-    fresh copy, so nothing downstream can change the remembered one."""
-    if isinstance(response_format, type):
-        return orjson.loads(_schema_json(response_format))
-    return _chat_helper_parts().response_format_param(response_format)
+    return _format_param(_chat_helper_parts().response_format_param, response_format)
 
 
 class _ChatHelper:
@@ -451,6 +459,108 @@ class ChatParseHelper(_ChatHelper, ParseHelper):
 
 
 CHAT_STREAM, CHAT_PARSE = ChatStreamHelper(), ChatParseHelper()
+
+
+# -- responses.stream() and .parse() --------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _responses_helper_parts() -> Any:
+    """The SDK pieces ``responses.stream()`` / ``.parse()`` are made of, or the reason they are
+    not as expected."""
+    try:
+        from openai.lib._parsing._responses import parse_response, type_to_text_format_param
+        from openai.lib.streaming.responses import AsyncResponseStreamManager, ResponseStreamManager
+    except ImportError as exc:
+        return f"cannot import {exc.name or exc}"
+    try:  # where openai 2.x keeps it
+        from openai.resources.responses.responses import _make_tools
+    except ImportError:
+        try:  # openai 3.x
+            from openai.lib._response_resources import _make_tools
+        except ImportError as exc:
+            return f"cannot import {exc.name or exc}"
+    for cls in (ResponseStreamManager, AsyncResponseStreamManager):
+        reason = expect_parameters(cls, ["api_request", "text_format", "input_tools", "starting_after"])
+        if reason is not None:
+            return reason
+    if set(parameter_names(parse_response) or ()) != {"text_format", "input_tools", "response"}:
+        return "parse_response takes other arguments"
+    if parameter_names(_make_tools) != ["tools"]:
+        return "_make_tools takes other arguments"
+    return SimpleNamespace(parse=parse_response, text_format_param=type_to_text_format_param, make_tools=_make_tools,
+                           manager=ResponseStreamManager, async_manager=AsyncResponseStreamManager)
+
+
+class _ResponsesHelper:
+    def unsupported(self) -> str | None:
+        parts = _responses_helper_parts()
+        return parts if isinstance(parts, str) else None
+
+    def to_create(self, kwargs: dict) -> tuple[dict, Any]:
+        """``responses.create`` arguments sending what the SDK's helper sends: ``text_format``
+        becomes ``text.format`` (its JSON schema, so entries are keyed by what is sent) and
+        Chat-style pydantic function tools the Responses shape."""
+        sdk = _responses_helper_parts()
+        text_format = kwargs.pop("text_format", openai.omit)
+        if not isinstance(text_format, OMIT_TYPES):
+            text = kwargs.get("text") or {}
+            if "format" in text:
+                raise TypeError("Cannot mix and match text.format with text_format")
+            kwargs["text"] = {**text, "format": _format_param(sdk.text_format_param, text_format)}
+        tools = sdk.make_tools(kwargs.get("tools", openai.omit))
+        if not isinstance(tools, OMIT_TYPES):
+            kwargs["tools"] = tools
+        return kwargs, (text_format, tools)
+
+
+class ResponsesStreamHelper(_ResponsesHelper, StreamHelper):
+    """``responses.stream(...)``: the SDK's ``ResponseStreamManager`` over the wrapped
+    ``responses.create(stream=True)``. Resuming a stored response (``response_id=``) is not a
+    new request: it passes through to the SDK."""
+
+    label = "openai responses.stream()"
+
+    def cacheable(self, kwargs: dict) -> bool:
+        return "response_id" not in kwargs and "starting_after" not in kwargs
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        for required in ("input", "model"):
+            if required not in kwargs:  # the SDK's helper raises its own ValueError for this
+                raise ValueError(f"{required} must be provided when creating a new response")
+        create_kwargs, parts = self.to_create(kwargs)
+        create_kwargs["stream"] = True
+        return create_kwargs, parts
+
+    def manager(self, request: Any, parts: Any, is_async: bool) -> Any:
+        sdk = _responses_helper_parts()
+        text_format, tools = parts
+        cls = sdk.async_manager if is_async else sdk.manager
+        return cls(request, text_format=text_format, input_tools=tools, starting_after=None)
+
+
+class ResponsesParseHelper(_ResponsesHelper, ParseHelper):
+    """``responses.parse(...)``: the SDK's ``parse_response`` over the wrapped
+    ``responses.create()``'s answer."""
+
+    label = "openai responses.parse()"
+
+    def cacheable(self, kwargs: dict) -> bool:
+        return kwargs.get("stream") is not True  # parse(stream=True) is the SDK's raw stream
+
+    def split(self, kwargs: dict, is_async: bool) -> tuple[dict, Any]:
+        create_kwargs, parts = self.to_create(kwargs)
+        if "verbosity" in create_kwargs:  # a body field create() has no argument for
+            verbosity = create_kwargs.pop("verbosity")
+            create_kwargs["extra_body"] = {"verbosity": verbosity, **(create_kwargs.get("extra_body") or {})}
+        return create_kwargs, parts
+
+    def finish(self, answer: Any, parts: Any) -> Any:
+        text_format, tools = parts
+        return _responses_helper_parts().parse(text_format=text_format, input_tools=tools, response=answer)
+
+
+RESPONSES_STREAM, RESPONSES_PARSE = ResponsesStreamHelper(), ResponsesParseHelper()
 
 
 # -- embeddings: cached per input item ------------------------------------------------------
@@ -557,3 +667,16 @@ async def embeddings_async(ctx: WrapContext, original: Any, kwargs: dict) -> Any
     start = time.perf_counter()
     response = await original(**plan.upstream_kwargs(kwargs))
     return plan.finish(response, time.perf_counter() - start)
+
+
+def _raw_chat_classes() -> tuple[type, type, type]:
+    from openai._legacy_response import LegacyAPIResponse
+    from openai._models import FinalRequestOptions
+
+    return LegacyAPIResponse, FinalRequestOptions, ChatCompletion
+
+
+def raw_chat_answers(client: Any) -> RawAnswers:
+    """Raw responses of ``chat.completions.with_raw_response.create`` (sync and async alike)."""
+    return RawAnswers("openai chat.completions.with_raw_response.create()", client, _raw_chat_classes,
+                      "/chat/completions")
