@@ -304,7 +304,9 @@ class SemanticTier:
         return text
 
     def embed_one(self, text: Any) -> np.ndarray:
-        vecs = np.asarray(self.embedder.embed([self._embed_input(text)]), dtype=np.float32)
+        if self.normalize and isinstance(text, str):  # _embed_input, inline: the lookup path
+            text = normalize_text(text) or text
+        vecs = np.asarray(self.embedder.embed([text]), dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape[0] != 1:
             raise ValueError(f"the embedder returned shape {vecs.shape} for one text; it must return (n, dim)")
         return vecs[0]
@@ -380,7 +382,7 @@ class SemanticTier:
         # falling similarity, so once one passes, a later one can only tie or lose: stop.
         best_only = capped and type(self.postprocess) is First
         found = list(zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()))
-        if best_only:  # a vector store need not return them in order
+        if best_only and not self._own_index:  # VectorIndex returns best first; another store need not
             found.sort(key=lambda f: -f[1] if f[1] == f[1] else math.inf)
         for vid, sim in found:
             if best_only and passing and sim <= passing[0]["score"]:
