@@ -441,27 +441,36 @@ class SemanticTier:
 
     def store(self, probe: Probe, key: str) -> None:
         """Adds the vector of an entry just written to the exact store under ``key``."""
-        ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
-        ext = probe.ext
-        entry = _Entry(ns, key, ext.text, ext.embed)
         with self._lock:
-            old_scope = self._scopes.get((ns, key))
-            if old_scope is not None:
-                self._remove_vector(old_scope, vid)
-            if (scope, vid) in self._entries:
-                self._remove_vector(scope, vid)
-            # The entry goes in before the vector: a search that finds the vector must find
-            # its entry, or it would take the vector for a stale one.
-            self._entries[(scope, vid)] = entry
-            self._scopes[(ns, key)] = scope
+            scope, vid, entry = self._register(probe, key)
             try:
                 self.index.add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], namespace=scope)
             except BaseException:
-                del self._entries[(scope, vid)]
-                del self._scopes[(ns, key)]
+                self._unregister(scope, vid, entry)
                 raise
             if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
                 self.sweep()
+
+    def _register(self, probe: Probe, key: str) -> tuple[str, int, _Entry]:
+        """Files the entry of ``key`` under its probe's scope, dropping the vector it had
+        before (caller holds the lock and adds the vector next)."""
+        ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
+        old_scope = self._scopes.get((ns, key))
+        if old_scope is not None:
+            self._remove_vector(old_scope, vid)
+        if (scope, vid) in self._entries:
+            self._remove_vector(scope, vid)
+        # The entry goes in before the vector: a search that finds the vector must find
+        # its entry, or it would take the vector for a stale one.
+        entry = _Entry(ns, key, probe.ext.text, probe.ext.embed)
+        self._entries[(scope, vid)] = entry
+        self._scopes[(ns, key)] = scope
+        return scope, vid, entry
+
+    def _unregister(self, scope: str, vid: int, entry: _Entry) -> None:
+        """Undoes :meth:`_register` when the vector could not be added."""
+        del self._entries[(scope, vid)]
+        del self._scopes[(entry.namespace, entry.key)]
 
     def store_many(self, items: Sequence[tuple[Probe, str]]) -> None:
         """:meth:`store` for many ``(probe, key)`` pairs of distinct entries: one ``add`` per
@@ -477,42 +486,36 @@ class SemanticTier:
             raise failed
 
     def _store_chunk(self, items: Sequence[tuple[Probe, str]]) -> None:
+        if not items:
+            return
+        vectors = np.stack([p.vector for p, _ in items])
         # One row the index refuses (NaN, or zero length under cosine) would fail its whole
         # scope's add: leave such rows out here, as put() would lose only that one.
-        rows = np.stack([p.vector for p, _ in items]) if items else np.empty((0, 0), np.float32)
-        usable = np.isfinite(rows).all(axis=1) & (np.einsum("ij,ij->i", rows, rows) > 0)
+        usable = np.isfinite(vectors).all(axis=1) & (np.einsum("ij,ij->i", vectors, vectors) > 0)
         if not usable.all():
             log.warning("dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
                         int((~usable).sum()))
-            items = [item for item, ok in zip(items, usable.tolist()) if ok]
-        by_scope: dict[str, list[tuple[int, _Entry, np.ndarray]]] = {}
+        by_scope: dict[str, list[tuple[int, _Entry, int]]] = {}  # scope -> (vid, entry, row of vectors)
+        failed: BaseException | None = None
         with self._lock:
-            for probe, key in items:
-                ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
-                old_scope = self._scopes.get((ns, key))
-                if old_scope is not None:
-                    self._remove_vector(old_scope, vid)
-                if (scope, vid) in self._entries:
-                    self._remove_vector(scope, vid)
-                entry = _Entry(ns, key, probe.ext.text, probe.ext.embed)
-                self._entries[(scope, vid)] = entry  # before the vector, as in store()
-                self._scopes[(ns, key)] = scope
-                by_scope.setdefault(scope, []).append((vid, entry, probe.vector))
-            failed: BaseException | None = None
-            for scope, rows in by_scope.items():
-                ids, vectors = np.asarray([r[0] for r in rows], dtype=np.uint64), np.stack([r[2] for r in rows])
+            for row, ((probe, key), ok) in enumerate(zip(items, usable.tolist())):
+                if ok:
+                    scope, vid, entry = self._register(probe, key)
+                    by_scope.setdefault(scope, []).append((vid, entry, row))
+            for scope, filed in by_scope.items():
+                ids = np.asarray([f[0] for f in filed], dtype=np.uint64)
+                rows = vectors[[f[2] for f in filed]]
                 try:
-                    if self._own_index and len(rows) >= _PARALLEL_ADD_FROM:
+                    if self._own_index and len(filed) >= _PARALLEL_ADD_FROM:
                         # A bulk load may use every core to build the graph (VectorIndex only:
                         # the vector_store protocol has no such argument).
-                        self.index.add(ids, vectors, namespace=scope, threads=min(os.cpu_count() or 1, 8))
+                        self.index.add(ids, rows, namespace=scope, threads=min(os.cpu_count() or 1, 8))
                     else:
-                        self.index.add(ids, vectors, namespace=scope)
+                        self.index.add(ids, rows, namespace=scope)
                 except Exception as exc:  # noqa: BLE001 - the other scopes still get theirs
                     failed = failed or exc
-                    for vid, entry, _ in rows:
-                        del self._entries[(scope, vid)]
-                        del self._scopes[(entry.namespace, entry.key)]
+                    for vid, entry, _ in filed:
+                        self._unregister(scope, vid, entry)
             if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
                 self.sweep()
         if failed is not None:
