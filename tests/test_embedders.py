@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from conftest import run_threads
 
 import dejacache
 from dejacache.embedders import (
@@ -264,22 +265,13 @@ def test_cached_embedder_is_thread_safe():
     inner = CountingEmbedder()
     e = CachedEmbedder(inner, max_entries=50)
     texts = [f"text {i}" for i in range(80)]
-    errors = []
 
     def work(k):
-        try:
-            for i in range(200):
-                t = texts[(i * (k + 1)) % 80]
-                np.testing.assert_array_equal(e.embed([t])[0], inner._hashing.embed([t])[0])
-        except Exception as err:  # pragma: no cover - reported below
-            errors.append(err)
+        for i in range(200):
+            t = texts[(i * (k + 1)) % 80]
+            np.testing.assert_array_equal(e.embed([t])[0], inner._hashing.embed([t])[0])
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors and not any(t.is_alive() for t in threads)
+    run_threads(*[(work, k) for k in range(8)])
     assert len(e) <= 50
 
 

@@ -1,7 +1,5 @@
 """The semantic tier inside Cache: hits, scope rules, consistency with the exact store, stats."""
 
-import threading
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,6 +7,7 @@ from hypothesis import strategies as st
 
 import dejacache
 from dejacache import Semantic, evaluation, postprocess, preprocess
+from conftest import run_threads
 from semantic_helpers import BruteForceStore, WordEmbedder
 
 
@@ -262,22 +261,13 @@ def test_call_embeds_each_request_once(store_kind):
 
 def test_concurrent_misses_and_hits(store_kind):
     cache = make(store_kind)
-    errors = []
 
     def work(i):
-        try:
-            for j in range(60):
-                cache.call(chat(f"question {(j + i) % 20} topic"), lambda r: answer("x"))
-                cache.get(chat(f"Question {(j + i) % 20} topic?"))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for j in range(60):
+            cache.call(chat(f"question {(j + i) % 20} topic"), lambda r: answer("x"))
+            cache.get(chat(f"Question {(j + i) % 20} topic?"))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors and not any(t.is_alive() for t in threads)
+    run_threads(*[(work, i) for i in range(8)])
     # Every stored answer keeps its vector: no concurrent search took one for stale.
     assert len(cache._semantic) == 20
 
@@ -544,33 +534,22 @@ def test_bulk_loads_beside_lookups_and_deletes_never_serve_a_wrong_answer(store_
 
     monkeypatch.setattr(_semantic, "STORE_CHUNK", 16)  # many lock hand-overs
     cache = make(store_kind, max_entries=500)  # evictions too
-    errors, wrong = [], []
+    wrong = []
 
     def loader(i):
-        try:
-            for rnd in range(3):
-                cache.put_many([(chat(f"tell me about topic{i}x{j}"), answer(f"{i}x{j}")) for j in range(60)])
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for rnd in range(3):
+            cache.put_many([(chat(f"tell me about topic{i}x{j}"), answer(f"{i}x{j}")) for j in range(60)])
 
     def reader(i):
-        try:
-            for rnd in range(150):
-                j = (rnd * 7 + i) % 60
-                for who in range(3):
-                    hit = cache.get(chat(f"please tell me about the topic{who}x{j}"))
-                    if hit is not None and hit.response != answer(f"{who}x{j}"):
-                        wrong.append((who, j, hit.response))
-                if rnd % 10 == 0:
-                    cache.delete(chat(f"tell me about topic{i}x{j}"))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for rnd in range(150):
+            j = (rnd * 7 + i) % 60
+            for who in range(3):
+                hit = cache.get(chat(f"please tell me about the topic{who}x{j}"))
+                if hit is not None and hit.response != answer(f"{who}x{j}"):
+                    wrong.append((who, j, hit.response))
+            if rnd % 10 == 0:
+                cache.delete(chat(f"tell me about topic{i}x{j}"))
 
-    threads = [threading.Thread(target=loader, args=(i,)) for i in range(3)]
-    threads += [threading.Thread(target=reader, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors and not wrong and not any(t.is_alive() for t in threads)
+    run_threads(*[(loader, i) for i in range(3)], *[(reader, i) for i in range(3)], timeout=120)
+    assert not wrong
     assert len(cache) <= 500

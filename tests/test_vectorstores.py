@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import run_threads
 
 from dejacache.vectorstores import (
     EMPTY_ID,
@@ -316,43 +317,29 @@ def test_concurrent_writes_never_pair_an_id_with_another_vectors_score(make):
     # Writers add, replace and remove ids while readers search; every (id, score) a search
     # returns must be the score of that id's vector at some moment (each id has one vector
     # for life here), never another row's: a cache serving ids by score relies on it.
-    import threading
-
     store = make(DIM, "dot")
     rows = vectors(400, seed=5)
     queries = vectors(20, seed=6)
     truth = queries.astype(np.float64) @ rows.astype(np.float64).T
     store.add(np.arange(200, dtype=np.uint64), rows[:200])
-    errors, mismatches = [], []
+    mismatches = []
 
     def writer(seed):
         rng = np.random.default_rng(seed)
-        try:
-            for _ in range(60):
-                ids = rng.choice(400, 8, replace=False).astype(np.uint64)
-                if rng.random() < 0.5:
-                    store.add(ids, rows[ids.astype(np.int64)])
-                else:
-                    store.remove(ids)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for _ in range(60):
+            ids = rng.choice(400, 8, replace=False).astype(np.uint64)
+            if rng.random() < 0.5:
+                store.add(ids, rows[ids.astype(np.int64)])
+            else:
+                store.remove(ids)
 
     def reader(seed):
-        try:
-            for n in range(150):
-                qi = (n + seed) % len(queries)
-                ids, scores = store.search(queries[qi], k=5)
-                for i, s in zip(ids.reshape(-1).tolist(), scores.reshape(-1).tolist()):
-                    if i != EMPTY_ID and not np.isclose(s, truth[qi, i], rtol=1e-3, atol=1e-3):
-                        mismatches.append((qi, i, s, truth[qi, i]))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for n in range(150):
+            qi = (n + seed) % len(queries)
+            ids, scores = store.search(queries[qi], k=5)
+            for i, s in zip(ids.reshape(-1).tolist(), scores.reshape(-1).tolist()):
+                if i != EMPTY_ID and not np.isclose(s, truth[qi, i], rtol=1e-3, atol=1e-3):
+                    mismatches.append((qi, i, s, truth[qi, i]))
 
-    threads = [threading.Thread(target=writer, args=(s,)) for s in range(2)]
-    threads += [threading.Thread(target=reader, args=(s,)) for s in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors and not any(t.is_alive() for t in threads)
+    run_threads(*[(writer, s) for s in range(2)], *[(reader, s) for s in range(3)], timeout=120)
     assert not mismatches, mismatches[:5]
