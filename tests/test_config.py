@@ -39,7 +39,7 @@ def write(tmp_path, text, name="cache.yaml"):
 
 def test_good_config_builds_every_stage(tmp_path, monkeypatch):
     built = []
-    monkeypatch.setattr("dejacache._semantic.SemanticTier", lambda cache, cfg: built.append(cfg) or None)
+    monkeypatch.setattr("dejacache._semantic.SemanticTier", lambda cfg, **collaborators: built.append(cfg) or None)
     kw = dejacache.load_config(write(tmp_path, GOOD))
     assert kw["max_entries"] == 5000 and kw["ttl"] == 3600.0 and kw["eviction"] == "lfu"
     sem = kw["semantic"]
@@ -50,9 +50,10 @@ def test_good_config_builds_every_stage(tmp_path, monkeypatch):
     assert isinstance(sem.evaluator.evaluators[1], evaluation.TimeDecay)
     assert isinstance(sem.evaluator.evaluators[2], evaluation.Weighted)
     assert isinstance(sem.postprocess, postprocess.TemperatureSoftmax)
-    assert isinstance(kw["next_cache"], dejacache.Cache) and kw["next_cache"].max_entries == 100000
+    assert kw["next_cache"] == {"max_entries": 100000}  # plain keyword arguments; Cache builds the level
     cache = dejacache.Cache.from_config(write(tmp_path, GOOD))
     assert cache.max_entries == 5000 and built
+    assert isinstance(cache._next, dejacache.Cache) and cache._next.max_entries == 100000
 
 
 def test_dict_config_and_semantic_true(monkeypatch):

@@ -5,25 +5,28 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 import time
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+
+import orjson
 
 from . import _core
-from ._codec import decode, encode
+from ._codec import ENVELOPE_VERSION, decode, encode
 from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls
 from ._hit import Hit
+from ._protocols import StoreAs
+from ._savings import Savings, zero_savings
 from ._singleflight import AsyncFlights, StreamFlights, ThreadFlights
+from ._tiers import LowerLevel, SemanticStage, Tier, Tiers
+from .stores._base import COUNTER_NAMES, EntryStore
 
 log = logging.getLogger("dejacache")
 
 _EVICTIONS = ("lru", "lfu", "fifo")
-_SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_saved")
-_ZERO_SAVINGS = dict.fromkeys(_SAVINGS_FIELDS, 0)
-_ZERO_COUNTERS = dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations", "entries", "bytes"), 0)
+_ZERO_COUNTERS = dict.fromkeys(COUNTER_NAMES, 0)
+_loads = orjson.loads
 
-#: ``(response, latency_s) -> (JSON-like form to store, meta)``: see ``Cache.call``.
-StoreAs = Callable[[Any, float], "tuple[Any, dict]"]
+__all__ = ["Cache", "StoreAs"]
 
 
 class Cache:
@@ -67,7 +70,8 @@ class Cache:
         key_func: Callable[[Any], str] | None = None,
         *,
         semantic: Any = None,
-        next_cache: Cache | None = None,
+        next_cache: Cache | Mapping[str, Any] | None = None,
+        store: EntryStore | None = None,
         clock: Callable[[], float] | None = None,
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
@@ -78,7 +82,11 @@ class Cache:
         ttl = check_seconds("ttl", ttl)
         if key_func is not None and not callable(key_func):
             raise TypeError(f"key_func must be a callable request -> str, not {key_func!r}")
-        self._store = _core.EntryStore(max_entries, max_bytes, ttl, eviction)
+        if store is None:
+            store = _core.EntryStore(max_entries, max_bytes, ttl, eviction)
+        elif not isinstance(store, EntryStore):
+            raise TypeError(f"store must be a dejacache.stores entry store, not {store!r}")
+        self._store = store
         self._schema = _core.KeySchema(list(EXCLUDED_PARAMS))
         self._defaults = Controls(True, True, None, None, check_namespace(namespace))
         self._key_func = key_func
@@ -86,25 +94,32 @@ class Cache:
         self._flights = ThreadFlights()
         self._async_flights = AsyncFlights()
         self._stream_flights = StreamFlights()  # used by the SDK wrappers' streamed misses
-        self._savings: dict[str, dict[str, float]] = {}
-        self._savings_lock = threading.Lock()
+        self._savings = Savings()
         self.max_entries, self.max_bytes, self.ttl, self.eviction = max_entries, max_bytes, ttl, eviction
         self.namespace = namespace
-        # --- semantic tier and levels: used only after an exact miss (see _beyond_exact) ---
-        self._semantic = None
+        # --- the tiers after the exact store: used only after an exact miss ---
+        tiers: list[Tier] = []
         if semantic is not None and semantic is not False:
             from ._semantic import SemanticTier
 
-            self._semantic = SemanticTier(self, semantic)
+            self._semantic: Any = SemanticTier(semantic, store=self._store, schema=self._schema,
+                                               clock=self._clock, savings=self._savings)
+            tiers.append(SemanticStage(self._semantic))
+        else:
+            self._semantic = None
+        if isinstance(next_cache, Mapping):  # the keyword arguments load_config returns
+            next_cache = Cache(**next_cache)
         if next_cache is not None:
             if not isinstance(next_cache, Cache):
                 raise TypeError(f"next_cache must be a dejacache.Cache, not {next_cache!r}")
-            level = next_cache
+            level: Cache | None = next_cache
             while level is not None:
                 if level is self:
                     raise ValueError("next_cache would make a loop of caches")
                 level = level._next
+            tiers.append(LowerLevel(next_cache))
         self._next = next_cache
+        self._tiers = Tiers(tiers, self._write) if tiers else None
 
     @classmethod
     def from_config(cls, config: Any) -> Cache:
@@ -124,13 +139,11 @@ class Cache:
             raise TypeError(f"key_func must return a non-empty str, not {key!r}")
         return key
 
-    def _controls(self, request: Any, caching: Any, cache: Any, namespace: Any) -> Controls:
-        if (
-            caching is None
-            and cache is None
-            and namespace is None
-            and not (type(request) is dict and ("cache" in request or "caching" in request))
-        ):
+    def resolve_controls(self, request: Any, caching: Any = None, cache: Any = None, namespace: Any = None) -> Controls:
+        """What one call may do (read, write, ttl, max age, namespace): the cache's defaults,
+        then the controls inside the request, then those passed to the call."""
+        if caching is None and cache is None and namespace is None and type(request) is dict \
+                and "cache" not in request and "caching" not in request:
             return self._defaults
         return parse_controls(request, caching, cache, namespace, self._defaults)
 
@@ -141,30 +154,35 @@ class Cache:
         found = self._store.get(key, ctl.namespace, now, ctl.max_age)
         return (key, None, 0.0) if found is None else (key, found[0], found[1])
 
-    def _hit(self, key: str, blob: bytes, created: float, now: float, namespace: str) -> Hit | None:
+    def _unreadable(self, key: str, blob: bytes, namespace: str) -> tuple[Any, Any] | None:
+        """(response, meta) of an entry the fast path could not read, or None after dropping it."""
         try:
-            response, meta = decode(blob)
+            return decode(blob)
         except ValueError as exc:
             log.warning("dejacache: dropping unreadable entry %s in %r: %s", key, namespace, exc)
             self._store.remove(key, namespace)
             return None
-        if meta:
-            self._add_savings(namespace, meta)
-        return Hit(response, key, "exact", now - created, namespace, None, meta)
 
-    def _add_savings(self, namespace: str, meta: dict, coalesced: bool = False) -> None:
-        with self._savings_lock:
-            s = self._savings.get(namespace)
-            if s is None:
-                s = self._savings[namespace] = dict(_ZERO_SAVINGS)
-            s["coalesced"] += coalesced
-            s["latency_saved_s"] += meta.get("latency_s", 0.0)
-            s["cost_saved_usd"] += meta.get("cost_usd", 0.0)
-            s["tokens_saved"] += meta.get("tokens", 0)
+    def _read(self, key: str, blob: bytes, namespace: str) -> tuple[Any, Any] | None:
+        """(response, meta) of a stored entry, counting its savings; None when unreadable."""
+        try:
+            doc = _loads(blob)
+            if doc["v"] == ENVELOPE_VERSION:
+                response, meta = doc["r"], doc["m"]
+            else:
+                raise ValueError
+        except (ValueError, TypeError, KeyError):
+            found = self._unreadable(key, blob, namespace)
+            if found is None:
+                return None
+            response, meta = found
+        if meta:
+            self._savings.record(namespace, meta)
+        return response, meta
 
     # -- reads and writes -------------------------------------------------------------------
 
-    def get(self, request: Any, *, caching: bool | None = None, cache: dict | None = None,
+    def get(self, request: Any, *, caching: bool | None = None, cache: Mapping[str, Any] | None = None,
             namespace: str | None = None) -> Hit | None:
         """The cached answer to ``request``, or None.
 
@@ -172,35 +190,47 @@ class Cache:
         >>> hit.response, hit.source                      # doctest: +SKIP
         ({'answer': 42}, 'exact')
         """
-        ctl = self._controls(request, caching, cache, namespace)
-        if not ctl.read:
-            return None
-        now = self._clock()
-        key, blob, created = self._lookup(request, ctl, now)
-        if blob is None:
-            if self._semantic is None and self._next is None:
+        # The hit path, inlined: every Python frame here costs a measurable share of a hit
+        # (benches/bench_hit_path.py).
+        if caching is None and cache is None and namespace is None and type(request) is dict \
+                and "cache" not in request and "caching" not in request:
+            ctl = self._defaults
+        else:
+            ctl = parse_controls(request, caching, cache, namespace, self._defaults)
+            if not ctl.read:
                 return None
-            return self._beyond_exact(request, key, ctl)[0]
-        return self._hit(key, blob, created, now, ctl.namespace)
+        now = self._clock()
+        if self._key_func is None:
+            key, blob, created = self._store.lookup(self._schema, request, ctl.namespace, now, ctl.max_age)
+        else:
+            key, blob, created = self._lookup(request, ctl, now)
+        if blob is None:
+            if self._tiers is None:
+                return None
+            return self._tiers.find(request, key, ctl, now)[0]
+        found = self._read(key, blob, ctl.namespace)
+        if found is None:
+            return None
+        return Hit(found[0], key, "exact", now - created, ctl.namespace, None, found[1])
 
-    def put(self, request: Any, response: Any, *, caching: bool | None = None, cache: dict | None = None,
-            namespace: str | None = None, meta: dict | None = None) -> str:
+    def put(self, request: Any, response: Any, *, caching: bool | None = None,
+            cache: Mapping[str, Any] | None = None, namespace: str | None = None, meta: dict | None = None) -> str:
         """Stores ``response`` (JSON-like) as the answer to ``request``; returns the key.
 
         ``meta`` may carry what the call cost (``latency_s``, ``cost_usd``, ``tokens``), which
         ``stats()`` adds up as savings on each hit.
         """
-        ctl = self._controls(request, caching, cache, namespace)
+        ctl = self.resolve_controls(request, caching, cache, namespace)
         key = self.key(request)
         if ctl.write:
             blob = encode(response, meta)
             stored = self._write(key, blob, ctl)
-            if self._semantic is not None or self._next is not None:
-                self._store_beyond_exact(request, key, ctl, response, meta, stored)
+            if self._tiers is not None:
+                self._tiers.keep(request, key, ctl, response, meta, stored, None)
         return key
 
-    def put_many(self, items: Iterable[Sequence[Any]], *, caching: bool | None = None, cache: dict | None = None,
-                 namespace: str | None = None) -> list[str]:
+    def put_many(self, items: Iterable[Sequence[Any]], *, caching: bool | None = None,
+                 cache: Mapping[str, Any] | None = None, namespace: str | None = None) -> list[str]:
         """Stores many answers at once; returns their keys, in order.
 
         ``items`` yields ``(request, response)`` or ``(request, response, meta)``. Every item is
@@ -221,31 +251,18 @@ class Cache:
             request, response = item[0], item[1]
             meta = item[2] if len(item) == 3 else None
             try:
-                ctl = self._controls(request, caching, cache, namespace)
+                ctl = self.resolve_controls(request, caching, cache, namespace)
                 key = self.key(request)
                 blob = encode(response, meta) if ctl.write else None
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"put_many: item {i}: {exc}; nothing was stored") from exc
             prepared.append((request, response, meta, ctl, key, blob))
-        latest: dict[tuple[str, str], Any] = {}  # (namespace, key) -> request, for the vectors
-        lower: dict[tuple, list] = {}  # the lower level's controls -> its items
+        kept = []
         for request, response, meta, ctl, key, blob in prepared:
-            if blob is None:
-                continue
-            latest.pop((ctl.namespace, key), None)
-            if self._write(key, blob, ctl):
-                latest[(ctl.namespace, key)] = request
-            if self._next is not None:
-                controls = self._lower_controls(ctl, write=True)
-                lower.setdefault(tuple(sorted(controls.items())), []).append((request, response, meta))
-        if self._semantic is not None and latest:
-            try:
-                probes = self._semantic.probe_many([(request, ns) for (ns, _), request in latest.items()])
-                self._semantic.store_many([(p, key) for p, (_, key) in zip(probes, latest) if p is not None])
-            except Exception as exc:  # noqa: BLE001 - the exact entries stand; only vectors are lost
-                log.warning("dejacache: vectors not stored: %r", exc)
-        for controls, group in lower.items():
-            self._next.put_many(group, cache=dict(controls))
+            if blob is not None:
+                kept.append((request, key, ctl, response, meta, self._write(key, blob, ctl)))
+        if self._tiers is not None and kept:
+            self._tiers.keep_many(kept)
         return [p[4] for p in prepared]
 
     def _write(self, key: str, blob: bytes, ctl: Controls) -> bool:
@@ -254,68 +271,13 @@ class Cache:
             log.debug("dejacache: entry %s not stored (larger than max_bytes, or ttl 0)", key)
         return stored
 
-    # --- semantic tier and levels (begin) ---------------------------------------------------
-
-    def _lower_controls(self, ctl: Controls, write: bool) -> dict:
-        cache: dict[str, Any] = {"namespace": ctl.namespace}
-        if write and ctl.ttl is not None:
-            cache["ttl"] = ctl.ttl
-        if not write and ctl.max_age is not None:
-            cache["s-maxage"] = ctl.max_age
-        return cache
-
-    def _beyond_exact(self, request: Any, key: str, ctl: Controls) -> tuple[Hit | None, Any]:
-        """After an exact miss: the semantic tier, then the lower levels (a hit there is copied
-        up). Returns the hit (or None) and the semantic probe, to store the answer with."""
-        hit = probe = None
-        if self._semantic is not None:
-            try:
-                hit, probe = self._semantic.lookup(request, ctl, self._clock())
-            except Exception as exc:  # noqa: BLE001 - a failing embedder must not fail the call
-                log.warning("dejacache: semantic lookup failed, treating it as a miss: %r", exc)
-        if hit is not None or self._next is None or not ctl.read:
-            return hit, probe
-        hit = self._next.get(request, cache=self._lower_controls(ctl, write=False))
-        if hit is not None and ctl.write:
-            try:
-                stored = self._write(key, encode(hit.response, hit.meta), ctl)
-            except TypeError:
-                stored = False
-            if stored and self._semantic is not None and probe is not None:
-                self._store_vector(probe, key)
-        return hit, probe
-
-    def _store_vector(self, probe: Any, key: str) -> None:
-        try:
-            self._semantic.store(probe, key)
-        except Exception as exc:  # noqa: BLE001 - the exact entry stands; only the vector is lost
-            log.warning("dejacache: vector not stored: %r", exc)
-
-    def _store_beyond_exact(self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None,
-                            stored: bool, probe: Any = None) -> None:
-        """After an exact write: the vector (when the entry was stored), then the lower levels."""
-        if stored and self._semantic is not None:
-            if probe is None:
-                try:
-                    probe = self._semantic.probe(request, ctl.namespace)
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("dejacache: vector not stored: %r", exc)
-            if probe is not None:
-                self._store_vector(probe, key)
-        if self._next is not None:
-            self._next.put(request, response, cache=self._lower_controls(ctl, write=True), meta=meta)
-
-    # --- semantic tier and levels (end) -----------------------------------------------------
-
     def delete(self, request: Any, *, namespace: str | None = None) -> bool:
         """Removes the entry for ``request`` (and its vector) at every level; True if there was one."""
         ns = self._defaults.namespace if namespace is None else check_namespace(namespace)
         key = self.key(request)
         removed = self._store.remove(key, ns)
-        if self._semantic is not None:
-            self._semantic.forget(ns, key)
-        if self._next is not None:
-            removed = self._next.delete(request, namespace=ns) or removed
+        if self._tiers is not None:
+            removed = self._tiers.forget(request, key, ns) or removed
         return removed
 
     def clear(self, namespace: str | None = None) -> int:
@@ -324,10 +286,8 @@ class Cache:
         if namespace is not None:
             check_namespace(namespace)
         removed = self._store.clear(namespace)
-        if self._semantic is not None:
-            self._semantic.clear(namespace)
-        if self._next is not None:
-            removed += self._next.clear(namespace)
+        if self._tiers is not None:
+            removed += self._tiers.clear(namespace)
         return removed
 
     def purge_expired(self) -> int:
@@ -342,38 +302,44 @@ class Cache:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def _mark(self, response: Any) -> Any:
-        if isinstance(response, dict):
-            response["cache"] = True
-        return response
+    @property
+    def stream_flights(self) -> StreamFlights:
+        """Single-flight for streamed misses (used by the SDK wrappers)."""
+        return self._stream_flights
 
     def _shared_copy(self, outcome: tuple[Any, bytes | None], namespace: str) -> Any:
         """What a single-flight waiter gets: its own decoded copy of the leader's answer."""
         response, blob = outcome
         if blob is not None:
             response, meta = decode(blob)
-            self._add_savings(namespace, meta, coalesced=True)
-        return self._mark(response)
+            self._savings.record(namespace, meta, coalesced=True)
+        if isinstance(response, dict):
+            response["cache"] = True
+        return response
 
-    def _begin(self, request: Any, ctl: Controls) -> tuple[str | None, Any]:
-        """The key and, on a hit, the marked response; key None means: bypass the cache."""
+    def _begin(self, request: Any, ctl: Controls) -> tuple[str | None, Any, Any]:
+        """(key, marked response on a hit, the tiers' memos); key None means: bypass the cache."""
         now = self._clock()
         try:
             if not ctl.read:
-                return self.key(request), None
-            key, blob, created = self._lookup(request, ctl, now)
+                key, blob = self.key(request), None
+            else:
+                key, blob, created = self._lookup(request, ctl, now)
         except (TypeError, ValueError) as exc:
             # The provider may still accept this request; the cache must not be why it fails.
             log.warning("dejacache: request not cacheable, calling the provider directly: %s", exc)
-            return None, None
+            return None, None, None
         if blob is not None:
-            hit = self._hit(key, blob, created, now, ctl.namespace)
-            if hit is not None:
-                return key, self._mark(hit.response)
-        return key, None
+            found = self._read(key, blob, ctl.namespace)
+            if found is not None:
+                response = found[0]
+                if isinstance(response, dict):
+                    response["cache"] = True
+                return key, response, None
+        return key, None, None
 
     def _finish(self, key: str, ctl: Controls, response: Any, latency: float, request: Any = None,
-                probe: Any = None, store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
+                memos: Any = None, store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
         try:
             if store_as is None:
                 form, meta = response, {"latency_s": latency}
@@ -385,12 +351,12 @@ class Cache:
             return response, None
         if ctl.write:
             stored = self._write(key, blob, ctl)
-            if self._semantic is not None or self._next is not None:
-                self._store_beyond_exact(request, key, ctl, form, meta, stored, probe)
+            if self._tiers is not None:
+                self._tiers.keep(request, key, ctl, form, meta, stored, memos)
         return response, blob
 
     def call(self, request: Any, llm: Callable[[Any], Any], *, caching: bool | None = None,
-             cache: dict | None = None, namespace: str | None = None,
+             cache: Mapping[str, Any] | None = None, namespace: str | None = None,
              store_as: StoreAs | None = None) -> Any:
         """Answers ``request`` from the cache, or calls ``llm(request)`` and stores its answer.
 
@@ -402,33 +368,39 @@ class Cache:
         returns non-JSON objects (SDK models) choose what is stored and what the call cost;
         the leader still gets ``llm``'s own object, waiters and hits get the stored form.
         """
-        ctl = self._controls(request, caching, cache, namespace)
-        if not (ctl.read or ctl.write):
-            return llm(request)
-        key, hit = self._begin(request, ctl)
+        if caching is None and cache is None and namespace is None and type(request) is dict \
+                and "cache" not in request and "caching" not in request:
+            ctl = self._defaults
+        else:
+            ctl = parse_controls(request, caching, cache, namespace, self._defaults)
+            if not (ctl.read or ctl.write):
+                return llm(request)
+        key, hit, memos = self._begin(request, ctl)
         if hit is not None:
             return hit
         if key is None:
             return llm(request)
-        probe = None
-        if self._semantic is not None or self._next is not None:
-            found, probe = self._beyond_exact(request, key, ctl)
+        if self._tiers is not None:
+            found, memos = self._tiers.find(request, key, ctl, self._clock())
             if found is not None:
-                return self._mark(found.response)
+                response = found.response
+                if isinstance(response, dict):
+                    response["cache"] = True
+                return response
 
         def produce() -> tuple[Any, bytes | None]:
             start = time.perf_counter()
             response = llm(request)
-            return self._finish(key, ctl, response, time.perf_counter() - start, request, probe, store_as)
+            return self._finish(key, ctl, response, time.perf_counter() - start, request, memos, store_as)
 
         outcome, led = self._flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
 
     async def acall(self, request: Any, llm: Callable[[Any], Any | Awaitable[Any]], *,
-                    caching: bool | None = None, cache: dict | None = None,
+                    caching: bool | None = None, cache: Mapping[str, Any] | None = None,
                     namespace: str | None = None, store_as: StoreAs | None = None) -> Any:
         """``call`` for asyncio: ``llm`` may be a coroutine function or a plain callable."""
-        ctl = self._controls(request, caching, cache, namespace)
+        ctl = self.resolve_controls(request, caching, cache, namespace)
 
         async def invoke() -> Any:
             result = llm(request)
@@ -436,25 +408,27 @@ class Cache:
 
         if not (ctl.read or ctl.write):
             return await invoke()
-        key, hit = self._begin(request, ctl)
+        key, hit, memos = self._begin(request, ctl)
         if hit is not None:
             return hit
         if key is None:
             return await invoke()
-        probe = None
-        tiers = self._semantic is not None or self._next is not None
-        if tiers:
+        tiers = self._tiers
+        if tiers is not None:
             # Embedding takes milliseconds: keep the event loop free meanwhile.
-            found, probe = await asyncio.to_thread(self._beyond_exact, request, key, ctl)
+            found, memos = await asyncio.to_thread(tiers.find, request, key, ctl, self._clock())
             if found is not None:
-                return self._mark(found.response)
+                response = found.response
+                if isinstance(response, dict):
+                    response["cache"] = True
+                return response
 
         async def produce() -> tuple[Any, bytes | None]:
             start = time.perf_counter()
             response = await invoke()
             latency = time.perf_counter() - start
-            if tiers:
-                return await asyncio.to_thread(self._finish, key, ctl, response, latency, request, probe, store_as)
+            if tiers is not None:
+                return await asyncio.to_thread(self._finish, key, ctl, response, latency, request, memos, store_as)
             return self._finish(key, ctl, response, latency, store_as=store_as)
 
         outcome, led = await self._async_flights.run((ctl.namespace, key), produce, join=ctl.read)
@@ -476,12 +450,11 @@ class Cache:
         """Counters, in total and per namespace: hits, misses, stores, evictions, expirations,
         entries, bytes, hit_rate, coalesced (answers shared by single-flight), and the provider
         latency, money and tokens saved by hits."""
-        with self._savings_lock:
-            savings = {ns: dict(s) for ns, s in self._savings.items()}
-        per_ns = {ns: {**counters, **savings.pop(ns, _ZERO_SAVINGS)} for ns, counters in self._store.stats()}
-        if self._semantic is not None:
-            self._semantic.adjust_stats(per_ns)
-        total = {**_ZERO_COUNTERS, **_ZERO_SAVINGS}
+        savings = self._savings.totals()
+        per_ns = {ns: {**counters, **(savings.pop(ns, None) or zero_savings())} for ns, counters in self._store.stats()}
+        if self._tiers is not None:
+            self._tiers.adjust_stats(per_ns)
+        total = {**_ZERO_COUNTERS, **zero_savings()}
         for counters in per_ns.values():
             for name, value in counters.items():
                 total[name] = total.get(name, 0) + value

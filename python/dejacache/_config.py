@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 from typing import Any, Callable, Mapping
+from ._errors import ConfigError
 
 #: Largest config file read; a real one is a few hundred bytes.
 MAX_CONFIG_BYTES = 256 * 1024
@@ -38,8 +39,6 @@ _MAX_LEVELS = 8
 _MAX_LIST = 64
 
 
-class ConfigError(ValueError):
-    """A cache configuration that cannot be used; the message says where and what to write."""
 
 
 # -- value checkers: each takes (value, where) and returns the checked value ---------------------
@@ -257,7 +256,7 @@ def _embedders() -> dict:
 
 def _vector_stores(dim_of: Callable[[], int]) -> dict:
     def index(**params: Any) -> Any:
-        from . import VectorIndex
+        from ._core import VectorIndex
 
         return VectorIndex(dim_of(), metric="cosine", **params)
 
@@ -332,10 +331,8 @@ def _cache_kwargs(doc: Any, where: str, level: int) -> dict[str, Any]:
         if name == "semantic":
             kwargs["semantic"] = _semantic(value, f"{where}.semantic")
         elif name == "next_cache":
-            if value is not None:
-                from ._cache import Cache
-
-                kwargs["next_cache"] = Cache(**_cache_kwargs(value, f"{where}.next_cache", level + 1))
+            if value is not None:  # Cache builds the level from its keyword arguments
+                kwargs["next_cache"] = _cache_kwargs(value, f"{where}.next_cache", level + 1)
         else:
             kwargs[name] = _CACHE_KEYS[name](value, f"{where}.{name}")
     return kwargs

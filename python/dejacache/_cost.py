@@ -19,6 +19,7 @@ import orjson
 
 from ._pricing import PriceError, Prices, build, check_rates, cost_of_counts, for_call
 from ._usage import UsageError, fields, read_counts
+from ._errors import UnknownModelError
 
 log = logging.getLogger("dejacache")
 
@@ -29,10 +30,6 @@ _NOT_MODELS = frozenset({"sample_spec"})
 _SNAPSHOT = re.compile(r"(?:[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3})|@default)$")
 
 
-class UnknownModelError(ValueError, KeyError):
-    """No price is known for a model. Catch it as ``ValueError`` or ``KeyError``."""
-
-    __str__ = BaseException.__str__
 
 
 def _check_entry(name: str, entry: Any) -> dict[str, Any]:

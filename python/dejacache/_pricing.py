@@ -19,6 +19,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping, NamedTuple
 
 from ._usage import Counts, fields
+from ._errors import PriceError
 
 PRICE_FIELDS = (
     "input_cost_per_token",
@@ -38,8 +39,6 @@ _WEEKDAYS = {name: i for i, names in enumerate(
      ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday")), start=1) for name in names}
 
 
-class PriceError(ValueError):
-    """A price entry that cannot be used (a price that is not a number >= 0, a missing price)."""
 
 
 class OffPeak(NamedTuple):

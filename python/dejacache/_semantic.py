@@ -236,17 +236,20 @@ class _Candidate(dict):
 class SemanticTier:
     """The semantic tier of one Cache (built by ``Cache(semantic=...)``; not used directly)."""
 
-    def __init__(self, cache: Any, config: Any):
+    def __init__(self, config: Any, *, store: Any, schema: Any, clock: Callable[[], float], savings: Any):
+        """``store``: the exact tier's entry store (answers are read through it by key);
+        ``schema``: the key schema that hashes a request's scope; ``savings``: where hits are
+        counted (``Savings.record``)."""
         if config is True:
             config = Semantic()
         elif isinstance(config, Mapping):
             config = Semantic(**config)
         elif not isinstance(config, Semantic):
             raise TypeError(f"semantic must be True, a dejacache.Semantic or a dict of its arguments, not {config!r}")
-        self._store = cache._store
-        self._schema = cache._schema
-        self._clock = cache._clock
-        self._add_savings = cache._add_savings
+        self._store = store
+        self._schema = schema
+        self._clock = clock
+        self._savings = savings
         embedder = config.embedder
         if embedder is None:
             from .embedders import default_embedder
@@ -267,7 +270,7 @@ class SemanticTier:
         self.top_k = config.top_k
         index = config.vector_store
         if index is None:
-            from . import VectorIndex
+            from ._core import VectorIndex
 
             # A wider graph searched with a narrower beam: at 100k entries, M 32 / ef 32 finds
             # the stored neighbour of every real-embedding query in ~60 us, and 98% of them on
@@ -424,7 +427,7 @@ class SemanticTier:
             raise TypeError("a post-processor must return one of the candidates it was given")
         self._count(ns, True, reads)
         if chosen["meta"]:
-            self._add_savings(ns, chosen["meta"])
+            self._savings.record(ns, chosen["meta"])
         return Hit(chosen["response"], chosen["key"], "semantic", chosen["age"], ns, chosen["score"], chosen["meta"])
 
     def neighbour_similarities(self, candidate: Mapping[str, Any], k: int) -> list[float]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import operator
 from typing import Any, NamedTuple
+from ._errors import UsageError
 
 
-class UsageError(ValueError):
-    """A usage object that cannot be read: unknown shape, or counts that are not whole numbers >= 0."""
 
 
 class Counts(NamedTuple):

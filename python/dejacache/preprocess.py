@@ -25,6 +25,7 @@ import hashlib
 import re
 import string
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from ._errors import PreprocessError
 
 #: What replaces the embedded text in the request's scope. NULs keep it from colliding with text.
 EMBEDDED = "\x00embedded\x00"
@@ -72,8 +73,6 @@ __all__ = [
 ]
 
 
-class PreprocessError(ValueError):
-    """The request has no part this pre-processor can embed; the semantic tier skips it."""
 
 
 class Extraction(NamedTuple):

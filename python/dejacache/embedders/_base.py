@@ -6,13 +6,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-
-class EmbedderUnavailableError(ImportError):
-    """An embedder's model or library is not installed; the message says what to install."""
+from .._errors import EmbedderUnavailableError, EmbeddingError
 
 
-class EmbeddingError(RuntimeError):
-    """An embedder ran but did not produce usable vectors (bad shape, server error, ...)."""
 
 
 @runtime_checkable

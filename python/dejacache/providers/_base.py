@@ -218,7 +218,7 @@ class _Store:
             except (TypeError, ValueError) as exc:
                 log.warning("dejacache: streamed answer not stored: %s", exc)
         if self.flight is not None:
-            self.ctx.cache._stream_flights.end(self.slot, self.flight, done)
+            self.ctx.cache.stream_flights.end(self.slot, self.flight, done)
 
 
 def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
@@ -259,11 +259,11 @@ class _Call:
         if hit is not None:
             return endpoint.replay(hit.response, self.kwargs, ctx.replay_chunk_chars), None, None
         store = _Store(ctx, endpoint, self.request, self.caching, self.controls, self.namespace)
-        ctl = cache._controls(self.request, self.caching, self.controls, self.namespace)
+        ctl = cache.resolve_controls(self.request, self.caching, self.controls, self.namespace)
         if owner is None or not (ctl.read and ctl.write):
             return None, store, None
         slot = (ctl.namespace, cache.key(self.request))
-        flight, led = cache._stream_flights.lead_or_follow(slot, owner)
+        flight, led = cache.stream_flights.lead_or_follow(slot, owner)
         if led:
             store.flight, store.slot = flight, slot
         elif flight.owner != owner:  # a caller never waits for a stream it holds itself
@@ -283,7 +283,7 @@ def _stream_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, strea
         if flight is None:
             break
         # ended: look again (a replay, or lead the retry); stalled: make a call of our own
-        owner = owner if flight.wait(ctx.cache._stream_flights.stall_s) else None
+        owner = owner if flight.wait(ctx.cache.stream_flights.stall_s) else None
     if events is not None:
         return streams.Replay(events, endpoint.event_builder())
     if store is None:
@@ -303,7 +303,7 @@ async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable
         events, store, flight = call.stream_plan(endpoint, ctx, owner)
         if flight is None:
             break
-        owner = owner if await flight.await_end(ctx.cache._stream_flights.stall_s) else None
+        owner = owner if await flight.await_end(ctx.cache.stream_flights.stall_s) else None
     if events is not None:
         return streams.AsyncReplay(events, endpoint.event_builder())
     if store is None:

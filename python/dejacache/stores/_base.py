@@ -24,13 +24,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol, Sequence, runtime_checkable
 
+from .._errors import StoreUnavailable
+
+__all__ = ["COUNTER_NAMES", "BulkEntryStore", "ClosableStore", "EntryStore", "StoreUnavailable"]
+
 #: The counters ``stats()`` reports for each namespace.
 COUNTER_NAMES = ("hits", "misses", "stores", "evictions", "expirations", "entries", "bytes")
-
-
-class StoreUnavailable(ConnectionError):
-    """The store's backend did not answer (down, timed out, refused). The cache treats it as a
-    miss and still calls the provider; the message never contains a password."""
 
 
 @runtime_checkable

@@ -1,0 +1,77 @@
+"""What hits saved: provider latency, money and tokens, per namespace.
+
+A hit only appends ``(namespace, meta)`` to a list (one C call, atomic under the GIL); the list
+is folded into the totals under a lock when it grows past ``FOLD_AT`` or when the totals are
+read. That keeps the bookkeeping off the hit path, and a bad ``meta`` (written by an older
+version or another process into a shared store) can never fail a read: fields that are not
+finite numbers >= 0 are skipped when folded.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Mapping
+
+#: The counters kept per namespace, in the order ``stats()`` lists them.
+SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_saved")
+#: meta field -> the counter it adds to.
+_FROM_META = (("latency_s", "latency_saved_s"), ("cost_usd", "cost_saved_usd"), ("tokens", "tokens_saved"))
+FOLD_AT = 4096
+
+
+def zero_savings() -> dict[str, float]:
+    return dict.fromkeys(SAVINGS_FIELDS, 0)
+
+
+class Savings:
+    """Totals of what hits saved, per namespace.
+
+    >>> s = Savings()
+    >>> s.record("default", {"cost_usd": 0.25, "tokens": 10})
+    >>> s.record("default", {"cost_usd": 0.25}, coalesced=True)
+    >>> s.totals()["default"]["cost_saved_usd"], s.totals()["default"]["coalesced"]
+    (0.5, 1)
+    """
+
+    __slots__ = ("_pending", "_totals", "_lock")
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, Any, bool]] = []
+        self._totals: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, namespace: str, meta: Any, coalesced: bool = False) -> None:
+        """Counts one answer served without a provider call of its own."""
+        pending = self._pending
+        pending.append((namespace, meta, coalesced))
+        if len(pending) > FOLD_AT:
+            self._fold()
+
+    def _fold(self) -> None:
+        with self._lock:
+            pending = self._pending
+            n = len(pending)
+            batch = pending[:n]
+            del pending[:n]  # appends made meanwhile stay for the next fold
+            for namespace, meta, coalesced in batch:
+                totals = self._totals.get(namespace)
+                if totals is None:
+                    totals = self._totals[namespace] = zero_savings()
+                if coalesced:
+                    totals["coalesced"] += 1
+                if isinstance(meta, Mapping):
+                    for field, counter in _FROM_META:
+                        value = meta.get(field)
+                        if value is not None and _usable(value):
+                            totals[counter] += value
+
+    def totals(self) -> dict[str, dict[str, float]]:
+        """A copy of the totals: ``{namespace: {counter: value}}``."""
+        self._fold()
+        with self._lock:
+            return {ns: dict(t) for ns, t in self._totals.items()}
+
+
+def _usable(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0
