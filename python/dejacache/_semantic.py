@@ -350,6 +350,8 @@ class SemanticTier:
     # -- reading ----------------------------------------------------------------------------
 
     def _count(self, namespace: str, hit: bool, reads: list[int]) -> None:
+        if not hit and reads == [0, 0]:
+            return  # changes no counter of stats(); a record per tenant name would grow unbounded
         with self._count_lock:
             c = self._counts.get(namespace)
             if c is None:

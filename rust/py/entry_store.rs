@@ -144,6 +144,13 @@ impl EntryStore {
         self.inner.bytes()
     }
 
+    /// Misses under namespaces `stats()` does not list: reads under names never written to,
+    /// past the first 1024 such names (or longer than 256 bytes), or forgotten by `clear()`.
+    #[getter]
+    fn unlisted_misses(&self) -> u64 {
+        self.inner.unlisted_misses()
+    }
+
     /// Counters per namespace: [(namespace, {hits, misses, stores, ...})].
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, Bound<'py, PyDict>)>> {
         self.inner
