@@ -514,7 +514,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let cfg = Config { dim: 4, metric: Metric::L2, kind: Kind::Hnsw, dtype: Dtype::F32, m: 4, ef_construction: 16, ef_search: 16 };
         let build = |seed: u64| {
-            let index = VectorIndex::new(cfg.clone()).unwrap();
+            let index = VectorIndex::new(cfg).unwrap();
             let ids: Vec<u64> = (0..50).collect();
             let data: Vec<f32> = (0..200).map(|i| (((i + seed) * 37) % 101) as f32 / 50.0 - 1.0).collect();
             index.add(DEFAULT_NAMESPACE, &ids, &data, None).unwrap();
