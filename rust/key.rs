@@ -31,6 +31,9 @@ const TAG_MAP: u8 = 9;
 /// 2^63 as f64: integral floats in [-2^63, 2^63) are written as i64.
 const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
 
+/// Largest buffer an encoder keeps between requests.
+pub const KEPT_CAPACITY: usize = 64 * 1024;
+
 /// Writes a request tree as canonical bytes. Reuse one encoder (after [`KeyEncoder::reset`])
 /// to avoid reallocating the buffer.
 #[derive(Default)]
@@ -49,8 +52,22 @@ impl KeyEncoder {
 
     /// Empties the buffer and writes the schema version.
     pub fn reset(&mut self) {
+        self.trim();
         self.buf.clear();
         self.buf.push(KEY_SCHEMA_VERSION);
+    }
+
+    /// Gives back the memory of a buffer grown past `KEPT_CAPACITY` by one large request, so
+    /// a reused (per-thread) encoder does not keep the largest request it ever saw.
+    pub fn trim(&mut self) {
+        if self.buf.capacity() > KEPT_CAPACITY {
+            self.buf.clear();
+            self.buf.shrink_to(KEPT_CAPACITY);
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     #[inline]
@@ -310,5 +327,28 @@ mod tests {
             let wrap = |s: &str| map(&[("messages", Value::List(vec![map(&[("content", Value::Str(s.into()))])]))]);
             prop_assert_ne!(key_of(&wrap(&a)), key_of(&wrap(&b)));
         }
+    }
+
+    /// Issue 15 item 8: one huge request must not leave a huge buffer in a reused encoder.
+    #[test]
+    fn a_reused_encoder_gives_back_a_huge_buffer() {
+        let mut enc = KeyEncoder::new();
+        let big = "x".repeat(10 << 20);
+        enc.reset();
+        enc.str(&big);
+        let key = enc.finish();
+        assert!(enc.capacity() >= 10 << 20);
+        enc.trim();
+        assert!(enc.capacity() <= KEPT_CAPACITY, "{}", enc.capacity());
+        enc.reset();
+        enc.str(&big);
+        assert_eq!(enc.finish(), key);
+        enc.reset();
+        assert!(enc.capacity() <= KEPT_CAPACITY);
+        // Small requests keep their buffer: no reallocation on the hot path.
+        enc.str("small");
+        let cap = enc.capacity();
+        enc.reset();
+        assert_eq!(enc.capacity(), cap);
     }
 }

@@ -13,6 +13,13 @@ use crate::error::CoreError;
 
 const NIL: u32 = u32::MAX;
 
+/// How many namespaces a store remembers from reads alone (misses under a name never written
+/// to). Reads under caller-chosen tenant names must not grow the store without bound: past this
+/// many, and for names longer than `MAX_READ_ONLY_NAME_LEN`, a miss is counted in
+/// `unlisted_misses` and nothing is allocated. `clear(None)` forgets these namespaces.
+pub const MAX_READ_ONLY_NAMESPACES: usize = 1024;
+pub const MAX_READ_ONLY_NAME_LEN: usize = 256;
+
 /// Which entry leaves first when the store is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Eviction {
@@ -121,11 +128,17 @@ struct Inner {
     /// Recency list: head is the newest. LRU moves an entry to the head on each read.
     head: u32,
     tail: u32,
+    /// (hits, tick, slot) of every entry, kept under LFU only: the other policies update an
+    /// entry's hits without touching this set, so keeping it there would leak stale tuples.
     by_frequency: BTreeSet<(u64, u64, u32)>,
     by_expiry: BTreeSet<(u64, u32)>,
     namespace_ids: HashMap<String, u32>,
     namespace_names: Vec<String>,
     stats: Vec<NamespaceStats>,
+    /// Namespaces known only from reads (never written to): bounded by `MAX_READ_ONLY_NAMESPACES`.
+    read_only_namespaces: usize,
+    /// Misses under namespaces that hold no record (past the bound, or dropped at `clear`).
+    unlisted_misses: u64,
     entries: usize,
     bytes: usize,
     tick: u64,
@@ -151,14 +164,35 @@ impl Inner {
         }
     }
 
+    /// The id of a namespace being written to, created if new.
     fn namespace_id(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.namespace_ids.get(name) {
+            if self.stats[id as usize].stores == 0 {
+                self.read_only_namespaces -= 1;
+            }
             return id;
         }
+        self.new_namespace(name)
+    }
+
+    /// The id of a namespace being read, if it has one or may get one (see
+    /// `MAX_READ_ONLY_NAMESPACES`); None means the read allocates nothing.
+    fn namespace_id_for_read(&mut self, name: &str) -> Option<u32> {
+        if let Some(&id) = self.namespace_ids.get(name) {
+            return Some(id);
+        }
+        if self.read_only_namespaces >= MAX_READ_ONLY_NAMESPACES || name.len() > MAX_READ_ONLY_NAME_LEN {
+            return None;
+        }
+        self.read_only_namespaces += 1;
+        Some(self.new_namespace(name))
+    }
+
+    fn new_namespace(&mut self, name: &str) -> u32 {
         let id = self.namespace_names.len() as u32;
-        self.namespace_ids.insert(name.to_owned(), id);
         self.namespace_names.push(name.to_owned());
         self.stats.push(NamespaceStats::default());
+        self.namespace_ids.insert(name.to_owned(), id);
         id
     }
 
@@ -207,7 +241,9 @@ impl Inner {
         let e = self.slots[slot as usize].take().expect("live slot");
         self.free.push(slot);
         self.index.remove(&(e.ns, e.key));
-        self.by_frequency.remove(&(e.hits, e.tick, slot));
+        if !self.by_frequency.is_empty() {
+            self.by_frequency.remove(&(e.hits, e.tick, slot));
+        }
         if e.expires.is_finite() {
             self.by_expiry.remove(&(expiry_bits(e.expires), slot));
         }
@@ -287,7 +323,10 @@ impl EntryStore {
     ) -> Result<Found, Miss> {
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        let ns = inner.namespace_id(namespace);
+        let Some(ns) = inner.namespace_id_for_read(namespace) else {
+            inner.unlisted_misses += 1;
+            return Err(Miss::Absent);
+        };
         let Some(&slot) = inner.index.get(&(ns, key)) else {
             inner.stats[ns as usize].misses += 1;
             return Err(Miss::Absent);
@@ -403,7 +442,9 @@ impl EntryStore {
         };
         inner.index.insert((ns, key), slot);
         inner.push_front(slot);
-        inner.by_frequency.insert((0, tick, slot));
+        if self.config.eviction == Eviction::Lfu {
+            inner.by_frequency.insert((0, tick, slot));
+        }
         if expires.is_finite() {
             inner.by_expiry.insert((expiry_bits(expires), slot));
         }
@@ -452,18 +493,25 @@ impl EntryStore {
         let mut g = self.inner.lock();
         match namespace {
             None => {
+                // Counters of namespaces written to survive a clear; namespaces known only from
+                // reads are forgotten (their misses move to `unlisted_misses`).
                 let n = g.entries;
+                let mut kept = Inner::new();
+                kept.unlisted_misses = g.unlisted_misses;
                 let names = std::mem::take(&mut g.namespace_names);
-                let mut stats = std::mem::take(&mut g.stats);
-                for s in &mut stats {
-                    s.entries = 0;
-                    s.bytes = 0;
+                for (name, s) in names.into_iter().zip(g.stats.iter()) {
+                    if s.stores == 0 {
+                        kept.unlisted_misses += s.misses;
+                        continue;
+                    }
+                    let id = kept.new_namespace(&name);
+                    kept.stats[id as usize] = NamespaceStats {
+                        entries: 0,
+                        bytes: 0,
+                        ..*s
+                    };
                 }
-                let ids = std::mem::take(&mut g.namespace_ids);
-                *g = Inner::new();
-                g.namespace_names = names;
-                g.stats = stats;
-                g.namespace_ids = ids;
+                *g = kept;
                 n
             }
             Some(name) => {
@@ -510,6 +558,22 @@ impl EntryStore {
             .cloned()
             .zip(g.stats.iter().copied())
             .collect()
+    }
+
+    /// Misses under namespaces `stats` does not list (see `MAX_READ_ONLY_NAMESPACES`).
+    pub fn unlisted_misses(&self) -> u64 {
+        self.inner.lock().unlisted_misses
+    }
+
+    /// How many namespaces the store holds a record for (for tests of its bounds).
+    pub fn namespace_records(&self) -> usize {
+        self.inner.lock().namespace_names.len()
+    }
+
+    /// Size of the LFU frequency set (for tests: it must never outgrow the entries).
+    #[doc(hidden)]
+    pub fn frequency_set_len(&self) -> usize {
+        self.inner.lock().by_frequency.len()
     }
 
     /// Keys of one namespace from the most to the least recently used (for LRU and FIFO
@@ -671,5 +735,63 @@ mod tests {
         })
         .is_err());
         assert!(Eviction::parse("mru").is_err());
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    fn store(max_entries: usize, eviction: Eviction) -> EntryStore {
+        EntryStore::new(StoreConfig {
+            max_entries: Some(max_entries),
+            eviction,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// Issue 15 item 1: entries read before they left stayed in the frequency set under LRU/FIFO.
+    #[test]
+    fn frequency_set_never_outgrows_the_entries() {
+        for eviction in [Eviction::Lru, Eviction::Lfu, Eviction::Fifo] {
+            let s = store(10, eviction);
+            for k in 0..1000u128 {
+                s.put("n", k, Arc::from(&b"v"[..]), 0.0, None).unwrap();
+                s.get("n", k, 0.0, None).unwrap();
+                if k % 3 == 0 {
+                    s.get("n", k, 0.0, None).unwrap();
+                    s.remove("n", k.saturating_sub(1));
+                }
+            }
+            let want = if eviction == Eviction::Lfu { s.len() } else { 0 };
+            assert_eq!(s.frequency_set_len(), want, "{eviction:?}");
+        }
+    }
+
+    /// Issue 15 item 7: reads under ever new namespace names allocate nothing past a bound, and
+    /// their misses still count.
+    #[test]
+    fn reads_under_new_namespaces_are_bounded() {
+        let s = store(10, Eviction::Lru);
+        s.put("kept", 1, Arc::from(&b"v"[..]), 0.0, None).unwrap();
+        let n = 3 * MAX_READ_ONLY_NAMESPACES as u128;
+        for k in 0..n {
+            assert!(s.get(&format!("tenant-{k}"), k, 0.0, None).is_err());
+        }
+        assert!(s.get(&"x".repeat(MAX_READ_ONLY_NAME_LEN + 1), 1, 0.0, None).is_err());
+        assert_eq!(s.namespace_records(), 1 + MAX_READ_ONLY_NAMESPACES);
+        let listed: u64 = s.stats().iter().map(|(_, c)| c.misses).sum();
+        assert_eq!(listed + s.unlisted_misses(), n as u64 + 1);
+        // A read-only namespace written to becomes an ordinary one and keeps its misses.
+        s.put("tenant-0", 9, Arc::from(&b"v"[..]), 0.0, None).unwrap();
+        s.clear(None);
+        let names: Vec<String> = s.stats().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["kept", "tenant-0"]);
+        assert_eq!(s.stats()[1].1.misses, 1);
+        assert_eq!(s.unlisted_misses(), n as u64);
+        // Room again for new read-only namespaces after the clear.
+        s.get("fresh", 1, 0.0, None).unwrap_err();
+        assert_eq!(s.namespace_records(), 3);
     }
 }

@@ -449,12 +449,17 @@ class Cache:
     def stats(self) -> dict[str, Any]:
         """Counters, in total and per namespace: hits, misses, stores, evictions, expirations,
         entries, bytes, hit_rate, coalesced (answers shared by single-flight), and the provider
-        latency, money and tokens saved by hits."""
+        latency, money and tokens saved by hits. ``namespaces`` lists every namespace written to,
+        and up to 1024 names only read from (their misses); misses under other names, and under
+        names only read from before a ``clear()``, count in the totals only."""
         savings = self._savings.totals()
         per_ns = {ns: {**counters, **(savings.pop(ns, None) or zero_savings())} for ns, counters in self._store.stats()}
         if self._tiers is not None:
             self._tiers.adjust_stats(per_ns)
         total = {**_ZERO_COUNTERS, **zero_savings()}
+        # Misses under tenant names never written to are not kept per name past a bound (a read
+        # must not grow the cache); they still count in the totals.
+        total["misses"] += getattr(self._store, "unlisted_misses", 0)
         for counters in per_ns.values():
             for name, value in counters.items():
                 total[name] = total.get(name, 0) + value

@@ -266,7 +266,7 @@ def _vector_stores(dim_of: Callable[[], int]) -> dict:
 # -- the whole config --------------------------------------------------------------------------
 
 _SEMANTIC_KEYS = ("embedder", "threshold", "top_k", "preprocess", "evaluator", "postprocess", "vector_store",
-                  "normalize")
+                  "normalize", "max_text_chars")
 
 
 def _semantic(spec: Any, where: str) -> Any:
@@ -288,6 +288,8 @@ def _semantic(spec: Any, where: str) -> Any:
         kwargs["normalize"] = _bool(spec["normalize"], f"{where}.normalize")
     if "top_k" in spec:
         kwargs["top_k"] = _int(1, 1000)(spec["top_k"], f"{where}.top_k")
+    if "max_text_chars" in spec:
+        kwargs["max_text_chars"] = _int(1, none=True)(spec["max_text_chars"], f"{where}.max_text_chars")
     for key, kind, table in (("preprocess", "pre-processor", _preprocessors), ("evaluator", "evaluator", _evaluators),
                              ("postprocess", "post-processor", _postprocessors), ("embedder", "embedder", _embedders)):
         if key in spec:

@@ -60,6 +60,8 @@ STORE_CHUNK = 2048
 _PARALLEL_ADD_FROM = 1024
 #: the graph of the tier's default index: links per node, and the search beam
 SEMANTIC_INDEX_M, SEMANTIC_INDEX_EF = 32, 32
+#: longest text (in characters, ~4,000 tokens) the tier normalises and embeds; see Semantic
+MAX_TEXT_CHARS = 16_000
 
 
 class Semantic:
@@ -90,10 +92,15 @@ class Semantic:
             ``remove(ids, namespace=)`` and ``search(queries, k, namespace=)`` returning
             ``(ids, similarities)``; default a new ``dejacache.VectorIndex`` (cosine).
             Give each Cache its own store.
+        max_text_chars: the longest text (after ``preprocess``) the tier embeds, default
+            16,000 characters (~4,000 tokens). Normalising and embedding cost grows with the
+            text on every lookup; a longer text gets no semantic lookup and no vector (the exact
+            tier still serves it). It is not truncated: two long prompts sharing a prefix would
+            then look identical. ``None``: no limit.
     """
 
     __slots__ = ("embedder", "threshold", "evaluator", "preprocess", "postprocess", "top_k", "vector_store",
-                 "normalize")
+                 "normalize", "max_text_chars")
 
     def __init__(
         self,
@@ -105,6 +112,7 @@ class Semantic:
         top_k: int = 5,
         vector_store: Any = None,
         normalize: bool = True,
+        max_text_chars: int | None = MAX_TEXT_CHARS,
     ):
         if threshold is not None:
             if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
@@ -126,7 +134,10 @@ class Semantic:
                 raise TypeError(f"vector_store lacks {', '.join(missing)}(): give it a dejacache.VectorIndex or a vector store")
         if not isinstance(normalize, bool):
             raise TypeError(f"normalize must be True or False, not {normalize!r}")
-        self.normalize = normalize
+        if max_text_chars is not None and (isinstance(max_text_chars, bool) or not isinstance(max_text_chars, int)
+                                           or max_text_chars < 1):
+            raise ValueError(f"max_text_chars must be a whole number >= 1 or None, not {max_text_chars!r}")
+        self.normalize, self.max_text_chars = normalize, max_text_chars
         self.embedder, self.threshold, self.evaluator = embedder, threshold, evaluator
         self.preprocess, self.postprocess, self.top_k, self.vector_store = preprocess, postprocess, top_k, vector_store
 
@@ -265,6 +276,7 @@ class SemanticTier:
             self.threshold = default_threshold(embedder)
         self.evaluator = config.evaluator if config.evaluator is not None else default_evaluator(embedder)
         self.normalize = config.normalize
+        self.max_text_chars = config.max_text_chars
         self.preprocess = config.preprocess if config.preprocess is not None else last_content
         self.postprocess = config.postprocess if config.postprocess is not None else first
         self.top_k = config.top_k
@@ -327,10 +339,16 @@ class SemanticTier:
             out[start:start + len(chunk)] = vecs
         return out
 
+    def _check_size(self, text: Any) -> None:
+        cap = self.max_text_chars
+        if cap is not None and isinstance(text, (str, bytes)) and len(text) > cap:
+            raise PreprocessError(f"the text to embed has {len(text)} characters, over max_text_chars={cap}")
+
     def probe(self, request: Any, namespace: str) -> Probe | None:
         """Pre-processes and embeds ``request``; None when it has nothing this tier can embed."""
         try:
             ext = extract(self.preprocess, request)
+            self._check_size(ext.embed)
             scope = f"{namespace}/{self._schema.key(ext.rest)}"
         except PreprocessError as exc:
             log.debug("dejacache: no semantic lookup for this request: %s", exc)
@@ -343,6 +361,7 @@ class SemanticTier:
         for request, namespace in requests:
             try:
                 ext = extract(self.preprocess, request)
+                self._check_size(ext.embed)
                 found.append((f"{namespace}/{self._schema.key(ext.rest)}", namespace, ext))
             except PreprocessError as exc:
                 log.debug("dejacache: no vector for this request: %s", exc)
@@ -353,6 +372,8 @@ class SemanticTier:
     # -- reading ----------------------------------------------------------------------------
 
     def _count(self, namespace: str, hit: bool, reads: list[int]) -> None:
+        if not hit and reads == [0, 0]:
+            return  # changes no counter of stats(); a record per tenant name would grow unbounded
         with self._count_lock:
             c = self._counts.get(namespace)
             if c is None:

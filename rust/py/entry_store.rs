@@ -5,6 +5,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+use super::args::opt_usize_in;
 use super::errors::to_py;
 use super::request_key::{request_key, KeySchema};
 use crate::key::{key_from_hex, key_of_str, key_to_hex};
@@ -28,15 +29,15 @@ impl EntryStore {
     #[new]
     #[pyo3(signature = (max_entries=None, max_bytes=None, default_ttl=None, eviction="lru"))]
     fn new(
-        max_entries: Option<usize>,
-        max_bytes: Option<usize>,
+        max_entries: Option<&Bound<'_, PyAny>>,
+        max_bytes: Option<&Bound<'_, PyAny>>,
         default_ttl: Option<f64>,
         eviction: &str,
     ) -> PyResult<Self> {
         let eviction = Eviction::parse(eviction).map_err(to_py)?;
         let config = StoreConfig {
-            max_entries,
-            max_bytes,
+            max_entries: opt_usize_in("max_entries", max_entries, 1, usize::MAX)?,
+            max_bytes: opt_usize_in("max_bytes", max_bytes, 1, usize::MAX)?,
             default_ttl,
             eviction,
         };
@@ -142,6 +143,13 @@ impl EntryStore {
     #[getter]
     fn bytes(&self) -> usize {
         self.inner.bytes()
+    }
+
+    /// Misses under namespaces `stats()` does not list: reads under names never written to,
+    /// past the first 1024 such names (or longer than 256 bytes), or forgotten by `clear()`.
+    #[getter]
+    fn unlisted_misses(&self) -> u64 {
+        self.inner.unlisted_misses()
     }
 
     /// Counters per namespace: [(namespace, {hits, misses, stores, ...})].

@@ -3,6 +3,7 @@
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
+use super::args::opt_usize_in;
 use super::errors::to_py;
 use crate::embed::{HashingConfig, HashingEmbedder as CoreHashingEmbedder};
 
@@ -14,12 +15,18 @@ pub struct HashingEmbedder {
 #[pymethods]
 impl HashingEmbedder {
     #[new]
-    #[pyo3(signature = (dim=512, min_n=3, max_n=5, words=true))]
-    fn new(dim: usize, min_n: usize, max_n: usize, words: bool) -> PyResult<Self> {
+    #[pyo3(signature = (dim=None, min_n=None, max_n=None, words=true),
+           text_signature = "(dim=512, min_n=3, max_n=5, words=True)")]
+    fn new(
+        dim: Option<&Bound<'_, PyAny>>,
+        min_n: Option<&Bound<'_, PyAny>>,
+        max_n: Option<&Bound<'_, PyAny>>,
+        words: bool,
+    ) -> PyResult<Self> {
         let config = HashingConfig {
-            dim,
-            min_n,
-            max_n,
+            dim: opt_usize_in("dim", dim, 1, 1 << 20)?.unwrap_or(512),
+            min_n: opt_usize_in("min_n", min_n, 1, 16)?.unwrap_or(3),
+            max_n: opt_usize_in("max_n", max_n, 1, 16)?.unwrap_or(5),
             words,
         };
         Ok(HashingEmbedder {

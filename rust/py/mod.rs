@@ -2,6 +2,7 @@
 
 mod distance;
 mod entry_store;
+mod args;
 mod errors;
 mod hashing;
 mod request_key;

@@ -193,8 +193,9 @@ pub(crate) fn request_key(request: &Bound<'_, PyAny>, exclude: &[String]) -> PyR
             Ok(d) => walk_dict(enc, d, 0, exclude),
             Err(_) => walk(enc, request, 0),
         };
-        res.map_err(into_py_err)?;
-        Ok(enc.finish())
+        let key = res.map(|()| enc.finish());
+        enc.trim(); // a huge request must not leave its buffer to the thread
+        key.map_err(into_py_err)
     };
     ENCODER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut enc) => run(&mut enc),

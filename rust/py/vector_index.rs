@@ -6,18 +6,23 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::errors::to_py;
-use crate::vector::index::{self, Config, Kind, DEFAULT_NAMESPACE};
+use super::args::{int_in, opt_usize_in, usize_in};
+use super::errors::{no_panic, to_py};
+use crate::vector::index::{self, Config, Kind, DEFAULT_NAMESPACE, MAX_K, MAX_THREADS};
 use crate::vector::kernels::Metric;
 use crate::vector::persist;
 use crate::vector::rows::Dtype;
 
-/// A numeric array as contiguous float32 values plus its shape; one conversion when needed.
+/// A numeric array as C-ordered (row-major) float32 values plus its shape; one conversion
+/// when needed. Fortran-ordered arrays are contiguous too, but their buffer is column-major:
+/// only a C-contiguous buffer is read as it is.
 fn f32_values(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<usize>, Vec<f32>)> {
     if let Ok(arr) = obj.cast::<PyArrayDyn<f32>>() {
-        let ro = arr.readonly();
-        if let Ok(s) = ro.as_slice() {
-            return Ok((arr.shape().to_vec(), s.to_vec()));
+        if arr.is_c_contiguous() {
+            let ro = arr.readonly();
+            if let Ok(s) = ro.as_slice() {
+                return Ok((arr.shape().to_vec(), s.to_vec()));
+            }
         }
     }
     let np = obj.py().import("numpy")?;
@@ -96,18 +101,8 @@ pub struct VectorIndex {
     inner: index::VectorIndex,
 }
 
-/// A count argument (k, ef, threads) as Python passes it: negative values get the same clear
-/// ValueError as zero instead of an OverflowError from the conversion.
-fn at_least_one(name: &str, value: i64) -> PyResult<usize> {
-    if value < 1 {
-        return Err(PyValueError::new_err(format!("{name} must be at least 1, got {value}")));
-    }
-    usize::try_from(value).map_err(|_| PyValueError::new_err(format!("{name} is too large: {value}")))
-}
-
-fn optional_count(name: &str, value: Option<i64>) -> PyResult<Option<usize>> {
-    value.map(|v| at_least_one(name, v)).transpose()
-}
+/// ef values are saved as u32.
+const MAX_EF: usize = u32::MAX as usize;
 
 fn ns(namespace: Option<&str>) -> &str {
     namespace.unwrap_or(DEFAULT_NAMESPACE)
@@ -118,25 +113,28 @@ type SearchResult<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>);
 #[pymethods]
 impl VectorIndex {
     #[new]
-    #[pyo3(signature = (dim, metric="cosine", kind="auto", dtype="f32", M=16, ef_construction=200, ef_search=64))]
+    // Integer arguments arrive as Python objects, so an out-of-range int is a ValueError naming
+    // the range (not an OverflowError); the signature Python sees shows the real defaults.
+    #[pyo3(signature = (dim, metric="cosine", kind="auto", dtype="f32", M=None, ef_construction=None, ef_search=None),
+           text_signature = "(dim, metric='cosine', kind='auto', dtype='f32', M=16, ef_construction=200, ef_search=64)")]
     #[allow(non_snake_case)]
     fn new(
-        dim: usize,
+        dim: &Bound<'_, PyAny>,
         metric: &str,
         kind: &str,
         dtype: &str,
-        M: usize,
-        ef_construction: usize,
-        ef_search: usize,
+        M: Option<&Bound<'_, PyAny>>,
+        ef_construction: Option<&Bound<'_, PyAny>>,
+        ef_search: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let cfg = Config {
-            dim,
+            dim: usize_in("dim", dim, 1, 1 << 16)?,
             metric: Metric::parse(metric).map_err(to_py)?,
             kind: Kind::parse(kind).map_err(to_py)?,
             dtype: Dtype::parse(dtype).map_err(to_py)?,
-            m: M,
-            ef_construction,
-            ef_search,
+            m: opt_usize_in("M", M, 2, 256)?.unwrap_or(16),
+            ef_construction: opt_usize_in("ef_construction", ef_construction, 1, MAX_EF)?.unwrap_or(200),
+            ef_search: opt_usize_in("ef_search", ef_search, 1, MAX_EF)?.unwrap_or(64),
         };
         Ok(VectorIndex {
             inner: index::VectorIndex::new(cfg).map_err(to_py)?,
@@ -152,9 +150,9 @@ impl VectorIndex {
         ids: &Bound<'_, PyAny>,
         vectors: &Bound<'_, PyAny>,
         namespace: Option<&str>,
-        threads: Option<i64>,
+        threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let threads = optional_count("threads", threads)?;
+        let threads = opt_usize_in("threads", threads, 1, MAX_THREADS)?;
         let ids = id_values(ids)?;
         let (shape, values) = f32_values(vectors, "vectors")?;
         let dim = self.inner.config().dim;
@@ -169,8 +167,10 @@ impl VectorIndex {
                 ids.len()
             )));
         }
-        py.detach(|| self.inner.add(ns(namespace), &ids, &values, threads))
-            .map_err(to_py)
+        no_panic("VectorIndex.add", || {
+            py.detach(|| self.inner.add(ns(namespace), &ids, &values, threads))
+                .map_err(to_py)
+        })
     }
 
     /// Removes ids from the namespace (unknown ids are ignored); returns how many were removed.
@@ -182,25 +182,29 @@ impl VectorIndex {
         namespace: Option<&str>,
     ) -> PyResult<usize> {
         let ids = id_values(ids)?;
-        Ok(py.detach(|| self.inner.remove(ns(namespace), &ids)))
+        self.inner.check_mapped().map_err(to_py)?;
+        no_panic("VectorIndex.remove", || {
+            Ok(py.detach(|| self.inner.remove(ns(namespace), &ids)))
+        })
     }
 
     /// The k nearest vectors of each query: (ids, scores), each (n, k) for queries (n, dim) or
     /// (k,) for one query (dim,). Scores are similarities (higher is better) for cosine and dot,
     /// squared distances for l2. Unfilled slots hold id 2**64-1 and score NaN.
-    #[pyo3(signature = (queries, k=10, ef=None, namespace=None, threads=None))]
+    #[pyo3(signature = (queries, k=None, ef=None, namespace=None, threads=None),
+           text_signature = "($self, queries, k=10, ef=None, namespace=None, threads=None)")]
     fn search<'py>(
         &self,
         py: Python<'py>,
         queries: &Bound<'py, PyAny>,
-        k: i64,
-        ef: Option<i64>,
+        k: Option<&Bound<'py, PyAny>>,
+        ef: Option<&Bound<'py, PyAny>>,
         namespace: Option<&str>,
-        threads: Option<i64>,
+        threads: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<SearchResult<'py>> {
-        let k = at_least_one("k", k)?;
-        let ef = optional_count("ef", ef)?;
-        let threads = optional_count("threads", threads)?;
+        let k = opt_usize_in("k", k, 1, MAX_K)?.unwrap_or(10);
+        let ef = opt_usize_in("ef", ef, 1, usize::MAX)?; // the index bounds it
+        let threads = opt_usize_in("threads", threads, 1, MAX_THREADS)?;
         let (shape, values) = f32_values(queries, "queries")?;
         let dim = self.inner.config().dim;
         let n = match shape.as_slice() {
@@ -212,9 +216,10 @@ impl VectorIndex {
                 )))
             }
         };
-        let found = py
-            .detach(|| self.inner.search(ns(namespace), &values, k, ef, threads))
-            .map_err(to_py)?;
+        let found = no_panic("VectorIndex.search", || {
+            py.detach(|| self.inner.search(ns(namespace), &values, k, ef, threads))
+                .map_err(to_py)
+        })?;
         let ids = PyArray1::from_vec(py, found.ids);
         let scores = PyArray1::from_vec(py, found.scores);
         if shape.len() == 1 {
@@ -228,29 +233,45 @@ impl VectorIndex {
 
     /// Writes the index to `path` atomically (temporary file, fsync, rename).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| persist::save(&self.inner, &path))
-            .map_err(to_py)
+        no_panic("VectorIndex.save", || {
+            py.detach(|| persist::save(&self.inner, &path)).map_err(to_py)
+        })
     }
 
     /// Reads an index written by `save`. With mmap=True the vectors and level-0 links are
     /// served from a read-only map of the file (copied into memory on the first write).
     /// A damaged, truncated or foreign file raises ValueError.
+    /// A mapped file must only be replaced by rename (as `save` does): once the file is changed
+    /// in place (rewritten or truncated), every later call on the index raises OSError; load it
+    /// again. A change made during a call cannot be seen in time and may end the process.
     #[staticmethod]
     #[pyo3(signature = (path, mmap=false))]
     fn load(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Self> {
-        Ok(VectorIndex {
-            inner: py.detach(|| persist::load(&path, mmap)).map_err(to_py)?,
-        })
+        let inner = no_panic("VectorIndex.load", || {
+            py.detach(|| persist::load(&path, mmap)).map_err(to_py)
+        })?;
+        Ok(VectorIndex { inner })
     }
 
+    /// Whether `id` is in the namespace; an int that cannot be an id (negative, or past
+    /// 2**64-1) is not.
     #[pyo3(signature = (id, namespace=None))]
-    fn contains(&self, id: u64, namespace: Option<&str>) -> bool {
-        self.inner.contains(ns(namespace), id)
+    fn contains(&self, id: &Bound<'_, PyAny>, namespace: Option<&str>) -> PyResult<bool> {
+        let id = match int_in("id", id, 0, u64::MAX) {
+            Ok(v) => v,
+            Err(e) if e.is_instance_of::<PyValueError>(id.py()) => return Ok(false),
+            Err(e) => return Err(e), // not an int: TypeError
+        };
+        self.inner.check_mapped().map_err(to_py)?;
+        no_panic("VectorIndex.contains", || Ok(self.inner.contains(ns(namespace), id)))
     }
 
-    fn __contains__(&self, id: &Bound<'_, PyAny>) -> bool {
-        id.extract::<u64>()
-            .is_ok_and(|id| self.inner.contains(DEFAULT_NAMESPACE, id))
+    fn __contains__(&self, id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(id) = id.extract::<u64>() else {
+            return Ok(false);
+        };
+        self.inner.check_mapped().map_err(to_py)?;
+        no_panic("VectorIndex.__contains__", || Ok(self.inner.contains(DEFAULT_NAMESPACE, id)))
     }
 
     /// Vectors in all namespaces.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::kernels::{self, Metric};
+use super::mapped::MappedFile;
 use super::namespace::{Namespace, Scratch};
 use super::rows::Dtype;
 use crate::error::CoreError;
@@ -89,6 +90,8 @@ pub struct Found {
 pub struct VectorIndex {
     cfg: Config,
     spaces: RwLock<HashMap<String, Shared>>,
+    /// The file an index loaded with mmap=True reads from; checked before every use.
+    mapped: Option<MappedFile>,
 }
 
 /// Largest k a search accepts (results are allocated up front).
@@ -117,6 +120,7 @@ impl VectorIndex {
         Ok(VectorIndex {
             cfg,
             spaces: RwLock::new(HashMap::new()),
+            mapped: None,
         })
     }
 
@@ -125,7 +129,19 @@ impl VectorIndex {
         VectorIndex {
             cfg,
             spaces: RwLock::new(spaces),
+            mapped: None,
         }
+    }
+
+    pub(crate) fn with_mapped(mut self, mapped: MappedFile) -> Self {
+        self.mapped = Some(mapped);
+        self
+    }
+
+    /// Err when the file this index maps was changed in place since the load (see `mapped`);
+    /// every operation that reads vectors, ids or links calls it first.
+    pub fn check_mapped(&self) -> Result<(), CoreError> {
+        self.mapped.as_ref().map_or(Ok(()), |m| m.check())
     }
 
     pub fn config(&self) -> &Config {
@@ -177,6 +193,7 @@ impl VectorIndex {
         vectors: &[f32],
         threads: Option<usize>,
     ) -> Result<(), CoreError> {
+        self.check_mapped()?;
         let threads = checked_threads(threads)?;
         if vectors.len() != ids.len() * self.cfg.dim {
             return Err(CoreError::InvalidArgument(format!(
@@ -264,6 +281,7 @@ impl VectorIndex {
         ef: Option<usize>,
         threads: Option<usize>,
     ) -> Result<Found, CoreError> {
+        self.check_mapped()?;
         if !(1..=MAX_K).contains(&k) {
             return Err(CoreError::InvalidArgument(format!(
                 "k must be between 1 and {MAX_K}, got {k}"

@@ -8,6 +8,7 @@ pub mod sampling;
 pub mod buf;
 pub mod hnsw;
 pub mod index;
+pub(crate) mod mapped;
 pub mod namespace;
 pub mod persist;
 pub mod rows;

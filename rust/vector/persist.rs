@@ -26,6 +26,7 @@ use super::buf::{as_bytes, Buf, Pod};
 use super::hnsw::{Graph, NO_ENTRY};
 use super::index::{Config, Kind, Shared, VectorIndex};
 use super::kernels::Metric;
+use super::mapped::MappedFile;
 use super::namespace::Namespace;
 use super::rows::{Dtype, Rows};
 use crate::error::CoreError;
@@ -147,6 +148,7 @@ fn header(cfg: &Config, spaces: usize, payload_len: u64, payload_hash: u64) -> [
 
 /// Writes the index to `path` atomically (temporary file, fsync, rename, fsync of the folder).
 pub fn save(index: &VectorIndex, path: &Path) -> Result<(), CoreError> {
+    index.check_mapped()?;
     if cfg!(target_endian = "big") {
         return Err(CoreError::InvalidArgument(
             "saving is supported on little-endian machines only".into(),
@@ -396,7 +398,8 @@ pub fn load(path: &Path, mmap: bool) -> Result<VectorIndex, CoreError> {
     let data: &[u8] = if mmap {
         // SAFETY: the map is read-only; like every mmap user we rely on the file not being
         // truncated by another process while mapped (saves replace files by rename, which
-        // leaves the mapped inode intact).
+        // leaves the mapped inode intact). `MappedFile` refuses every later use of the map once
+        // the file changed in place; here, between map and checks, it is checked after parsing.
         map = Some(Arc::new(
             unsafe { Mmap::map(&file) }.map_err(|e| io_err(path, e))?,
         ));
@@ -436,7 +439,16 @@ pub fn load(path: &Path, mmap: bool) -> Result<VectorIndex, CoreError> {
     if c.pos != data.len() {
         return Err(corrupt(path, "trailing bytes"));
     }
-    Ok(VectorIndex::from_parts(cfg, spaces))
+    let index = VectorIndex::from_parts(cfg, spaces);
+    if map.is_none() {
+        return Ok(index);
+    }
+    let mapped = MappedFile::new(file, path)?;
+    // The checks above read the mapped bytes; a file whose size changed meanwhile is refused.
+    if mapped.len() != data.len() as u64 {
+        return Err(corrupt(path, "changed while it was being loaded"));
+    }
+    Ok(index.with_mapped(mapped))
 }
 
 #[cfg(test)]
@@ -491,7 +503,66 @@ mod tests {
                 std::fs::write(&bad_path, &good[..cut]).unwrap();
                 assert!(load(&bad_path, false).is_err());
             }
+            // Cut or extended, with the header's payload length and checksums made to match, so
+            // only the structural checks stand between the loader and the missing bytes.
+            for len in (HEADER..good.len() + 64).step_by(5) {
+                let mut bytes = good[..len.min(good.len())].to_vec();
+                bytes.resize(len, 0xA5);
+                bytes[40..48].copy_from_slice(&((len - HEADER) as u64).to_le_bytes());
+                reseal(&mut bytes);
+                std::fs::write(&bad_path, &bytes).unwrap();
+                for mmap in [false, true] {
+                    if let Ok(loaded) = load(&bad_path, mmap) {
+                        let _ = loaded.search(DEFAULT_NAMESPACE, &[0.1, 0.2, 0.3, 0.4], 5, None, None);
+                    }
+                }
+            }
         }
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Issue 15 item 12: a mapped file rewritten or truncated in place is refused, not read.
+    #[test]
+    fn a_mapped_file_changed_in_place_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("dejacache-mapped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = Config { dim: 4, metric: Metric::L2, kind: Kind::Hnsw, dtype: Dtype::F32, m: 4, ef_construction: 16, ef_search: 16 };
+        let build = |seed: u64| {
+            let index = VectorIndex::new(cfg).unwrap();
+            let ids: Vec<u64> = (0..50).collect();
+            let data: Vec<f32> = (0..200).map(|i| (((i + seed) * 37) % 101) as f32 / 50.0 - 1.0).collect();
+            index.add(DEFAULT_NAMESPACE, &ids, &data, None).unwrap();
+            index
+        };
+        let path = dir.join("a.djv");
+        let other = dir.join("b.djv");
+        save(&build(0), &path).unwrap();
+        save(&build(7), &other).unwrap();
+        let q = [0.1, 0.2, 0.3, 0.4];
+        for change in ["rewrite", "truncate"] {
+            save(&build(0), &path).unwrap();
+            let loaded = load(&path, true).unwrap();
+            assert!(loaded.search(DEFAULT_NAMESPACE, &q, 3, None, None).is_ok());
+            // Past the file system's timestamp granularity, so a same-size rewrite is seen too.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            match change {
+                "rewrite" => std::fs::write(&path, std::fs::read(&other).unwrap()).unwrap(),
+                _ => f.set_len(HEADER as u64).unwrap(),
+            }
+            let Err(err) = loaded.search(DEFAULT_NAMESPACE, &q, 3, None, None) else {
+                panic!("{change}: a search of the changed file succeeded")
+            };
+            assert!(err.to_string().contains("changed in place"), "{change}: {err}");
+            assert!(loaded.add(DEFAULT_NAMESPACE, &[99], &q, None).is_err());
+            assert!(loaded.check_mapped().is_err());
+            assert!(save(&loaded, &dir.join("c.djv")).is_err());
+        }
+        // Replaced by rename (as save does), the mapped index keeps serving the old inode.
+        save(&build(0), &path).unwrap();
+        let loaded = load(&path, true).unwrap();
+        save(&build(7), &path).unwrap();
+        assert!(loaded.search(DEFAULT_NAMESPACE, &q, 3, None, None).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
