@@ -6,6 +6,7 @@ pub mod sampling;
 
 // The index (VectorIndex): storage, graph, namespaces, persistence.
 pub mod buf;
+pub mod config;
 pub mod hnsw;
 pub mod index;
 pub mod namespace;
