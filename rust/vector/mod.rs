@@ -1,6 +1,7 @@
 //! The vector core: distance kernels, i8/f16 quantisation, softmax sampling and the index.
 
 pub mod kernels;
+pub mod pairwise;
 pub mod quant;
 pub mod sampling;
 
