@@ -14,6 +14,8 @@
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::error::CoreError;
+
 /// Bumped whenever the encoding rules change, so old keys can never match new requests.
 pub const KEY_SCHEMA_VERSION: u8 = 1;
 
@@ -221,6 +223,25 @@ pub fn key_from_hex(s: &str) -> Option<u128> {
     u128::from_str_radix(s, 16).ok()
 }
 
+/// A key as callers pass it around: 32 hex digits (from [`key_to_hex`]) are that key; any other
+/// text (from a custom key function) is hashed with [`key_of_str`].
+pub fn key_from_text(s: &str) -> u128 {
+    key_from_hex(s).unwrap_or_else(|| key_of_str(s))
+}
+
+/// Puts a map's entries in the order [`KeyEncoder::begin_map`] expects (ascending key bytes);
+/// two entries with the same key text (an int key and a str key that read alike, say) are an
+/// error, since the request would be ambiguous.
+pub fn sort_map_entries<K: AsRef<str>, V>(entries: &mut [(K, V)]) -> Result<(), CoreError> {
+    entries.sort_unstable_by(|a, b| a.0.as_ref().as_bytes().cmp(b.0.as_ref().as_bytes()));
+    if entries.windows(2).any(|w| w[0].0.as_ref() == w[1].0.as_ref()) {
+        return Err(CoreError::InvalidArgument(
+            "a dict in the request has two keys with the same text (an int and a str?)".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +310,23 @@ mod tests {
         assert_eq!(key_from_hex(&h), Some(k));
         assert_eq!(key_from_hex("xyz"), None);
         assert_eq!(key_from_hex(&"g".repeat(32)), None);
+    }
+
+    #[test]
+    fn text_keys_are_hex_or_hashed() {
+        let k = key_of(&Value::Str("hello".into()));
+        assert_eq!(key_from_text(&key_to_hex(k)), k);
+        assert_eq!(key_from_text("my-key"), key_of_str("my-key"));
+        assert_ne!(key_from_text("my-key"), key_from_text("my-key2"));
+    }
+
+    #[test]
+    fn map_entries_sort_by_bytes_and_refuse_twins() {
+        let mut entries = vec![("b", 1), ("a", 2), ("B", 3)];
+        sort_map_entries(&mut entries).unwrap();
+        assert_eq!(entries, [("B", 3), ("a", 2), ("b", 1)]);
+        let mut twins = vec![("1", 1), ("x", 0), ("1", 2)];
+        assert!(sort_map_entries(&mut twins).unwrap_err().to_string().contains("same text"));
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {

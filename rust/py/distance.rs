@@ -20,123 +20,13 @@ use pyo3::types::PyFloat;
 use super::errors::to_py;
 use crate::error::CoreError;
 use crate::vector::kernels::{self, Metric};
-
-/// Bytes of b's rows scanned by all queries of a before moving on (about half an L2 cache).
-const TILE_BYTES: usize = 256 * 1024;
+use crate::vector::pairwise::{self, KernelElement, Shape};
 
 /// Below this many multiply-adds, releasing and retaking the GIL costs more than it frees.
 const DETACH_WORK: usize = 1 << 15;
 
 fn invalid(msg: String) -> PyErr {
     to_py(CoreError::InvalidArgument(msg))
-}
-
-/// An element type with kernels. Batch results are float32 for float inputs and float64 for
-/// int8 ones, where dot and l2 are integers that float32 would round past 2^24.
-trait KernelElement: Element + Copy + Sync {
-    type Out: Element + Copy + Default + Send + Sync + Into<f64>;
-    fn pair(metric: Metric, a: &[Self], b: &[Self]) -> f64;
-    fn many(metric: Metric, query: &[Self], rows: &[Self], out: &mut [Self::Out]);
-    fn is_finite(self) -> bool;
-    /// Cosine from a dot product and the two self-dots (as `pair(Dot, x, x)` gives them).
-    fn cosine_from_dots(ab: Self::Out, aa: f64, bb: f64, a: &[Self], b: &[Self]) -> Self::Out;
-}
-
-impl KernelElement for f32 {
-    type Out = f32;
-
-    fn pair(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
-        (match metric {
-            Metric::Cosine => kernels::cosine_f32(a, b),
-            Metric::Dot => kernels::dot_f32(a, b),
-            Metric::L2 => kernels::l2sq_f32(a, b),
-        }) as f64
-    }
-
-    fn many(metric: Metric, query: &[f32], rows: &[f32], out: &mut [f32]) {
-        match metric {
-            Metric::Cosine => kernels::cosine_f32_many(query, rows, out),
-            Metric::Dot => kernels::dot_f32_many(query, rows, out),
-            Metric::L2 => kernels::l2sq_f32_many(query, rows, out),
-        }
-    }
-
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
-    }
-
-    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[f32], b: &[f32]) -> f32 {
-        kernels::finish_cosine(ab, aa as f32, bb as f32, a, b, |x| x as f64)
-    }
-}
-
-impl KernelElement for f16 {
-    type Out = f32;
-
-    fn pair(metric: Metric, a: &[f16], b: &[f16]) -> f64 {
-        (match metric {
-            Metric::Cosine => kernels::cosine_f16(a, b),
-            Metric::Dot => kernels::dot_f16(a, b),
-            Metric::L2 => kernels::l2sq_f16(a, b),
-        }) as f64
-    }
-
-    fn many(metric: Metric, query: &[f16], rows: &[f16], out: &mut [f32]) {
-        let kernel = match metric {
-            Metric::Cosine => kernels::cosine_f16,
-            Metric::Dot => kernels::dot_f16,
-            Metric::L2 => kernels::l2sq_f16,
-        };
-        kernels::for_each_row(query, rows, out, kernel);
-    }
-
-    fn is_finite(self) -> bool {
-        f16::is_finite(self)
-    }
-
-    fn cosine_from_dots(ab: f32, aa: f64, bb: f64, a: &[f16], b: &[f16]) -> f32 {
-        kernels::finish_cosine(ab, aa as f32, bb as f32, a, b, |x| x.to_f64())
-    }
-}
-
-impl KernelElement for i8 {
-    type Out = f64;
-
-    fn pair(metric: Metric, a: &[i8], b: &[i8]) -> f64 {
-        match metric {
-            Metric::Cosine => kernels::cosine_i8(a, b) as f64,
-            Metric::Dot => kernels::dot_i8(a, b) as f64,
-            Metric::L2 => kernels::l2sq_i8(a, b) as f64,
-        }
-    }
-
-    fn many(metric: Metric, query: &[i8], rows: &[i8], out: &mut [f64]) {
-        let many = match metric {
-            Metric::Cosine => {
-                return kernels::for_each_row(query, rows, out, |a, b| kernels::cosine_i8(a, b) as f64)
-            }
-            Metric::Dot => kernels::dot_i8_many,
-            Metric::L2 => kernels::l2sq_i8_many,
-        };
-        let dim = query.len().max(1);
-        const CHUNK: usize = 1024;
-        let mut buf = [0i32; CHUNK];
-        for (rows, out) in rows.chunks(CHUNK * dim).zip(out.chunks_mut(CHUNK)) {
-            let buf = &mut buf[..out.len()];
-            many(query, rows, buf);
-            for (o, &x) in out.iter_mut().zip(buf.iter()) {
-                *o = x as f64;
-            }
-        }
-    }
-
-    fn is_finite(self) -> bool {
-        true
-    }
-
-    fn cosine_from_dots(ab: f64, aa: f64, bb: f64, _a: &[i8], _b: &[i8]) -> f64 {
-        kernels::cosine_from_i8_parts(ab as i32, aa as i32, bb as i32) as f64
-    }
 }
 
 /// The element type the kernels would read `x` as, when it is a C-contiguous native-order
@@ -164,87 +54,26 @@ fn take<'py, T: Element>(
     Some((a.try_readonly().ok()?, b.try_readonly().ok()?))
 }
 
-/// Names the first vector holding NaN or infinity, once a result came out non-finite.
-fn check_finite<T: KernelElement>(name: &str, values: &[T], dim: usize) -> PyResult<()> {
-    match values.iter().position(|x| !x.is_finite()) {
-        None => Ok(()),
-        Some(i) => Err(invalid(format!(
-            "{name} holds NaN or infinity (vector {}, component {}): drop or replace such vectors \
-             before computing distances",
-            i / dim,
-            i % dim
-        ))),
-    }
-}
-
-fn compute<'py, T: KernelElement>(
+fn compute<'py, T>(
     py: Python<'py>,
     metric: Metric,
     a: PyReadonlyArrayDyn<'py, T>,
     b: PyReadonlyArrayDyn<'py, T>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let (sa, sb) = (a.shape(), b.shape());
-    let (ndim_a, ndim_b) = (sa.len(), sb.len());
-    if !(1..=2).contains(&ndim_a) || !(1..=2).contains(&ndim_b) {
-        return Err(invalid(format!(
-            "expected 1-D vectors or 2-D (n, dim) batches, got shapes {sa:?} and {sb:?}: reshape \
-             the inputs"
-        )));
-    }
-    let dim = sa[ndim_a - 1];
-    if sb[ndim_b - 1] != dim {
-        return Err(invalid(format!(
-            "dimension mismatch: a has shape {sa:?}, b has shape {sb:?}; both must have the same \
-             last dimension"
-        )));
-    }
-    if dim == 0 {
-        return Err(invalid("vectors have 0 dimensions: pass non-empty vectors".into()));
-    }
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: KernelElement + Element,
+    T::Out: Element,
+{
+    let shape = Shape::new(a.shape(), b.shape()).map_err(to_py)?;
     let (xa, xb) = (a.as_slice()?, b.as_slice()?);
-
-    if ndim_a == 1 && ndim_b == 1 {
-        let d = T::pair(metric, xa, xb);
-        if !d.is_finite() {
-            check_finite("a", xa, dim)?;
-            check_finite("b", xb, dim)?;
-        }
+    if shape.is_pair() {
+        let d = pairwise::distance(metric, xa, xb).map_err(to_py)?;
         return Ok(PyFloat::new(py, d).into_any());
     }
-
-    let (n, m) = (if ndim_a == 2 { sa[0] } else { 1 }, if ndim_b == 2 { sb[0] } else { 1 });
-    let work = |out: &mut [T::Out]| {
-        if ndim_a == 1 {
-            T::many(metric, xa, xb, out);
-        } else if ndim_b == 1 {
-            T::many(metric, xb, xa, out);
-        } else {
-            // Cosine of every pair from dot products and each vector's self-dot, computed once,
-            // instead of norms again for every pair.
-            let tiled = if metric == Metric::Cosine { Metric::Dot } else { metric };
-            // Tiles of b that stay in cache while every query of a passes over them, so b is
-            // read from memory once rather than once per query.
-            let tile = (TILE_BYTES / (dim * std::mem::size_of::<T>())).max(1);
-            for (t, block) in xb.chunks(tile * dim).enumerate() {
-                let (start, len) = (t * tile, block.len() / dim);
-                for (query, out) in xa.chunks_exact(dim).zip(out.chunks_exact_mut(m)) {
-                    T::many(tiled, query, block, &mut out[start..start + len]);
-                }
-            }
-            if metric == Metric::Cosine && m > 0 {
-                let self_dots = |x: &[T]| -> Vec<f64> { x.chunks_exact(dim).map(|v| T::pair(Metric::Dot, v, v)).collect() };
-                let (na, nb) = (self_dots(xa), self_dots(xb));
-                for ((va, aa), out) in xa.chunks_exact(dim).zip(&na).zip(out.chunks_exact_mut(m)) {
-                    for ((vb, bb), o) in xb.chunks_exact(dim).zip(&nb).zip(out.iter_mut()) {
-                        *o = T::cosine_from_dots(*o, *aa, *bb, va, vb);
-                    }
-                }
-            }
-        }
-        out.iter().all(|&x| x.into().is_finite())
-    };
+    let (n, m) = shape.rows();
     let mut out = Vec::new();
-    n.checked_mul(m)
+    shape
+        .out_len()
         .and_then(|len| out.try_reserve_exact(len).ok().map(|_| len))
         .map(|len| out.resize(len, T::Out::default()))
         .ok_or_else(|| {
@@ -252,16 +81,14 @@ fn compute<'py, T: KernelElement>(
                 "a ({n}, {m}) result does not fit in memory: pass smaller batches"
             ))
         })?;
-    let all_finite = if (n * m).saturating_mul(dim) >= DETACH_WORK {
+    let work = |out: &mut [T::Out]| pairwise::distances_into(metric, &shape, xa, xb, out);
+    if shape.work() >= DETACH_WORK {
         py.detach(|| work(&mut out))
     } else {
         work(&mut out)
-    };
-    if !all_finite {
-        check_finite("a", xa, dim)?;
-        check_finite("b", xb, dim)?;
     }
-    Ok(if ndim_a == 2 && ndim_b == 2 {
+    .map_err(to_py)?;
+    Ok(if shape.a_rows.is_some() && shape.b_rows.is_some() {
         let out = Array2::from_shape_vec((n, m), out).map_err(|e| invalid(e.to_string()))?;
         out.into_pyarray(py).into_any()
     } else {

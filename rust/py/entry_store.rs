@@ -8,14 +8,8 @@ use pyo3::types::{PyBytes, PyDict};
 use super::args::opt_usize_in;
 use super::errors::to_py;
 use super::request_key::{request_key, KeySchema};
-use crate::key::{key_from_hex, key_of_str, key_to_hex};
+use crate::key::{key_from_text as parse_key, key_to_hex};
 use crate::store::{self, Eviction, StoreConfig, Stored};
-
-/// A key as the Python layer passes it: 32 hex digits from `KeySchema.key`, or any other text
-/// from a custom key function, which is hashed.
-fn parse_key(key: &str) -> u128 {
-    key_from_hex(key).unwrap_or_else(|| key_of_str(key))
-}
 
 type Lookup<'py> = (String, Option<Bound<'py, PyBytes>>, f64);
 

@@ -7,7 +7,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::key::{key_of_str, key_to_hex, KeyEncoder};
+use super::errors::to_py;
+use crate::key::{key_of_str, key_to_hex, sort_map_entries, KeyEncoder};
 
 /// Requests nested deeper than this are refused: it stops cycles and hostile input from
 /// exhausting the stack.
@@ -125,13 +126,7 @@ fn walk_dict(
         }
         entries.push((text, v));
     }
-    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    if entries.windows(2).any(|w| w[0].0 == w[1].0) {
-        // Only possible with an int key and a str key that read the same, e.g. {1: .., "1": ..}.
-        return Err(WalkError::Python(PyValueError::new_err(
-            "a dict in the request has two keys with the same text (an int and a str?)",
-        )));
-    }
+    sort_map_entries(&mut entries).map_err(|e| WalkError::Python(to_py(e)))?;
     enc.begin_map(entries.len());
     for (k, v) in entries {
         enc.str(&k);

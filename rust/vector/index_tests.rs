@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::vector::persist;
+use crate::vector::rows::Dtype;
 
 /// xorshift64*: a tiny deterministic generator so failures replay exactly.
 struct Rng(u64);

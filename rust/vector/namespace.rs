@@ -4,7 +4,7 @@
 use std::collections::BinaryHeap;
 
 use super::hnsw::Graph;
-use super::index::{Config, Kind};
+use super::config::{Config, Kind};
 use super::rows::{Dtype, Query, Rows, Scored};
 
 /// Live rows above which kind="auto" builds a graph (measured: notes/index.md).
