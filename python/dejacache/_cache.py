@@ -55,6 +55,8 @@ class Cache:
         next_cache: a lower-level ``Cache`` tried after this one misses; its hits are copied
             up into this one, and answers and deletes go to every level.
         clock: ``() -> seconds``, for tests (default ``time.time``).
+        opt_in: ``True`` makes the cache off by default: a call reads and stores only when it
+            asks with ``cache={"use-cache": True}`` (LiteLLM's ``mode="default_off"``).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Cache:
         semantic: Any = None,
         next_cache: Cache | None = None,
         clock: Callable[[], float] | None = None,
+        opt_in: bool = False,
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
             if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
@@ -80,7 +83,10 @@ class Cache:
             raise TypeError(f"key_func must be a callable request -> str, not {key_func!r}")
         self._store = _core.EntryStore(max_entries, max_bytes, ttl, eviction)
         self._schema = _core.KeySchema(list(EXCLUDED_PARAMS))
-        self._defaults = Controls(True, True, None, None, check_namespace(namespace))
+        if not isinstance(opt_in, bool):
+            raise ValueError(f"opt_in must be True or False, not {opt_in!r}")
+        self._defaults = Controls(not opt_in, not opt_in, None, None, check_namespace(namespace))
+        self.opt_in = opt_in
         self._key_func = key_func
         self._clock = clock or time.time
         self._flights = ThreadFlights()
