@@ -279,11 +279,15 @@ def _flat_and_long_context(name: str, entry: Mapping[str, Any]) -> Prices:
     if not thresholds:
         return base
     tiers = []
-    for tokens, rates in sorted(thresholds.items(), reverse=True):
-        tier_in = rates.get("input_cost_per_token", base.input)
-        tier_out = rates.get("output_cost_per_token", base.output)
-        tiers.append((tokens, _rates({**flat, **rates}, tier_in, tier_out)))
-    return base._replace(tiers=tuple(tiers))
+    crossed: dict[str, float] = {}
+    for tokens, rates in sorted(thresholds.items()):
+        # Each rate keeps its own thresholds: a prompt past 128k still pays the output rate
+        # named "above 32k" when no higher threshold names an output rate (as LiteLLM bills).
+        crossed = {**crossed, **rates}
+        tier_in = crossed.get("input_cost_per_token", base.input)
+        tier_out = crossed.get("output_cost_per_token", base.output)
+        tiers.append((tokens, _rates({**flat, **crossed}, tier_in, tier_out)))
+    return base._replace(tiers=tuple(reversed(tiers)))
 
 
 def _rates(flat: Mapping[str, Any], inp: float, out: float) -> Prices:
