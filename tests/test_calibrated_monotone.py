@@ -51,7 +51,8 @@ def test_near_identical_texts_are_served(ev, a, b):
     u, v = unit(2), unit(3)
     assert ev.score(a, b, 0.97, u, v) == 1.0
     assert ev.evaluate({"text": a, "embedding": u}, {"text": b, "embedding": v, "similarity": 0.97}) == 1.0
-    scores = ev.score_batch([a, a], [b, "Who wrote Hamlet?"], np.array([0.97, 0.97]), np.stack([u, u]), np.stack([v, v]))
+    scores = ev.score_batch([a, a], [b, "Who wrote Hamlet?"], np.array([0.97, 0.97]),
+                            np.stack([u, u]), np.stack([v, v]))
     assert scores[0] == 1.0 and scores[1] < ev.threshold
 
 
@@ -82,7 +83,8 @@ def test_monotone_over_the_model_breakpoints(ev):
     u, v = unit(7), unit(8)
     breaks = ev.model._similarity_breaks()
     sims = np.sort(np.concatenate((breaks, breaks + 1e-9, np.linspace(0.0, 1.0, 41))))
-    scores = ev.score_batch([a] * len(sims), [b] * len(sims), sims, np.stack([u] * len(sims)), np.stack([v] * len(sims)))
+    us, vs = np.stack([u] * len(sims)), np.stack([v] * len(sims))
+    scores = ev.score_batch([a] * len(sims), [b] * len(sims), sims, us, vs)
     assert np.all(np.diff(scores) >= 0)
     raw = ev.model.probability(ev.model.design([a] * len(sims), [b] * len(sims), sims,
                                                np.stack([u] * len(sims)), np.stack([v] * len(sims))))

@@ -50,7 +50,8 @@ def test_iterations_carry_cache_reads_writes_and_their_split():
     usage = {
         "input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20,
         "iterations": [
-            {"input_tokens": 50, "output_tokens": 40, "cache_read_input_tokens": 300, "cache_creation_input_tokens": 200,
+            {"input_tokens": 50, "output_tokens": 40, "cache_read_input_tokens": 300,
+             "cache_creation_input_tokens": 200,
              "cache_creation": {"ephemeral_5m_input_tokens": 150, "ephemeral_1h_input_tokens": 50}},
             {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20},
         ],
@@ -174,7 +175,8 @@ def test_bad_tiered_pricing_is_refused(table, words):
 
 def test_inference_geo_uplift():
     load_prices({"geo-claude": {"input_cost_per_token": 5e-6, "output_cost_per_token": 2.5e-5,
-                                "cache_read_input_token_cost": 5e-7, "provider_specific_entry": {"us": 1.1, "fast": 2.0}}})
+                                "cache_read_input_token_cost": 5e-7,
+                                "provider_specific_entry": {"us": 1.1, "fast": 2.0}}})
     usage = {"input_tokens": 1000, "output_tokens": 100, "cache_read_input_tokens": 2000,
              "cache_creation_input_tokens": 0}
     base = 1000 * 5e-6 + 2000 * 5e-7 + 100 * 2.5e-5

@@ -207,7 +207,7 @@ class TreesPairModel(PairModel):
             raise ValueError("tree arrays point outside the model")
         # Which trees split on the similarity (cosine, cosine_sq): only those move with it.
         similarity = [self.features.index(f) for f in ("cosine", "cosine_sq") if f in self.features]
-        tree_of = np.searchsorted(self.roots, np.arange(n), side="right") - 1 if len(self.roots) else np.zeros(0, np.intp)
+        tree_of = np.searchsorted(self.roots, np.arange(n), side="right") - 1
         on_similarity = inner & np.isin(self.feature, similarity)
         self._moves = np.zeros(len(self.roots), dtype=bool)
         if len(self.roots) and np.all(np.diff(self.roots) > 0):

@@ -216,8 +216,8 @@ def _ranged(name: str, entry: Mapping[str, Any], ranges: list) -> tuple:
             reasoning = float(tier.get("output_cost_per_reasoning_token", output))
         else:
             output = float(entry.get("output_cost_per_token") or 0.0)
-            reasoning = next((float(r) for r in (tier.get("output_cost_per_reasoning_token"),
-                                                 entry.get("output_cost_per_reasoning_token")) if r is not None), output)
+            named = (tier.get("output_cost_per_reasoning_token"), entry.get("output_cost_per_reasoning_token"))
+            reasoning = next((float(r) for r in named if r is not None), output)
         write = float(tier.get("cache_creation_input_token_cost", inp))
         out.append((start, end, Prices(inp, output, reasoning, float(tier.get("cache_read_input_token_cost", inp)),
                                        write, float(tier.get("cache_creation_input_token_cost_above_1hr", write)))))

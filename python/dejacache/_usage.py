@@ -231,8 +231,9 @@ def _anthropic_iterations(usage: Any, iterations: Any) -> Counts:
         breakdown = _get(it, "cache_creation")
         if breakdown is not None:
             split = True
-            w5 += _n(_get(breakdown, "ephemeral_5m_input_tokens"), f"iterations[{i}].cache_creation.ephemeral_5m_input_tokens")
-            w1 += _n(_get(breakdown, "ephemeral_1h_input_tokens"), f"iterations[{i}].cache_creation.ephemeral_1h_input_tokens")
+            where = f"iterations[{i}].cache_creation"
+            w5 += _n(_get(breakdown, "ephemeral_5m_input_tokens"), f"{where}.ephemeral_5m_input_tokens")
+            w1 += _n(_get(breakdown, "ephemeral_1h_input_tokens"), f"{where}.ephemeral_1h_input_tokens")
         details = _get(it, "output_tokens_details")
         tokens = None if details is None else _get(details, "thinking_tokens")
         if tokens is None:
@@ -248,7 +249,8 @@ def _anthropic_iterations(usage: Any, iterations: Any) -> Counts:
         reasoning = thinking
     else:
         reasoning = _nested(usage, "output_tokens_details", "thinking_tokens")
-    return _checked(uncached + cached + written, cached, written, w1, completion, min(reasoning, completion), None, split)
+    reasoning = min(reasoning, completion)
+    return _checked(uncached + cached + written, cached, written, w1, completion, reasoning, None, split)
 
 
 def _gemini(usage: Any) -> Counts:

@@ -66,7 +66,8 @@ def test_cost_types_select_thresholds_independently():
 
 @pytest.mark.parametrize("order", ["standard-first", "priority-first"])
 def test_equal_threshold_matching_tier_wins(order):
-    rates = [("output_cost_per_token_above_200k_tokens", 1e-6), ("output_cost_per_token_above_200k_tokens_priority", 1.5e-6)]
+    rates = [("output_cost_per_token_above_200k_tokens", 1e-6),
+             ("output_cost_per_token_above_200k_tokens_priority", 1.5e-6)]
     if order == "priority-first":
         rates.reverse()
     entry = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, **dict(rates)}
@@ -90,7 +91,8 @@ def test_equal_threshold_matching_tier_wins_for_cache_read():
 
 def test_a_higher_standard_threshold_governs_a_lower_tier_threshold():
     entry = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-             "output_cost_per_token_above_200k_tokens": 1e-6, "output_cost_per_token_above_128k_tokens_priority": 1.5e-6}
+             "output_cost_per_token_above_200k_tokens": 1e-6,
+             "output_cost_per_token_above_128k_tokens_priority": 1.5e-6}
     assert close(cost(entry, only_output(250_000), "priority"), 250_000 * 1e-6 + 1000 * 1e-6)
 
 
@@ -103,16 +105,17 @@ def test_tier_qualified_threshold_applies_only_to_its_tier():
 
 # -- test_tiered_pricing.py ---------------------------------------------------------------------
 
+FREE_READS = {"range": [0, 100_000], "input_cost_per_token": 1e-6, "cache_read_input_token_cost": 0.0}
 CACHED = {"prompt_tokens": 10_000, "completion_tokens": 0, "prompt_tokens_details": {"cached_tokens": 10_000}}
 
 
 def test_tier_honours_an_explicit_zero_cache_rate():
-    entry = {"tiered_pricing": [{"range": [0, 100_000], "input_cost_per_token": 1e-6, "cache_read_input_token_cost": 0.0}]}
+    entry = {"tiered_pricing": [FREE_READS]}
     assert cost(entry, CACHED) == 0.0
 
 
 def test_tier_honours_an_explicit_zero_in_the_overflow_tier():
-    entry = {"tiered_pricing": [{"range": [0, 100_000], "input_cost_per_token": 1e-6, "cache_read_input_token_cost": 0.0}]}
+    entry = {"tiered_pricing": [FREE_READS]}
     usage = {"prompt_tokens": 150_000, "completion_tokens": 0, "prompt_tokens_details": {"cached_tokens": 150_000}}
     assert cost(entry, usage) == 0.0
 
