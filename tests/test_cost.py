@@ -386,7 +386,8 @@ def test_long_prompt_tier():
     mid = {"prompt_tokens": 300_000, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 100_000}}
     assert close(completion_cost(mid, model="long"), 200_000 * 3e-6 + 100_000 * 1e-7 + 10 * 4e-6)
     big = {"prompt_tokens": 600_000, "completion_tokens": 10}
-    assert close(completion_cost(big, model="long"), 600_000 * 5e-6 + 10 * 2e-6)
+    # Each rate keeps the highest threshold that names it: output stays at its "above 200k" rate.
+    assert close(completion_cost(big, model="long"), 600_000 * 5e-6 + 10 * 4e-6)
     with pytest.raises(dejacache.PriceError, match="above_200k_tokens"):
         load_prices({"long": {"input_cost_per_token_above_200k_tokens": "cheap"}})
 

@@ -58,6 +58,8 @@ class Cache:
         next_cache: a lower-level ``Cache`` tried after this one misses; its hits are copied
             up into this one, and answers and deletes go to every level.
         clock: ``() -> seconds``, for tests (default ``time.time``).
+        opt_in: ``True`` makes the cache off by default: a call reads and stores only when it
+            asks with ``cache={"use-cache": True}`` (LiteLLM's ``mode="default_off"``).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Cache:
         next_cache: Cache | Mapping[str, Any] | None = None,
         store: EntryStore | None = None,
         clock: Callable[[], float] | None = None,
+        opt_in: bool = False,
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
             if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
@@ -88,7 +91,10 @@ class Cache:
             raise TypeError(f"store must be a dejacache.stores entry store, not {store!r}")
         self._store = store
         self._schema = _core.KeySchema(list(EXCLUDED_PARAMS))
-        self._defaults = Controls(True, True, None, None, check_namespace(namespace))
+        if not isinstance(opt_in, bool):
+            raise ValueError(f"opt_in must be True or False, not {opt_in!r}")
+        self._defaults = Controls(not opt_in, not opt_in, None, None, check_namespace(namespace))
+        self.opt_in = opt_in
         self._key_func = key_func
         self._clock = clock or time.time
         self._flights = ThreadFlights()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ LOGISTIC_FORMAT = "dejacache-pair-logistic/1"
 TREES_FORMAT = "dejacache-pair-trees/1"
 #: the model shipped with the package, fitted on all-MiniLM-L6-v2 embeddings
 DEFAULT_MODEL = "pair_minilm_l6.json"
+# Rows scored at once when the score is made monotone (each row expands to one per breakpoint).
+_CHUNK = 256
+
+
+def normalised(text: str) -> str:
+    """The text as the evaluator compares it for identity: Unicode NFKC, case-folded, runs of
+    whitespace as one space, no leading or trailing space. Punctuation is kept: "2+2" and "2-2"
+    are different questions."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def pair_design(a: Sequence[str], b: Sequence[str], similarity: np.ndarray, u: np.ndarray | None,
@@ -75,7 +85,52 @@ class PairModel:
         return pair_design(a, b, similarity, u, v, features=self.features, embedding_dim=self.embedding_dim, embedder=self.embedder)
 
     def probability(self, design: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.log_odds(design))
+
+    def log_odds(self, design: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _similarity_breaks(self) -> np.ndarray:
+        """The similarities at which the log-odds may turn (other features fixed), sorted."""
+        raise NotImplementedError
+
+    def _split_log_odds(self, design: np.ndarray) -> tuple[np.ndarray, Any]:
+        """(the part of the log-odds that does not depend on the similarity, a function of
+        design rows giving the part that does). The default keeps it all in the second part."""
+        return np.zeros(len(design)), self.log_odds
+
+    def monotone_probability(self, design: np.ndarray) -> np.ndarray:
+        """:meth:`probability`, made non-decreasing in the similarity: each pair scores the
+        lowest probability the model gives it at any similarity from its own up to 1.0, other
+        features unchanged. Exact, since the model's log-odds turn only at known breakpoints
+        (tree splits; the vertex of the logistic quadratic). It never raises a score."""
+        if "cosine" not in self.features:
+            return self.probability(design)
+        col = self.features.index("cosine")
+        col_sq = self.features.index("cosine_sq") if "cosine_sq" in self.features else None
+        breaks = self._similarity_breaks()
+        fixed, moving = self._split_log_odds(design)
+        lowest = np.empty(len(design))
+        for start in range(0, len(design), _CHUNK):
+            rows, points = [], []
+            for i in range(start, min(start + _CHUNK, len(design))):
+                s = float(design[i, col])
+                inside = breaks[(breaks > s) & (breaks < 1.0)]
+                pts = np.unique(np.concatenate(([s], inside, [max(s, 1.0)])))
+                pts = np.concatenate((pts, (pts[:-1] + pts[1:]) / 2))  # each stretch between breakpoints
+                rows.append(np.full(len(pts), i))
+                points.append(pts)
+            index = np.concatenate(rows)
+            expanded = design[index].copy()
+            sims = np.concatenate(points)
+            expanded[:, col] = sims
+            if col_sq is not None:
+                expanded[:, col_sq] = sims * sims
+            z = moving(expanded)
+            chunk = np.full(min(_CHUNK, len(design) - start), np.inf)
+            np.minimum.at(chunk, index - start, z)
+            lowest[start : start + len(chunk)] = chunk
+        return _sigmoid(fixed + lowest)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.spec)
@@ -114,8 +169,16 @@ class LogisticPairModel(PairModel):
         if not (len(self.mean) == len(self.scale) == len(self.coef) == self.width):
             raise ValueError(f"model arrays must all have {self.width} values")
 
-    def probability(self, design: np.ndarray) -> np.ndarray:
-        return _sigmoid(((design - self.mean) / self.scale) @ self.coef + self.intercept)
+    def log_odds(self, design: np.ndarray) -> np.ndarray:
+        return ((design - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def _similarity_breaks(self) -> np.ndarray:
+        # The log-odds are a quadratic in the similarity s (terms s and s^2): it turns at the vertex.
+        a = self.coef[self.features.index("cosine")] / self.scale[self.features.index("cosine")]
+        b = 0.0
+        if "cosine_sq" in self.features:
+            b = self.coef[self.features.index("cosine_sq")] / self.scale[self.features.index("cosine_sq")]
+        return np.array([-a / (2 * b)]) if b != 0 else np.array([])
 
 
 class TreesPairModel(PairModel):
@@ -142,18 +205,43 @@ class TreesPairModel(PairModel):
         inner = self.left >= 0
         if (self.feature[inner] >= self.width).any() or (self.left >= n).any() or (self.right >= n).any() or (self.roots >= n).any():
             raise ValueError("tree arrays point outside the model")
+        # Which trees split on the similarity (cosine, cosine_sq): only those move with it.
+        similarity = [self.features.index(f) for f in ("cosine", "cosine_sq") if f in self.features]
+        tree_of = np.searchsorted(self.roots, np.arange(n), side="right") - 1
+        on_similarity = inner & np.isin(self.feature, similarity)
+        self._moves = np.zeros(len(self.roots), dtype=bool)
+        if len(self.roots) and np.all(np.diff(self.roots) > 0):
+            self._moves[np.unique(tree_of[on_similarity])] = True
+        else:
+            self._moves[:] = True  # roots out of order: treat every tree as moving
+        splits = []
+        for f, col in zip(("cosine", "cosine_sq"), similarity):
+            t = self.split[inner & (self.feature == col)]
+            splits.append(t if f == "cosine" else np.concatenate((np.sqrt(t[t >= 0]), -np.sqrt(t[t >= 0]))))
+        self._breaks = np.unique(np.concatenate(splits)) if splits else np.array([])
 
-    def probability(self, design: np.ndarray) -> np.ndarray:
+    def _leaves(self, design: np.ndarray, roots: np.ndarray) -> np.ndarray:
         design = np.atleast_2d(design)
         rows = np.arange(len(design))[:, None]
-        node = np.broadcast_to(self.roots, (len(design), len(self.roots))).copy()
+        node = np.broadcast_to(roots, (len(design), len(roots))).copy()
         while True:
             inner = self.left[node] >= 0
             if not inner.any():
                 break
             goes_left = design[rows, self.feature[node]] <= self.split[node]
             node = np.where(inner, np.where(goes_left, self.left[node], self.right[node]), node)
-        return _sigmoid(self.baseline + self.value[node].sum(axis=1))
+        return self.value[node].sum(axis=1)
+
+    def log_odds(self, design: np.ndarray) -> np.ndarray:
+        return self.baseline + self._leaves(design, self.roots)
+
+    def _similarity_breaks(self) -> np.ndarray:
+        return self._breaks
+
+    def _split_log_odds(self, design: np.ndarray) -> tuple[np.ndarray, Any]:
+        fixed = self.baseline + self._leaves(design, self.roots[~self._moves])
+        moving = self.roots[self._moves]
+        return fixed, lambda rows: self._leaves(rows, moving)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 30) -> tuple[np.ndarray, float]:
@@ -242,6 +330,10 @@ def build_trees(design: np.ndarray, labels: np.ndarray, *, features: Sequence[st
 class CalibratedPairEvaluator:
     """Scores a cached candidate with the probability (0-1) that it asks the same as the query.
 
+    Two guarantees hold whatever the fitted model says: texts that are the same once
+    normalised (:func:`normalised`: case, Unicode form and whitespace) score 1.0, and the score
+    never falls as the similarity rises (:meth:`PairModel.monotone_probability`).
+
     Fits the semantic tier's evaluator interface, ``evaluate(query, candidate) -> float``,
     where both are mappings with ``"text"`` and ``"embedding"``, and the candidate has
     ``"similarity"`` (the cosine). ``threshold`` is the probability at which the model reached
@@ -265,15 +357,21 @@ class CalibratedPairEvaluator:
         """Probability in [0, 1] that the two texts ask the same thing."""
         if math.isnan(float(similarity)):
             return 0.0
+        if normalised(query_text) == normalised(candidate_text):
+            return 1.0
         design = self.model.design([query_text], [candidate_text], np.array([similarity]),
                                    None if query_embedding is None else np.asarray(query_embedding)[None, :],
                                    None if candidate_embedding is None else np.asarray(candidate_embedding)[None, :])
-        return float(self.model.probability(design)[0])
+        return float(self.model.monotone_probability(design)[0])
 
     def score_batch(self, a: Sequence[str], b: Sequence[str], similarity: np.ndarray,
                     u: np.ndarray | None = None, v: np.ndarray | None = None) -> np.ndarray:
         """:meth:`score` for many pairs at once (rows of ``u`` and ``v`` are the embeddings)."""
-        return self.model.probability(self.model.design(a, b, np.asarray(similarity, dtype=np.float64), u, v))
+        similarity = np.asarray(similarity, dtype=np.float64)
+        scores = self.model.monotone_probability(self.model.design(a, b, similarity, u, v))
+        scores[np.array([normalised(x) == normalised(y) for x, y in zip(a, b)], dtype=bool)] = 1.0
+        scores[np.isnan(similarity)] = 0.0
+        return scores
 
     def evaluate(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
         u = query.get("embedding")

@@ -315,6 +315,7 @@ _CACHE_KEYS: dict[str, Callable[[Any, str], Any]] = {
     "ttl": _num(0.0, none=True),
     "eviction": _str(("lru", "lfu", "fifo")),
     "namespace": _str(),
+    "opt_in": _bool,
 }
 
 

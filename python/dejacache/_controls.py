@@ -3,7 +3,10 @@
 ``caching=False`` bypasses the cache; ``cache={"no-cache": True}`` skips the read but stores the
 answer; ``{"no-store": True}`` reads but never writes; ``{"ttl": s}`` sets the entry's lifetime;
 ``{"s-maxage": s}`` refuses entries older than ``s`` seconds; ``{"namespace": "x"}`` picks the
-tenant. The same two keys may also sit inside the request itself; they never enter its key.
+tenant; ``{"use-cache": True}`` turns the cache on for one call, which is how a cache built with
+``Cache(opt_in=True)`` is used (off unless the request asks; LiteLLM's ``mode="default_off"``),
+and ``{"use-cache": False}`` turns it off like ``caching=False``. The same two keys may also sit
+inside the request itself; they never enter its key.
 """
 
 from __future__ import annotations
@@ -27,10 +30,33 @@ EXCLUDED_PARAMS: tuple[str, ...] = (
     "request_timeout",
     "max_retries",
     "num_retries",
+    *(
+        # LiteLLM's per-call internals (litellm.types.utils.all_litellm_params): objects and ids
+        # of this one call, its logging callbacks' settings, retries, rate limits and timeouts.
+        # None changes the answer. Kwargs that can (api_base, custom_llm_provider, fallbacks,
+        # mock_response, prompt templates and prompt_id, litellm_system_prompt) stay in the key.
+        "litellm_logging_obj", "litellm_trace_id", "litellm_session_id", "litellm_request_debug",
+        "litellm_trusted_callback_vars", "litellm_disabled_callbacks", "litellm_credential_name",
+        "completion_call_id", "logger_fn", "client", "use_client", "shared_session", "proxy_server_request",
+        "model_info", "preset_cache_key", "cache_key", "acompletion", "aembedding", "atext_completion",
+        "async_call", "tags", "no-log", "turn_off_message_logging", "verbose",
+        "stream_timeout", "client_side_timeout", "force_timeout", "keepalive_seconds", "ssl_verify",
+        "cooldown_time", "retry_policy", "retry_strategy", "fallback_depth", "max_fallbacks",
+        "max_parallel_requests", "rpm", "tpm", "rpd", "tpd", "itpm", "otpm", "order", "weight",
+        "arize_api_key", "arize_error_sampling_rate", "arize_otlp_protocol", "arize_space_id", "arize_space_key",
+        "arize_success_sampling_rate", "dd_agent_host", "dd_agent_port", "dd_api_key", "dd_site",
+        "gcs_bucket_name", "gcs_path_service_account", "humanloop_api_key", "langfuse_environment",
+        "langfuse_host", "langfuse_prompt_version", "langfuse_public_key", "langfuse_secret",
+        "langfuse_secret_key", "langfuse_span_scope", "langsmith_api_key", "langsmith_base_url",
+        "langsmith_project", "langsmith_sampling_rate", "langsmith_tenant_id", "newrelic_api_key",
+        "newrelic_region", "posthog_api_key", "posthog_api_url", "signoz_ingestion_endpoint",
+        "signoz_ingestion_key", "wandb_api_key", "weave_project_id",
+    ),
 )
 
 _FLAG_NAMES = {"no-cache": "no_cache", "no_cache": "no_cache", "no-store": "no_store", "no_store": "no_store"}
 _VALUE_NAMES = {"ttl": "ttl", "s-maxage": "max_age", "s_maxage": "max_age", "namespace": "namespace"}
+_USE_NAMES = ("use-cache", "use_cache")
 
 
 class Controls:
@@ -87,7 +113,16 @@ def parse_controls(
             raise ValueError(
                 f"cache must be a dict of controls such as {{'no-cache': True}}, not {cache!r}"
             )
+        for name in _USE_NAMES:
+            use = cache.get(name)
+            if use is not None:
+                if not isinstance(use, bool):
+                    raise ValueError(f"cache[{name!r}] must be True or False, not {use!r}")
+                if caching is not False:  # caching=False always wins
+                    read = write = use
         for name, value in cache.items():
+            if name in _USE_NAMES:
+                continue
             if name in _FLAG_NAMES:
                 if not isinstance(value, bool):
                     raise ValueError(f"cache[{name!r}] must be True or False, not {value!r}")
@@ -107,7 +142,7 @@ def parse_controls(
             else:
                 raise ValueError(
                     f"unknown cache control {name!r}: use 'no-cache', 'no-store', 'ttl', "
-                    "'s-maxage' or 'namespace'"
+                    "'s-maxage', 'namespace' or 'use-cache'"
                 )
     if namespace is not None:
         ns = check_namespace(namespace)

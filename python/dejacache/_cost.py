@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from ._pricing import PriceError, Prices, build, check_rates, cost_of_counts, for_call
+from ._pricing import PriceError, Prices, build, check_rates, cost_of_counts, for_call, multiplier
 from ._usage import UsageError, fields, read_counts
 from ._errors import UnknownModelError
 
@@ -250,9 +250,10 @@ def completion_cost(response: Any, model: str | None = None, *, at: float | None
     table = _table or price_table()
     found = table._state[1].get(model) if type(model) is str else None
     prices = found[1] if found is not None and found[1] is not None else table.prices(model)
+    factor = 1.0 if prices.multipliers is None else multiplier(prices, usage)
     if prices.service is not None or prices.off_peak is not None:
         prices = _variant(prices, view, usage, at)
-    return cost_of_counts(counts, prices)
+    return cost_of_counts(counts, prices) * factor
 
 
 def call_meta(response: Any, model: str | None = None, latency_s: float | None = None) -> dict[str, Any]:
@@ -275,9 +276,10 @@ def call_meta(response: Any, model: str | None = None, latency_s: float | None =
     meta["tokens"] = counts.total
     try:
         prices = price_table().prices(model or name)
+        factor = multiplier(prices, usage)
         if prices.service is not None or prices.off_peak is not None:
             prices = _variant(prices, view, usage, None)
-        meta["cost_usd"] = cost_of_counts(counts, prices)
+        meta["cost_usd"] = cost_of_counts(counts, prices) * factor
     except (UnknownModelError, PriceError) as exc:
         log.debug("dejacache: cost of the call unknown: %s", exc)
     return meta

@@ -163,6 +163,10 @@ def _openai(usage: Any) -> Counts:
             if written_raw is None:
                 written_raw = _get(details, "cache_creation_tokens")
     written, w1, split = _write_split(usage, written_raw)
+    if written and cached <= prompt < cached + written:
+        # LiteLLM's usage for Claude on Vertex (and some of its older releases) counts cache
+        # reads in prompt_tokens but leaves the cache writes out: add them back.
+        prompt += written
     completion = _n(_get(usage, "completion_tokens"), "completion_tokens")
     reasoning = _nested(usage, "completion_tokens_details", "reasoning_tokens")
     return _checked(prompt, cached, written, w1, completion, reasoning, _total(usage, "total_tokens"), split)
@@ -194,12 +198,57 @@ def _deepseek(usage: Any) -> Counts:
 
 
 def _anthropic(usage: Any) -> Counts:
+    iterations = _get(usage, "iterations")
+    if iterations:
+        return _anthropic_iterations(usage, iterations)
     uncached = _n(_get(usage, "input_tokens"), "input_tokens")
     cached = _n(_get(usage, "cache_read_input_tokens"), "cache_read_input_tokens")
     written_raw = _get(usage, "cache_creation_input_tokens")
     written, w1, split = _write_split(usage, written_raw)
     completion = _n(_get(usage, "output_tokens"), "output_tokens")
     reasoning = _nested(usage, "output_tokens_details", "thinking_tokens")
+    return _checked(uncached + cached + written, cached, written, w1, completion, reasoning, None, split)
+
+
+def _anthropic_iterations(usage: Any, iterations: Any) -> Counts:
+    """Usage of a response that ran several sampling iterations (server-side compaction): the
+    top-level counts describe the last iteration only, so every iteration is summed, as
+    Anthropic bills them and as LiteLLM counts them."""
+    if not isinstance(iterations, (list, tuple)):
+        raise UsageError(f"usage.iterations must be a list of per-iteration usages, not {type(iterations).__name__}")
+    uncached = cached = written = w5 = w1 = completion = thinking = 0
+    split = False
+    thinking_known = True
+    for i, it in enumerate(iterations):
+        if isinstance(it, (str, bytes, int, float, list, tuple)) or it is None:
+            raise UsageError(f"usage.iterations[{i}] must be a usage object, not {type(it).__name__}")
+        it = fields(it)
+        uncached += _n(_get(it, "input_tokens"), f"iterations[{i}].input_tokens")
+        cached += _n(_get(it, "cache_read_input_tokens"), f"iterations[{i}].cache_read_input_tokens")
+        written += _n(_get(it, "cache_creation_input_tokens"), f"iterations[{i}].cache_creation_input_tokens")
+        completion += _n(_get(it, "output_tokens"), f"iterations[{i}].output_tokens")
+        breakdown = _get(it, "cache_creation")
+        if breakdown is not None:
+            split = True
+            where = f"iterations[{i}].cache_creation"
+            w5 += _n(_get(breakdown, "ephemeral_5m_input_tokens"), f"{where}.ephemeral_5m_input_tokens")
+            w1 += _n(_get(breakdown, "ephemeral_1h_input_tokens"), f"{where}.ephemeral_1h_input_tokens")
+        details = _get(it, "output_tokens_details")
+        tokens = None if details is None else _get(details, "thinking_tokens")
+        if tokens is None:
+            thinking_known = False
+        else:
+            thinking += _n(tokens, f"iterations[{i}].output_tokens_details.thinking_tokens")
+    if split:
+        # A write an iteration did not break down was kept 5 minutes (Anthropic's default).
+        written = max(written, w5 + w1)
+    else:
+        _, w1, split = _write_split(usage, written)
+    if thinking_known:
+        reasoning = thinking
+    else:
+        reasoning = _nested(usage, "output_tokens_details", "thinking_tokens")
+    reasoning = min(reasoning, completion)
     return _checked(uncached + cached + written, cached, written, w1, completion, reasoning, None, split)
 
 

@@ -261,7 +261,9 @@ class SequenceMatch(Evaluator):
 class TimeDecay(Evaluator):
     """Wraps an evaluator: refuses entries older than ``max_age`` seconds, and with
     ``half_life`` halves the score every ``half_life`` seconds of age (old answers must be
-    that much closer to be served)."""
+    that much closer to be served). A candidate whose age is unknown (no ``"age"``, or not a
+    number) scores 0: an answer of unknown date is never taken for a fresh one, as GPTCache's
+    ``TimeEvaluation`` refuses an entry without a creation time."""
 
     def __init__(self, evaluator: Any, max_age: float | None = None, half_life: float | None = None):
         for name, v in (("max_age", max_age), ("half_life", half_life)):
@@ -275,7 +277,10 @@ class TimeDecay(Evaluator):
         _bind(self.evaluator, tier)
 
     def evaluate(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
-        age = float(candidate.get("age", 0.0))
+        age = candidate.get("age")
+        if isinstance(age, bool) or not isinstance(age, (int, float)) or math.isnan(age):
+            return 0.0
+        age = float(age)
         if self.max_age is not None and age > self.max_age:
             return 0.0
         score = score_of(self.evaluator, query, candidate)

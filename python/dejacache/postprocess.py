@@ -56,8 +56,11 @@ class TemperatureSoftmax:
         self._draws = 0
 
     def __call__(self, candidates: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        if len(candidates) == 1 or self.temperature == 0.0:
+        if len(candidates) == 1:
             return candidates[0]
+        if self.temperature == 0.0:
+            # The best score, first on ties (candidates usually arrive best first already).
+            return max(candidates, key=lambda c: float(c.get("score", 0.0)))
         from .sampling import sample
 
         seed = None
