@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 import threading
 import time
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
 from . import _core
+from ._checks import check_meta, savings_of
 from ._codec import decode, encode
-from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls
+from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls, short_repr
 from ._hit import Hit
 from ._singleflight import AsyncFlights, StreamFlights, ThreadFlights
 
 log = logging.getLogger("dejacache")
 
 _EVICTIONS = ("lru", "lfu", "fifo")
+#: Largest max_entries / max_bytes: what the core's counters (usize) hold.
+MAX_CAP = sys.maxsize
 _SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_saved")
 _ZERO_SAVINGS = dict.fromkeys(_SAVINGS_FIELDS, 0)
 _ZERO_COUNTERS = dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations", "entries", "bytes"), 0)
@@ -71,8 +75,8 @@ class Cache:
         clock: Callable[[], float] | None = None,
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
-            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-                raise ValueError(f"{name} must be a whole number >= 1, or None for no limit; got {cap!r}")
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_CAP):
+                raise ValueError(f"{name} must be a whole number from 1 to {MAX_CAP}, or None for no limit; got {short_repr(cap)}")
         if eviction not in _EVICTIONS:
             raise ValueError(f"eviction must be one of {_EVICTIONS}, not {eviction!r}")
         ttl = check_seconds("ttl", ttl)
@@ -125,13 +129,15 @@ class Cache:
         return key
 
     def _controls(self, request: Any, caching: Any, cache: Any, namespace: Any) -> Controls:
-        if (
-            caching is None
-            and cache is None
-            and namespace is None
-            and not (type(request) is dict and ("cache" in request or "caching" in request))
-        ):
-            return self._defaults
+        if caching is None and cache is None and namespace is None:
+            # Plain dicts (nearly every request) take the fast test; any other Mapping (a dict
+            # subclass, MappingProxyType, an app's own type) may carry controls too, a tenant's
+            # namespace among them, so it always goes through parse_controls.
+            if type(request) is dict:
+                if "cache" not in request and "caching" not in request:
+                    return self._defaults
+            elif not isinstance(request, Mapping):
+                return self._defaults
         return parse_controls(request, caching, cache, namespace, self._defaults)
 
     def _lookup(self, request: Any, ctl: Controls, now: float) -> tuple[str, bytes | None, float]:
@@ -153,14 +159,15 @@ class Cache:
         return Hit(response, key, "exact", now - created, namespace, None, meta)
 
     def _add_savings(self, namespace: str, meta: dict, coalesced: bool = False) -> None:
+        latency, cost, tokens = savings_of(meta)  # never raises: a bad stored field counts 0
         with self._savings_lock:
             s = self._savings.get(namespace)
             if s is None:
                 s = self._savings[namespace] = dict(_ZERO_SAVINGS)
             s["coalesced"] += coalesced
-            s["latency_saved_s"] += meta.get("latency_s", 0.0)
-            s["cost_saved_usd"] += meta.get("cost_usd", 0.0)
-            s["tokens_saved"] += meta.get("tokens", 0)
+            s["latency_saved_s"] += latency
+            s["cost_saved_usd"] += cost
+            s["tokens_saved"] += tokens
 
     # -- reads and writes -------------------------------------------------------------------
 
@@ -187,11 +194,14 @@ class Cache:
             namespace: str | None = None, meta: dict | None = None) -> str:
         """Stores ``response`` (JSON-like) as the answer to ``request``; returns the key.
 
-        ``meta`` may carry what the call cost (``latency_s``, ``cost_usd``, ``tokens``), which
-        ``stats()`` adds up as savings on each hit.
+        ``meta`` may carry what the call cost (``latency_s``, ``cost_usd``, ``tokens``: finite
+        numbers >= 0), which ``stats()`` adds up as savings on each hit; other JSON fields are
+        kept with the entry (``Hit.meta``) and not counted. A response or meta holding NaN or
+        infinity is refused (ValueError naming the path): JSON has no such numbers.
         """
         ctl = self._controls(request, caching, cache, namespace)
         key = self.key(request)
+        meta = check_meta(meta)
         if ctl.write:
             blob = encode(response, meta)
             stored = self._write(key, blob, ctl)
@@ -221,6 +231,7 @@ class Cache:
             request, response = item[0], item[1]
             meta = item[2] if len(item) == 3 else None
             try:
+                meta = check_meta(meta)
                 ctl = self._controls(request, caching, cache, namespace)
                 key = self.key(request)
                 blob = encode(response, meta) if ctl.write else None
@@ -279,7 +290,7 @@ class Cache:
         if hit is not None and ctl.write:
             try:
                 stored = self._write(key, encode(hit.response, hit.meta), ctl)
-            except TypeError:
+            except (TypeError, ValueError):
                 stored = False
             if stored and self._semantic is not None and probe is not None:
                 self._store_vector(probe, key)
@@ -379,8 +390,9 @@ class Cache:
                 form, meta = response, {"latency_s": latency}
             else:
                 form, meta = store_as(response, latency)
+                meta = check_meta(meta)
             blob = encode(form, meta)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             log.warning("dejacache: answer not stored: %s", exc)
             return response, None
         if ctl.write:
