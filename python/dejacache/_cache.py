@@ -383,6 +383,19 @@ class Cache:
                 return key, self._mark(hit.response)
         return key, None
 
+    def _stored_meanwhile(self, key: str, ctl: Controls) -> tuple[Any, bytes] | None:
+        """The answer an identical call stored after this one missed every tier, for a caller
+        about to lead a flight: the previous leader may have stored and ended its flight in
+        between, and a second provider call must not follow (issue 15)."""
+        now = self._clock()
+        if not self._store.contains(key, ctl.namespace, now):  # contains() counts no read
+            return None
+        found = self._store.get(key, ctl.namespace, now, ctl.max_age)
+        if found is None:
+            return None
+        hit = self._hit(key, found[0], found[1], now, ctl.namespace)
+        return None if hit is None else (self._mark(hit.response), found[0])
+
     def _finish(self, key: str, ctl: Controls, response: Any, latency: float, request: Any = None,
                 probe: Any = None, store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
         try:
@@ -429,6 +442,10 @@ class Cache:
                 return self._mark(found.response)
 
         def produce() -> tuple[Any, bytes | None]:
+            if ctl.read:
+                stored = self._stored_meanwhile(key, ctl)
+                if stored is not None:
+                    return stored
             start = time.perf_counter()
             response = llm(request)
             return self._finish(key, ctl, response, time.perf_counter() - start, request, probe, store_as)
@@ -462,6 +479,10 @@ class Cache:
                 return self._mark(found.response)
 
         async def produce() -> tuple[Any, bytes | None]:
+            if ctl.read:
+                stored = self._stored_meanwhile(key, ctl)
+                if stored is not None:
+                    return stored
             start = time.perf_counter()
             response = await invoke()
             latency = time.perf_counter() - start
