@@ -359,3 +359,13 @@ def test_a_model_of_the_wrong_shape_is_a_config_error(tmp_path, name, spec):
 
     with pytest.raises(ValueError):
         CalibratedPairEvaluator(str(p))
+
+
+def test_bad_meta_already_stored_is_served_by_the_semantic_tier_too():
+    c = semantic_cache()
+    c.put(chat("how do I learn the rust language"), {"a": 1})
+    key = c.key(chat("how do I learn the rust language"))
+    c._store.put(key, "default", b'{"v":1,"r":{"a":1},"m":{"cost_usd":"0.01","tokens":[1]}}', c._clock(), None)
+    hit = c.get(chat("How do I learn the Rust language?"))
+    assert hit is not None and hit.source == "semantic" and hit.response == {"a": 1}
+    assert c.stats()["cost_saved_usd"] == 0
