@@ -24,6 +24,7 @@ _EVICTIONS = ("lru", "lfu", "fifo")
 MAX_CAP = sys.maxsize
 _SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_saved")
 _ZERO_SAVINGS = dict.fromkeys(_SAVINGS_FIELDS, 0)
+_MAX_SAVINGS = 2**63 - 1
 _ZERO_COUNTERS = dict.fromkeys(("hits", "misses", "stores", "evictions", "expirations", "entries", "bytes"), 0)
 
 #: ``(response, latency_s) -> (JSON-like form to store, meta)``: see ``Cache.call``.
@@ -159,7 +160,13 @@ class Cache:
         return Hit(response, key, "exact", now - created, namespace, None, meta)
 
     def _add_savings(self, namespace: str, meta: dict, coalesced: bool = False) -> None:
-        latency, cost, tokens = savings_of(meta)  # never raises: a bad stored field counts 0
+        latency, cost, tokens = meta.get("latency_s", 0.0), meta.get("cost_usd", 0.0), meta.get("tokens", 0)
+        try:  # inline, as every hit of call()'s entries comes here; NaN and inf fail the sum test
+            usable = 0 <= latency and 0 <= cost and 0 <= tokens and latency + cost + tokens <= _MAX_SAVINGS
+        except TypeError:
+            usable = False
+        if not usable:  # written by another version or process: the bad field counts 0, the read stands
+            latency, cost, tokens = savings_of(meta)
         with self._savings_lock:
             s = self._savings.get(namespace)
             if s is None:
