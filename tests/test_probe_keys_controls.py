@@ -130,7 +130,8 @@ hostile = st.one_of(values, st.sets(st.integers(), max_size=2), st.just(object()
 controls = st.dictionaries(st.one_of(st.sampled_from(["no-cache", "no_cache", "no-store", "no_store", "ttl",
                                                        "s-maxage", "s_maxage", "namespace"]), st.text(max_size=5)),
                            hostile, max_size=4)
-maybe_mapping = st.one_of(hostile, controls, controls.map(collections.OrderedDict), controls.map(types.MappingProxyType))
+maybe_mapping = st.one_of(hostile, controls, controls.map(collections.OrderedDict),
+                          controls.map(types.MappingProxyType))
 
 
 @PROBE

@@ -141,7 +141,8 @@ class CacheMachine(RuleBasedStateMachine):
         for ns in NAMESPACES:
             for i, req in enumerate(REQUESTS):
                 e = self.model.entries.get((ns, i))
-                assert self.cache._store.contains(self.cache.key(req), ns, now) == (e is not None and e["expires"] > now)
+                live = e is not None and e["expires"] > now
+                assert self.cache._store.contains(self.cache.key(req), ns, now) == live
 
 
 CacheMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=40, deadline=None,

@@ -77,7 +77,8 @@ class Cache:
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
             if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_CAP):
-                raise ValueError(f"{name} must be a whole number from 1 to {MAX_CAP}, or None for no limit; got {short_repr(cap)}")
+                raise ValueError(f"{name} must be a whole number from 1 to {MAX_CAP}, or None for no limit; "
+                                 f"got {short_repr(cap)}")
         if eviction not in _EVICTIONS:
             raise ValueError(f"eviction must be one of {_EVICTIONS}, not {eviction!r}")
         ttl = check_seconds("ttl", ttl)

@@ -160,7 +160,8 @@ class TreesPairModel(PairModel):
         n = len(self.feature)
         arrays = (self.feature, self.split, self.left, self.right, self.value)
         if self.roots.ndim != 1 or any(a.shape != (n,) for a in arrays):
-            raise ValueError("tree arrays feature, split, left, right and value must be flat lists with one entry per node")
+            raise ValueError("tree arrays feature, split, left, right and value must be flat lists "
+                             "with one entry per node")
         inner = self.left >= 0
         if ((self.left < -1).any() or (self.roots < 0).any() or (self.roots >= n).any() or (self.left >= n).any()
                 or (self.right[inner] < 0).any() or (self.right >= n).any()
