@@ -119,3 +119,28 @@ def test_litellm_get_cache_key(benchmark, size, req):
     benchmark.group = f"key of a {size} request"
     lc = LiteLLMCache(type="local")
     assert benchmark(lambda: lc.get_cache_key(**req))
+
+
+# -- put: a response with nulls is walked for NaN / infinity (orjson writes them as null) ----
+
+RESPONSE_NULLS = {**RESPONSE, "system_fingerprint": None, "service_tier": None,
+                  "choices": [{**RESPONSE["choices"][0], "logprobs": None,
+                               "message": {**RESPONSE["choices"][0]["message"], "refusal": None, "tool_calls": None}}]}
+RESPONSE_LOGPROBS = {**RESPONSE_NULLS, "choices": [{**RESPONSE_NULLS["choices"][0], "logprobs": {"content": [
+    {"token": "a", "logprob": -0.5, "bytes": [97], "top_logprobs": [{"token": "b", "logprob": -1.5, "bytes": None}] * 5}
+    for _ in range(200)]}}]}
+
+
+@pytest.mark.benchmark(group="put of a 1 KB chat request")
+@pytest.mark.parametrize("name, response", [("no nulls", RESPONSE), ("nulls", RESPONSE_NULLS),
+                                            ("nulls, 200 logprobs", RESPONSE_LOGPROBS)])
+def test_dejacache_put(benchmark, name, response):
+    cache = dejacache.Cache()
+    benchmark(cache.put, REQ_1K, response)
+    assert cache.get(REQ_1K).response == response
+
+
+@pytest.mark.benchmark(group="put of a 1 KB chat request")
+def test_plain_python_put(benchmark):
+    cache = PlainPythonCache()
+    benchmark(cache.put, REQ_1K, RESPONSE_NULLS)

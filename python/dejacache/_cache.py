@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
 from . import _core
+from ._checks import check_meta
 from ._codec import ENVELOPE_VERSION, decode, encode
-from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls
+from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls, short_repr
 from ._hit import Hit
 from ._protocols import StoreAs
 from ._savings import Savings, zero_savings
@@ -23,6 +25,8 @@ from .stores._base import COUNTER_NAMES, EntryStore
 log = logging.getLogger("dejacache")
 
 _EVICTIONS = ("lru", "lfu", "fifo")
+#: Largest max_entries / max_bytes: what the core's counters (usize) hold.
+MAX_CAP = sys.maxsize
 _ZERO_COUNTERS = dict.fromkeys(COUNTER_NAMES, 0)
 _loads = orjson.loads
 
@@ -78,8 +82,9 @@ class Cache:
         opt_in: bool = False,
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
-            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-                raise ValueError(f"{name} must be a whole number >= 1, or None for no limit; got {cap!r}")
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_CAP):
+                raise ValueError(f"{name} must be a whole number from 1 to {MAX_CAP}, or None for no limit; "
+                                 f"got {short_repr(cap)}")
         if eviction not in _EVICTIONS:
             raise ValueError(f"eviction must be one of {_EVICTIONS}, not {eviction!r}")
         ttl = check_seconds("ttl", ttl)
@@ -148,9 +153,15 @@ class Cache:
     def resolve_controls(self, request: Any, caching: Any = None, cache: Any = None, namespace: Any = None) -> Controls:
         """What one call may do (read, write, ttl, max age, namespace): the cache's defaults,
         then the controls inside the request, then those passed to the call."""
-        if caching is None and cache is None and namespace is None and type(request) is dict \
-                and "cache" not in request and "caching" not in request:
-            return self._defaults
+        if caching is None and cache is None and namespace is None:
+            # Plain dicts (nearly every request) take the fast test; any other Mapping (a dict
+            # subclass, MappingProxyType, an app's own type) may carry controls too, a tenant's
+            # namespace among them, so it always goes through parse_controls.
+            if type(request) is dict:
+                if "cache" not in request and "caching" not in request:
+                    return self._defaults
+            elif not isinstance(request, Mapping):
+                return self._defaults
         return parse_controls(request, caching, cache, namespace, self._defaults)
 
     def _lookup(self, request: Any, ctl: Controls, now: float) -> tuple[str, bytes | None, float]:
@@ -203,8 +214,8 @@ class Cache:
             ctl = self._defaults
         else:
             ctl = parse_controls(request, caching, cache, namespace, self._defaults)
-            if not ctl.read:
-                return None
+        if not ctl.read:
+            return None
         now = self._clock()
         if self._key_func is None:
             key, blob, created = self._store.lookup(self._schema, request, ctl.namespace, now, ctl.max_age)
@@ -223,11 +234,14 @@ class Cache:
             cache: Mapping[str, Any] | None = None, namespace: str | None = None, meta: dict | None = None) -> str:
         """Stores ``response`` (JSON-like) as the answer to ``request``; returns the key.
 
-        ``meta`` may carry what the call cost (``latency_s``, ``cost_usd``, ``tokens``), which
-        ``stats()`` adds up as savings on each hit.
+        ``meta`` may carry what the call cost (``latency_s``, ``cost_usd``, ``tokens``: finite
+        numbers >= 0), which ``stats()`` adds up as savings on each hit; other JSON fields are
+        kept with the entry (``Hit.meta``) and not counted. A response or meta holding NaN or
+        infinity is refused (ValueError naming the path): JSON has no such numbers.
         """
         ctl = self.resolve_controls(request, caching, cache, namespace)
         key = self.key(request)
+        meta = check_meta(meta)
         if ctl.write:
             blob = encode(response, meta)
             stored = self._write(key, blob, ctl)
@@ -257,6 +271,7 @@ class Cache:
             request, response = item[0], item[1]
             meta = item[2] if len(item) == 3 else None
             try:
+                meta = check_meta(meta)
                 ctl = self.resolve_controls(request, caching, cache, namespace)
                 key = self.key(request)
                 blob = encode(response, meta) if ctl.write else None
@@ -344,6 +359,24 @@ class Cache:
                 return key, response, None
         return key, None, None
 
+    def _stored_meanwhile(self, key: str, ctl: Controls) -> tuple[Any, bytes] | None:
+        """The answer an identical call stored after this one missed every tier, for a caller
+        about to lead a flight: the previous leader may have stored and ended its flight in
+        between, and a second provider call must not follow (issue 15)."""
+        now = self._clock()
+        if not self._store.contains(key, ctl.namespace, now):  # contains() counts no read
+            return None
+        found = self._store.get(key, ctl.namespace, now, ctl.max_age)
+        if found is None:
+            return None
+        read = self._read(key, found[0], ctl.namespace)
+        if read is None:
+            return None
+        response = read[0]
+        if isinstance(response, dict):
+            response["cache"] = True
+        return response, found[0]
+
     def _finish(self, key: str, ctl: Controls, response: Any, latency: float, request: Any = None,
                 memos: Any = None, store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
         try:
@@ -351,8 +384,9 @@ class Cache:
                 form, meta = response, {"latency_s": latency}
             else:
                 form, meta = store_as(response, latency)
+                meta = check_meta(meta)
             blob = encode(form, meta)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             log.warning("dejacache: answer not stored: %s", exc)
             return response, None
         if ctl.write:
@@ -379,8 +413,8 @@ class Cache:
             ctl = self._defaults
         else:
             ctl = parse_controls(request, caching, cache, namespace, self._defaults)
-            if not (ctl.read or ctl.write):
-                return llm(request)
+        if not (ctl.read or ctl.write):
+            return llm(request)
         key, hit, memos = self._begin(request, ctl)
         if hit is not None:
             return hit
@@ -395,6 +429,10 @@ class Cache:
                 return response
 
         def produce() -> tuple[Any, bytes | None]:
+            if ctl.read:
+                stored = self._stored_meanwhile(key, ctl)
+                if stored is not None:
+                    return stored
             start = time.perf_counter()
             response = llm(request)
             return self._finish(key, ctl, response, time.perf_counter() - start, request, memos, store_as)
@@ -430,6 +468,10 @@ class Cache:
                 return response
 
         async def produce() -> tuple[Any, bytes | None]:
+            if ctl.read:
+                stored = self._stored_meanwhile(key, ctl)
+                if stored is not None:
+                    return stored
             start = time.perf_counter()
             response = await invoke()
             latency = time.perf_counter() - start

@@ -27,6 +27,8 @@ TREES_FORMAT = "dejacache-pair-trees/1"
 DEFAULT_MODEL = "pair_minilm_l6.json"
 # Rows scored at once when the score is made monotone (each row expands to one per breakpoint).
 _CHUNK = 256
+#: Largest model file read (the packaged one is ~0.3 MB).
+MAX_MODEL_BYTES = 64 * 1024 * 1024
 
 
 def normalised(text: str) -> str:
@@ -69,13 +71,17 @@ class PairModel:
     def __init__(self, spec: Mapping[str, Any]) -> None:
         if spec.get("format") != self.format:
             raise ValueError(f"not a {self.format} model (format={spec.get('format')!r})")
-        features = list(spec["features"])
+        features = spec["features"]
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            raise ValueError("features must be a list of feature names")
         unknown = set(features) - set(LEXICAL_FEATURES)
         if unknown:
             raise ValueError(f"model uses features this version does not compute: {sorted(unknown)}")
         self.spec = dict(spec)
         self.features = features
         self.embedding_dim = int(spec.get("embedding_dim") or 0)
+        if not 0 <= self.embedding_dim <= 65536:
+            raise ValueError(f"embedding_dim must be from 0 to 65536, not {self.embedding_dim}")
         self.width = len(features) + 2 * self.embedding_dim
         self.embedder = spec.get("embedder")
         self.threshold = spec.get("threshold")
@@ -140,15 +146,30 @@ class PairModel:
         """From a dict, a JSON file path, or (None) the model shipped with the package."""
         if source is None:
             spec = json.loads(importlib.resources.files("dejacache._models").joinpath(DEFAULT_MODEL).read_text())
+            where = DEFAULT_MODEL
         elif isinstance(source, Mapping):
-            spec = source
+            spec, where = source, "the model dict"
         else:
-            spec = json.loads(Path(source).read_text())
+            from ._files import read_regular
+
+            where = repr(str(source))
+            data = read_regular(source, MAX_MODEL_BYTES, "pair model file")
+            try:
+                spec = json.loads(data)
+            except (ValueError, RecursionError) as exc:
+                raise ValueError(f"pair model file {where} is not valid JSON (or nested too deep): {exc}") from None
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"pair model {where} must be a JSON object, not {type(spec).__name__}")
         kinds = {LOGISTIC_FORMAT: LogisticPairModel, TREES_FORMAT: TreesPairModel}
-        kind = kinds.get(spec.get("format"))
+        kind = kinds.get(spec.get("format")) if isinstance(spec.get("format"), str) else None
         if kind is None:
-            raise ValueError(f"unknown pair model format {spec.get('format')!r}; expected one of {sorted(kinds)}")
-        return kind(spec)
+            raise ValueError(f"unknown pair model format {spec.get('format')!r} in {where}; "
+                             f"expected one of {sorted(kinds)}")
+        try:
+            return kind(spec)
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"pair model {where} does not have the shape of a {kind.format} model: {detail}") from None
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -166,8 +187,8 @@ class LogisticPairModel(PairModel):
         self.scale = np.asarray(spec["scale"], dtype=np.float64)
         self.coef = np.asarray(spec["coef"], dtype=np.float64)
         self.intercept = float(spec["intercept"])
-        if not (len(self.mean) == len(self.scale) == len(self.coef) == self.width):
-            raise ValueError(f"model arrays must all have {self.width} values")
+        if not (self.mean.shape == self.scale.shape == self.coef.shape == (self.width,)):
+            raise ValueError(f"model arrays mean, scale and coef must each be a list of {self.width} numbers")
 
     def log_odds(self, design: np.ndarray) -> np.ndarray:
         return ((design - self.mean) / self.scale) @ self.coef + self.intercept
@@ -200,11 +221,24 @@ class TreesPairModel(PairModel):
         self.right = np.asarray(spec["right"], dtype=np.intp)
         self.value = np.asarray(spec["value"], dtype=np.float64)
         n = len(self.feature)
-        if not (len(self.split) == len(self.left) == len(self.right) == len(self.value) == n):
-            raise ValueError("tree arrays feature, split, left, right and value must have one entry per node")
+        arrays = (self.feature, self.split, self.left, self.right, self.value)
+        if self.roots.ndim != 1 or any(a.shape != (n,) for a in arrays):
+            raise ValueError("tree arrays feature, split, left, right and value must be flat lists "
+                             "with one entry per node")
         inner = self.left >= 0
-        if (self.feature[inner] >= self.width).any() or (self.left >= n).any() or (self.right >= n).any() or (self.roots >= n).any():
+        if ((self.left < -1).any() or (self.roots < 0).any() or (self.roots >= n).any() or (self.left >= n).any()
+                or (self.right[inner] < 0).any() or (self.right >= n).any()
+                or (self.feature[inner] < 0).any() or (self.feature[inner] >= self.width).any()):
             raise ValueError("tree arrays point outside the model")
+        # Every path from a root must reach a leaf within n steps, or probability() would never end.
+        frontier = np.unique(self.roots)
+        for _ in range(n + 1):
+            frontier = frontier[self.left[frontier] >= 0]
+            if frontier.size == 0:
+                break
+            frontier = np.unique(np.concatenate([self.left[frontier], self.right[frontier]]))
+        else:
+            raise ValueError("tree arrays hold a cycle (a node that leads back to itself)")
         # Which trees split on the similarity (cosine, cosine_sq): only those move with it.
         similarity = [self.features.index(f) for f in ("cosine", "cosine_sq") if f in self.features]
         tree_of = np.searchsorted(self.roots, np.arange(n), side="right") - 1

@@ -6,23 +6,34 @@ the processes that read it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
+
+from ._checks import check_finite
+
+log = logging.getLogger("dejacache")
 
 ENVELOPE_VERSION = 1
 
 
 def encode(response: Any, meta: dict | None = None) -> bytes:
-    """The stored bytes of a response. Raises TypeError when it is not JSON-like."""
+    """The stored bytes of a response. Raises TypeError when it is not JSON-like, ValueError
+    naming the path when it holds NaN or infinity."""
     try:
-        return orjson.dumps({"v": ENVELOPE_VERSION, "r": response, "m": meta or {}})
+        blob = orjson.dumps({"v": ENVELOPE_VERSION, "r": response, "m": meta or {}})
     except TypeError as exc:
         raise TypeError(
             f"cannot store a response of type {type(response).__name__}: dejacache stores "
             "JSON-like values (dict, list, str, number, bool, None); convert SDK objects with "
             ".model_dump() or use dejacache.wrap() for SDK clients"
         ) from exc
+    # orjson writes NaN and infinity as null: only then is the value walked to find them.
+    if b"null" in blob:
+        check_finite(response, "response")
+        check_finite(meta, "meta")
+    return blob
 
 
 def decode(blob: bytes) -> tuple[Any, dict]:
@@ -30,4 +41,9 @@ def decode(blob: bytes) -> tuple[Any, dict]:
     doc = orjson.loads(blob)
     if not isinstance(doc, dict) or doc.get("v") != ENVELOPE_VERSION or "r" not in doc:
         raise ValueError("stored entry is not a dejacache envelope (version mismatch or corruption)")
-    return doc["r"], doc.get("m") or {}
+    meta = doc.get("m")
+    if type(meta) is not dict:  # written by another version or process: the answer still counts
+        if meta:
+            log.debug("dejacache: ignoring stored meta that is not a dict: %r", meta)
+        meta = {}
+    return doc["r"], meta

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Any, Callable, Mapping
 from ._errors import ConfigError
 
@@ -44,13 +45,19 @@ _MAX_LIST = 64
 # -- value checkers: each takes (value, where) and returns the checked value ---------------------
 
 
+def _short(v: Any) -> str:
+    from ._controls import short_repr
+
+    return short_repr(v)
+
+
 def _int(lo: int, hi: int | None = None, none: bool = False) -> Callable[[Any, str], Any]:
     def check(v: Any, where: str) -> Any:
         if v is None and none:
             return None
         if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
             rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-            raise ConfigError(f"{where} must be a whole number {rng}{' or null' if none else ''}, not {v!r}")
+            raise ConfigError(f"{where} must be a whole number {rng}{' or null' if none else ''}, not {_short(v)}")
         return v
     return check
 
@@ -59,13 +66,18 @@ def _num(lo: float, hi: float | None = None, none: bool = False, open_lo: bool =
     def check(v: Any, where: str) -> Any:
         if v is None and none:
             return None
-        bad = isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or math.isinf(v)
+        bad = isinstance(v, bool) or not isinstance(v, (int, float))
+        if not bad:
+            try:
+                bad = not math.isfinite(v)
+            except OverflowError:  # an int past the float range
+                bad = True
         if not bad:
             bad = v <= lo if open_lo else v < lo
             bad = bad or (hi is not None and v > hi)
         if bad:
             rng = (f"> {lo}" if open_lo else f">= {lo}") + ("" if hi is None else f" and <= {hi}")
-            raise ConfigError(f"{where} must be a number {rng}{' or null' if none else ''}, not {v!r}")
+            raise ConfigError(f"{where} must be a number {rng}{' or null' if none else ''}, not {_short(v)}")
         return float(v)
     return check
 
@@ -310,8 +322,8 @@ def _semantic(spec: Any, where: str) -> Any:
 
 
 _CACHE_KEYS: dict[str, Callable[[Any, str], Any]] = {
-    "max_entries": _int(1, none=True),
-    "max_bytes": _int(1, none=True),
+    "max_entries": _int(1, sys.maxsize, none=True),
+    "max_bytes": _int(1, sys.maxsize, none=True),
     "ttl": _num(0.0, none=True),
     "eviction": _str(("lru", "lfu", "fifo")),
     "namespace": _str(),
@@ -364,16 +376,12 @@ def _read_yaml(path: str | os.PathLike) -> Any:
             finally:
                 self.depth -= 1
 
+    from ._files import FileRefused, read_regular
+
     try:
-        size = os.path.getsize(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config file {os.fspath(path)!r}: {exc.strerror}") from None
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path} is {size} bytes; a config is at most {MAX_CONFIG_BYTES} bytes")
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+        data = read_regular(path, MAX_CONFIG_BYTES, "config file")
+    except FileRefused as exc:
+        raise ConfigError(str(exc)) from None
     try:
         return yaml.load(data, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader subclass
     except yaml.YAMLError as exc:

@@ -12,6 +12,7 @@ inside the request itself; they never enter its key.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Mapping
 
 #: Top-level request fields that never enter a key: the cache controls themselves, streaming
@@ -84,12 +85,24 @@ def check_namespace(namespace: Any) -> str:
     return namespace
 
 
+def short_repr(value: Any) -> str:
+    """``repr`` for an error message; a huge int (its repr may be refused) shown by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an int of {value.bit_length()} bits"
+    return repr(value)
+
+
 def check_seconds(name: str, value: Any, *, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
-    return float(value)
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int past the float range
+            seconds = math.nan
+        if seconds >= 0:  # NaN fails it
+            return seconds
+    raise ValueError(f"{name} must be a number of seconds from 0 to {sys.float_info.max:.4g} (or inf), not {short_repr(value)}")
 
 
 def parse_controls(

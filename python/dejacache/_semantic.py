@@ -171,9 +171,12 @@ def default_evaluator(embedder: Any) -> Any:
     return AllOf(Cosine(), NumbersAgree(), TokenSequence())
 
 
+_HEX = frozenset("0123456789abcdef")  # the digits of the core's keys
+
+
 def vector_id(key: str) -> int:
     """The vector id of an entry key: the low 64 bits of its 128-bit hash."""
-    if len(key) != 32:
+    if len(key) != 32 or not _HEX.issuperset(key):  # a key_func's own key: hash it to hex first
         key = _core.key_of_text(key)
     vid = int(key[16:], 16)
     return vid - 1 if vid == EMPTY_ID else vid

@@ -606,8 +606,11 @@ class _EmbeddingPlan:
                 # whole tokens per item; the remainder goes to the first ones
                 meta["tokens"] = tokens // n + (j < tokens % n)
                 stored = {"embedding": item.embedding, "model": response.model}
-                cache.put(self.requests[i], stored, caching=self.caching, cache=self.controls,
-                          namespace=self.namespace, meta=meta)
+                try:
+                    cache.put(self.requests[i], stored, caching=self.caching, cache=self.controls,
+                              namespace=self.namespace, meta=meta)
+                except (TypeError, ValueError) as exc:  # NaN in a vector, say: answer it, unstored
+                    log.warning("dejacache: embedding not stored: %s", exc)
             if len(self.missing) == len(self.requests):
                 return response
         data: list[Any] = []
