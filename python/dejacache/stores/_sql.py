@@ -27,7 +27,6 @@ import threading
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
 from ._base import StoreUnavailable
 from ._sqlshared import (
@@ -46,65 +45,7 @@ from ._sqlshared import (
     pick_victims,
     trim_target,
 )
-
-#: Drivers used when a URL names none (``postgresql://`` -> psycopg 3, ``mysql://`` -> PyMySQL).
-DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
-                   "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
-#: Longest namespace in bytes (the column is VARCHAR / VARBINARY(255)).
-MAX_NAMESPACE_BYTES = 255
-_CHUNK = 500
-
-
-class _Namespace(sa.types.TypeDecorator):
-    """Text everywhere; VARBINARY on MySQL / MariaDB, whose text collations fold case and pad
-    spaces ('a' = 'A ' would merge two tenants)."""
-
-    impl = sa.String(MAX_NAMESPACE_BYTES)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.VARBINARY(MAX_NAMESPACE_BYTES))
-        return dialect.type_descriptor(sa.String(MAX_NAMESPACE_BYTES))
-
-    def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        if dialect.name in ("mysql", "mariadb") and isinstance(value, str):
-            return value.encode()
-        return value
-
-    def process_result_value(self, value: Any, dialect: Any) -> Any:
-        return value.decode() if isinstance(value, (bytes, bytearray)) else value
-
-
-def _columns(table: str) -> sa.Table:
-    # BINARY(16) keys and LONGBLOB values on MySQL / MariaDB (a BLOB holds 64 KB).
-    ns = _Namespace()
-    key = sa.LargeBinary(16).with_variant(mysql.BINARY(16), "mysql", "mariadb")
-    value = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
-    return sa.Table(
-        table, sa.MetaData(),
-        sa.Column("namespace", ns, primary_key=True),
-        sa.Column("key", key, primary_key=True),
-        sa.Column("value", value, nullable=False),
-        sa.Column("created", sa.Double(), nullable=False),
-        sa.Column("expires", sa.Double(), nullable=True),
-        sa.Column("last_access", sa.Double(), nullable=False),
-        sa.Column("hits", sa.BigInteger(), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
-    )
-
-
-class _Raw:
-    """A statement compiled once for the dialect, run on a raw DBAPI cursor."""
-
-    def __init__(self, stmt: Any, dialect: Any) -> None:
-        compiled = stmt.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.order = compiled.positiontup if dialect.positional else None
-
-    def params(self, values: dict[str, Any]) -> Any:
-        return values if self.order is None else tuple(values[name] for name in self.order)
-
+from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
 
 class SQLStore:
     """An entry store in a SQL database reached by a SQLAlchemy URL (see the module docstring).
@@ -162,7 +103,7 @@ class SQLStore:
         self._read_engine = (
             self.engine if backend == "duckdb" else sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)
         )
-        self.table = t = _columns(table)
+        self.table = t = columns(table)
         self.backend = backend
         with self.engine.begin() as c:
             t.create(c, checkfirst=True)
@@ -176,39 +117,19 @@ class SQLStore:
         ns, key = sa.bindparam("ns"), sa.bindparam("k")
         pk = sa.and_(t.c.namespace == ns, t.c.key == key)
         dialect = self.engine.dialect
-        self._get = _Raw(sa.select(t.c.value, t.c.created, t.c.expires, t.c.last_access).where(pk), dialect)
+        self._get = Raw(sa.select(t.c.value, t.c.created, t.c.expires, t.c.last_access).where(pk), dialect)
         live = sa.or_(t.c.expires.is_(None), t.c.expires > sa.bindparam("now"))
-        self._contains = _Raw(sa.select(sa.literal_column("1")).select_from(t).where(pk, live), dialect)
-        self._expire_one = _Raw(sa.delete(t).where(pk, t.c.expires <= sa.bindparam("now")), dialect)
-        self._delete_one = _Raw(sa.delete(t).where(pk), dialect)
+        self._contains = Raw(sa.select(sa.literal_column("1")).select_from(t).where(pk, live), dialect)
+        self._expire_one = Raw(sa.delete(t).where(pk, t.c.expires <= sa.bindparam("now")), dialect)
+        self._delete_one = Raw(sa.delete(t).where(pk), dialect)
         self._delete_pk = sa.delete(t).where(pk)
         later = sa.case((t.c.last_access < sa.bindparam("la"), sa.bindparam("la")), else_=t.c.last_access)
         self._touch = sa.update(t).where(pk).values(last_access=later, hits=t.c.hits + sa.bindparam("h"))
         self._order = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}[
             self.eviction]
-        self._upsert_one = _Raw(self._upsert_stmt(None), dialect) if self._upsert_kind() else None
+        self._upsert_one = Raw(upsert(t, backend, None), dialect) if backend in UPSERT_KIND else None
 
     # -- plumbing ------------------------------------------------------------------------------
-
-    def _upsert_kind(self) -> str | None:
-        return {"postgresql": "pg", "duckdb": "pg", "sqlite": "sqlite", "mysql": "mysql", "mariadb": "mysql"}.get(
-            self.backend)
-
-    def _upsert_stmt(self, rows: list[dict[str, Any]] | None) -> Any:
-        t, kind = self.table, self._upsert_kind()
-        columns = ("value", "created", "expires", "last_access", "hits", "size")
-        if kind == "mysql":
-            ins = mysql.insert(t)
-            ins = ins.values(rows) if rows is not None else ins
-            return ins.on_duplicate_key_update({c: ins.inserted[c] for c in columns})
-        if kind == "pg":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        ins = insert(t)
-        ins = ins.values(rows) if rows is not None else ins
-        return ins.on_conflict_do_update(index_elements=[t.c.namespace, t.c.key],
-                                         set_={c: ins.excluded[c] for c in columns})
 
     def _clean(self, exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
@@ -246,7 +167,7 @@ class SQLStore:
         self._local.raw = raw
         return raw
 
-    def _run(self, stmt: _Raw, values: dict[str, Any]) -> Any:
+    def _run(self, stmt: Raw, values: dict[str, Any]) -> Any:
         cursor = self._raw()[1]
         cursor.execute(stmt.sql, stmt.params(values))
         return cursor
@@ -399,18 +320,12 @@ class SQLStore:
         return sum(stored.values())
 
     def _write_rows(self, rows: list[dict[str, Any]]) -> None:
-        t = self.table
         with self.engine.begin() as c:
-            if self._upsert_kind() is not None:
-                for i in range(0, len(rows), _CHUNK):
-                    c.execute(self._upsert_stmt(rows[i:i + _CHUNK]))
+            if self.backend not in UPSERT_KIND:
+                write_generic(c, self.table, rows)
                 return
-            # Generic SQL (SQL Server, Oracle; untested): update, insert where nothing changed.
-            pk = sa.and_(t.c.namespace == sa.bindparam("b_ns"), t.c.key == sa.bindparam("b_k"))
-            update = sa.update(t).where(pk).values({c: sa.bindparam(c) for c in rows[0] if c not in ("namespace", "key")})
-            for row in rows:
-                if c.execute(update, {**row, "b_ns": row["namespace"], "b_k": row["key"]}).rowcount == 0:
-                    c.execute(sa.insert(t), row)
+            for i in range(0, len(rows), CHUNK):
+                c.execute(upsert(self.table, self.backend, rows[i:i + CHUNK]))
 
     def remove(self, key: str, namespace: str) -> bool:
         values = {"ns": namespace, "k": key_bytes(key)}
