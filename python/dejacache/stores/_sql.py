@@ -6,8 +6,10 @@ then an INSERT when no row changed) and are untested.
 The hit path and single writes run on one raw DBAPI connection per thread in autocommit mode,
 with statements compiled once by SQLAlchemy for the dialect (psycopg also prepares them on the
 server after a few runs), so a hit costs one driver round trip: no ORM, no per-call compile.
-Batches (``put_many``, trims, purges) run in SQLAlchemy transactions; ``put_many`` writes
-multi-row upserts of up to 500 rows per statement.
+Batches (``put_many``, trims, purges) run in SQLAlchemy transactions; ``put_many`` sends chunks
+of 500 rows through the driver's executemany (psycopg pipelines them, PyMySQL writes multi-row
+VALUES; DuckDB gets one multi-row statement per chunk, as its executemany goes row by row).
+DuckDB commits are slow (milliseconds): it suits a cache filled with ``put_many`` and read often.
 
 Caps are checked by counting the table once every 1/20 of the cap of writes made by this
 process (exactly on every write for caps under 20) and trimmed to 10% under the cap: expired
@@ -127,7 +129,8 @@ class SQLStore:
         self._touch = sa.update(t).where(pk).values(last_access=later, hits=t.c.hits + sa.bindparam("h"))
         self._order = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}[
             self.eviction]
-        self._upsert_one = Raw(upsert(t, backend, None), dialect) if backend in UPSERT_KIND else None
+        self._upsert_many = upsert(t, backend, None) if backend in UPSERT_KIND else None
+        self._upsert_one = Raw(self._upsert_many, dialect) if backend in UPSERT_KIND else None
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -269,8 +272,7 @@ class SQLStore:
         t = self.table
         rows = self._query(sa.select(t.c.namespace, sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.size), 0))
                            .group_by(t.c.namespace))
-        sizes = [(ns.decode() if isinstance(ns, bytes) else ns, n, b) for ns, n, b in rows]
-        return merge_stats(self._counters.snapshot(), sizes)
+        return merge_stats(self._counters.snapshot(), rows)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -300,7 +302,7 @@ class SQLStore:
         return True, self._maybe_trim(now, (namespace, row["key"]), 1, row["size"])
 
     def put_many(self, items: Sequence[tuple[str, str, bytes, float | None]], now: float) -> int:
-        """Writes the items in one transaction, up to 500 rows per statement; a later item with
+        """Writes the items in one transaction, in batches of 500 rows; a later item with
         the same ``(namespace, key)`` wins. Returns how many were stored."""
         rows: dict[tuple[str, bytes], dict[str, Any]] = {}
         stored: dict[str, int] = {}
@@ -325,7 +327,10 @@ class SQLStore:
                 write_generic(c, self.table, rows)
                 return
             for i in range(0, len(rows), CHUNK):
-                c.execute(upsert(self.table, self.backend, rows[i:i + CHUNK]))
+                if self.backend == "duckdb":  # its executemany runs row by row: one multi-row statement
+                    c.execute(upsert(self.table, self.backend, rows[i:i + CHUNK]))
+                else:  # executemany: the driver batches (multi-row VALUES, pipeline)
+                    c.execute(self._upsert_many, rows[i:i + CHUNK])
 
     def remove(self, key: str, namespace: str) -> bool:
         values = {"ns": namespace, "k": key_bytes(key)}
@@ -356,7 +361,7 @@ class SQLStore:
             return 0
         c.execute(sa.delete(t).where(t.c.expires <= now))
         for ns, n in counts:
-            self._counters.add(ns.decode() if isinstance(ns, bytes) else ns, EXPIRATIONS, int(n))
+            self._counters.add(ns, EXPIRATIONS, int(n))
         return sum(int(n) for _, n in counts)
 
     def _over(self, entries: int, nbytes: int) -> bool:
@@ -393,7 +398,7 @@ class SQLStore:
             query = sa.select(t.c.namespace, t.c.key, t.c.size).order_by(*self._order)
             if not drop_bytes:
                 query = query.limit(drop_entries + 1)  # + 1: the entry just written is skipped
-            rows = [(ns.decode() if isinstance(ns, bytes) else ns, bytes(kb), size) for ns, kb, size in c.execute(query)]
+            rows = [(ns, bytes(kb), size) for ns, kb, size in c.execute(query)]
             victims = pick_victims(rows, keep, drop_entries, drop_bytes)
             if victims:
                 c.execute(self._delete_pk, [{"ns": ns, "k": kb} for ns, kb, _ in victims])

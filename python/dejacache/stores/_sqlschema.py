@@ -86,7 +86,8 @@ def upsert(t: sa.Table, backend: str, rows: list[dict[str, Any]] | None) -> Any:
         from sqlalchemy.dialects.sqlite import insert
     ins = insert(t)
     ins = ins.values(rows) if rows is not None else ins
-    return ins.on_conflict_do_update(index_elements=[t.c.namespace, t.c.key], set_={c: ins.excluded[c] for c in _UPDATED})
+    return ins.on_conflict_do_update(index_elements=[t.c.namespace, t.c.key],
+                                     set_={c: ins.excluded[c] for c in _UPDATED})
 
 
 def write_generic(c: Any, t: sa.Table, rows: list[dict[str, Any]]) -> None:
