@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -79,6 +80,7 @@ def bench_sqlite(n: int, queries: int, tmp: str):
     store.close()
     # The floor: the stdlib driver's SELECT by primary key on the same file (no counters, no checks).
     raw = sqlite3.connect(os.path.join(tmp, "bench.db"), isolation_level=None)
+    raw.execute("PRAGMA mmap_size=268435456")  # the store's default, so the floor reads the same way
     sql = "SELECT value, created, expires, last_access FROM dejacache_entries WHERE namespace = ? AND key = ?"
     floor = timed(lambda kb: raw.execute(sql, ("default", kb)).fetchone(), [(bytes.fromhex(keys[i]),) for i in picks])
     raw.close()
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_writes(args, tmp, servers)
     for server in servers:
         server.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

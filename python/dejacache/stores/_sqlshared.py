@@ -20,15 +20,16 @@ HITS, MISSES, STORES, EVICTIONS_I, EXPIRATIONS = range(5)
 def key_bytes(key: str) -> bytes:
     """The 16 bytes of a key: 32 hex digits as they are, any other text hashed the way the
     in-process store hashes it (``_core.key_of_text``), so every store files a key alike."""
-    if not isinstance(key, str):
-        raise TypeError(f"key must be a str, not {type(key).__name__}")
     if len(key) == 32:
         try:
             raw = bytes.fromhex(key)
-        except ValueError:
-            raw = b""
-        if len(raw) == 16 and key.isascii() and key.isalnum():
-            return raw
+        except (ValueError, TypeError):
+            pass
+        else:
+            if len(raw) == 16:  # 32 characters made 16 bytes: hex digits only, no spaces
+                return raw
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a str, not {type(key).__name__}")
     return bytes.fromhex(key_of_text(key))
 
 
@@ -63,22 +64,35 @@ def trim_target(cap: int | None) -> int | None:
 
 
 class Counters:
-    """Hits, misses, stores, evictions and expirations per namespace, in this process."""
+    """Hits, misses, stores, evictions and expirations per namespace, in this process. Each
+    thread counts in its own rows (no lock on the hit path); ``snapshot`` adds them up."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_ns: dict[str, list[int]] = {}
+        self._local = threading.local()
+        self._tables: list[dict[str, list[int]]] = []
 
     def add(self, namespace: str, which: int, n: int = 1) -> None:
-        with self._lock:
-            row = self._by_ns.get(namespace)
-            if row is None:
-                row = self._by_ns[namespace] = [0, 0, 0, 0, 0]
-            row[which] += n
+        try:
+            self._local.rows[namespace][which] += n
+        except (AttributeError, KeyError):
+            rows = getattr(self._local, "rows", None)
+            if rows is None:
+                rows = self._local.rows = {}
+                with self._lock:
+                    self._tables.append(rows)
+            rows.setdefault(namespace, [0, 0, 0, 0, 0])[which] += n
 
     def snapshot(self) -> dict[str, list[int]]:
         with self._lock:
-            return {ns: list(row) for ns, row in self._by_ns.items()}
+            tables = list(self._tables)
+        out: dict[str, list[int]] = {}
+        for rows in tables:
+            for namespace, row in list(rows.items()):
+                total = out.setdefault(namespace, [0, 0, 0, 0, 0])
+                for i, v in enumerate(list(row)):
+                    total[i] += v
+        return out
 
 
 def merge_stats(

@@ -177,3 +177,24 @@ def test_repr_and_stats_hide_the_password(postgres_server, sql_store_maker):
     password = "s3cret-Pw-for-tests"
     assert password not in repr(store) and "***" in repr(store)
     assert password not in str(store.stats())
+
+
+def test_counters_add_up_across_threads(tmp_path):
+    import threading
+
+    store = SQLiteStore(tmp_path / "threads.db")
+    store.put(k(1), "d", b"x", T0)
+
+    def reader():
+        for _ in range(200):
+            assert store.get(k(1), "d", T0) is not None
+            assert store.get(k(2), "d", T0) is None
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stats = dict(store.stats())["d"]
+    assert (stats["hits"], stats["misses"], stats["stores"]) == (800, 800, 1)
+    store.close()
