@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import shutil
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print("dejacache is a debug build: reinstall in release mode before benchmarking", file=sys.stderr)
         return 2
     tmp = tempfile.mkdtemp(prefix="dejacache-bench-stores-")
+    # Registered first, so it runs last: after GPTCache's own exit hook has saved its index there.
+    atexit.register(shutil.rmtree, tmp, True)
 
     print(f"1. SQLite hit at {args.entries:,} entries ({args.queries} random reads)")
     get_us, lookup_us, fill, floor_us = bench_sqlite(args.entries, args.queries, tmp)
@@ -162,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
     bench_writes(args, tmp, servers)
     for server in servers:
         server.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

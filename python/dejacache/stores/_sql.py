@@ -98,6 +98,10 @@ class SQLStore:
         options.update(engine_options or {})
         self._guard(self._setup, url, backend, options, table)
 
+    @classmethod
+    def from_url(cls, url: str | sa.URL, **options: Any) -> SQLStore:
+        return cls(url, **options)
+
     def _setup(self, url: sa.URL, backend: str, options: dict[str, Any], table: str) -> None:
         self.engine = sa.create_engine(url, **options)
         # The hit path's connections: autocommit, so a read is one round trip (DuckDB's

@@ -44,6 +44,7 @@ from ._sqlshared import (
     key_bytes,
     merge_stats,
     pick_victims,
+    sqlite_path_of_url,
     trim_target,
 )
 
@@ -133,7 +134,7 @@ class SQLiteStore:
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         path = os.fspath(path)
         if path.startswith("sqlite://"):
-            path = _path_of_url(path)
+            path = sqlite_path_of_url(path)
         if not path or path == ":memory:" or path.startswith("file::memory:"):
             raise ValueError("SQLiteStore needs a file path; for a store in memory use the default in-process store")
         self.path = path
@@ -163,7 +164,7 @@ class SQLiteStore:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
-        return cls(_path_of_url(url), **options)
+        return cls(sqlite_path_of_url(url), **options)
 
     def __repr__(self) -> str:
         caps = f", max_entries={self.max_entries}, max_bytes={self.max_bytes}, eviction={self.eviction!r}"
@@ -390,17 +391,6 @@ class SQLiteStore:
         except sqlite3.OperationalError:
             if not quiet:
                 raise
-
-
-def _path_of_url(url: str) -> str:
-    """``sqlite:///relative/path`` -> ``relative/path``; ``sqlite:////abs/path`` -> ``/abs/path``
-    (SQLAlchemy's convention); a plain path is returned as it is."""
-    if not url.startswith("sqlite:"):
-        return url
-    rest = url[len("sqlite:") :]
-    if not rest.startswith("///"):
-        raise ValueError(f"a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path, not {url!r}")
-    return rest[3:].split("?", 1)[0]
 
 
 _inherited: list[sqlite3.Connection] = []

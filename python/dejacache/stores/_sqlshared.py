@@ -171,3 +171,14 @@ def pick_victims(
         got_entries += 1
         got_bytes += int(size)
     return out
+
+
+def sqlite_path_of_url(url: str) -> str:
+    """``sqlite:///relative/path`` -> ``relative/path``; ``sqlite:////abs/path`` -> ``/abs/path``
+    (SQLAlchemy's convention); a plain path is returned as it is."""
+    if not url.startswith("sqlite:"):
+        return url
+    rest = url[len("sqlite:") :]
+    if not rest.startswith("///"):
+        raise ValueError(f"a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path, not {url!r}")
+    return rest[3:].split("?", 1)[0]
