@@ -116,8 +116,11 @@ def bench_writes(args, tmp, servers):
 
     n = args.batch
     print(f"3. put_many against put in a loop ({n:,} entries of {len(VALUE)} bytes)")
-    makers = [("sqlite", lambda: SQLiteStore(os.path.join(tmp, f"w{uuid.uuid4().hex[:6]}.db"))),
-              ("sqlite FULL", lambda: SQLiteStore(os.path.join(tmp, f"w{uuid.uuid4().hex[:6]}.db"), synchronous="FULL"))]
+    def fresh():
+        return os.path.join(tmp, f"w{uuid.uuid4().hex[:6]}.db")
+
+    makers = [("sqlite", lambda: SQLiteStore(fresh())),
+              ("sqlite FULL", lambda: SQLiteStore(fresh(), synchronous="FULL"))]
     try:
         import duckdb_engine  # noqa: F401
 

@@ -120,7 +120,8 @@ class SQLStore:
             with self.engine.begin() as c:
                 for index in indexes:
                     index.create(c, checkfirst=True)
-        ns, key = sa.bindparam("ns"), sa.bindparam("k")
+        ns: Any = sa.bindparam("ns")
+        key: Any = sa.bindparam("k")
         pk = sa.and_(t.c.namespace == ns, t.c.key == key)
         dialect = self.engine.dialect
         self._get = Raw(sa.select(t.c.value, t.c.created, t.c.expires, t.c.last_access).where(pk), dialect)
@@ -133,7 +134,7 @@ class SQLStore:
         self._touch = sa.update(t).where(pk).values(last_access=later, hits=t.c.hits + sa.bindparam("h"))
         self._order = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}[
             self.eviction]
-        self._upsert_many = upsert(t, backend, None) if backend in UPSERT_KIND else None
+        self._upsert_many: Any = upsert(t, backend, None) if backend in UPSERT_KIND else None
         self._upsert_one = Raw(self._upsert_many, dialect) if backend in UPSERT_KIND else None
 
     # -- plumbing ------------------------------------------------------------------------------

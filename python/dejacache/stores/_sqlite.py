@@ -23,6 +23,7 @@ the file's.
 
 from __future__ import annotations
 
+import builtins
 import os
 import sqlite3
 import threading
@@ -276,7 +277,7 @@ class SQLiteStore:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _prepare(self, key: str, value: Any, ttl: Any, now: float) -> tuple[bytes, float | None] | None:
+    def _prepare(self, key: str, value: Any, ttl: Any, now: float) -> tuple[builtins.bytes, float | None] | None:
         """``(key bytes, expires)``, or None when the entry is not to be stored."""
         kb = key_bytes(key)
         check_value(value)
@@ -287,7 +288,9 @@ class SQLiteStore:
             return None
         return kb, None if ttl is None else now + ttl
 
-    def put(self, key: str, namespace: str, value: bytes, now: float, ttl: float | None = None) -> tuple[bool, int]:
+    def put(
+        self, key: str, namespace: str, value: builtins.bytes, now: float, ttl: float | None = None
+    ) -> tuple[bool, int]:
         prepared = self._prepare(key, value, ttl, now)
         if prepared is None:
             return False, 0
@@ -296,7 +299,7 @@ class SQLiteStore:
         self._counters.add(namespace, STORES)
         return True, self._trim(now, (namespace, kb))
 
-    def put_many(self, items: Sequence[tuple[str, str, bytes, float | None]], now: float) -> int:
+    def put_many(self, items: Sequence[tuple[str, str, builtins.bytes, float | None]], now: float) -> int:
         """Writes every item in one transaction (one commit); a later item with the same
         ``(namespace, key)`` wins. Returns how many were stored."""
         rows: dict[tuple[str, bytes], tuple[Any, ...]] = {}
@@ -346,7 +349,7 @@ class SQLiteStore:
             self.max_bytes is not None and nbytes > self.max_bytes
         )
 
-    def _trim(self, now: float, keep: tuple[str, bytes] | None) -> int:
+    def _trim(self, now: float, keep: tuple[str, builtins.bytes] | None) -> int:
         """Brings the file under its caps when a write crossed one; returns entries evicted."""
         if self.max_entries is None and self.max_bytes is None:
             return 0
@@ -375,7 +378,7 @@ class SQLiteStore:
             self._counters.add(ns, EVICTIONS_I, n)
         return len(victims)
 
-    def _touch_in(self, c: sqlite3.Connection, updates: list[tuple[str, bytes, float, int]]) -> None:
+    def _touch_in(self, c: sqlite3.Connection, updates: list[tuple[str, builtins.bytes, float, int]]) -> None:
         if updates:
             c.executemany(_TOUCH, [(la, h, ns, kb) for ns, kb, la, h in updates])
 

@@ -77,14 +77,12 @@ def upsert(t: sa.Table, backend: str, rows: list[dict[str, Any]] | None) -> Any:
     DuckDB, SQLite) or ``ON DUPLICATE KEY`` (MySQL, MariaDB); multi-row when ``rows`` are given."""
     kind = UPSERT_KIND[backend]
     if kind == "mysql":
-        ins = mysql.insert(t)
-        ins = ins.values(rows) if rows is not None else ins
-        return ins.on_duplicate_key_update({c: ins.inserted[c] for c in _UPDATED})
-    if kind == "pg":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    ins = insert(t)
+        mins: Any = mysql.insert(t)
+        mins = mins.values(rows) if rows is not None else mins
+        return mins.on_duplicate_key_update({c: mins.inserted[c] for c in _UPDATED})
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    ins: Any = postgresql.insert(t) if kind == "pg" else sqlite.insert(t)
     ins = ins.values(rows) if rows is not None else ins
     return ins.on_conflict_do_update(index_elements=[t.c.namespace, t.c.key],
                                      set_={c: ins.excluded[c] for c in _UPDATED})
