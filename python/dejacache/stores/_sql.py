@@ -1,0 +1,427 @@
+"""An entry store in any SQL database SQLAlchemy Core speaks: one implementation for
+PostgreSQL (psycopg 3), MySQL / MariaDB (PyMySQL), DuckDB (duckdb-engine) and SQLite, tested
+here on real servers; SQL Server and Oracle work by URL through the generic upsert (an UPDATE,
+then an INSERT when no row changed) and are untested.
+
+The hit path and single writes run on one raw DBAPI connection per thread in autocommit mode,
+with statements compiled once by SQLAlchemy for the dialect (psycopg also prepares them on the
+server after a few runs), so a hit costs one driver round trip: no ORM, no per-call compile.
+Batches (``put_many``, trims, purges) run in SQLAlchemy transactions; ``put_many`` sends chunks
+of 500 rows through the driver's executemany (psycopg pipelines them, PyMySQL writes multi-row
+VALUES; DuckDB gets one multi-row statement per chunk, as its executemany goes row by row).
+DuckDB commits are slow (milliseconds): it suits a cache filled with ``put_many`` and read often.
+
+Caps are checked by counting the table once every 1/20 of the cap of writes made by this
+process (exactly on every write for caps under 20) and trimmed to 10% under the cap: expired
+entries first, then by last access (LRU), creation (FIFO) or hit count (LFU). With several
+writers the table may exceed a cap by what the others wrote since their last check. Reads do
+not write: access times and hit counts are written back in batches. Counters of hits, misses,
+stores, evictions and expirations are this process's; entries and bytes are the table's.
+
+Passwords never appear in ``repr``, logs or errors: driver errors are raised as
+``StoreUnavailable`` with the URL rendered without its password and the password scrubbed
+from the driver's text.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Sequence
+
+import sqlalchemy as sa
+
+from ._base import StoreUnavailable
+from ._sqlshared import (
+    EVICTIONS_I,
+    EXPIRATIONS,
+    HITS,
+    MISSES,
+    STORES,
+    AccessLog,
+    Counters,
+    check_options,
+    check_ttl,
+    check_value,
+    key_bytes,
+    merge_stats,
+    pick_victims,
+    trim_target,
+)
+from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
+
+class SQLStore:
+    """An entry store in a SQL database reached by a SQLAlchemy URL (see the module docstring).
+
+    ``table``: the table's name (made when missing). ``connect_timeout_s``: connection timeout
+    (PostgreSQL, MySQL / MariaDB) and how long to wait for a pooled connection.
+    ``engine_options``: more ``sqlalchemy.create_engine`` keyword arguments.
+    """
+
+    def __init__(
+        self,
+        url: str | sa.URL,
+        *,
+        max_entries: int | None = None,
+        max_bytes: int | None = None,
+        default_ttl: float | None = None,
+        eviction: str = "lru",
+        table: str = "dejacache_entries",
+        connect_timeout_s: float = 5.0,
+        pool_size: int = 5,
+        access_granularity_s: float = 1.0,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        check_options(max_entries, max_bytes, default_ttl, eviction)
+        url = sa.make_url(url)
+        if url.drivername in DEFAULT_DRIVERS:
+            url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
+        self.url = url.render_as_string(hide_password=True)
+        self._secrets = [s for s in (url.password, url.render_as_string(hide_password=False)) if s]
+        self.max_entries, self.max_bytes, self.eviction = max_entries, max_bytes, eviction
+        self.default_ttl = None if default_ttl is None else float(default_ttl)
+        self._counters = Counters()
+        self._access = AccessLog(eviction, granularity=access_granularity_s)
+        self._check_entries = max(1, max_entries // 20) if max_entries is not None else None
+        self._check_bytes = max(1, max_bytes // 20) if max_bytes is not None else None
+        self._since_entries = self._since_bytes = 1 << 62  # the first write checks the caps
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._raws: list[Any] = []
+        self._closed = False
+
+        backend = url.get_backend_name()
+        options: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": connect_timeout_s}
+        if backend in ("postgresql", "mysql", "mariadb"):
+            options["connect_args"] = {"connect_timeout": max(1, int(round(connect_timeout_s)))}
+        if backend != "sqlite" and backend != "duckdb":
+            options.update(pool_size=pool_size, max_overflow=pool_size)
+        options.update(engine_options or {})
+        self._guard(self._setup, url, backend, options, table)
+
+    @classmethod
+    def from_url(cls, url: str | sa.URL, **options: Any) -> SQLStore:
+        return cls(url, **options)
+
+    def _setup(self, url: sa.URL, backend: str, options: dict[str, Any], table: str) -> None:
+        self.engine = sa.create_engine(url, **options)
+        # The hit path's connections: autocommit, so a read is one round trip (DuckDB's
+        # connections commit each statement on their own, and it wants a single engine).
+        self._read_engine = (
+            self.engine if backend == "duckdb" else sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)
+        )
+        self.table = t = columns(table)
+        self.backend = backend
+        with self.engine.begin() as c:
+            t.create(c, checkfirst=True)
+        if backend != "duckdb":  # DuckDB scans fast and updates indexed columns poorly
+            order_cols = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}
+            indexes = [sa.Index(f"{table}_expires", t.c.expires),
+                       sa.Index(f"{table}_{self.eviction}", *order_cols[self.eviction])]
+            with self.engine.begin() as c:
+                for index in indexes:
+                    index.create(c, checkfirst=True)
+        ns: Any = sa.bindparam("ns")
+        key: Any = sa.bindparam("k")
+        pk = sa.and_(t.c.namespace == ns, t.c.key == key)
+        dialect = self.engine.dialect
+        self._get = Raw(sa.select(t.c.value, t.c.created, t.c.expires, t.c.last_access).where(pk), dialect)
+        live = sa.or_(t.c.expires.is_(None), t.c.expires > sa.bindparam("now"))
+        self._contains = Raw(sa.select(sa.literal_column("1")).select_from(t).where(pk, live), dialect)
+        self._expire_one = Raw(sa.delete(t).where(pk, t.c.expires <= sa.bindparam("now")), dialect)
+        self._delete_one = Raw(sa.delete(t).where(pk), dialect)
+        self._delete_pk = sa.delete(t).where(pk)
+        later = sa.case((t.c.last_access < sa.bindparam("la"), sa.bindparam("la")), else_=t.c.last_access)
+        self._touch = sa.update(t).where(pk).values(last_access=later, hits=t.c.hits + sa.bindparam("h"))
+        self._order = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}[
+            self.eviction]
+        self._upsert_many: Any = upsert(t, backend, None) if backend in UPSERT_KIND else None
+        self._upsert_one = Raw(self._upsert_many, dialect) if backend in UPSERT_KIND else None
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _clean(self, exc: BaseException) -> str:
+        text = f"{type(exc).__name__}: {exc}"
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Runs ``fn``; a database fault becomes ``StoreUnavailable`` without the password
+        (raised outside the ``except`` so the driver's error is not chained to it)."""
+        try:
+            return fn(*args)
+        except (sa.exc.SQLAlchemyError, OSError, RuntimeError) as exc:
+            message = self._clean(exc)
+        except Exception as exc:  # the driver's own errors (raw connections): Error subclasses
+            dbapi = getattr(getattr(self, "engine", None), "dialect", None)
+            error = getattr(getattr(dbapi, "loaded_dbapi", None), "Error", None)
+            if error is None or not isinstance(exc, error):
+                raise
+            message = self._clean(exc)
+        self._drop_raw()
+        raise StoreUnavailable(f"SQL store {self.url}: {message}")
+
+    def _raw(self) -> Any:
+        try:
+            return self._local.raw
+        except AttributeError:
+            pass
+        if self._closed:
+            raise ValueError("this SQLStore is closed")
+        fairy = self._read_engine.raw_connection()
+        raw = (fairy, fairy.cursor())
+        with self._lock:
+            self._raws.append(raw)
+        self._local.raw = raw
+        return raw
+
+    def _run(self, stmt: Raw, values: dict[str, Any]) -> Any:
+        cursor = self._raw()[1]
+        cursor.execute(stmt.sql, stmt.params(values))
+        return cursor
+
+    def _drop_raw(self) -> None:
+        """Forgets this thread's raw connection after a fault (the next call reconnects)."""
+        raw = getattr(self._local, "raw", None)
+        if raw is None:
+            return
+        del self._local.raw
+        with self._lock:
+            if raw in self._raws:
+                self._raws.remove(raw)
+        try:
+            raw[0].invalidate()
+        except Exception:  # noqa: BLE001 - the connection is already broken; nothing to keep
+            pass
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self.url!r}, max_entries={self.max_entries}, max_bytes={self.max_bytes}, " \
+               f"eviction={self.eviction!r})"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._flush_access()
+        except StoreUnavailable:
+            pass  # access times only order evictions
+        self._closed = True
+        with self._lock:
+            raws, self._raws = self._raws, []
+        for fairy, _ in raws:
+            fairy.close()
+        self._local = threading.local()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()
+        self.engine.dispose()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
+        kb = key_bytes(key)
+        row = self._guard(self._get_row, namespace, kb)
+        if row is None:
+            self._counters.add(namespace, MISSES)
+            return None
+        value, created, expires, last_access = row
+        if expires is not None and expires <= now:
+            gone = self._guard(lambda: self._run(self._expire_one, {"ns": namespace, "k": kb, "now": now}).rowcount)
+            if gone:
+                self._counters.add(namespace, EXPIRATIONS)
+            self._counters.add(namespace, MISSES)
+            return None
+        if max_age is not None and now - created > max_age:
+            self._counters.add(namespace, MISSES)
+            return None
+        self._counters.add(namespace, HITS)
+        if self._access.note(namespace, kb, now, last_access):
+            try:
+                self._flush_access()
+            except StoreUnavailable:
+                pass  # the answer is right; the access times only order evictions
+        return bytes(value), created
+
+    def _get_row(self, namespace: str, kb: bytes) -> Any:
+        return self._run(self._get, {"ns": namespace, "k": kb}).fetchone()
+
+    def lookup(
+        self, schema: Any, request: Any, namespace: str, now: float, max_age: float | None = None
+    ) -> tuple[str, bytes | None, float]:
+        key = schema.key(request)
+        found = self.get(key, namespace, now, max_age)
+        return (key, None, 0.0) if found is None else (key, found[0], found[1])
+
+    def contains(self, key: str, namespace: str, now: float) -> bool:
+        values = {"ns": namespace, "k": key_bytes(key), "now": now}
+        return self._guard(lambda: self._run(self._contains, values).fetchone()) is not None
+
+    def _query(self, stmt: Any) -> list[Any]:
+        def run() -> list[Any]:
+            with self.engine.connect() as c:
+                return list(c.execute(stmt).all())
+
+        return self._guard(run)  # type: ignore[no-any-return]
+
+    def keys(self, namespace: str) -> list[str]:
+        """Keys of one namespace, the most recently used (LRU, LFU) or newest (FIFO) first."""
+        t = self.table
+        order = t.c.created if self.eviction == "fifo" else t.c.last_access
+        rows = self._query(sa.select(t.c.key).where(t.c.namespace == namespace).order_by(order.desc()))
+        return [bytes(kb).hex() for (kb,) in rows]
+
+    def __len__(self) -> int:
+        """Entries in the table (expired ones included until read or purged); counts the table."""
+        return int(self._query(sa.select(sa.func.count()).select_from(self.table))[0][0])
+
+    def stats(self) -> list[tuple[str, dict[str, int]]]:
+        t = self.table
+        rows = self._query(sa.select(t.c.namespace, sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.size), 0))
+                           .group_by(t.c.namespace))
+        return merge_stats(self._counters.snapshot(), rows)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _row(self, key: str, namespace: str, value: Any, ttl: Any, now: float) -> dict[str, Any] | None:
+        kb = key_bytes(key)
+        check_value(value)
+        if len(namespace.encode()) > MAX_NAMESPACE_BYTES:
+            raise ValueError(f"a SQL store's namespace is at most {MAX_NAMESPACE_BYTES} bytes of UTF-8, "
+                             f"not {len(namespace.encode())}: use a shorter name")
+        ttl = check_ttl(ttl)
+        if ttl is None:
+            ttl = self.default_ttl
+        if ttl == 0 or (self.max_bytes is not None and len(value) > self.max_bytes):
+            return None
+        return {"namespace": namespace, "key": kb, "value": value, "created": now,
+                "expires": None if ttl is None else now + ttl, "last_access": now, "hits": 0, "size": len(value)}
+
+    def put(self, key: str, namespace: str, value: bytes, now: float, ttl: float | None = None) -> tuple[bool, int]:
+        row = self._row(key, namespace, value, ttl, now)
+        if row is None:
+            return False, 0
+        if self._upsert_one is not None:
+            self._guard(self._run, self._upsert_one, row)
+        else:
+            self._guard(self._write_rows, [row])
+        self._counters.add(namespace, STORES)
+        return True, self._maybe_trim(now, (namespace, row["key"]), 1, row["size"])
+
+    def put_many(self, items: Sequence[tuple[str, str, bytes, float | None]], now: float) -> int:
+        """Writes the items in one transaction, in batches of 500 rows; a later item with
+        the same ``(namespace, key)`` wins. Returns how many were stored."""
+        rows: dict[tuple[str, bytes], dict[str, Any]] = {}
+        stored: dict[str, int] = {}
+        for key, namespace, value, ttl in items:
+            row = self._row(key, namespace, value, ttl, now)
+            if row is None:
+                continue
+            rows.pop((namespace, row["key"]), None)
+            rows[(namespace, row["key"])] = row
+            stored[namespace] = stored.get(namespace, 0) + 1
+        if rows:
+            self._guard(self._write_rows, list(rows.values()))
+        for namespace, n in stored.items():
+            self._counters.add(namespace, STORES, n)
+        if rows:
+            self._maybe_trim(now, None, len(rows), sum(r["size"] for r in rows.values()))
+        return sum(stored.values())
+
+    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
+        with self.engine.begin() as c:
+            if self.backend not in UPSERT_KIND:
+                write_generic(c, self.table, rows)
+                return
+            for i in range(0, len(rows), CHUNK):
+                if self.backend == "duckdb":  # its executemany runs row by row: one multi-row statement
+                    c.execute(upsert(self.table, self.backend, rows[i:i + CHUNK]))
+                else:  # executemany: the driver batches (multi-row VALUES, pipeline)
+                    c.execute(self._upsert_many, rows[i:i + CHUNK])
+
+    def remove(self, key: str, namespace: str) -> bool:
+        values = {"ns": namespace, "k": key_bytes(key)}
+        return self._guard(lambda: self._run(self._delete_one, values).rowcount) > 0
+
+    def clear(self, namespace: str | None = None) -> int:
+        t = self.table
+        stmt = sa.delete(t) if namespace is None else sa.delete(t).where(t.c.namespace == namespace)
+
+        def run() -> int:
+            with self.engine.begin() as c:
+                return int(c.execute(stmt).rowcount)
+
+        return self._guard(run)  # type: ignore[no-any-return]
+
+    def purge_expired(self, now: float) -> int:
+        def run() -> int:
+            with self.engine.begin() as c:
+                return self._purge_in(c, now)
+
+        return self._guard(run)  # type: ignore[no-any-return]
+
+    def _purge_in(self, c: Any, now: float) -> int:
+        t = self.table
+        counts = c.execute(sa.select(t.c.namespace, sa.func.count()).where(t.c.expires <= now)
+                           .group_by(t.c.namespace)).all()
+        if not counts:
+            return 0
+        c.execute(sa.delete(t).where(t.c.expires <= now))
+        for ns, n in counts:
+            self._counters.add(ns, EXPIRATIONS, int(n))
+        return sum(int(n) for _, n in counts)
+
+    def _over(self, entries: int, nbytes: int) -> bool:
+        return (self.max_entries is not None and entries > self.max_entries) or (
+            self.max_bytes is not None and nbytes > self.max_bytes)
+
+    def _maybe_trim(self, now: float, keep: tuple[str, bytes] | None, entries: int, nbytes: int) -> int:
+        if self.max_entries is None and self.max_bytes is None:
+            return 0
+        with self._lock:
+            self._since_entries += entries
+            self._since_bytes += nbytes
+            due = (self._check_entries is not None and self._since_entries >= self._check_entries) or (
+                self._check_bytes is not None and self._since_bytes >= self._check_bytes)
+            if due:
+                self._since_entries = self._since_bytes = 0
+        return self._guard(self._trim, now, keep) if due else 0
+
+    def _trim(self, now: float, keep: tuple[str, bytes] | None) -> int:
+        t = self.table
+        totals = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.size), 0)).select_from(t)
+        with self.engine.begin() as c:
+            entries, nbytes = (int(x) for x in c.execute(totals).one())
+            if not self._over(entries, nbytes):
+                return 0
+            self._touch_in(c, self._access.take())
+            if self._purge_in(c, now):
+                entries, nbytes = (int(x) for x in c.execute(totals).one())
+                if not self._over(entries, nbytes):
+                    return 0
+            target_entries, target_bytes = trim_target(self.max_entries), trim_target(self.max_bytes)
+            drop_entries = entries - target_entries if target_entries is not None and self._over(entries, 0) else 0
+            drop_bytes = nbytes - target_bytes if target_bytes is not None and self._over(0, nbytes) else 0
+            query = sa.select(t.c.namespace, t.c.key, t.c.size).order_by(*self._order)
+            if not drop_bytes:
+                query = query.limit(drop_entries + 1)  # + 1: the entry just written is skipped
+            rows = [(ns, bytes(kb), size) for ns, kb, size in c.execute(query)]
+            victims = pick_victims(rows, keep, drop_entries, drop_bytes)
+            if victims:
+                c.execute(self._delete_pk, [{"ns": ns, "k": kb} for ns, kb, _ in victims])
+        for ns, _, _ in victims:
+            self._counters.add(ns, EVICTIONS_I)
+        return len(victims)
+
+    def _touch_in(self, c: Any, updates: list[tuple[str, bytes, float, int]]) -> None:
+        if updates:
+            c.execute(self._touch, [{"ns": ns, "k": kb, "la": la, "h": h} for ns, kb, la, h in updates])
+
+    def _flush_access(self) -> None:
+        if not self._access or self._closed:
+            return
+        updates = self._access.take()
+
+        def run() -> None:
+            with self.engine.begin() as c:
+                self._touch_in(c, updates)
+
+        self._guard(run)
