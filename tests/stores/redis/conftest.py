@@ -9,6 +9,7 @@ from .servers import REDIS_CLI, REDIS_SERVER, RedisServer, make_certs, make_clus
 
 PASSWORD = "s3cret-Pa55word"
 ACL_USER, ACL_PASSWORD = "cacheuser", "acl-Pa55-word"
+NOSCRIPT_USER, NOSCRIPT_PASSWORD = "noscripts", "noscript-Pa55"  # scripting refused, as on some hosted Redis
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +31,8 @@ def acl_server(redis_dir):
     # The default user needs the password; the ACL user may only touch dejacache keys and channel.
     server = RedisServer(
         redis_dir / "acl", "--requirepass", PASSWORD, password=PASSWORD,
-        conf=f"user {ACL_USER} on >{ACL_PASSWORD} ~dejacache:* &dejacache:* +@all -@dangerous +scan +info\n",
+        conf=f"user {ACL_USER} on >{ACL_PASSWORD} ~dejacache:* &dejacache:* +@all -@dangerous +scan +info\n"
+        f"user {NOSCRIPT_USER} on >{NOSCRIPT_PASSWORD} ~dejacache:* &dejacache:* +@all -@dangerous -@scripting +scan\n",
     )
     yield server
     server.stop()

@@ -14,7 +14,7 @@ from dejacache import _core  # noqa: E402
 from dejacache.stores._redis import RedisStore  # noqa: E402
 
 from ..store_suite import T0, StoreBehaviour, k  # noqa: E402
-from .conftest import ACL_PASSWORD, ACL_USER, PASSWORD  # noqa: E402
+from .conftest import ACL_PASSWORD, ACL_USER, NOSCRIPT_PASSWORD, NOSCRIPT_USER, PASSWORD  # noqa: E402
 
 
 def _factory(url, flush, **options):
@@ -100,6 +100,15 @@ class TestStandalone(RedisCaps, StoreBehaviour):
         assert asyncio.run(store.aget(key, "ns", T0)) == (b"answer", T0)  # a second event loop works
         assert store.get(key, "ns", T0) == (b"answer", T0)
 
+    def test_put_many_survives_a_script_flush(self, make_store, standalone):
+        store = make_store()
+        assert store.put_many([(k(1), "ns", b"a", None)], T0) == 1
+        standalone.cli("script", "flush")
+        assert store.put_many([(k(2), "ns", b"b", 5.0)], T0) == 1
+        assert store.get(k(2), "ns", T0) == (b"b", T0) and 0 < int(standalone.cli("pttl", store._key(k(2), "ns"))) <= 5000
+        assert store.put_many([(k(i), "big", b"v", None) for i in range(2500)], T0) == 2500  # 3 batches
+        assert len(store.keys("big")) == 2500
+
     def test_put_many_keeps_the_last_of_duplicates_across_namespaces(self, make_store):
         store = make_store()
         items = [(k(i % 7), f"ns{i % 3}", b"%d" % i, 60.0 if i % 2 else None) for i in range(50)]
@@ -121,6 +130,14 @@ class TestAcl(RedisCaps, StoreBehaviour):
     def test_requirepass_url(self, acl_server):
         store = RedisStore.from_url(f"redis://:{PASSWORD}@127.0.0.1:{acl_server.port}/0")
         assert store.put(k(1), "d", b"v", T0) == (True, 0) and store.get(k(1), "d", T0) == (b"v", T0)
+        store.close()
+
+    def test_put_many_without_scripting_falls_back_to_a_pipeline(self, acl_server):
+        store = RedisStore.from_url(f"redis://{NOSCRIPT_USER}:{NOSCRIPT_PASSWORD}@127.0.0.1:{acl_server.port}/0")
+        assert store.put_many([(k(i), "ns", b"%d" % i, 60.0 if i % 2 else None) for i in range(10)], T0) == 10
+        assert not store._use_script
+        assert store.put_many([(k(1), "ns", b"again", None)], T0) == 1
+        assert store.get(k(1), "ns", T0) == (b"again", T0) and store.get(k(2), "ns", T0) == (b"2", T0)
         store.close()
 
     def test_passwords_never_shown(self, acl_server, caplog):
