@@ -199,7 +199,9 @@ class GuardedStore:
 
     # -- async twins and cross-process primitives (when the store has them) ------------------
 
-    async def aget(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
+    async def aget(
+        self, key: str, namespace: str, now: float, max_age: float | None = None
+    ) -> tuple[bytes, float] | None:
         return await self._acall(None, self.store.aget, key, namespace, now, max_age)
 
     async def aput(

@@ -163,8 +163,10 @@ class RedisStore(SharedMixin):
 
     # -- reads ------------------------------------------------------------------------------
 
-    def _decode(self, raw: bytes | None, namespace: str, now: float, max_age: float | None) -> tuple[bytes, float] | None:
-        if raw is None:
+    def _decode(
+        self, raw: bytes | None, namespace: str, now: float, max_age: float | None
+    ) -> tuple[bytes, float] | None:
+        if raw is None or len(raw) < _HLEN:  # absent (or not an entry of this layout)
             self._count(namespace, "misses")
             return None
         created, expires = _HEADER.unpack_from(raw)
@@ -363,7 +365,9 @@ class RedisStore(SharedMixin):
             client = self._async[loop] = make_client(self._target, asyncio=True)
         return client
 
-    async def aget(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
+    async def aget(
+        self, key: str, namespace: str, now: float, max_age: float | None = None
+    ) -> tuple[bytes, float] | None:
         raw = await self._aclient().get(self._key(key, namespace))
         return self._decode(raw, namespace, now, max_age)
 

@@ -100,7 +100,9 @@ def parse_url(url: str, **options: Any) -> RedisTarget:
     if kind == "sentinel":
         segments = [s for s in path.split("/") if s]
         if not segments:
-            raise ValueError(f"a Sentinel URL names the service: redis+sentinel://host:port/service_name (got {redact(url)!r})")
+            raise ValueError(
+                f"a Sentinel URL names the service: redis+sentinel://host:port/service_name (got {redact(url)!r})"
+            )
         service = unquote(segments[0])
         db = int(segments[1]) if len(segments) > 1 else 0
         hosts = _hosts(netloc, 26379)
@@ -163,6 +165,7 @@ def make_client(target: RedisTarget, *, asyncio: bool = False) -> Any:
         from redis.cluster import ClusterNode, RedisCluster
 
         return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.hosts], **kw)
+    service = target.service or ""
     sentinel_kw = {"password": kw.pop("sentinel_password", None)}
     for name in ("socket_timeout", "socket_connect_timeout", "ssl", *_SSL_OPTIONS):
         if name in kw:
@@ -170,7 +173,7 @@ def make_client(target: RedisTarget, *, asyncio: bool = False) -> Any:
     if asyncio:
         from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 
-        return AsyncSentinel(target.hosts, sentinel_kwargs=sentinel_kw).master_for(target.service, db=target.db, **kw)
+        return AsyncSentinel(target.hosts, sentinel_kwargs=sentinel_kw).master_for(service, db=target.db, **kw)
     from redis.sentinel import Sentinel
 
-    return Sentinel(target.hosts, sentinel_kwargs=sentinel_kw).master_for(target.service, db=target.db, **kw)
+    return Sentinel(target.hosts, sentinel_kwargs=sentinel_kw).master_for(service, db=target.db, **kw)

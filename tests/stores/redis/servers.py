@@ -96,7 +96,8 @@ class RedisServer:
         if self.password:
             cmd += ["--no-auth-warning", "-a", self.password]
         if self.tls:
-            cmd += ["--tls", "--cacert", self.tls["ca"], "--cert", self.tls["client_cert"], "--key", self.tls["client_key"]]
+            cmd += ["--tls", "--cacert", self.tls["ca"], "--cert", self.tls["client_cert"],
+                    "--key", self.tls["client_key"]]
         return subprocess.run(cmd + list(args), check=True, capture_output=True, text=True, timeout=30).stdout
 
     def signal(self, sig: int) -> None:

@@ -4,6 +4,7 @@ opens, and caching resumes when the server comes back."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -129,6 +130,36 @@ def test_sigstop_mid_load_then_sigcont(fresh_server):
     load.finish()
     assert load.hits > hits
     assert load.slowest < BOUND, load.slowest
+    store.close()
+
+
+def test_async_calls_on_a_stalled_server_do_not_block_the_event_loop(fresh_server):
+    store, g = guarded(fresh_server)
+
+    async def run():
+        assert await g.aput(k(1), "a", b"v", T0) == (True, 0)
+        fresh_server.signal(signal.SIGSTOP)
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        t0 = time.monotonic()
+        assert await g.aget(k(1), "a", T0) is None  # timed out: a miss
+        took = time.monotonic() - t0
+        task.cancel()
+        assert took < BOUND and ticks >= int(took / 0.01) // 2, (took, ticks)
+        assert g.guard_stats()["store_errors"] == 1
+        await store.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        fresh_server.signal(signal.SIGCONT)
     store.close()
 
 

@@ -105,7 +105,8 @@ class TestStandalone(RedisCaps, StoreBehaviour):
         assert store.put_many([(k(1), "ns", b"a", None)], T0) == 1
         standalone.cli("script", "flush")
         assert store.put_many([(k(2), "ns", b"b", 5.0)], T0) == 1
-        assert store.get(k(2), "ns", T0) == (b"b", T0) and 0 < int(standalone.cli("pttl", store._key(k(2), "ns"))) <= 5000
+        assert store.get(k(2), "ns", T0) == (b"b", T0)
+        assert 0 < int(standalone.cli("pttl", store._key(k(2), "ns"))) <= 5000
         assert store.put_many([(k(i), "big", b"v", None) for i in range(2500)], T0) == 2500  # 3 batches
         assert len(store.keys("big")) == 2500
 
@@ -206,6 +207,16 @@ class TestCluster(RedisCaps, StoreBehaviour):
         assert [int(n.cli("dbsize")) for n in cluster] and len(store) == 1
         assert store.get(k(1), "other", T0) == (b"o", T0)
 
+    def test_async_twins_on_a_cluster(self, make_store):
+        store = make_store()
+
+        async def run():
+            assert await store.aput(k(3), "ns", b"v", T0, 30) == (True, 0)
+            assert await store.aget(k(3), "ns", T0) == (b"v", T0)
+            await store.aclose()
+
+        asyncio.run(run())
+
     def test_startup_nodes_option(self, cluster):
         store = RedisStore.from_url("redis+cluster://", startup_nodes=[("127.0.0.1", cluster[1].port)])
         assert store.put(k(1), "d", b"v", T0) == (True, 0) and store.get(k(1), "d", T0) == (b"v", T0)
@@ -218,4 +229,10 @@ def test_sentinel_finds_the_master(sentinel):
     assert store.put(k(1), "d", b"v", T0) == (True, 0)
     assert store.get(k(1), "d", T0) == (b"v", T0)
     assert "dejacache" in master.cli("--scan")
+
+    async def run():
+        assert await store.aget(k(1), "d", T0) == (b"v", T0)
+        await store.aclose()
+
+    asyncio.run(run())
     store.close()
