@@ -229,6 +229,8 @@ def test_sentinel_finds_the_master(sentinel):
     assert store.put(k(1), "d", b"v", T0) == (True, 0)
     assert store.get(k(1), "d", T0) == (b"v", T0)
     assert "dejacache" in master.cli("--scan")
+    assert store.put_many([(k(i), "many", b"m", 60.0) for i in range(20)], T0) == 20
+    assert len(store.keys("many")) == 20 and store.clear("many") == 20
 
     async def run():
         assert await store.aget(k(1), "d", T0) == (b"v", T0)
