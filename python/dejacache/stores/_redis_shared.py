@@ -52,11 +52,11 @@ class InvalidationHandle:
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = self._store._r.pubsub(ignore_subscribe_messages=True)
+                pubsub = self._store._r.pubsub()
                 pubsub.subscribe(CHANNEL)
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.1)
-                    if not self.ready.is_set() and pubsub.subscribed:
+                    if msg is not None and msg.get("type") == "subscribe":  # the server confirmed
                         self.ready.set()
                         if not first and self._on_reconnect is not None:
                             self._on_reconnect()
