@@ -7,10 +7,20 @@
 Importing this package loads the compiled core and nothing else: no files, no network, no models.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._cache import Cache
 from ._cache_control import strip_cache_control
 from ._controls import EXCLUDED_PARAMS
 from ._core import VectorIndex, __version__
+from ._errors import (
+    ConfigError,
+    DejacacheError,
+    EmbedderUnavailableError,
+    EmbeddingError,
+    PreprocessError,
+    StoreUnavailable,
+)
 from ._cost import (
     PriceError,
     UnknownModelError,
@@ -23,6 +33,22 @@ from ._cost import (
 from ._hit import Hit
 from ._usage import UsageError, normalize_usage
 from ._wrap import wrap
+
+if _TYPE_CHECKING:  # the lazily imported names below, visible to type checkers
+    from . import distance, sampling, stores, vectorstores
+    from ._calibrated import CalibratedPairEvaluator
+    from ._config import load_config
+    from ._semantic import Semantic
+    from .embedders import (
+        CachedEmbedder,
+        CallableEmbedder,
+        HashingEmbedder,
+        MiniLMEmbedder,
+        MiniLML3Embedder,
+        OpenAIEmbedder,
+        SentenceTransformerEmbedder,
+        default_embedder,
+    )
 
 #: names imported on first use (module __getattr__), so that importing dejacache stays cheap:
 #: the embedders load models, the semantic tier numpy, the config reader PyYAML; a name that is
@@ -39,15 +65,21 @@ _LAZY: dict[str, str] = {
     "default_embedder": "dejacache.embedders",
     "Semantic": "dejacache._semantic",
     "load_config": "dejacache._config",
-    "ConfigError": "dejacache._config",
     "distance": "dejacache.distance",
     "sampling": "dejacache.sampling",
     "vectorstores": "dejacache.vectorstores",
+    "stores": "dejacache.stores",
 }
 
 __all__ = [
     "EXCLUDED_PARAMS",
     "Cache",
+    "ConfigError",
+    "DejacacheError",
+    "EmbedderUnavailableError",
+    "EmbeddingError",
+    "PreprocessError",
+    "StoreUnavailable",
     "Hit",
     "VectorIndex",
     "PriceError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import sys
 import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -33,6 +34,22 @@ _loads = orjson.loads
 __all__ = ["Cache", "StoreAs"]
 
 
+def _open_url_store(url: Any, max_entries: int | None, max_bytes: int | None, ttl: float | None,
+                    eviction: str) -> EntryStore:
+    """The store a URL names, with the cache's caps, behind the fail-open guard: a backend that
+    is down or slow makes misses (counted in ``stats()``), never a failed call."""
+    from .stores import open_store, store_kind
+    from .stores._guard import GuardedStore
+
+    if store_kind(os.fspath(url)) == "redis":
+        # Redis caps its memory itself (maxmemory + an allkeys-lru policy): max_entries and the
+        # eviction policy are the server's, not ours.
+        options: dict[str, Any] = {"max_bytes": max_bytes, "default_ttl": ttl}
+    else:
+        options = {"max_entries": max_entries, "max_bytes": max_bytes, "default_ttl": ttl, "eviction": eviction}
+    return GuardedStore(open_store(url, **options))
+
+
 class Cache:
     """An LLM call cache. An identical request is answered from memory in microseconds.
 
@@ -59,8 +76,12 @@ class Cache:
             request meaning the same as a stored one, with the same model, parameters and
             earlier turns, is answered too (``Hit.source == "semantic"``). The exact tier is
             always tried first.
-        next_cache: a lower-level ``Cache`` tried after this one misses; its hits are copied
-            up into this one, and answers and deletes go to every level.
+        next_cache: a lower-level ``Cache`` (or a dict of its arguments) tried after this one
+            misses; its hits are copied up into this one, and answers and deletes go to every level.
+        store: where the exact entries live: None (in-process memory, the default), a URL or
+            path (``sqlite:///c.db``, ``redis://host:6379/0``, ``postgresql://...``; see
+            ``dejacache.stores``), opened with this cache's caps behind a fail-open guard, or a
+            store object.
         clock: ``() -> seconds``, for tests (default ``time.time``).
         opt_in: ``True`` makes the cache off by default: a call reads and stores only when it
             asks with ``cache={"use-cache": True}`` (LiteLLM's ``mode="default_off"``).
@@ -92,8 +113,10 @@ class Cache:
             raise TypeError(f"key_func must be a callable request -> str, not {key_func!r}")
         if store is None:
             store = _core.EntryStore(max_entries, max_bytes, ttl, eviction)
+        elif isinstance(store, (str, os.PathLike)):
+            store = _open_url_store(store, max_entries, max_bytes, ttl, eviction)
         elif not isinstance(store, EntryStore):
-            raise TypeError(f"store must be a dejacache.stores entry store, not {store!r}")
+            raise TypeError(f"store must be a URL, a path or a dejacache.stores entry store, not {store!r}")
         self._store = store
         self._schema = _core.KeySchema(list(EXCLUDED_PARAMS))
         if not isinstance(opt_in, bool):
@@ -508,6 +531,9 @@ class Cache:
         # Misses under tenant names never written to are not kept per name past a bound (a read
         # must not grow the cache); they still count in the totals.
         total["misses"] += getattr(self._store, "unlisted_misses", 0)
+        guard_stats = getattr(self._store, "guard_stats", None)
+        if guard_stats is not None:  # a shared store's faults: store_errors, store_skipped, breaker
+            total.update(guard_stats())
         for counters in per_ns.values():
             for name, value in counters.items():
                 total[name] = total.get(name, 0) + value
