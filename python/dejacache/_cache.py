@@ -18,7 +18,7 @@ from ._codec import ENVELOPE_VERSION, decode, encode
 from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls, short_repr
 from ._hit import Hit
 from ._protocols import StoreAs
-from ._savings import Savings, zero_savings
+from ._savings import FOLD_AT, Savings, zero_savings
 from ._singleflight import AsyncFlights, StreamFlights, ThreadFlights
 from ._tiers import LowerLevel, SemanticStage, Tier, Tiers
 from .stores._base import COUNTER_NAMES, EntryStore
@@ -129,6 +129,7 @@ class Cache:
         self._async_flights = AsyncFlights()
         self._stream_flights = StreamFlights()  # used by the SDK wrappers' streamed misses
         self._savings = Savings()
+        self._savings_pending = self._savings.pending
         self.max_entries, self.max_bytes, self.ttl, self.eviction = max_entries, max_bytes, ttl, eviction
         self.namespace = namespace
         # --- the tiers after the exact store: used only after an exact miss ---
@@ -217,7 +218,10 @@ class Cache:
                 return None
             response, meta = found
         if meta:
-            self._savings.record(namespace, meta)
+            pending = self._savings_pending
+            pending.append((namespace, meta, False))  # Savings.record, inline (the hit path)
+            if len(pending) > FOLD_AT:
+                self._savings.fold()
         return response, meta
 
     # -- reads and writes -------------------------------------------------------------------
@@ -367,6 +371,8 @@ class Cache:
         try:
             if not ctl.read:
                 key, blob = self.key(request), None
+            elif self._key_func is None:  # _lookup, inline (the hit path)
+                key, blob, created = self._store.lookup(self._schema, request, ctl.namespace, now, ctl.max_age)
             else:
                 key, blob, created = self._lookup(request, ctl, now)
         except (TypeError, ValueError) as exc:

@@ -4,12 +4,11 @@ A hit only appends ``(namespace, meta)`` to a list (one C call, atomic under the
 is folded into the totals under a lock when it grows past ``FOLD_AT`` or when the totals are
 read. That keeps the bookkeeping off the hit path, and a bad ``meta`` (written by an older
 version or another process into a shared store) can never fail a read: fields that are not
-finite numbers >= 0 are skipped when folded.
+numbers from 0 to 2**63-1 are skipped when folded.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any, Mapping
 
@@ -18,6 +17,8 @@ SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_save
 #: meta field -> the counter it adds to.
 _FROM_META = (("latency_s", "latency_saved_s"), ("cost_usd", "cost_saved_usd"), ("tokens", "tokens_saved"))
 FOLD_AT = 4096
+#: Largest value counted from one meta field (what put() accepts): totals stay finite.
+_MAX = 2**63 - 1
 
 
 def zero_savings() -> dict[str, float]:
@@ -46,9 +47,16 @@ class Savings:
         pending = self._pending
         pending.append((namespace, meta, coalesced))
         if len(pending) > FOLD_AT:
-            self._fold()
+            self.fold()
 
-    def _fold(self) -> None:
+    @property
+    def pending(self) -> list[tuple[str, Any, bool]]:
+        """The list ``record`` appends to; the exact hit path appends to it directly (calling
+        ``fold`` when it grows past ``FOLD_AT``), which saves a Python frame per hit."""
+        return self._pending
+
+    def fold(self) -> None:
+        """Adds the recorded answers into the totals."""
         with self._lock:
             pending = self._pending
             n = len(pending)
@@ -60,7 +68,18 @@ class Savings:
                     totals = self._totals[namespace] = zero_savings()
                 if coalesced:
                     totals["coalesced"] += 1
-                if isinstance(meta, Mapping):
+                if not meta:
+                    continue
+                try:  # the common case inline: three finite numbers >= 0 (NaN fails every test)
+                    latency, cost, tokens = meta.get("latency_s", 0), meta.get("cost_usd", 0), meta.get("tokens", 0)
+                    if 0 <= latency <= _MAX and 0 <= cost <= _MAX and 0 <= tokens <= _MAX:
+                        totals["latency_saved_s"] += latency
+                        totals["cost_saved_usd"] += cost
+                        totals["tokens_saved"] += tokens
+                        continue
+                except (TypeError, AttributeError):
+                    pass
+                if isinstance(meta, Mapping):  # written by another version or process: skip bad fields
                     for field, counter in _FROM_META:
                         value = meta.get(field)
                         if value is not None and _usable(value):
@@ -68,10 +87,10 @@ class Savings:
 
     def totals(self) -> dict[str, dict[str, float]]:
         """A copy of the totals: ``{namespace: {counter: value}}``."""
-        self._fold()
+        self.fold()
         with self._lock:
             return {ns: dict(t) for ns, t in self._totals.items()}
 
 
 def _usable(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value) and value >= 0
+    return type(value) in (int, float) and 0 <= value <= _MAX
