@@ -32,8 +32,10 @@ def _servers(args):
             pass
 
     out = []
-    for name, given, start in (("postgresql", args.postgres, srv.start_postgres),
-                               ("mariadb", args.mariadb, srv.start_mariadb)):
+    for name, given, start in (
+        ("postgresql", args.postgres, srv.start_postgres),
+        ("mariadb", args.mariadb, srv.start_mariadb),
+    ):
         if given:
             out.append(Given(name, given))
             continue
@@ -50,19 +52,23 @@ def _raw_connection(store):
     if store.backend == "postgresql":
         import psycopg
 
-        return psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
-                               dbname=url.database, autocommit=True)
+        return psycopg.connect(
+            host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database, autocommit=True
+        )
     import pymysql
 
-    return pymysql.connect(host=url.host, port=url.port, user=url.username, password=url.password,
-                           database=url.database, autocommit=True)
+    return pymysql.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database, autocommit=True
+    )
 
 
 def bench_servers(args, tmp):
     from dejacache.stores._sql import SQLStore
 
-    print(f"2. Server hit: SQLStore.get against the raw driver's SELECT by primary key ({args.server_entries:,} "
-          f"entries, {args.queries} reads each, interleaved)")
+    print(
+        f"2. Server hit: SQLStore.get against the raw driver's SELECT by primary key ({args.server_entries:,} "
+        f"entries, {args.queries} reads each, interleaved)"
+    )
     servers = _servers(args)
     for server in servers:
         store = SQLStore(server.url, table=f"bench_{uuid.uuid4().hex[:8]}")
@@ -76,7 +82,7 @@ def bench_servers(args, tmp):
         for j, i in enumerate(picks):
             kb = bytes.fromhex(key(i))
             params = store._get.params({"ns": "default", "k": kb})
-            for which in ((0, 1) if j % 2 else (1, 0)):
+            for which in (0, 1) if j % 2 else (1, 0):
                 t = time.perf_counter()
                 if which == 0:
                     got = store.get(key(i), "default", NOW)
@@ -116,11 +122,14 @@ def bench_writes(args, tmp, servers):
 
     n = args.batch
     print(f"3. put_many against put in a loop ({n:,} entries of {len(VALUE)} bytes)")
+
     def fresh():
         return os.path.join(tmp, f"w{uuid.uuid4().hex[:6]}.db")
 
-    makers = [("sqlite", lambda: SQLiteStore(fresh())),
-              ("sqlite FULL", lambda: SQLiteStore(fresh(), synchronous="FULL"))]
+    makers = [
+        ("sqlite", lambda: SQLiteStore(fresh())),
+        ("sqlite FULL", lambda: SQLiteStore(fresh(), synchronous="FULL")),
+    ]
     try:
         import duckdb_engine  # noqa: F401
 
@@ -131,8 +140,10 @@ def bench_writes(args, tmp, servers):
         makers.append((server.name, lambda url=server.url: SQLStore(url, table=f"w_{uuid.uuid4().hex[:8]}")))
     for name, make in makers:
         store, loop, many = _put_vs_many(make, n)
-        print(f"   {name:10s} put loop {loop * 1e6 / n:8.1f} us/entry   put_many {many * 1e6 / n:7.1f} us/entry   "
-              f"ratio {loop / many:.1f}x")
+        print(
+            f"   {name:10s} put loop {loop * 1e6 / n:8.1f} us/entry   put_many {many * 1e6 / n:7.1f} us/entry   "
+            f"ratio {loop / many:.1f}x"
+        )
         if hasattr(store, "table"):
             store.table.drop(store.engine)
         store.close()

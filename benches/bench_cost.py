@@ -18,14 +18,28 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetc
 
 import dejacache  # noqa: E402
 
-OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 100, "total_tokens": 1300,
-                "prompt_tokens_details": {"cached_tokens": 1000}, "completion_tokens_details": {"reasoning_tokens": 0}}
-ANTHROPIC_USAGE = {"input_tokens": 200, "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 3000,
-                   "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
-                   "output_tokens": 100}
-CHAT = {"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o",
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
-        "usage": OPENAI_USAGE}
+OPENAI_USAGE = {
+    "prompt_tokens": 1200,
+    "completion_tokens": 100,
+    "total_tokens": 1300,
+    "prompt_tokens_details": {"cached_tokens": 1000},
+    "completion_tokens_details": {"reasoning_tokens": 0},
+}
+ANTHROPIC_USAGE = {
+    "input_tokens": 200,
+    "cache_creation_input_tokens": 1000,
+    "cache_read_input_tokens": 3000,
+    "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
+    "output_tokens": 100,
+}
+CHAT = {
+    "id": "c",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4o",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
+    "usage": OPENAI_USAGE,
+}
 
 
 def per_call_us(fn, seconds: float) -> float:
@@ -65,9 +79,18 @@ def cases():
     except ImportError:
         pass
     else:
-        msg = Message.model_validate({"id": "m", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-                                      "content": [], "stop_reason": "end_turn", "stop_sequence": None,
-                                      "usage": ANTHROPIC_USAGE})
+        msg = Message.model_validate(
+            {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5",
+                "content": [],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": ANTHROPIC_USAGE,
+            }
+        )
         yield "anthropic SDK Message (5m/1h writes)", lambda: dejacache.completion_cost(msg)
 
 

@@ -17,16 +17,17 @@ from __future__ import annotations
 import os
 import time
 import timeit
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-
 from dejacache import distance
 
 N, DIM = 100_000, 384
 
 
-def per_call_us(candidates: dict[str, Callable[[], object]], number: int = 20_000, rounds: int = 15) -> dict[str, float]:
+def per_call_us(
+    candidates: dict[str, Callable[[], object]], number: int = 20_000, rounds: int = 15
+) -> dict[str, float]:
     """Best microseconds per call of each candidate, measured round-robin (see best_ms)."""
     best = {name: float("inf") for name in candidates}
     for _ in range(rounds):
@@ -89,7 +90,9 @@ def main() -> None:
     ours = us["dejacache"]
     print(f"   dejacache.distance.cosine  {ours:6.3f} us")
     if "simsimd" in us:
-        print(f"   simsimd.cosine             {us['simsimd']:6.3f} us   dejacache/simsimd time ratio {ours / us['simsimd']:.2f}")
+        print(
+            f"   simsimd.cosine             {us['simsimd']:6.3f} us   dejacache/simsimd time ratio {ours / us['simsimd']:.2f}"
+        )
     print(f"   numpy (dot / norms)        {us['numpy']:6.3f} us   numpy/dejacache time ratio {us['numpy'] / ours:.1f}x")
 
     gb = rows.nbytes / 1e9
@@ -123,7 +126,9 @@ def main() -> None:
 
     i8_ms = times["i8"]
     print(f"\n3. int8 scan ({N * DIM / 1e6:.0f} MB, row scales applied) vs numpy float32 scan")
-    print(f"   dejacache int8 dot   {i8_ms:6.2f} ms   {numpy_ms / i8_ms:4.1f}x faster than numpy float32 ({numpy_ms:.2f} ms)")
+    print(
+        f"   dejacache int8 dot   {i8_ms:6.2f} ms   {numpy_ms / i8_ms:4.1f}x faster than numpy float32 ({numpy_ms:.2f} ms)"
+    )
     queries = rows[rng.integers(0, N, 50)] + 0.1 * rng.standard_normal((50, DIM)).astype(np.float32)
     recall = []
     for q in queries:

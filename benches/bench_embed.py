@@ -74,8 +74,14 @@ def main() -> None:
         from dejacache.embedders import SentenceTransformerEmbedder
         from dejacache.embedders._minilm import l6_model_dir
 
-        factories.append(("all-MiniLM-L6-v2 (sentence-transformers, torch)", lambda: SentenceTransformerEmbedder(
-            __import__("sentence_transformers").SentenceTransformer(str(l6_model_dir()), device="cpu"))))
+        factories.append(
+            (
+                "all-MiniLM-L6-v2 (sentence-transformers, torch)",
+                lambda: SentenceTransformerEmbedder(
+                    __import__("sentence_transformers").SentenceTransformer(str(l6_model_dir()), device="cpu")
+                ),
+            )
+        )
     for label, factory in factories:
         try:
             start = time.perf_counter()
@@ -102,7 +108,9 @@ def main() -> None:
         print("\nratios against all-MiniLM-L6-v2 (onnx), single-text calls:")
         for label, _, single, batched in rows:
             if label != base[0]:
-                print(f"  {label.strip():<46} {base[2] / single:>8.1f}x faster single, {base[3] / batched:>8.1f}x faster batched")
+                print(
+                    f"  {label.strip():<46} {base[2] / single:>8.1f}x faster single, {base[3] / batched:>8.1f}x faster batched"
+                )
 
 
 if __name__ == "__main__":

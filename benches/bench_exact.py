@@ -12,28 +12,39 @@ installed are skipped.
 import hashlib
 import json
 
-import pytest
-
 import dejacache
+import pytest
 
 
 def chat_request(size: int) -> dict:
     """An OpenAI-style chat request of about `size` bytes as JSON."""
-    req = {"model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 256,
-           "messages": [{"role": "system", "content": "You are terse."},
-                        {"role": "user", "content": ""}]}
+    req = {
+        "model": "gpt-4o-mini",
+        "temperature": 0.2,
+        "max_tokens": 256,
+        "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": ""}],
+    }
     pad = size - len(json.dumps(req))
-    req["messages"][1]["content"] = ("Explain caching. " * (pad // 17 + 1))[:max(pad, 1)]
+    req["messages"][1]["content"] = ("Explain caching. " * (pad // 17 + 1))[: max(pad, 1)]
     return req
 
 
 REQ_1K = chat_request(1_000)
 REQ_300 = chat_request(300)
 REQ_100K = chat_request(100_000)
-RESPONSE = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "Caching keeps answers. " * 20}}],
-            "usage": {"prompt_tokens": 200, "completion_tokens": 100, "total_tokens": 300}}
+RESPONSE = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "model": "gpt-4o-mini",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Caching keeps answers. " * 20},
+        }
+    ],
+    "usage": {"prompt_tokens": 200, "completion_tokens": 100, "total_tokens": 300},
+}
 
 
 class PlainPythonCache:
@@ -55,6 +66,7 @@ class PlainPythonCache:
 
 
 # -- hit through get -------------------------------------------------------------------------
+
 
 @pytest.mark.benchmark(group="hit: get of a 1 KB chat request")
 def test_dejacache_get_hit(benchmark):
@@ -80,8 +92,7 @@ def test_gptcache_map_get_hit(benchmark, tmp_path):
     from gptcache.processor.pre import get_prompt
 
     gc = GPTCache()
-    gc.init(pre_embedding_func=get_prompt,
-            data_manager=manager_factory("map", data_dir=str(tmp_path)))
+    gc.init(pre_embedding_func=get_prompt, data_manager=manager_factory("map", data_dir=str(tmp_path)))
     prompt = json.dumps(REQ_1K)  # GPTCache's map cache keys on a prompt string
     put(prompt, json.dumps(RESPONSE), cache_obj=gc)
     assert json.loads(benchmark(get, prompt, cache_obj=gc)) == RESPONSE
@@ -98,6 +109,7 @@ def test_litellm_local_get_cache_hit(benchmark):
 
 
 # -- keys --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size, req", [("0.3 KB", REQ_300), ("100 KB", REQ_100K)])
 def test_dejacache_key(benchmark, size, req):
@@ -123,17 +135,43 @@ def test_litellm_get_cache_key(benchmark, size, req):
 
 # -- put: a response with nulls is walked for NaN / infinity (orjson writes them as null) ----
 
-RESPONSE_NULLS = {**RESPONSE, "system_fingerprint": None, "service_tier": None,
-                  "choices": [{**RESPONSE["choices"][0], "logprobs": None,
-                               "message": {**RESPONSE["choices"][0]["message"], "refusal": None, "tool_calls": None}}]}
-RESPONSE_LOGPROBS = {**RESPONSE_NULLS, "choices": [{**RESPONSE_NULLS["choices"][0], "logprobs": {"content": [
-    {"token": "a", "logprob": -0.5, "bytes": [97], "top_logprobs": [{"token": "b", "logprob": -1.5, "bytes": None}] * 5}
-    for _ in range(200)]}}]}
+RESPONSE_NULLS = {
+    **RESPONSE,
+    "system_fingerprint": None,
+    "service_tier": None,
+    "choices": [
+        {
+            **RESPONSE["choices"][0],
+            "logprobs": None,
+            "message": {**RESPONSE["choices"][0]["message"], "refusal": None, "tool_calls": None},
+        }
+    ],
+}
+RESPONSE_LOGPROBS = {
+    **RESPONSE_NULLS,
+    "choices": [
+        {
+            **RESPONSE_NULLS["choices"][0],
+            "logprobs": {
+                "content": [
+                    {
+                        "token": "a",
+                        "logprob": -0.5,
+                        "bytes": [97],
+                        "top_logprobs": [{"token": "b", "logprob": -1.5, "bytes": None}] * 5,
+                    }
+                    for _ in range(200)
+                ]
+            },
+        }
+    ],
+}
 
 
 @pytest.mark.benchmark(group="put of a 1 KB chat request")
-@pytest.mark.parametrize("name, response", [("no nulls", RESPONSE), ("nulls", RESPONSE_NULLS),
-                                            ("nulls, 200 logprobs", RESPONSE_LOGPROBS)])
+@pytest.mark.parametrize(
+    "name, response", [("no nulls", RESPONSE), ("nulls", RESPONSE_NULLS), ("nulls, 200 logprobs", RESPONSE_LOGPROBS)]
+)
 def test_dejacache_put(benchmark, name, response):
     cache = dejacache.Cache()
     benchmark(cache.put, REQ_1K, response)

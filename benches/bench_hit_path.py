@@ -14,12 +14,10 @@ import argparse
 import statistics
 import timeit
 
-import orjson
-
 import dejacache
-from dejacache import _core
-
+import orjson
 from bench_exact import REQ_1K, RESPONSE
+from dejacache import _core
 
 
 def best_us(stmt, number: int, rounds: int) -> float:

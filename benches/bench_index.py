@@ -20,7 +20,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from dejacache import VectorIndex
 
 EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256]
@@ -80,7 +79,10 @@ def sweep(name, set_ef, search_one, queries, truth, k, target):
 
 def row(rows, name, r1, r10, qps, build, bpv, note=""):
     rows.append((name, r1, r10, qps, build, bpv, note))
-    print(f"  {name:<28} r@1 {r1:.3f}  r@10 {r10:.3f}  {qps:9.0f} q/s  build {build:7.2f} s  {bpv:7.0f} B/vec  {note}", flush=True)
+    print(
+        f"  {name:<28} r@1 {r1:.3f}  r@10 {r10:.3f}  {qps:9.0f} q/s  build {build:7.2f} s  {bpv:7.0f} B/vec  {note}",
+        flush=True,
+    )
 
 
 def small_index_overhead(dim, rng):
@@ -149,8 +151,15 @@ def scans(rows, data, queries, truth, k, label=""):
         return top[np.argsort(-s[top])]
 
     found, numpy_qps = timed_queries(numpy_one, queries, k)
-    row(rows, f"numpy f32 scan{label}", *recalls(found, truth), numpy_qps, 0.0, data.nbytes / n,
-        f"{numpy_qps * data.nbytes / 1e9:.1f} GB/s scanned")
+    row(
+        rows,
+        f"numpy f32 scan{label}",
+        *recalls(found, truth),
+        numpy_qps,
+        0.0,
+        data.nbytes / n,
+        f"{numpy_qps * data.nbytes / 1e9:.1f} GB/s scanned",
+    )
     flat_qps = 0.0
     for dtype in ("f32", "i8"):
         idx = VectorIndex(d, kind="flat", dtype=dtype)
@@ -159,8 +168,15 @@ def scans(rows, data, queries, truth, k, label=""):
         build = time.perf_counter() - t
         found, qps = timed_queries(lambda q: idx.search(q, k)[0].astype(np.int64), queries, k)
         gbs = qps * n * d * (4 if dtype == "f32" else 1) / 1e9
-        row(rows, f"dejacache flat {dtype}{label}", *recalls(found, truth), qps, build, idx.memory_bytes / n,
-            f"{gbs:.1f} GB/s scanned, {qps / numpy_qps:.2f}x numpy")
+        row(
+            rows,
+            f"dejacache flat {dtype}{label}",
+            *recalls(found, truth),
+            qps,
+            build,
+            idx.memory_bytes / n,
+            f"{gbs:.1f} GB/s scanned, {qps / numpy_qps:.2f}x numpy",
+        )
         if dtype == "f32":
             flat_qps = qps
         del idx
@@ -170,8 +186,15 @@ def scans(rows, data, queries, truth, k, label=""):
         fi = faiss.IndexFlatIP(d)
         fi.add(data)
         found, qps = timed_queries(lambda q: fi.search(q[None, :], k)[1][0], queries, k)
-        row(rows, f"faiss flat f32{label}", *recalls(found, truth), qps, 0.0, data.nbytes / n,
-            f"dejacache flat f32 {flat_qps / qps:.2f}x")
+        row(
+            rows,
+            f"faiss flat f32{label}",
+            *recalls(found, truth),
+            qps,
+            0.0,
+            data.nbytes / n,
+            f"dejacache flat f32 {flat_qps / qps:.2f}x",
+        )
         del fi
     except ImportError:
         print("  faiss not installed: skipped")
@@ -194,7 +217,9 @@ def main():
     ids = np.arange(n, dtype=np.uint64)
     rows = []
     print(f"n={n} dim={d} queries={args.queries} k={k} target recall@10={args.target}; one query per call, one thread")
-    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+    )
 
     scans(rows, data, queries, truth, k)
     if args.scan_n > n:
@@ -217,11 +242,25 @@ def main():
         build = time.perf_counter() - t
         ef_box = [64]
         ef, r1, r10, qps = sweep(
-            "dejacache", lambda e: ef_box.__setitem__(0, e),
-            lambda q: idx.search(q, k, ef=ef_box[0])[0].astype(np.int64), queries, truth, k, args.target)
+            "dejacache",
+            lambda e: ef_box.__setitem__(0, e),
+            lambda q: idx.search(q, k, ef=ef_box[0])[0].astype(np.int64),
+            queries,
+            truth,
+            k,
+            args.target,
+        )
         results[f"dejacache {dtype}"] = (qps, build)
-        row(rows, f"dejacache hnsw {dtype}", r1, r10, qps, build, idx.memory_bytes / n,
-            f"ef={ef}; build on 2 threads {results[f'dejacache {dtype} build 2t'][1]:.2f} s")
+        row(
+            rows,
+            f"dejacache hnsw {dtype}",
+            r1,
+            r10,
+            qps,
+            build,
+            idx.memory_bytes / n,
+            f"ef={ef}; build on 2 threads {results[f'dejacache {dtype} build 2t'][1]:.2f} s",
+        )
         del idx
         gc.collect()
     try:
@@ -241,8 +280,16 @@ def main():
             hbytes = os.path.getsize(os.path.join(tmp, "h.bin"))
         ef, r1, r10, qps = sweep("hnswlib", h.set_ef, lambda q: h.knn_query(q, k)[0][0], queries, truth, k, args.target)
         results["hnswlib"] = (qps, results["hnswlib build 1t"][1])
-        row(rows, "hnswlib f32", r1, r10, qps, results["hnswlib build 1t"][1], hbytes / n,
-            f"ef={ef}; build on 2 threads {results['hnswlib build 2t'][1]:.2f} s")
+        row(
+            rows,
+            "hnswlib f32",
+            r1,
+            r10,
+            qps,
+            results["hnswlib build 1t"][1],
+            hbytes / n,
+            f"ef={ef}; build on 2 threads {results['hnswlib build 2t'][1]:.2f} s",
+        )
         del h
     except ImportError:
         print("  hnswlib not installed: skipped")
@@ -258,7 +305,9 @@ def main():
             def set_ef(e, u=u):
                 u.expansion_search = e
 
-            ef, r1, r10, qps = sweep("usearch", set_ef, lambda q, u=u: u.search(q, k).keys.astype(np.int64), queries, truth, k, args.target)
+            ef, r1, r10, qps = sweep(
+                "usearch", set_ef, lambda q, u=u: u.search(q, k).keys.astype(np.int64), queries, truth, k, args.target
+            )
             row(rows, f"usearch hnsw {dtype}", r1, r10, qps, build, u.memory_usage / n, f"ef={ef}")
             del u
     except ImportError:
@@ -275,7 +324,9 @@ def main():
         def set_ef(e):
             fh.hnsw.efSearch = e
 
-        ef, r1, r10, qps = sweep("faiss", set_ef, lambda q: fh.search(q[None, :], k)[1][0], queries, truth, k, args.target)
+        ef, r1, r10, qps = sweep(
+            "faiss", set_ef, lambda q: fh.search(q[None, :], k)[1][0], queries, truth, k, args.target
+        )
         row(rows, "faiss hnsw f32", r1, r10, qps, build, faiss.serialize_index(fh).nbytes / n, f"ef={ef}")
         del fh
     except ImportError:
@@ -287,8 +338,10 @@ def main():
         for dtype in ("f32", "i8"):
             q, b = results[f"dejacache {dtype}"]
             b2 = results[f"dejacache {dtype} build 2t"][1]
-            print(f"  dejacache hnsw {dtype} / hnswlib: queries/s {q / hq:.2f}x at recall@10 >= {args.target}; "
-                  f"build time {b / hb:.2f}x on 1 thread, {b2 / results['hnswlib build 2t'][1]:.2f}x on 2 threads")
+            print(
+                f"  dejacache hnsw {dtype} / hnswlib: queries/s {q / hq:.2f}x at recall@10 >= {args.target}; "
+                f"build time {b / hb:.2f}x on 1 thread, {b2 / results['hnswlib build 2t'][1]:.2f}x on 2 threads"
+            )
     overhead = small_index_overhead(d, rng)
     print("  one search on a 100-vector index: " + ", ".join(f"{k} {v:.2f} us" for k, v in overhead.items()))
     if args.crossover:

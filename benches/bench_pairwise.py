@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-
 from dejacache import distance
 
 N, M, DIM = 256, 4096, 384

@@ -27,9 +27,8 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 import dejacache
+import numpy as np
 from dejacache import Semantic
 from dejacache._semantic import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
 from dejacache.evaluation import Cosine
@@ -119,8 +118,11 @@ def chat(text: str) -> dict:
 
 def summarise(samples: list[float]) -> dict[str, float]:
     s = sorted(samples)
-    return {"p50": s[len(s) // 2] * 1e6, "p99": s[min(len(s) - 1, int(len(s) * 0.99))] * 1e6,
-            "mean": statistics.fmean(s) * 1e6}
+    return {
+        "p50": s[len(s) // 2] * 1e6,
+        "p99": s[min(len(s) - 1, int(len(s) * 0.99))] * 1e6,
+        "mean": statistics.fmean(s) * 1e6,
+    }
 
 
 def bench_dejacache(n, targets, table, dim, kind, fill_with="put_many"):
@@ -129,8 +131,9 @@ def bench_dejacache(n, targets, table, dim, kind, fill_with="put_many"):
     index = dejacache.VectorIndex(dim, metric="cosine", kind=kind, M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
     # Cosine alone: the synthetic texts differ in their numbers, which the default evaluator
     # (rightly) refuses; this measures the path of a hit.
-    cache = dejacache.Cache(max_entries=None, semantic=Semantic(embedder=emb, threshold=THRESHOLD, evaluator=Cosine(),
-                                                                vector_store=index))
+    cache = dejacache.Cache(
+        max_entries=None, semantic=Semantic(embedder=emb, threshold=THRESHOLD, evaluator=Cosine(), vector_store=index)
+    )
     t0 = time.perf_counter()
     if fill_with == "put_many":
         cache.put_many([(chat(f"stored question {i}"), {"answer": i}) for i in range(n)])
@@ -162,7 +165,8 @@ def bench_dejacache(n, targets, table, dim, kind, fill_with="put_many"):
 
 def bench_gptcache(n, targets, table, dim):
     try:
-        from gptcache import Cache as GCache, Config
+        from gptcache import Cache as GCache
+        from gptcache import Config
         from gptcache.adapter.api import get as gget
         from gptcache.manager import CacheBase, VectorBase, get_data_manager
         from gptcache.manager.scalar_data.base import Answer, DataType
@@ -177,16 +181,24 @@ def bench_gptcache(n, targets, table, dim):
     except (ImportError, AttributeError):
         pass
     tmp = tempfile.mkdtemp(prefix="gptcache-bench-")
-    dm = get_data_manager(CacheBase("sqlite", sql_url=f"sqlite:///{tmp}/sqlite.db"),
-                          VectorBase("faiss", dimension=dim, index_path=os.path.join(tmp, "faiss.index")),
-                          max_size=n + 1)  # its default (1000 entries) would evict most of them
+    dm = get_data_manager(
+        CacheBase("sqlite", sql_url=f"sqlite:///{tmp}/sqlite.db"),
+        VectorBase("faiss", dimension=dim, index_path=os.path.join(tmp, "faiss.index")),
+        max_size=n + 1,
+    )  # its default (1000 entries) would evict most of them
     g = GCache()
-    g.init(pre_embedding_func=get_prompt, embedding_func=lambda x, **kw: table[x], data_manager=dm,
-           similarity_evaluation=SearchDistanceEvaluation(), config=Config(similarity_threshold=0.9))
+    g.init(
+        pre_embedding_func=get_prompt,
+        embedding_func=lambda x, **kw: table[x],
+        data_manager=dm,
+        similarity_evaluation=SearchDistanceEvaluation(),
+        config=Config(similarity_threshold=0.9),
+    )
     questions = [f"stored question {i}" for i in range(n)]
     t0 = time.perf_counter()
-    dm.import_data(questions, [Answer(str(i), DataType.STR) for i in range(n)],
-                   [table[q] for q in questions], [None] * n)
+    dm.import_data(
+        questions, [Answer(str(i), DataType.STR) for i in range(n)], [table[q] for q in questions], [None] * n
+    )
     fill = time.perf_counter() - t0
     lat, correct = [], 0
     for j, target in enumerate(targets.tolist()):
@@ -203,10 +215,16 @@ def bench_with_embedding(entries: int, queries: int):
 
     model = default_embedder()
     topics = ["python", "rust", "databases", "caching", "networking", "statistics", "compilers", "cryptography"]
-    asks = ["How do I learn {t} number {i}?", "What is the best book on {t} volume {i}?",
-            "Explain {t} lesson {i} simply.", "Common mistakes in {t} chapter {i}?"]
-    texts = [a.format(t=t, i=i) for i in range(entries // (len(topics) * len(asks)) + 1) for t in topics for a in asks][:entries]
-    vecs = np.concatenate([model.embed(texts[s:s + 256]) for s in range(0, len(texts), 256)])
+    asks = [
+        "How do I learn {t} number {i}?",
+        "What is the best book on {t} volume {i}?",
+        "Explain {t} lesson {i} simply.",
+        "Common mistakes in {t} chapter {i}?",
+    ]
+    texts = [a.format(t=t, i=i) for i in range(entries // (len(topics) * len(asks)) + 1) for t in topics for a in asks][
+        :entries
+    ]
+    vecs = np.concatenate([model.embed(texts[s : s + 256]) for s in range(0, len(texts), 256)])
     table = dict(zip(texts, vecs))
 
     class Prewarmed:
@@ -221,11 +239,16 @@ def bench_with_embedding(entries: int, queries: int):
     cache = dejacache.Cache(max_entries=None, semantic=Semantic(embedder=Prewarmed()))
     for i, t in enumerate(texts):
         cache.put(chat(t), {"answer": i})
-    qs = [texts[(j * 7919) % len(texts)].replace("How do I", "How can I").replace("simply", "in simple words")
-          .replace("Common mistakes", "What are common mistakes").replace("best book", "best textbook")
-          for j in range(queries)]
+    qs = [
+        texts[(j * 7919) % len(texts)]
+        .replace("How do I", "How can I")
+        .replace("simply", "in simple words")
+        .replace("Common mistakes", "What are common mistakes")
+        .replace("best book", "best textbook")
+        for j in range(queries)
+    ]
     lat, hits = [], 0
-    for j, q in enumerate(qs):
+    for _j, q in enumerate(qs):
         req = chat(q)  # distinct texts, none embedded before: each one pays for its embedding
         t = time.perf_counter()
         hit = cache.get(req)
@@ -239,8 +262,11 @@ def bench_fill(entries: int):
     from dejacache.embedders import default_embedder
 
     model = default_embedder()
-    texts = [f"How do I get better at {topic}, lesson {i}?" for i in range(entries // 8 + 1)
-             for topic in ("chess", "golf", "piano", "rust", "sql", "drawing", "running", "french")][:entries]
+    texts = [
+        f"How do I get better at {topic}, lesson {i}?"
+        for i in range(entries // 8 + 1)
+        for topic in ("chess", "golf", "piano", "rust", "sql", "drawing", "running", "french")
+    ][:entries]
     times = {}
     for how in ("put", "put_many"):
         cache = dejacache.Cache(max_entries=None, semantic=Semantic(embedder=model))
@@ -263,9 +289,13 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--kind", default="auto", help="VectorIndex kind (auto, flat, hnsw)")
     ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--data", choices=("uniform", "clustered", "qqp"), default="uniform",
-                    help="stored vectors: uniform on the sphere (HNSW's worst case), clustered, or real "
-                         "MiniLM embeddings of Quora questions (needs ../shared/data; see qqp_vectors.py)")
+    ap.add_argument(
+        "--data",
+        choices=("uniform", "clustered", "qqp"),
+        default="uniform",
+        help="stored vectors: uniform on the sphere (HNSW's worst case), clustered, or real "
+        "MiniLM embeddings of Quora questions (needs ../shared/data; see qqp_vectors.py)",
+    )
     ap.add_argument("--no-gptcache", action="store_true")
     ap.add_argument("--fill", choices=("put_many", "put"), default="put_many", help="how part 1 fills the cache")
     ap.add_argument("--fill-entries", type=int, default=2000, help="entries of part 3, put vs put_many (0 to skip it)")
@@ -273,26 +303,37 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     print(f"dejacache {dejacache.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} cpus")
-    what = ("queries: the duplicates of stored questions; right answer = an exact scan's" if args.data == "qqp"
-            else "every query a semantic hit")
+    what = (
+        "queries: the duplicates of stored questions; right answer = an exact scan's"
+        if args.data == "qqp"
+        else "every query a semantic hit"
+    )
     print(f"part 1: semantic lookup latency without the embedding ({what}; {args.data} data; threshold {THRESHOLD})")
     for n in args.sizes:
         stored, targets, table = make_data(n, args.queries, args.dim, args.seed, args.data)
         ours, our_acc, our_fill, search = bench_dejacache(n, targets, table, args.dim, args.kind, args.fill)
-        print(f"  {n:>7} entries  dejacache ({args.kind}): p50 {ours['p50']:8.1f} us  p99 {ours['p99']:8.1f} us  "
-              f"mean {ours['mean']:8.1f} us  right answer {our_acc:.1%}  (fill by {args.fill} {our_fill:.1f} s)")
-        print(f"  {n:>7} entries    of which VectorIndex.search alone: p50 {search['p50']:8.1f} us  "
-              f"mean {search['mean']:8.1f} us")
+        print(
+            f"  {n:>7} entries  dejacache ({args.kind}): p50 {ours['p50']:8.1f} us  p99 {ours['p99']:8.1f} us  "
+            f"mean {ours['mean']:8.1f} us  right answer {our_acc:.1%}  (fill by {args.fill} {our_fill:.1f} s)"
+        )
+        print(
+            f"  {n:>7} entries    of which VectorIndex.search alone: p50 {search['p50']:8.1f} us  "
+            f"mean {search['mean']:8.1f} us"
+        )
         if args.no_gptcache:
             continue
         theirs, why = bench_gptcache(n, targets, table, args.dim)
         if theirs is None:
-            print(f"  {n:>7} entries  GPTCache sqlite+faiss: {why}; the issue cites 12-15 ms at 10k and "
-                  "45-49 ms at 100k on this machine")
+            print(
+                f"  {n:>7} entries  GPTCache sqlite+faiss: {why}; the issue cites 12-15 ms at 10k and "
+                "45-49 ms at 100k on this machine"
+            )
             continue
         g, g_acc, g_fill = theirs
-        print(f"  {n:>7} entries  GPTCache sqlite+faiss: p50 {g['p50']:8.1f} us  p99 {g['p99']:8.1f} us  "
-              f"mean {g['mean']:8.1f} us  right answer {g_acc:.1%}  (import {g_fill:.1f} s)")
+        print(
+            f"  {n:>7} entries  GPTCache sqlite+faiss: p50 {g['p50']:8.1f} us  p99 {g['p99']:8.1f} us  "
+            f"mean {g['mean']:8.1f} us  right answer {g_acc:.1%}  (import {g_fill:.1f} s)"
+        )
         print(f"  {n:>7} entries  ratio (GPTCache / dejacache, p50): {g['p50'] / ours['p50']:.0f}x")
     if args.embedding_queries:
         print("part 2: semantic lookup with the embedding (10k entries, each query text new)")
@@ -301,8 +342,10 @@ def main(argv=None) -> int:
         except ImportError as exc:
             print(f"  skipped: {exc}")
         else:
-            print(f"  embedder {name}: p50 {lat['p50'] / 1000:.2f} ms  p99 {lat['p99'] / 1000:.2f} ms  "
-                  f"mean {lat['mean'] / 1000:.2f} ms  hit rate {hit_rate:.1%}")
+            print(
+                f"  embedder {name}: p50 {lat['p50'] / 1000:.2f} ms  p99 {lat['p99'] / 1000:.2f} ms  "
+                f"mean {lat['mean'] / 1000:.2f} ms  hit rate {hit_rate:.1%}"
+            )
     if args.fill_entries:
         print(f"part 3: filling a semantic cache with {args.fill_entries} new texts through the default embedder")
         try:
@@ -310,8 +353,10 @@ def main(argv=None) -> int:
         except ImportError as exc:
             print(f"  skipped: {exc}")
         else:
-            print(f"  embedder {name}: put() in a loop {times['put']:.1f} s, put_many() {times['put_many']:.1f} s "
-                  f"({times['put'] / times['put_many']:.1f}x)")
+            print(
+                f"  embedder {name}: put() in a loop {times['put']:.1f} s, put_many() {times['put_many']:.1f} s "
+                f"({times['put'] / times['put_many']:.1f}x)"
+            )
     return 0
 
 

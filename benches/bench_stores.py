@@ -33,15 +33,27 @@ from dejacache import EXCLUDED_PARAMS, _codec, _core  # noqa: E402
 from dejacache.stores._sqlite import SQLiteStore  # noqa: E402
 
 NOW = 1_000_000.0
-RESPONSE = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "Caching keeps answers. " * 20}}],
-            "usage": {"prompt_tokens": 200, "completion_tokens": 100, "total_tokens": 300}}
+RESPONSE = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "model": "gpt-4o-mini",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Caching keeps answers. " * 20},
+        }
+    ],
+    "usage": {"prompt_tokens": 200, "completion_tokens": 100, "total_tokens": 300},
+}
 
 
 def request(i: int) -> dict:
-    return {"model": "gpt-4o-mini", "temperature": 0,
-            "messages": [{"role": "user", "content": f"Question number {i}: what is worth caching?"}]}
+    return {
+        "model": "gpt-4o-mini",
+        "temperature": 0,
+        "messages": [{"role": "user", "content": f"Question number {i}: what is worth caching?"}],
+    }
 
 
 def p50_us(samples: list[float]) -> float:
@@ -91,7 +103,8 @@ def bench_sqlite(n: int, queries: int, tmp: str):
 def bench_gptcache(n: int, queries: int, tmp: str):
     try:
         import numpy as np
-        from gptcache import Cache as GCache, Config
+        from gptcache import Cache as GCache
+        from gptcache import Config
         from gptcache.adapter.api import get as gget
         from gptcache.manager import CacheBase, VectorBase, get_data_manager
         from gptcache.manager.scalar_data.base import Answer, DataType
@@ -107,16 +120,27 @@ def bench_gptcache(n: int, queries: int, tmp: str):
     table = dict(zip(prompts, vecs))
     path = os.path.join(tmp, "gptcache")
     os.makedirs(path, exist_ok=True)
-    dm = get_data_manager(CacheBase("sqlite", sql_url=f"sqlite:///{path}/sqlite.db"),
-                          VectorBase("faiss", dimension=dim, index_path=os.path.join(path, "faiss.index")),
-                          max_size=n + 1)
+    dm = get_data_manager(
+        CacheBase("sqlite", sql_url=f"sqlite:///{path}/sqlite.db"),
+        VectorBase("faiss", dimension=dim, index_path=os.path.join(path, "faiss.index")),
+        max_size=n + 1,
+    )
     g = GCache()
-    g.init(pre_embedding_func=get_prompt, embedding_func=lambda x, **kw: table[x], data_manager=dm,
-           similarity_evaluation=SearchDistanceEvaluation(), config=Config(similarity_threshold=0.9))
+    g.init(
+        pre_embedding_func=get_prompt,
+        embedding_func=lambda x, **kw: table[x],
+        data_manager=dm,
+        similarity_evaluation=SearchDistanceEvaluation(),
+        config=Config(similarity_threshold=0.9),
+    )
     for s in range(0, n, 5000):
-        part = prompts[s:s + 5000]
-        dm.import_data(part, [Answer(_codec.encode(RESPONSE).decode(), DataType.STR)] * len(part),
-                       [table[p] for p in part], [None] * len(part))
+        part = prompts[s : s + 5000]
+        dm.import_data(
+            part,
+            [Answer(_codec.encode(RESPONSE).decode(), DataType.STR)] * len(part),
+            [table[p] for p in part],
+            [None] * len(part),
+        )
     picks = [random.Random(1).randrange(n) for _ in range(queries)]
     lat, right = [], 0
     for i in picks:
@@ -148,16 +172,20 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"1. SQLite hit at {args.entries:,} entries ({args.queries} random reads)")
     get_us, lookup_us, fill, floor_us = bench_sqlite(args.entries, args.queries, tmp)
-    print(f"   SQLiteStore.get p50 {get_us:7.1f} us   lookup (key + read + decode) p50 {lookup_us:7.1f} us   "
-          f"(filled with put_many in {fill:.1f} s)")
+    print(
+        f"   SQLiteStore.get p50 {get_us:7.1f} us   lookup (key + read + decode) p50 {lookup_us:7.1f} us   "
+        f"(filled with put_many in {fill:.1f} s)"
+    )
     print(f"   raw sqlite3 SELECT by primary key p50 {floor_us:7.1f} us   ratio get / raw: {get_us / floor_us:.2f}x")
     if not args.no_gptcache:
         theirs, why = bench_gptcache(args.entries, args.gptcache_queries, tmp)
         if theirs is None:
             print(f"   GPTCache sqlite data manager: {why}")
         else:
-            print(f"   GPTCache sqlite+faiss api.get p50 {theirs[0]:9.1f} us (hit rate {theirs[1]:.0%})   "
-                  f"ratio GPTCache / dejacache lookup: {theirs[0] / lookup_us:.0f}x")
+            print(
+                f"   GPTCache sqlite+faiss api.get p50 {theirs[0]:9.1f} us (hit rate {theirs[1]:.0%})   "
+                f"ratio GPTCache / dejacache lookup: {theirs[0] / lookup_us:.0f}x"
+            )
 
     from _bench_stores_sql import bench_servers, bench_writes  # noqa: PLC0415 - needs SQLAlchemy
 

@@ -28,11 +28,10 @@ import pytest
 
 pytest.importorskip("redis")
 
+from bench_exact import REQ_1K, RESPONSE  # noqa: E402
 from dejacache import _codec, _core  # noqa: E402
 from dejacache._cache import EXCLUDED_PARAMS  # noqa: E402
 from dejacache.stores._redis import RedisStore  # noqa: E402
-
-from bench_exact import REQ_1K, RESPONSE  # noqa: E402
 
 T0 = time.time()
 
@@ -46,8 +45,11 @@ def redis_port(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     workdir = tmp_path_factory.mktemp("redis-bench")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -160,6 +162,8 @@ def test_dejacache_redis_lookup_interleaved_with_raw_get(benchmark, stored, redi
     ratio = benchmark.pedantic(pairs, rounds=1, iterations=1)
     with capsys.disabled():
         info = benchmark.extra_info
-        print(f"\n[redis hit, interleaved] lookup {info['lookup_us']:.1f} us, raw redis-py GET "
-              f"{info['raw_get_us']:.1f} us: lookup / raw = {ratio:.2f} (target <= 1.3)")
+        print(
+            f"\n[redis hit, interleaved] lookup {info['lookup_us']:.1f} us, raw redis-py GET "
+            f"{info['raw_get_us']:.1f} us: lookup / raw = {ratio:.2f} (target <= 1.3)"
+        )
     raw.close()

@@ -21,13 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM must not fetch prices
 
-import openai  # noqa: E402
-
 import dejacache  # noqa: E402
+import openai  # noqa: E402
 from fake_provider import start  # noqa: E402
 
-MSGS = [{"role": "system", "content": "You are a helpful assistant."},
-        {"role": "user", "content": "Explain what an LLM response cache does, in two sentences."}]
+MSGS = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Explain what an LLM response cache does, in two sentences."},
+]
 
 
 def median_us(fn, n: int) -> float:
@@ -88,12 +89,14 @@ def main() -> None:
     long_prompt = " ".join(f"w{i}" for i in range(args.chunks))
     long_msgs = [{"role": "user", "content": long_prompt}]
     sdk_chunk, n_live = per_chunk_us(
-        lambda: raw.chat.completions.create(model="gpt-4o", messages=long_msgs, stream=True), 20)
+        lambda: raw.chat.completions.create(model="gpt-4o", messages=long_msgs, stream=True), 20
+    )
     for _ in wrapped.chat.completions.create(model="gpt-4o", messages=long_msgs, stream=True):
         pass
     replay_chunk, n_replay = per_chunk_us(
         lambda: wrapped.chat.completions.create(model="gpt-4o", messages=long_msgs, stream=True),
-        max(20, args.calls // 20))
+        max(20, args.calls // 20),
+    )
 
     lite = None if args.no_litellm else litellm_figures(server.url, max(50, args.calls // 10), 10, long_prompt)
     server.shutdown()

@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import anthropic  # noqa: E402
+import dejacache  # noqa: E402
 import openai  # noqa: E402
 import pydantic  # noqa: E402
-
-import dejacache  # noqa: E402
 from bench_wrap import median_us  # noqa: E402 - the same timing as the other wrapper bench
 from fake_provider import start  # noqa: E402
 
@@ -57,12 +56,14 @@ def main() -> None:
         def run():
             with client.chat.completions.stream(model="gpt-4o", messages=msgs) as s:
                 return s.get_final_completion()
+
         return run
 
     def messages_stream(client):
         def run():
             with client.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=msgs) as s:
                 return s.get_final_text()
+
         return run
 
     def responses_parse(client):
@@ -72,39 +73,48 @@ def main() -> None:
         def run():
             with client.responses.stream(model="gpt-4o", input=msgs[0]["content"]) as s:
                 return s.get_final_response()
+
         return run
 
     def raw_chat(client):
         def run():
             r = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=msgs)
             return r.headers.get("content-type"), r.parse()
+
         return run
 
     def raw_messages(client):
         def run():
             r = client.messages.with_raw_response.create(model="claude-sonnet-4-6", max_tokens=100, messages=msgs)
             return r.headers.get("content-type"), r.parse()
+
         return run
 
     rows = []
-    for name, make, raw, wrapped in (("chat.completions.parse()", parse, oai, w_oai),
-                                     ("chat.completions.stream()", chat_stream, oai, w_oai),
-                                     ("responses.parse()", responses_parse, oai, w_oai),
-                                     ("responses.stream()", responses_stream, oai, w_oai),
-                                     ("messages.stream()", messages_stream, ant, w_ant),
-                                     ("chat with_raw_response", raw_chat, oai, w_oai),
-                                     ("messages with_raw_response", raw_messages, ant, w_ant)):
+    for name, make, raw, wrapped in (
+        ("chat.completions.parse()", parse, oai, w_oai),
+        ("chat.completions.stream()", chat_stream, oai, w_oai),
+        ("responses.parse()", responses_parse, oai, w_oai),
+        ("responses.stream()", responses_stream, oai, w_oai),
+        ("messages.stream()", messages_stream, ant, w_ant),
+        ("chat with_raw_response", raw_chat, oai, w_oai),
+        ("messages with_raw_response", raw_messages, ant, w_ant),
+    ):
         unwrapped = median_us(make(raw), max(20, args.calls // 10))
         make(wrapped)()  # the miss that fills the cache
         hit = median_us(make(wrapped), args.calls)
         rows.append((name, hit, unwrapped))
     server.shutdown()
 
-    print(f"dejacache {dejacache.__version__}, openai {openai.__version__}, anthropic {anthropic.__version__}, "
-          f"Python {sys.version.split()[0]}; answers of {args.words} words, median per call:")
+    print(
+        f"dejacache {dejacache.__version__}, openai {openai.__version__}, anthropic {anthropic.__version__}, "
+        f"Python {sys.version.split()[0]}; answers of {args.words} words, median per call:"
+    )
     for name, hit, unwrapped in rows:
-        print(f"  {name:27s} wrapped hit {hit:8.1f} us   unwrapped SDK, loopback {unwrapped:8.1f} us"
-              f"   ratio {unwrapped / hit:5.1f}x")
+        print(
+            f"  {name:27s} wrapped hit {hit:8.1f} us   unwrapped SDK, loopback {unwrapped:8.1f} us"
+            f"   ratio {unwrapped / hit:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import sys
 import time
 
 import numpy as np
-
 from dejacache._accuracy import embed_pairs, held_out, make_embedder, point_at, read_pairs, roc_auc
 from dejacache._calibrated import CalibratedPairEvaluator
 
@@ -39,24 +38,32 @@ def main(argv: list[str] | None = None) -> int:
     ev = CalibratedPairEvaluator()
     started = time.perf_counter()
     u, v = embed_pairs(pairs, make_embedder("minilm", args.threads))
-    print(f"{len(pairs)} held-out pairs ({int(pairs.duplicate.sum())} duplicates), embedded in "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"{len(pairs)} held-out pairs ({int(pairs.duplicate.sum())} duplicates), embedded in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     cosine = (u.astype(np.float64) * v).sum(axis=1)
     labels = pairs.duplicate
     before = ev.model.probability(ev.model.design(pairs.a, pairs.b, cosine, u, v))
     started = time.perf_counter()
     after = ev.score_batch(pairs.a, pairs.b, cosine, u, v)
-    print(f"scored in {time.perf_counter() - started:.1f} s; ROC AUC before {roc_auc(before, labels):.4f}, "
-          f"after {roc_auc(after, labels):.4f}")
+    print(
+        f"scored in {time.perf_counter() - started:.1f} s; ROC AUC before {roc_auc(before, labels):.4f}, "
+        f"after {roc_auc(after, labels):.4f}"
+    )
     print("threshold  before: precision recall served   after: precision recall served")
     for t in sorted({0.75, 0.9, float(ev.threshold), 0.97}):
         b, a = point_at(before, labels, t), point_at(after, labels, t)
-        print(f"{t:9.3f}          {b.precision:.3f}  {b.recall:.3f} {b.served:6d}"
-              f"          {a.precision:.3f}  {a.recall:.3f} {a.served:6d}")
+        print(
+            f"{t:9.3f}          {b.precision:.3f}  {b.recall:.3f} {b.served:6d}"
+            f"          {a.precision:.3f}  {a.recall:.3f} {a.served:6d}"
+        )
         gained = (after >= t) & ~(before >= t)
         lost = (before >= t) & ~(after >= t)
-        print(f"           newly served: {int(gained.sum())} ({int((gained & labels).sum())} duplicates); "
-              f"no longer served: {int(lost.sum())} ({int((lost & labels).sum())} duplicates)")
+        print(
+            f"           newly served: {int(gained.sum())} ({int((gained & labels).sum())} duplicates); "
+            f"no longer served: {int(lost.sum())} ({int((lost & labels).sum())} duplicates)"
+        )
     return 0
 
 

@@ -12,13 +12,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
-
 from dejacache import _core
 
 
 def pytest_configure(config):
     if _core.DEBUG_BUILD:
-        raise pytest.UsageError("dejacache is a debug build: reinstall with `pip install .` (release) before benchmarking")
+        raise pytest.UsageError(
+            "dejacache is a debug build: reinstall with `pip install .` (release) before benchmarking"
+        )
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

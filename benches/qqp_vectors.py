@@ -53,7 +53,7 @@ def load(batch: int = 256) -> tuple[list[str], np.ndarray, list[tuple[int, int, 
         t0 = time.perf_counter()
         parts = []
         for s in range(0, len(texts), batch):
-            parts.append(np.asarray(model.embed(texts[s:s + batch]), dtype=np.float32))
+            parts.append(np.asarray(model.embed(texts[s : s + batch]), dtype=np.float32))
             done = s + len(parts[-1])
             if done % (batch * 40) < batch:
                 print(f"  embedded {done}/{len(texts)} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)

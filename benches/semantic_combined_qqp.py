@@ -19,7 +19,6 @@ import argparse
 import sys
 
 import numpy as np
-
 from dejacache._accuracy import TEST, VALIDATE, point_at, read_pairs, split_buckets, threshold_for_precision
 from dejacache._calibrated import CalibratedPairEvaluator
 from dejacache._semantic import default_evaluator, default_threshold
@@ -84,7 +83,9 @@ def main(argv=None) -> int:
         u, v = embed(model, a), embed(model, b)
         split[name] = (a, b, u, v, pairs.duplicate[idx])
     a, b, u, v, y = split["report"]
-    print(f"QQP report bucket: {len(y)} pairs ({y.mean():.1%} duplicates); t tuned on {len(split['tune'][4])} pairs (bucket 2)")
+    print(
+        f"QQP report bucket: {len(y)} pairs ({y.mean():.1%} duplicates); t tuned on {len(split['tune'][4])} pairs (bucket 2)"
+    )
 
     rows = [("current default", default_evaluator(model), default_threshold(model))]
     ta, tb, tu, tv, ty = split["tune"]

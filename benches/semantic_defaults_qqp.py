@@ -23,7 +23,6 @@ import random
 import sys
 
 import numpy as np
-
 from dejacache._semantic import default_evaluator, default_threshold
 from dejacache.evaluation import score_of
 from dejacache.preprocess import normalize_text
@@ -57,11 +56,14 @@ def main(argv=None) -> int:
     cos = np.einsum("ij,ij->i", a, b)
     y = np.array([bool(r["duplicate"]) for r in rows])
     ev = default_evaluator(model)
-    scores = np.array([score_of(ev, {"text": r["b"]}, {"text": r["a"], "similarity": float(c)})
-                       for r, c in zip(rows, cos)])
+    scores = np.array(
+        [score_of(ev, {"text": r["b"]}, {"text": r["a"], "similarity": float(c)}) for r, c in zip(rows, cos)]
+    )
     chosen = default_threshold(model)
-    print(f"{len(rows)} QQP pairs ({y.mean():.1%} duplicates), embedder {getattr(model, 'name', model)}, "
-          f"default evaluator {ev!r}, default threshold {chosen}")
+    print(
+        f"{len(rows)} QQP pairs ({y.mean():.1%} duplicates), embedder {getattr(model, 'name', model)}, "
+        f"default evaluator {ev!r}, default threshold {chosen}"
+    )
     print(f"{'threshold':>9}  {'cosine: prec':>12} {'recall':>7}   {'default: prec':>13} {'recall':>7} {'hits':>6}")
     for t in sorted({0.85, 0.88, 0.90, 0.92, 0.94, chosen, 0.96, 0.97, 0.98, 0.99}):
         row = [f"{t:9.2f}{' *' if t == chosen else '  '}"]

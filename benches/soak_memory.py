@@ -53,8 +53,13 @@ print(json.dumps(curve))
 
 def run(policy: str, workload: str, ops: int, step: int = STEP) -> list[int]:
     """RSS in KiB at the start, after every ``step`` operations, and after ``clear()``."""
-    out = subprocess.run([sys.executable, "-c", _CHILD, policy, workload, str(ops), str(step)],
-                         check=True, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, policy, workload, str(ops), str(step)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return json.loads(out.stdout)
 
 

@@ -234,7 +234,10 @@ pub fn key_from_text(s: &str) -> u128 {
 /// error, since the request would be ambiguous.
 pub fn sort_map_entries<K: AsRef<str>, V>(entries: &mut [(K, V)]) -> Result<(), CoreError> {
     entries.sort_unstable_by(|a, b| a.0.as_ref().as_bytes().cmp(b.0.as_ref().as_bytes()));
-    if entries.windows(2).any(|w| w[0].0.as_ref() == w[1].0.as_ref()) {
+    if entries
+        .windows(2)
+        .any(|w| w[0].0.as_ref() == w[1].0.as_ref())
+    {
         return Err(CoreError::InvalidArgument(
             "a dict in the request has two keys with the same text (an int and a str?)".into(),
         ));
@@ -326,7 +329,10 @@ mod tests {
         sort_map_entries(&mut entries).unwrap();
         assert_eq!(entries, [("B", 3), ("a", 2), ("b", 1)]);
         let mut twins = vec![("1", 1), ("x", 0), ("1", 2)];
-        assert!(sort_map_entries(&mut twins).unwrap_err().to_string().contains("same text"));
+        assert!(sort_map_entries(&mut twins)
+            .unwrap_err()
+            .to_string()
+            .contains("same text"));
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {

@@ -181,7 +181,9 @@ impl Inner {
         if let Some(&id) = self.namespace_ids.get(name) {
             return Some(id);
         }
-        if self.read_only_namespaces >= MAX_READ_ONLY_NAMESPACES || name.len() > MAX_READ_ONLY_NAME_LEN {
+        if self.read_only_namespaces >= MAX_READ_ONLY_NAMESPACES
+            || name.len() > MAX_READ_ONLY_NAME_LEN
+        {
             return None;
         }
         self.read_only_namespaces += 1;
@@ -764,7 +766,11 @@ mod bound_tests {
                     s.remove("n", k.saturating_sub(1));
                 }
             }
-            let want = if eviction == Eviction::Lfu { s.len() } else { 0 };
+            let want = if eviction == Eviction::Lfu {
+                s.len()
+            } else {
+                0
+            };
             assert_eq!(s.frequency_set_len(), want, "{eviction:?}");
         }
     }
@@ -779,12 +785,15 @@ mod bound_tests {
         for k in 0..n {
             assert!(s.get(&format!("tenant-{k}"), k, 0.0, None).is_err());
         }
-        assert!(s.get(&"x".repeat(MAX_READ_ONLY_NAME_LEN + 1), 1, 0.0, None).is_err());
+        assert!(s
+            .get(&"x".repeat(MAX_READ_ONLY_NAME_LEN + 1), 1, 0.0, None)
+            .is_err());
         assert_eq!(s.namespace_records(), 1 + MAX_READ_ONLY_NAMESPACES);
         let listed: u64 = s.stats().iter().map(|(_, c)| c.misses).sum();
         assert_eq!(listed + s.unlisted_misses(), n as u64 + 1);
         // A read-only namespace written to becomes an ordinary one and keeps its misses.
-        s.put("tenant-0", 9, Arc::from(&b"v"[..]), 0.0, None).unwrap();
+        s.put("tenant-0", 9, Arc::from(&b"v"[..]), 0.0, None)
+            .unwrap();
         s.clear(None);
         let names: Vec<String> = s.stats().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["kept", "tenant-0"]);

@@ -22,16 +22,29 @@ import zipfile
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "python" / "dejacache" / "data" / "prices.json"
 FIELDS = (
-    "litellm_provider", "mode", "input_cost_per_token", "output_cost_per_token",
-    "output_cost_per_reasoning_token", "cache_read_input_token_cost", "cache_creation_input_token_cost",
-    "cache_creation_input_token_cost_above_1hr", "prompt_cache_min_tokens", "supports_prompt_caching",
-    "max_input_tokens", "max_output_tokens", "off_peak_pricing", "tiered_pricing", "provider_specific_entry",
+    "litellm_provider",
+    "mode",
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "output_cost_per_reasoning_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "cache_creation_input_token_cost_above_1hr",
+    "prompt_cache_min_tokens",
+    "supports_prompt_caching",
+    "max_input_tokens",
+    "max_output_tokens",
+    "off_peak_pricing",
+    "tiered_pricing",
+    "provider_specific_entry",
 )
 # Long-context rates ("_above_200k_tokens") and service-tier rates (one word after the field:
 # "_flex", "_priority", "_batches", "_ultrafast", ...), as dejacache's price reader parses them.
-TIER = re.compile(r"^(input_cost_per_token|output_cost_per_token|output_cost_per_reasoning_token|"
-                  r"cache_read_input_token_cost|cache_creation_input_token_cost(_above_1hr)?)"
-                  r"(_above_\d+k?_tokens)?(_[a-z]+)?$")
+TIER = re.compile(
+    r"^(input_cost_per_token|output_cost_per_token|output_cost_per_reasoning_token|"
+    r"cache_read_input_token_cost|cache_creation_input_token_cost(_above_1hr)?)"
+    r"(_above_\d+k?_tokens)?(_[a-z]+)?$"
+)
 WHEEL_MEMBER = "litellm/model_prices_and_context_window_backup.json"
 # Minimum prompt length a provider caches (OpenAI, Anthropic Sonnet/Opus, DeepSeek's 64-token
 # units, Gemini implicit caching), used when the source names none.
@@ -59,7 +72,7 @@ def convert(source: dict) -> dict:
         name, routed = key, False
         for prefix in PREFIXES:
             if name.startswith(prefix) and prefix == provider + "/":
-                name, routed = name[len(prefix):], True
+                name, routed = name[len(prefix) :], True
         if "/" in name or (name in out and not routed):
             continue  # another route, or the provider's own route already won
         kept = {f: entry[f] for f in FIELDS if entry.get(f) is not None}
@@ -88,8 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=pathlib.Path, help="LiteLLM's price file, or a litellm wheel")
     parser.add_argument("--date", default=datetime.date.today().isoformat(), help="the figures' date")
-    parser.add_argument("--note", default="public price lists as collected in LiteLLM's "
-                                          "model_prices_and_context_window.json")
+    parser.add_argument(
+        "--note", default="public price lists as collected in LiteLLM's model_prices_and_context_window.json"
+    )
     args = parser.parse_args()
     source, version = read_source(args.source)
     models = convert(source)

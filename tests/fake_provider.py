@@ -44,16 +44,21 @@ def _last_user_text(body: dict) -> str:
     if isinstance(inp, str):
         return inp
     if isinstance(inp, list):
-        return " ".join(i.get("content", "") if isinstance(i, dict) else str(i) for i in inp
-                        if isinstance(i, (dict, str)))
+        return " ".join(
+            i.get("content", "") if isinstance(i, dict) else str(i) for i in inp if isinstance(i, (dict, str))
+        )
     return ""
 
 
 def _structured(body: dict, answer: str, serial: int) -> str:
     """A JSON answer when the request asks for a JSON schema (OpenAI ``response_format``, OpenAI
     Responses ``text.format``, Anthropic ``output_config.format``), else ``answer`` as it is."""
-    fmt = (body.get("response_format") or (body.get("output_config") or {}).get("format")
-           or (body.get("text") or {}).get("format") or {})
+    fmt = (
+        body.get("response_format")
+        or (body.get("output_config") or {}).get("format")
+        or (body.get("text") or {}).get("format")
+        or {}
+    )
     if fmt.get("type") == "json_schema":
         return json.dumps({"text": answer, "serial": serial})
     return answer
@@ -200,37 +205,61 @@ class _Handler(BaseHTTPRequestHandler):
 
     error_event = 'data: {"error": {"message": "fake failure mid-stream", "type": "server_error"}}\n\n'
     anthropic_error_event = (
-        'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n')
+        'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    )
 
     @staticmethod
     def _usage(prompt: str, completion: str) -> dict:
         p, c = len(prompt.split()) + 5, len(completion.split())
-        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0}}
+        return {
+            "prompt_tokens": p,
+            "completion_tokens": c,
+            "total_tokens": p + c,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        }
 
     def _chat(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
         answer = _structured(body, f"answer #{serial} to {text}", serial)
-        base = {"id": f"chatcmpl-{serial}", "created": 1_700_000_000 + serial, "model": model,
-                "system_fingerprint": "fp_fake"}
+        base = {
+            "id": f"chatcmpl-{serial}",
+            "created": 1_700_000_000 + serial,
+            "model": model,
+            "system_fingerprint": "fp_fake",
+        }
         tool_call = None
         if body.get("tools"):
             name = body["tools"][0]["function"]["name"]
-            tool_call = {"id": f"call_{serial}", "type": "function",
-                         "function": {"name": name, "arguments": json.dumps({"q": text, "n": serial})}}
+            tool_call = {
+                "id": f"call_{serial}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps({"q": text, "n": serial})},
+            }
         usage = self._usage(text, answer)
         if model.startswith("deepseek"):  # DeepSeek reports its prompt cache in its own fields
             usage.pop("prompt_tokens_details")
             usage.update(prompt_cache_hit_tokens=4, prompt_cache_miss_tokens=usage["prompt_tokens"] - 4)
         if not body.get("stream"):
-            message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else answer,
-                                       "refusal": None}
+            message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else answer, "refusal": None}
             if tool_call:
                 message["tool_calls"] = [tool_call]
-            self._json(200, {**base, "object": "chat.completion", "choices": [
-                {"index": 0, "message": message, "logprobs": None,
-                 "finish_reason": "tool_calls" if tool_call else "stop"}], "usage": usage})
+            self._json(
+                200,
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": message,
+                            "logprobs": None,
+                            "finish_reason": "tool_calls" if tool_call else "stop",
+                        }
+                    ],
+                    "usage": usage,
+                },
+            )
             return
         base["object"] = "chat.completion.chunk"
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -243,12 +272,16 @@ class _Handler(BaseHTTPRequestHandler):
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
         if tool_call:
-            head = {"index": 0, "id": tool_call["id"], "type": "function",
-                    "function": {"name": tool_call["function"]["name"], "arguments": ""}}
+            head = {
+                "index": 0,
+                "id": tool_call["id"],
+                "type": "function",
+                "function": {"name": tool_call["function"]["name"], "arguments": ""},
+            }
             events.append(chunk({"tool_calls": [head]}))
             args = tool_call["function"]["arguments"]
             for i in range(0, len(args), 7):
-                events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 7]}}]}))
+                events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i : i + 7]}}]}))
             events.append(chunk({}, "tool_calls"))
         else:
             events += [chunk({"content": w}) for w in _words(answer)]
@@ -261,17 +294,26 @@ class _Handler(BaseHTTPRequestHandler):
     def _completion(self, body: dict, serial: int, model: str) -> None:
         prompt = body.get("prompt") if isinstance(body.get("prompt"), str) else json.dumps(body.get("prompt"))
         answer = f"answer #{serial} to {prompt}"
-        base = {"id": f"cmpl-{serial}", "object": "text_completion", "created": 1_700_000_000 + serial,
-                "model": model}
+        base = {"id": f"cmpl-{serial}", "object": "text_completion", "created": 1_700_000_000 + serial, "model": model}
         usage = self._usage(prompt, answer)
         if not body.get("stream"):
-            self._json(200, {**base, "choices": [{"index": 0, "text": answer, "logprobs": None,
-                                                  "finish_reason": "stop"}], "usage": usage})
+            self._json(
+                200,
+                {
+                    **base,
+                    "choices": [{"index": 0, "text": answer, "logprobs": None, "finish_reason": "stop"}],
+                    "usage": usage,
+                },
+            )
             return
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        events = [f"data: {json.dumps({**base, 'choices': [{'index': 0, 'text': w, 'logprobs': None, 'finish_reason': None}]})}\n\n"
-                  for w in _words(answer)]
-        events.append(f"data: {json.dumps({**base, 'choices': [{'index': 0, 'text': '', 'logprobs': None, 'finish_reason': 'stop'}]})}\n\n")
+        events = [
+            f"data: {json.dumps({**base, 'choices': [{'index': 0, 'text': w, 'logprobs': None, 'finish_reason': None}]})}\n\n"
+            for w in _words(answer)
+        ]
+        events.append(
+            f"data: {json.dumps({**base, 'choices': [{'index': 0, 'text': '', 'logprobs': None, 'finish_reason': 'stop'}]})}\n\n"
+        )
         if include_usage:
             events.append(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n")
         events.append("data: [DONE]\n\n")
@@ -290,8 +332,15 @@ class _Handler(BaseHTTPRequestHandler):
                 value = vec
             data.append({"object": "embedding", "index": i, "embedding": value})
         tokens = sum(len(str(item).split()) for item in items)
-        self._json(200, {"object": "list", "data": data, "model": model,
-                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        self._json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
     def _responses(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
@@ -299,13 +348,31 @@ class _Handler(BaseHTTPRequestHandler):
         msg_id = f"msg_{serial}"
         part = {"type": "output_text", "text": answer, "annotations": [], "logprobs": []}
         item = {"type": "message", "id": msg_id, "status": "completed", "role": "assistant", "content": [part]}
-        usage = {"input_tokens": len(text.split()) + 5, "output_tokens": len(answer.split()),
-                 "total_tokens": len(text.split()) + 5 + len(answer.split()),
-                 "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
-        response = {"id": f"resp_{serial}", "object": "response", "created_at": 1_700_000_000 + serial,
-                    "status": "completed", "model": model, "output": [item], "parallel_tool_calls": True,
-                    "tool_choice": "auto", "tools": [], "error": None, "incomplete_details": None,
-                    "instructions": None, "metadata": {}, "temperature": 1.0, "top_p": 1.0, "usage": usage}
+        usage = {
+            "input_tokens": len(text.split()) + 5,
+            "output_tokens": len(answer.split()),
+            "total_tokens": len(text.split()) + 5 + len(answer.split()),
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        }
+        response = {
+            "id": f"resp_{serial}",
+            "object": "response",
+            "created_at": 1_700_000_000 + serial,
+            "status": "completed",
+            "model": model,
+            "output": [item],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "error": None,
+            "incomplete_details": None,
+            "instructions": None,
+            "metadata": {},
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "usage": usage,
+        }
         if not body.get("stream"):
             self._json(200, response)
             return
@@ -315,17 +382,28 @@ class _Handler(BaseHTTPRequestHandler):
             return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': next(seq), **fields})}\n\n"
 
         pending = {**response, "status": "in_progress", "output": [], "usage": None}
-        events = [ev("response.created", response=pending), ev("response.in_progress", response=pending),
-                  ev("response.output_item.added", output_index=0, item={**item, "status": "in_progress", "content": []}),
-                  ev("response.content_part.added", item_id=msg_id, output_index=0, content_index=0,
-                     part={**part, "text": ""})]
-        events += [ev("response.output_text.delta", item_id=msg_id, output_index=0, content_index=0, delta=w,
-                      logprobs=[]) for w in _words(answer)]
-        events += [ev("response.output_text.done", item_id=msg_id, output_index=0, content_index=0, text=answer,
-                      logprobs=[]),
-                   ev("response.content_part.done", item_id=msg_id, output_index=0, content_index=0, part=part),
-                   ev("response.output_item.done", output_index=0, item=item),
-                   ev("response.completed", response=response)]
+        events = [
+            ev("response.created", response=pending),
+            ev("response.in_progress", response=pending),
+            ev("response.output_item.added", output_index=0, item={**item, "status": "in_progress", "content": []}),
+            ev(
+                "response.content_part.added",
+                item_id=msg_id,
+                output_index=0,
+                content_index=0,
+                part={**part, "text": ""},
+            ),
+        ]
+        events += [
+            ev("response.output_text.delta", item_id=msg_id, output_index=0, content_index=0, delta=w, logprobs=[])
+            for w in _words(answer)
+        ]
+        events += [
+            ev("response.output_text.done", item_id=msg_id, output_index=0, content_index=0, text=answer, logprobs=[]),
+            ev("response.content_part.done", item_id=msg_id, output_index=0, content_index=0, part=part),
+            ev("response.output_item.done", output_index=0, item=item),
+            ev("response.completed", response=response),
+        ]
         self._stream(events, model)
 
     # -- Anthropic --------------------------------------------------------------------------
@@ -333,15 +411,32 @@ class _Handler(BaseHTTPRequestHandler):
     def _messages(self, body: dict, serial: int, model: str) -> None:
         text = _last_user_text(body)
         answer = _structured(body, f"answer #{serial} to {text}", serial)
-        usage = {"input_tokens": len(text.split()) + 5, "output_tokens": len(answer.split()),
-                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        usage = {
+            "input_tokens": len(text.split()) + 5,
+            "output_tokens": len(answer.split()),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
         blocks: list[dict] = [{"type": "text", "text": answer}]
         if body.get("tools"):
-            blocks.append({"type": "tool_use", "id": f"toolu_{serial}", "name": body["tools"][0]["name"],
-                           "input": {"q": text, "n": serial}})
-        message = {"id": f"msg_{serial}", "type": "message", "role": "assistant", "model": model,
-                   "content": blocks, "stop_reason": "tool_use" if body.get("tools") else "end_turn",
-                   "stop_sequence": None, "usage": usage}
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{serial}",
+                    "name": body["tools"][0]["name"],
+                    "input": {"q": text, "n": serial},
+                }
+            )
+        message = {
+            "id": f"msg_{serial}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": blocks,
+            "stop_reason": "tool_use" if body.get("tools") else "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
         if not body.get("stream"):
             self._json(200, message)
             return
@@ -349,26 +444,41 @@ class _Handler(BaseHTTPRequestHandler):
         def ev(kind: str, **fields: Any) -> str:
             return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n"
 
-        events = [ev("message_start", message={**message, "content": [], "stop_reason": None,
-                                                "usage": {**usage, "output_tokens": 1}}),
-                  "event: ping\ndata: {\"type\": \"ping\"}\n\n"]
+        events = [
+            ev(
+                "message_start",
+                message={**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}},
+            ),
+            'event: ping\ndata: {"type": "ping"}\n\n',
+        ]
         for idx, block in enumerate(blocks):
             if block["type"] == "text":
                 events.append(ev("content_block_start", index=idx, content_block={"type": "text", "text": ""}))
-                events += [ev("content_block_delta", index=idx, delta={"type": "text_delta", "text": w})
-                           for w in _words(answer)]
+                events += [
+                    ev("content_block_delta", index=idx, delta={"type": "text_delta", "text": w})
+                    for w in _words(answer)
+                ]
             else:
                 events.append(ev("content_block_start", index=idx, content_block={**block, "input": {}}))
                 js = json.dumps(block["input"])
-                events += [ev("content_block_delta", index=idx, delta={"type": "input_json_delta",
-                                                                        "partial_json": js[i:i + 5]})
-                           for i in range(0, len(js), 5)]
+                events += [
+                    ev(
+                        "content_block_delta",
+                        index=idx,
+                        delta={"type": "input_json_delta", "partial_json": js[i : i + 5]},
+                    )
+                    for i in range(0, len(js), 5)
+                ]
             events.append(ev("content_block_stop", index=idx))
-        events.append(ev("message_delta", delta={"stop_reason": message["stop_reason"], "stop_sequence": None},
-                         usage={"output_tokens": usage["output_tokens"]}))
+        events.append(
+            ev(
+                "message_delta",
+                delta={"stop_reason": message["stop_reason"], "stop_sequence": None},
+                usage={"output_tokens": usage["output_tokens"]},
+            )
+        )
         events.append(ev("message_stop"))
         self._stream(events, model)
-
 
 
 def start() -> FakeProvider:

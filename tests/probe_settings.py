@@ -1,6 +1,6 @@
 """How hard the probe tests (tests/test_probe_*.py) push: fast in CI, longer on demand.
 
-    DEJACACHE_PROBE_EXAMPLES=5000 pytest tests/test_probe_*.py
+DEJACACHE_PROBE_EXAMPLES=5000 pytest tests/test_probe_*.py
 """
 
 from __future__ import annotations

@@ -11,16 +11,37 @@ import random
 
 import numpy as np
 import pytest
-
 from dejacache import cli
 from dejacache._accuracy import Pairs, point_at, read_pairs, roc_auc, split_buckets, threshold_for_precision
 
-SUBJECTS = ["python", "rust", "french", "guitar", "chess", "cooking", "swimming", "physics", "drawing", "golang",
-            "piano", "spanish", "statistics", "calculus", "photography", "yoga", "painting", "knitting", "typing", "sql"]
-TEMPLATES = [("How do I learn {s}?", "How can I learn {s}?"),
-             ("What is the best way to learn {s}?", "What's the best way to learn {s}?"),
-             ("Is {s} hard to learn?", "Is {s} difficult to learn?"),
-             ("How long does it take to learn {s}?", "How much time does it take to learn {s}?")]
+SUBJECTS = [
+    "python",
+    "rust",
+    "french",
+    "guitar",
+    "chess",
+    "cooking",
+    "swimming",
+    "physics",
+    "drawing",
+    "golang",
+    "piano",
+    "spanish",
+    "statistics",
+    "calculus",
+    "photography",
+    "yoga",
+    "painting",
+    "knitting",
+    "typing",
+    "sql",
+]
+TEMPLATES = [
+    ("How do I learn {s}?", "How can I learn {s}?"),
+    ("What is the best way to learn {s}?", "What's the best way to learn {s}?"),
+    ("Is {s} hard to learn?", "Is {s} difficult to learn?"),
+    ("How long does it take to learn {s}?", "How much time does it take to learn {s}?"),
+]
 
 
 def write_pairs(path, n=480, seed=7):
@@ -140,15 +161,39 @@ def test_tune_fits_an_evaluator_that_eval_then_scores_on_held_out_pairs(tmp_path
 
     write_pairs(tmp_path / "p.jsonl")
     model = tmp_path / "model.json"
-    assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--fit",
-                     "--precision", "0.9", "--out", str(model), "--model", "trees", "--trees", "20", "--leaves", "4"]) == 0
+    assert (
+        cli.main(
+            [
+                "tune",
+                "--pairs",
+                str(tmp_path / "p.jsonl"),
+                "--embedder",
+                "hashing",
+                "--fit",
+                "--precision",
+                "0.9",
+                "--out",
+                str(model),
+                "--model",
+                "trees",
+                "--trees",
+                "20",
+                "--leaves",
+                "4",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "calibrated evaluator" in out and f"wrote {model}" in out
     spec = json.loads(model.read_text())
     assert spec["embedder"].startswith("hashing") and spec["fitted_on"]["pairs"] > 0
     assert "How do I learn" not in model.read_text()  # coefficients only, no training text
 
-    assert cli.main(["eval", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--evaluator", str(model)]) == 0
+    assert (
+        cli.main(["eval", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--evaluator", str(model)])
+        == 0
+    )
     out = capsys.readouterr().out
     held_out = int(out.split("scoring the ")[1].split()[0])
     assert 0 < held_out < 480 and f"pairs: {held_out}" in out
@@ -160,7 +205,9 @@ def test_tune_fits_an_evaluator_that_eval_then_scores_on_held_out_pairs(tmp_path
     same = ["How do I learn chess?", "How can I learn chess?"]
     different = ["How do I learn chess?", "How can I learn physics?"]
     (u1, v1), (u2, v2) = e.embed(same), e.embed(different)
-    p_same = ev.evaluate({"text": same[0], "embedding": u1}, {"text": same[1], "embedding": v1, "similarity": float(u1 @ v1)})
+    p_same = ev.evaluate(
+        {"text": same[0], "embedding": u1}, {"text": same[1], "embedding": v1, "similarity": float(u1 @ v1)}
+    )
     p_diff = ev.evaluate({"text": different[0], "embedding": u2}, {"text": different[1], "embedding": v2})
     assert 0.0 <= p_diff < p_same <= 1.0
     assert ev(
@@ -175,8 +222,25 @@ def test_calibrated_evaluator_refuses_another_embedder_and_wrong_dimensions(tmp_
 
     write_pairs(tmp_path / "p.jsonl")
     model = tmp_path / "model.json"
-    assert cli.main(["tune", "--pairs", str(tmp_path / "p.jsonl"), "--embedder", "hashing", "--fit", "--out", str(model),
-                     "--model", "logistic", "--l2", "10"]) == 0
+    assert (
+        cli.main(
+            [
+                "tune",
+                "--pairs",
+                str(tmp_path / "p.jsonl"),
+                "--embedder",
+                "hashing",
+                "--fit",
+                "--out",
+                str(model),
+                "--model",
+                "logistic",
+                "--l2",
+                "10",
+            ]
+        )
+        == 0
+    )
     ev = CalibratedPairEvaluator(model)
     with pytest.raises(ValueError, match="fitted on hashing"):
         ev.bind(SimpleNamespace(embedder=SimpleNamespace(name="all-MiniLM-L6-v2")))
@@ -191,17 +255,24 @@ def test_calibrated_evaluator_refuses_another_embedder_and_wrong_dimensions(tmp_
 
 def test_trees_model_in_numpy_matches_scikit_learn():
     pytest.importorskip("sklearn")
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     from dejacache._calibrated import PairModel, build_trees
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(0)
     x = rng.random((3000, 4))
     y = x[:, 0] + x[:, 1] * x[:, 2] > 0.8
-    model = build_trees(x, y, features=["cosine", "word_jaccard", "same_text", "length_ratio"], embedding_dim=0,
-                        embedder=None, trees=25, leaves=8)
-    reference = HistGradientBoostingClassifier(max_iter=25, max_leaf_nodes=8, learning_rate=0.1, l2_regularization=1.0,
-                                               early_stopping=False, random_state=0).fit(x, y)
+    model = build_trees(
+        x,
+        y,
+        features=["cosine", "word_jaccard", "same_text", "length_ratio"],
+        embedding_dim=0,
+        embedder=None,
+        trees=25,
+        leaves=8,
+    )
+    reference = HistGradientBoostingClassifier(
+        max_iter=25, max_leaf_nodes=8, learning_rate=0.1, l2_regularization=1.0, early_stopping=False, random_state=0
+    ).fit(x, y)
     np.testing.assert_allclose(model.probability(x), reference.predict_proba(x)[:, 1], atol=1e-12)
     reloaded = PairModel.load(json.loads(json.dumps(model.to_dict())))
     np.testing.assert_array_equal(reloaded.probability(x), model.probability(x))
@@ -249,7 +320,9 @@ def test_shipped_model_tells_a_paraphrase_from_a_near_miss():
         return ev.evaluate({"text": a, "embedding": u}, {"text": b, "embedding": v, "similarity": float(u @ v)})
 
     same = probability("How can I lose weight quickly?", "What is the fastest way to lose weight?")
-    near_miss = probability("Which is the best phone under 15000 rupees?", "Which is the best phone under 30000 rupees?")
+    near_miss = probability(
+        "Which is the best phone under 15000 rupees?", "Which is the best phone under 30000 rupees?"
+    )
     unrelated = probability("How can I lose weight quickly?", "What is the capital of Australia?")
     assert same > near_miss and same > unrelated
     assert unrelated < 0.1

@@ -1,8 +1,7 @@
 """Bad input gets a clear error and loses nothing stored before."""
 
-import pytest
-
 import dejacache
+import pytest
 from conftest import chat
 
 
@@ -122,20 +121,31 @@ def test_corrupt_entry_is_dropped_and_read_as_a_miss():
     assert len(c) == 0
 
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings  # noqa: E402 - the property tests of this file start here
+from hypothesis import strategies as st  # noqa: E402
 
 hostile_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(),
-    st.complex_numbers(), st.sets(st.integers(), max_size=3), st.just(Opaque()), st.just(print),
-    st.builds(bytearray, st.binary(max_size=4)), st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(),
+    st.binary(),
+    st.complex_numbers(),
+    st.sets(st.integers(), max_size=3),
+    st.just(Opaque()),
+    st.just(print),
+    st.builds(bytearray, st.binary(max_size=4)),
+    st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=2),
 )
 hostile = st.recursive(
     hostile_leaf,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
         st.tuples(inner, inner),
-        st.dictionaries(st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none(), st.floats()), inner, max_size=4),
+        st.dictionaries(
+            st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none(), st.floats()), inner, max_size=4
+        ),
     ),
     max_leaves=25,
 )

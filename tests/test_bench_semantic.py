@@ -20,19 +20,23 @@ def test_semantic_workload_reports_hits_and_precision(tmp_path):
     # The word embedder maps stop-word-only rewordings together, never other topics.
     assert report["semantic_precision"] == 1.0
     assert 0 < report["semantic_recall"] <= 1
-    loose = run_semantic(argparse.Namespace(requests=300, zipf=1.1, seed=3, threshold=0.3), embedder=WordEmbedder(),
-                         evaluator=evaluation.Cosine())
+    loose = run_semantic(
+        argparse.Namespace(requests=300, zipf=1.1, seed=3, threshold=0.3),
+        embedder=WordEmbedder(),
+        evaluator=evaluation.Cosine(),
+    )
     assert loose["semantic_wrong"] > 0 and loose["wrong_examples"]
 
 
 def test_cli_semantic_workload_writes_a_report(tmp_path, capsys):
     import orjson
-
     from dejacache.cli import main
 
     out = tmp_path / "r.json"
-    assert main(["bench", "--workload", "semantic", "--embedder", "hashing", "--requests", "150",
-                 "--report", str(out)]) == 0
+    assert (
+        main(["bench", "--workload", "semantic", "--embedder", "hashing", "--requests", "150", "--report", str(out)])
+        == 0
+    )
     report = orjson.loads(out.read_bytes())
     assert report["workload"]["kind"] == "semantic" and report["workload"]["requests"] == 150
     assert report["semantic_wrong"] == 0

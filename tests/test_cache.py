@@ -1,8 +1,7 @@
 """The Cache API: reads, writes, controls, TTL, eviction, namespaces, statistics."""
 
-import pytest
-
 import dejacache
+import pytest
 from conftest import chat
 
 

@@ -3,7 +3,6 @@
 import copy
 
 import pytest
-
 from dejacache import strip_cache_control
 
 EPHEMERAL = {"type": "ephemeral"}
@@ -19,9 +18,14 @@ def chat_body():
             {"role": "assistant", "content": None, "tool_calls": []},
         ],
         "tools": [
-            {"type": "function", "cache_control": EPHEMERAL,
-             "function": {"name": "f", "parameters": {"type": "object",
-                                                       "properties": {"cache_control": {"type": "string"}}}}},
+            {
+                "type": "function",
+                "cache_control": EPHEMERAL,
+                "function": {
+                    "name": "f",
+                    "parameters": {"type": "object", "properties": {"cache_control": {"type": "string"}}},
+                },
+            },
             {"type": "function", "function": {"name": "g", "cache_control": EPHEMERAL, "parameters": {}}},
         ],
     }
@@ -41,8 +45,9 @@ def markers(obj, path=""):
     return found
 
 
-@pytest.mark.parametrize("base_url", [None, "https://api.openai.com/v1", "https://API.OPENAI.COM/v1/",
-                                      "api.openai.com/v1"])
+@pytest.mark.parametrize(
+    "base_url", [None, "https://api.openai.com/v1", "https://API.OPENAI.COM/v1/", "api.openai.com/v1"]
+)
 def test_removed_for_the_official_openai_host(base_url):
     body = chat_body()
     before = copy.deepcopy(body)
@@ -55,25 +60,38 @@ def test_removed_for_the_official_openai_host(base_url):
     assert out["messages"][2]["content"] == [{"type": "text", "text": "q"}]
 
 
-@pytest.mark.parametrize("base_url", ["http://127.0.0.1:4000", "https://api.deepseek.com",
-                                      "https://openrouter.ai/api/v1", "https://api.openai.com.evil.example/v1"])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1:4000",
+        "https://api.deepseek.com",
+        "https://openrouter.ai/api/v1",
+        "https://api.openai.com.evil.example/v1",
+    ],
+)
 def test_kept_for_openai_compatible_base_urls(base_url):
     body = chat_body()
     assert strip_cache_control(body, base_url) is body
 
 
 def test_kept_for_anthropic():
-    body = {"model": "claude-sonnet-4-5", "system": [{"type": "text", "text": "s", "cache_control": EPHEMERAL}],
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "q", "cache_control": EPHEMERAL}]}],
-            "tools": [{"name": "t", "input_schema": {}, "cache_control": EPHEMERAL}]}
+    body = {
+        "model": "claude-sonnet-4-5",
+        "system": [{"type": "text", "text": "s", "cache_control": EPHEMERAL}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "q", "cache_control": EPHEMERAL}]}],
+        "tools": [{"name": "t", "input_schema": {}, "cache_control": EPHEMERAL}],
+    }
     assert strip_cache_control(body, None, provider="anthropic") is body
     assert strip_cache_control(body, "https://api.anthropic.com", provider="anthropic") is body
 
 
 def test_system_blocks_responses_input_and_top_level():
-    body = {"model": "gpt-4o", "cache_control": EPHEMERAL,
-            "system": [{"type": "text", "text": "s", "cache_control": EPHEMERAL}],
-            "input": [{"role": "user", "content": [{"type": "input_text", "text": "q", "cache_control": EPHEMERAL}]}]}
+    body = {
+        "model": "gpt-4o",
+        "cache_control": EPHEMERAL,
+        "system": [{"type": "text", "text": "s", "cache_control": EPHEMERAL}],
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "q", "cache_control": EPHEMERAL}]}],
+    }
     before = copy.deepcopy(body)
     out = strip_cache_control(body, None)
     assert markers(out) == [] and body == before

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dejacache._calibrated import CalibratedPairEvaluator, LogisticPairModel, normalised
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from dejacache._calibrated import CalibratedPairEvaluator, LogisticPairModel, normalised
 
 QUESTIONS = [
     "What's the capital of France?",
@@ -51,8 +50,9 @@ def test_near_identical_texts_are_served(ev, a, b):
     u, v = unit(2), unit(3)
     assert ev.score(a, b, 0.97, u, v) == 1.0
     assert ev.evaluate({"text": a, "embedding": u}, {"text": b, "embedding": v, "similarity": 0.97}) == 1.0
-    scores = ev.score_batch([a, a], [b, "Who wrote Hamlet?"], np.array([0.97, 0.97]),
-                            np.stack([u, u]), np.stack([v, v]))
+    scores = ev.score_batch(
+        [a, a], [b, "Who wrote Hamlet?"], np.array([0.97, 0.97]), np.stack([u, u]), np.stack([v, v])
+    )
     assert scores[0] == 1.0 and scores[1] < ev.threshold
 
 
@@ -86,16 +86,23 @@ def test_monotone_over_the_model_breakpoints(ev):
     us, vs = np.stack([u] * len(sims)), np.stack([v] * len(sims))
     scores = ev.score_batch([a] * len(sims), [b] * len(sims), sims, us, vs)
     assert np.all(np.diff(scores) >= 0)
-    raw = ev.model.probability(ev.model.design([a] * len(sims), [b] * len(sims), sims,
-                                               np.stack([u] * len(sims)), np.stack([v] * len(sims))))
+    raw = ev.model.probability(
+        ev.model.design([a] * len(sims), [b] * len(sims), sims, np.stack([u] * len(sims)), np.stack([v] * len(sims)))
+    )
     assert np.all(scores <= raw + 1e-12)  # the clamp only ever lowers a score: it serves nothing new
 
 
 def test_logistic_model_is_made_monotone_too():
     # A quadratic in the similarity that falls past its vertex at 0.8.
     spec = {
-        "format": "dejacache-pair-logistic/1", "features": ["cosine", "cosine_sq"], "embedding_dim": 0,
-        "mean": [0.0, 0.0], "scale": [1.0, 1.0], "coef": [16.0, -10.0], "intercept": -5.0, "threshold": 0.5,
+        "format": "dejacache-pair-logistic/1",
+        "features": ["cosine", "cosine_sq"],
+        "embedding_dim": 0,
+        "mean": [0.0, 0.0],
+        "scale": [1.0, 1.0],
+        "coef": [16.0, -10.0],
+        "intercept": -5.0,
+        "threshold": 0.5,
     }
     model = LogisticPairModel(spec)
     ev = CalibratedPairEvaluator(model)

@@ -9,8 +9,22 @@ from dejacache.cli import main
 
 def test_bench_runs_and_reports(tmp_path, capsys):
     report = tmp_path / "r.json"
-    rc = main(["bench", "--requests", "400", "--unique", "40", "--latency-ms", "1", "--get-loops", "1000",
-               "--no-progress", "--report", str(report)])
+    rc = main(
+        [
+            "bench",
+            "--requests",
+            "400",
+            "--unique",
+            "40",
+            "--latency-ms",
+            "1",
+            "--get-loops",
+            "1000",
+            "--no-progress",
+            "--report",
+            str(report),
+        ]
+    )
     assert rc == 0
     data = json.loads(report.read_text())
     assert 0.5 < data["hit_rate"] < 1.0

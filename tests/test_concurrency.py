@@ -6,9 +6,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 import dejacache
+import pytest
 from conftest import chat
 
 

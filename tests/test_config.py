@@ -1,8 +1,7 @@
 """Cache configuration from YAML and dicts, including hostile input."""
 
-import pytest
-
 import dejacache
+import pytest
 from dejacache import ConfigError, evaluation, postprocess, preprocess
 
 yaml = pytest.importorskip("yaml")
@@ -62,31 +61,34 @@ def test_dict_config_and_semantic_true(monkeypatch):
     assert dejacache.load_config({"semantic": False}) == {"semantic": None}
 
 
-@pytest.mark.parametrize("text, words", [
-    ("semantic: !!python/object/apply:os.system ['echo pwned']", "not a valid"),
-    ("max_entries: !!python/name:os.system", "not a valid"),
-    ("semantic:\n  evaluator: {name: os.system}", "unknown evaluator 'os.system'"),
-    ("semantic:\n  preprocess: __import__", "unknown pre-processor"),
-    ("semantic:\n  postprocess: {name: first, extra: 1}", "takes no parameter 'extra'"),
-    ("semantic:\n  threshold: high", "threshold must be a number"),
-    ("semantic:\n  threshold: 2", "threshold must be a number"),
-    ("semantic:\n  top_k: 1.5", "top_k must be a whole number"),
-    ("semantic:\n  preprocess: {name: concat_all_queries, context_len: '3'}", "context_len must be a whole number"),
-    ("semantic:\n  preprocess: {name: last_content_without_prompt, prompts: [1, 2]}", "prompts[0] must be"),
-    ("semantic:\n  preprocess: context_process", "needs a Python callable"),
-    ("semantic:\n  evaluator: {name: weighted, of: [{evaluator: cosine}]}", "exactly 'evaluator' and 'weight'"),
-    ("semantic:\n  evaluator: [cosine]", "must be a stage name or a mapping"),
-    ("semantic:\n  colour: blue", "unknown key 'colour'"),
-    ("max_entries: -1", "max_entries must be a whole number"),
-    ("ttl: .nan", "ttl must be a number"),
-    ("eviction: random", "eviction must be one of"),
-    ("key_func: os.system", "unknown setting 'key_func'"),
-    ("- a\n- b", "must be a mapping"),
-    ("a: &x [1, 2]\nb: *x", "aliases"),
-    ("semantic: {threshold: 0.9", "not a valid"),
-    ("semantic:\n  evaluator: {name: calibrated, model: /nonexistent/model.json}", "semantic.evaluator"),
-    ("semantic:\n  evaluator: {name: calibrated, model: 3}", "model must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("semantic: !!python/object/apply:os.system ['echo pwned']", "not a valid"),
+        ("max_entries: !!python/name:os.system", "not a valid"),
+        ("semantic:\n  evaluator: {name: os.system}", "unknown evaluator 'os.system'"),
+        ("semantic:\n  preprocess: __import__", "unknown pre-processor"),
+        ("semantic:\n  postprocess: {name: first, extra: 1}", "takes no parameter 'extra'"),
+        ("semantic:\n  threshold: high", "threshold must be a number"),
+        ("semantic:\n  threshold: 2", "threshold must be a number"),
+        ("semantic:\n  top_k: 1.5", "top_k must be a whole number"),
+        ("semantic:\n  preprocess: {name: concat_all_queries, context_len: '3'}", "context_len must be a whole number"),
+        ("semantic:\n  preprocess: {name: last_content_without_prompt, prompts: [1, 2]}", "prompts[0] must be"),
+        ("semantic:\n  preprocess: context_process", "needs a Python callable"),
+        ("semantic:\n  evaluator: {name: weighted, of: [{evaluator: cosine}]}", "exactly 'evaluator' and 'weight'"),
+        ("semantic:\n  evaluator: [cosine]", "must be a stage name or a mapping"),
+        ("semantic:\n  colour: blue", "unknown key 'colour'"),
+        ("max_entries: -1", "max_entries must be a whole number"),
+        ("ttl: .nan", "ttl must be a number"),
+        ("eviction: random", "eviction must be one of"),
+        ("key_func: os.system", "unknown setting 'key_func'"),
+        ("- a\n- b", "must be a mapping"),
+        ("a: &x [1, 2]\nb: *x", "aliases"),
+        ("semantic: {threshold: 0.9", "not a valid"),
+        ("semantic:\n  evaluator: {name: calibrated, model: /nonexistent/model.json}", "semantic.evaluator"),
+        ("semantic:\n  evaluator: {name: calibrated, model: 3}", "model must be a non-empty string"),
+    ],
+)
 def test_hostile_or_wrong_yaml_raises_clear_config_error(tmp_path, text, words):
     with pytest.raises(ConfigError) as info:
         dejacache.load_config(write(tmp_path, text))
@@ -96,7 +98,9 @@ def test_hostile_or_wrong_yaml_raises_clear_config_error(tmp_path, text, words):
 
 def test_billion_laughs_and_deep_nesting_are_refused(tmp_path):
     lol = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(9))
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9)
+    )
     with pytest.raises(ConfigError, match="aliases"):
         dejacache.load_config(write(tmp_path, lol))
     with pytest.raises(ConfigError, match="nested more than"):

@@ -3,9 +3,8 @@ internals kept out of the key, and TimeDecay refusing a candidate of unknown age
 
 from __future__ import annotations
 
-import pytest
-
 import dejacache
+import pytest
 from dejacache import evaluation as e
 
 REQ = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is a cache?"}], "temperature": 0.2}
@@ -21,6 +20,7 @@ class Counter:
 
 
 # -- 8. use-cache and opt-in caches --------------------------------------------------------------
+
 
 def test_use_cache_is_accepted_by_a_default_cache():
     cache, llm = dejacache.Cache(), Counter()
@@ -90,20 +90,34 @@ def test_keys_of_requests_without_them_are_unchanged():
     assert dejacache.Cache().key(REQ) == "5e1c29b42b69c3b81ce1ee5711dec196"
 
 
-@pytest.mark.parametrize("param", ["api_base", "custom_llm_provider", "mock_response", "fallbacks",
-                                   "litellm_system_prompt", "prompt_id", "initial_prompt_value"])
+@pytest.mark.parametrize(
+    "param",
+    [
+        "api_base",
+        "custom_llm_provider",
+        "mock_response",
+        "fallbacks",
+        "litellm_system_prompt",
+        "prompt_id",
+        "initial_prompt_value",
+    ],
+)
 def test_litellm_kwargs_that_change_the_answer_stay_in_the_key(param):
     assert dejacache.Cache().key({**REQ, param: "x"}) != dejacache.Cache().key(REQ)
 
 
 # -- 10. TimeDecay and an unknown age -----------------------------------------------------------
 
-@pytest.mark.parametrize("candidate", [
-    {"similarity": 0.99},
-    {"similarity": 0.99, "age": None},
-    {"similarity": 0.99, "age": "recent"},
-    {"similarity": 0.99, "age": float("nan")},
-])
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        {"similarity": 0.99},
+        {"similarity": 0.99, "age": None},
+        {"similarity": 0.99, "age": "recent"},
+        {"similarity": 0.99, "age": float("nan")},
+    ],
+)
 def test_time_decay_refuses_an_unknown_age(candidate):
     assert e.TimeDecay(e.Cosine(), max_age=3600).evaluate({}, candidate) == 0.0
     assert e.TimeDecay(e.Cosine(), half_life=60).evaluate({}, candidate) == 0.0

@@ -7,21 +7,32 @@ import pathlib
 import subprocess
 import sys
 
+import dejacache
 import pytest
+from dejacache import UnknownModelError, _cost, completion_cost, load_prices, model_info, supports_prompt_caching
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import dejacache
-from dejacache import UnknownModelError, completion_cost, load_prices, model_info, supports_prompt_caching
-from dejacache import _cost
-
-GPT4O_USAGE = {"prompt_tokens": 1200, "completion_tokens": 100, "total_tokens": 1300,
-               "prompt_tokens_details": {"cached_tokens": 1000}}
-DEEPSEEK_USAGE = {"prompt_tokens": 1200, "completion_tokens": 100, "total_tokens": 1300,
-                  "prompt_cache_hit_tokens": 1000, "prompt_cache_miss_tokens": 200}
-SONNET_USAGE = {"input_tokens": 200, "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 3000,
-                "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
-                "output_tokens": 100}
+GPT4O_USAGE = {
+    "prompt_tokens": 1200,
+    "completion_tokens": 100,
+    "total_tokens": 1300,
+    "prompt_tokens_details": {"cached_tokens": 1000},
+}
+DEEPSEEK_USAGE = {
+    "prompt_tokens": 1200,
+    "completion_tokens": 100,
+    "total_tokens": 1300,
+    "prompt_cache_hit_tokens": 1000,
+    "prompt_cache_miss_tokens": 200,
+}
+SONNET_USAGE = {
+    "input_tokens": 200,
+    "cache_creation_input_tokens": 1000,
+    "cache_read_input_tokens": 3000,
+    "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
+    "output_tokens": 100,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +49,7 @@ def close(a, b):
 
 # -- golden cases ------------------------------------------------------------------------------
 
+
 def test_golden_gpt4o():
     assert close(completion_cost(GPT4O_USAGE, model="gpt-4o"), 0.00275)
     assert close(completion_cost({"model": "gpt-4o", "usage": GPT4O_USAGE}), 0.00275)
@@ -50,9 +62,13 @@ def test_golden_deepseek():
 
 def test_golden_claude_sonnet_4_5():
     info = model_info("claude-sonnet-4-5")
-    assert (info["input_cost_per_token"], info["output_cost_per_token"], info["cache_read_input_token_cost"],
-            info["cache_creation_input_token_cost"], info["cache_creation_input_token_cost_above_1hr"]) == (
-        3e-6, 1.5e-5, 3e-7, 3.75e-6, 6e-6)
+    assert (
+        info["input_cost_per_token"],
+        info["output_cost_per_token"],
+        info["cache_read_input_token_cost"],
+        info["cache_creation_input_token_cost"],
+        info["cache_creation_input_token_cost_above_1hr"],
+    ) == (3e-6, 1.5e-5, 3e-7, 3.75e-6, 6e-6)
     assert close(completion_cost(SONNET_USAGE, model="claude-sonnet-4-5"), 0.0081)
 
 
@@ -63,10 +79,15 @@ def test_golden_cases_through_sdk_objects():
     pytest.importorskip("anthropic")
     assert close(completion_cost(openai_chat_completion(GPT4O_USAGE)), 0.00275)
     assert close(completion_cost(openai_chat_completion(DEEPSEEK_USAGE, model="deepseek-chat")), 0.000126)
-    resp = openai_response({"input_tokens": 1200,
-                            "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 0},
-                            "output_tokens": 100, "output_tokens_details": {"reasoning_tokens": 0},
-                            "total_tokens": 1300})
+    resp = openai_response(
+        {
+            "input_tokens": 1200,
+            "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 0},
+            "output_tokens": 100,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 1300,
+        }
+    )
     assert close(completion_cost(resp), 0.00275)
     assert close(completion_cost(anthropic_message(SONNET_USAGE)), 0.0081)
     # An SDK object marked as a dejacache hit (pydantic keeps the extra attribute) cost nothing.
@@ -78,33 +99,56 @@ def test_golden_cases_through_sdk_objects():
 
 def test_gemini_and_bedrock_responses():
     load_prices({"bedrock-sonnet": model_info("claude-sonnet-4-5")})
-    bedrock = {"usage": {"inputTokens": 200, "cacheReadInputTokens": 3000, "cacheWriteInputTokens": 1000,
-                         "outputTokens": 100}}
+    bedrock = {
+        "usage": {"inputTokens": 200, "cacheReadInputTokens": 3000, "cacheWriteInputTokens": 1000, "outputTokens": 100}
+    }
     # Bedrock reports no 5 m / 1 h split: every write is charged at the 5-minute rate.
     expected = 200 * 3e-6 + 3000 * 3e-7 + 1000 * 3.75e-6 + 100 * 1.5e-5
     assert close(completion_cost(bedrock, model="bedrock-sonnet"), expected)
-    gemini = {"modelVersion": "gemini-2.5-flash",
-              "usageMetadata": {"promptTokenCount": 1200, "cachedContentTokenCount": 1000,
-                                "candidatesTokenCount": 60, "thoughtsTokenCount": 40}}
+    gemini = {
+        "modelVersion": "gemini-2.5-flash",
+        "usageMetadata": {
+            "promptTokenCount": 1200,
+            "cachedContentTokenCount": 1000,
+            "candidatesTokenCount": 60,
+            "thoughtsTokenCount": 40,
+        },
+    }
     p = model_info("gemini-2.5-flash")
-    expected = 200 * p["input_cost_per_token"] + 1000 * p["cache_read_input_token_cost"] + \
-        60 * p["output_cost_per_token"] + 40 * p["output_cost_per_reasoning_token"]
+    expected = (
+        200 * p["input_cost_per_token"]
+        + 1000 * p["cache_read_input_token_cost"]
+        + 60 * p["output_cost_per_token"]
+        + 40 * p["output_cost_per_reasoning_token"]
+    )
     assert close(completion_cost(gemini), expected)
 
 
 # -- prices: fallbacks, reasoning, aliases -----------------------------------------------------
 
+
 def test_missing_cache_prices_fall_back_to_input_price():
     load_prices({"plain": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}})
-    usage = {"input_tokens": 10, "cache_read_input_tokens": 20, "cache_creation_input_tokens": 30,
-             "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
-             "output_tokens": 5}
+    usage = {
+        "input_tokens": 10,
+        "cache_read_input_tokens": 20,
+        "cache_creation_input_tokens": 30,
+        "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
+        "output_tokens": 5,
+    }
     assert close(completion_cost(usage, model="plain"), 60 * 1e-6 + 5 * 2e-6)
 
 
 def test_reasoning_price_when_the_model_has_one():
-    load_prices({"thinker": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-                             "output_cost_per_reasoning_token": 5e-6}})
+    load_prices(
+        {
+            "thinker": {
+                "input_cost_per_token": 1e-6,
+                "output_cost_per_token": 2e-6,
+                "output_cost_per_reasoning_token": 5e-6,
+            }
+        }
+    )
     usage = {"prompt_tokens": 10, "completion_tokens": 100, "completion_tokens_details": {"reasoning_tokens": 60}}
     assert close(completion_cost(usage, model="thinker"), 10e-6 + 40 * 2e-6 + 60 * 5e-6)
 
@@ -178,6 +222,7 @@ def test_importing_reads_no_price_file():
 
 # -- load_prices -------------------------------------------------------------------------------
 
+
 def test_override_merges_field_by_field():
     load_prices({"gpt-4o": {"output_cost_per_token": 2e-5}})
     info = model_info("gpt-4o")
@@ -188,8 +233,9 @@ def test_override_merges_field_by_field():
 
 def test_replace_drops_the_packaged_table(tmp_path):
     path = tmp_path / "mine.json"
-    path.write_text(json.dumps({"updated": "2030-01-01",
-                                "mine": {"input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6}}))
+    path.write_text(
+        json.dumps({"updated": "2030-01-01", "mine": {"input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6}})
+    )
     assert load_prices(path, merge=False) == 1
     assert _cost.price_table().updated == "2030-01-01"
     assert completion_cost({"prompt_tokens": 1, "completion_tokens": 1}, model="mine") == 2e-6
@@ -204,11 +250,19 @@ def test_override_after_a_cost_was_memoised():
 
 
 LITELLM_EXCERPT = {
-    "sample_spec": {"input_cost_per_token": 0.0, "litellm_provider": "one of https://docs.litellm.ai/docs/providers",
-                    "max_tokens": "LEGACY parameter"},
-    "openrouter/anthropic/claude-x": {"input_cost_per_token": 1e-6, "output_cost_per_token": 5e-6,
-                                      "cache_read_input_token_cost": 1e-7, "litellm_provider": "openrouter",
-                                      "mode": "chat", "supports_prompt_caching": True},
+    "sample_spec": {
+        "input_cost_per_token": 0.0,
+        "litellm_provider": "one of https://docs.litellm.ai/docs/providers",
+        "max_tokens": "LEGACY parameter",
+    },
+    "openrouter/anthropic/claude-x": {
+        "input_cost_per_token": 1e-6,
+        "output_cost_per_token": 5e-6,
+        "cache_read_input_token_cost": 1e-7,
+        "litellm_provider": "openrouter",
+        "mode": "chat",
+        "supports_prompt_caching": True,
+    },
     "dall-e-3": {"litellm_provider": "openai", "mode": "image_generation", "output_cost_per_image": 0.04},
 }
 
@@ -267,14 +321,17 @@ def test_bad_price_sources(tmp_path):
 
 # -- call_meta and savings ---------------------------------------------------------------------
 
+
 def test_call_meta():
     meta = dejacache.call_meta({"model": "gpt-4o", "usage": GPT4O_USAGE}, latency_s=0.5)
     assert meta["latency_s"] == 0.5 and meta["tokens"] == 1300 and close(meta["cost_usd"], 0.00275)
 
 
 def test_call_meta_never_fails_the_call():
-    assert dejacache.call_meta({"model": "unheard-of", "usage": GPT4O_USAGE}, latency_s=1) == \
-        {"latency_s": 1.0, "tokens": 1300}
+    assert dejacache.call_meta({"model": "unheard-of", "usage": GPT4O_USAGE}, latency_s=1) == {
+        "latency_s": 1.0,
+        "tokens": 1300,
+    }
     assert dejacache.call_meta({"model": "gpt-4o", "usage": {"prompt_tokens": "x"}}) == {}
     assert dejacache.call_meta({"model": "gpt-4o"}, latency_s=2.0) == {"latency_s": 2.0}
     assert dejacache.call_meta(object()) == {}
@@ -305,18 +362,28 @@ def usages(draw):
     uncached, cached, w5, w1 = draw(counts), draw(counts), draw(counts), draw(counts)
     reasoning = draw(counts)
     completion = reasoning + draw(counts)
-    return {"input_tokens": uncached, "cache_read_input_tokens": cached,
-            "cache_creation_input_tokens": w5 + w1,
-            "cache_creation": {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1},
-            "output_tokens": completion, "output_tokens_details": {"thinking_tokens": reasoning}}
+    return {
+        "input_tokens": uncached,
+        "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": w5 + w1,
+        "cache_creation": {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1},
+        "output_tokens": completion,
+        "output_tokens_details": {"thinking_tokens": reasoning},
+    }
 
 
 @st.composite
 def entries(draw):
-    entry = {"input_cost_per_token": draw(st.floats(min_value=0, max_value=1e-3)),
-             "output_cost_per_token": draw(st.floats(min_value=0, max_value=1e-3))}
-    for field in ("cache_read_input_token_cost", "cache_creation_input_token_cost",
-                  "cache_creation_input_token_cost_above_1hr", "output_cost_per_reasoning_token"):
+    entry = {
+        "input_cost_per_token": draw(st.floats(min_value=0, max_value=1e-3)),
+        "output_cost_per_token": draw(st.floats(min_value=0, max_value=1e-3)),
+    }
+    for field in (
+        "cache_read_input_token_cost",
+        "cache_creation_input_token_cost",
+        "cache_creation_input_token_cost_above_1hr",
+        "output_cost_per_reasoning_token",
+    ):
         value = draw(price)
         if value is not None:
             entry[field] = value
@@ -333,8 +400,8 @@ def parts(usage, entry):
         split["ephemeral_5m_input_tokens"] * get("cache_creation_input_token_cost", inp),
         split["ephemeral_1h_input_tokens"] * get("cache_creation_input_token_cost_above_1hr", inp),
         (usage["output_tokens"] - usage["output_tokens_details"]["thinking_tokens"]) * entry["output_cost_per_token"],
-        usage["output_tokens_details"]["thinking_tokens"] * get("output_cost_per_reasoning_token",
-                                                                entry["output_cost_per_token"]),
+        usage["output_tokens_details"]["thinking_tokens"]
+        * get("output_cost_per_reasoning_token", entry["output_cost_per_token"]),
     ]
 
 
@@ -347,9 +414,14 @@ def test_cost_is_the_sum_of_its_parts(usage, entry):
     assert math.isclose(cost, math.fsum(parts(usage, entry)), rel_tol=1e-9, abs_tol=1e-15)
 
 
-FIELDS = [("input_tokens",), ("cache_read_input_tokens",), ("cache_creation", "ephemeral_5m_input_tokens"),
-          ("cache_creation", "ephemeral_1h_input_tokens"), ("output_tokens",),
-          ("output_tokens_details", "thinking_tokens")]
+FIELDS = [
+    ("input_tokens",),
+    ("cache_read_input_tokens",),
+    ("cache_creation", "ephemeral_5m_input_tokens"),
+    ("cache_creation", "ephemeral_1h_input_tokens"),
+    ("output_tokens",),
+    ("output_tokens_details", "thinking_tokens"),
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -375,12 +447,20 @@ def test_cost_is_monotone_in_each_count(usage, entry, field, extra):
 
 # -- long-context tiers and agreement with LiteLLM ---------------------------------------------
 
+
 def test_long_prompt_tier():
-    load_prices({"long": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-                          "cache_read_input_token_cost": 1e-7,
-                          "input_cost_per_token_above_200k_tokens": 3e-6,
-                          "output_cost_per_token_above_200k_tokens": 4e-6,
-                          "input_cost_per_token_above_500k_tokens": 5e-6}})
+    load_prices(
+        {
+            "long": {
+                "input_cost_per_token": 1e-6,
+                "output_cost_per_token": 2e-6,
+                "cache_read_input_token_cost": 1e-7,
+                "input_cost_per_token_above_200k_tokens": 3e-6,
+                "output_cost_per_token_above_200k_tokens": 4e-6,
+                "input_cost_per_token_above_500k_tokens": 5e-6,
+            }
+        }
+    )
     short = {"prompt_tokens": 200_000, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 0}}
     assert close(completion_cost(short, model="long"), 200_000 * 1e-6 + 10 * 2e-6)  # "above", not "from"
     mid = {"prompt_tokens": 300_000, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 100_000}}
@@ -409,18 +489,22 @@ def test_agrees_with_litellm_on_every_packaged_chat_model(monkeypatch):
         if routed not in litellm.model_cost:
             continue
         for prompt, cached, out in ((1200, 1000, 100), (300_000, 100_000, 500)):
-            usage = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
-                     "prompt_tokens_details": {"cached_tokens": cached}}
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": out,
+                "total_tokens": prompt + out,
+                "prompt_tokens_details": {"cached_tokens": cached},
+            }
             for tier in (None, "priority", "flex"):
                 for moment in moments:
                     response = litellm.ModelResponse(model=routed, usage=litellm.Usage(**usage), choices=[])
                     if tier is not None:
                         response.service_tier = tier
                     with pinned_billing_time(moment):
-                        theirs = litellm.completion_cost(completion_response=response, model=routed,
-                                                         custom_llm_provider=provider)
-                    ours = completion_cost({"model": name, "usage": usage, "service_tier": tier},
-                                           at=moment.timestamp())
+                        theirs = litellm.completion_cost(
+                            completion_response=response, model=routed, custom_llm_provider=provider
+                        )
+                    ours = completion_cost({"model": name, "usage": usage, "service_tier": tier}, at=moment.timestamp())
                     assert math.isclose(ours, theirs, rel_tol=1e-9), (name, prompt, tier, moment)
                     compared += 1
     assert compared > 1200
@@ -430,30 +514,40 @@ def test_service_tier_prices():
     standard = completion_cost({"model": "gpt-4o", "usage": GPT4O_USAGE})
     priority = completion_cost({"model": "gpt-4o", "usage": GPT4O_USAGE, "service_tier": "priority"})
     p = model_info("gpt-4o")
-    assert close(priority, 200 * p["input_cost_per_token_priority"] + 1000 * p["cache_read_input_token_cost_priority"]
-                 + 100 * p["output_cost_per_token_priority"])
+    assert close(
+        priority,
+        200 * p["input_cost_per_token_priority"]
+        + 1000 * p["cache_read_input_token_cost_priority"]
+        + 100 * p["output_cost_per_token_priority"],
+    )
     assert priority > standard
     for same in ("default", "auto", "scale", None, 3):
         assert close(completion_cost({"model": "gpt-4o", "usage": GPT4O_USAGE, "service_tier": same}), standard)
-    load_prices({"tiered": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-                            "input_cost_per_token_batches": 5e-7}})
+    load_prices(
+        {"tiered": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "input_cost_per_token_batches": 5e-7}}
+    )
     batch = {**SONNET_USAGE, "service_tier": "batch"}  # Anthropic says it in the usage
     # No cache price anywhere: reads and writes cost the input price of the tier served.
     assert close(completion_cost(batch, model="tiered"), 4200 * 5e-7 + 100 * 2e-6)
     assert close(completion_cost(SONNET_USAGE, model="tiered"), 4200 * 1e-6 + 100 * 2e-6)
-    assert dejacache.call_meta({"model": "gpt-4o", "usage": GPT4O_USAGE, "service_tier": "priority"})["cost_usd"] \
+    assert (
+        dejacache.call_meta({"model": "gpt-4o", "usage": GPT4O_USAGE, "service_tier": "priority"})["cost_usd"]
         == priority
+    )
     with pytest.raises(dejacache.PriceError, match="_priority"):
         load_prices({"tiered": {"output_cost_per_token_priority": -1}})
 
 
 def test_embedding_response_through_the_openai_sdk():
     openai_types = pytest.importorskip("openai.types")
-    response = openai_types.CreateEmbeddingResponse.model_validate({
-        "object": "list", "model": "text-embedding-3-small",
-        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
-        "usage": {"prompt_tokens": 8, "total_tokens": 8},
-    })
+    response = openai_types.CreateEmbeddingResponse.model_validate(
+        {
+            "object": "list",
+            "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+            "usage": {"prompt_tokens": 8, "total_tokens": 8},
+        }
+    )
     assert close(completion_cost(response), 8 * model_info("text-embedding-3-small")["input_cost_per_token"])
     assert dejacache.call_meta(response)["tokens"] == 8
 
@@ -464,20 +558,35 @@ def at(day, hour, minute=0):
 
 
 def test_off_peak_windows():
-    load_prices({"night": {
-        "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "cache_read_input_token_cost": 1e-7,
-        "input_cost_per_token_above_1k_tokens": 9e-6,
-        "off_peak_pricing": {
-            "input_cost_per_token": 5e-7, "output_cost_per_token": 1e-6,
-            "hours_utc": "22:30-02:00",
-            "windows": [{"hours_utc": ["12:00-13:00"], "weekdays": ["sat", 7]}],
-        }}})
+    load_prices(
+        {
+            "night": {
+                "input_cost_per_token": 1e-6,
+                "output_cost_per_token": 2e-6,
+                "cache_read_input_token_cost": 1e-7,
+                "input_cost_per_token_above_1k_tokens": 9e-6,
+                "off_peak_pricing": {
+                    "input_cost_per_token": 5e-7,
+                    "output_cost_per_token": 1e-6,
+                    "hours_utc": "22:30-02:00",
+                    "windows": [{"hours_utc": ["12:00-13:00"], "weekdays": ["sat", 7]}],
+                },
+            }
+        }
+    )
     usage = {"prompt_tokens": 100, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 50}}
     peak = 50 * 1e-6 + 50 * 1e-7 + 10 * 2e-6
     night = 50 * 5e-7 + 50 * 1e-7 + 10 * 1e-6  # no off-peak read price: the standard one
-    for when, expected in [(at(23, 22, 29), peak), (at(23, 22, 30), night), (at(24, 1, 59), night),
-                           (at(24, 2, 0), peak), (at(23, 12, 30), peak), (at(28, 12, 30), night),
-                           (at(29, 12, 59), night), (at(29, 13, 0), peak)]:
+    for when, expected in [
+        (at(23, 22, 29), peak),
+        (at(23, 22, 30), night),
+        (at(24, 1, 59), night),
+        (at(24, 2, 0), peak),
+        (at(23, 12, 30), peak),
+        (at(28, 12, 30), night),
+        (at(29, 12, 59), night),
+        (at(29, 13, 0), peak),
+    ]:
         assert close(completion_cost(usage, model="night", at=when), expected), when
     # The response's own creation time decides when no time is given.
     assert close(completion_cost({"model": "night", "usage": usage, "created": int(at(23, 23))}), night)
@@ -489,10 +598,19 @@ def test_off_peak_windows():
 
 
 def test_off_peak_all_day_and_weekday_calendar():
-    load_prices({"weekend": {"input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6,
-                             "off_peak_pricing": {"input_cost_per_token": 0.0,
-                                                  "weekday_timezone": "Asia/Shanghai",
-                                                  "windows": [{"hours_utc": "00:00-00:00", "weekdays": [6, 7]}]}}})
+    load_prices(
+        {
+            "weekend": {
+                "input_cost_per_token": 1e-6,
+                "output_cost_per_token": 1e-6,
+                "off_peak_pricing": {
+                    "input_cost_per_token": 0.0,
+                    "weekday_timezone": "Asia/Shanghai",
+                    "windows": [{"hours_utc": "00:00-00:00", "weekdays": [6, 7]}],
+                },
+            }
+        }
+    )
     usage = {"prompt_tokens": 100, "completion_tokens": 0}
     # Friday 17:00 UTC is already Saturday in Shanghai.
     assert completion_cost(usage, model="weekend", at=at(27, 17)) == 0.0

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dejacache import _core, distance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from dejacache import _core, distance
 
 
 def ref(metric: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:

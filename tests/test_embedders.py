@@ -12,11 +12,10 @@ import threading
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import dejacache
 import numpy as np
 import pytest
 from conftest import run_threads
-
-import dejacache
 from dejacache.embedders import (
     CachedEmbedder,
     CallableEmbedder,
@@ -46,7 +45,9 @@ def test_hashing_is_deterministic_normalised_and_float32():
 
 
 def test_hashing_puts_similar_spelling_closer():
-    v = HashingEmbedder().embed(["How do I learn the Rust language?", "how can i learn rust language", "Best pizza dough recipe"])
+    v = HashingEmbedder().embed(
+        ["How do I learn the Rust language?", "how can i learn rust language", "Best pizza dough recipe"]
+    )
     assert v[0] @ v[1] > 0.5
     assert v[0] @ v[1] > v[0] @ v[2] + 0.3
 
@@ -84,7 +85,11 @@ def _bert_reference(weights: dict[str, np.ndarray], ids: np.ndarray, mask: np.nd
         return x @ w[p + ".weight"].T + w[p + ".bias"]
 
     b, s = ids.shape
-    x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:s] + w["embeddings.token_type_embeddings.weight"][0]
+    x = (
+        w["embeddings.word_embeddings.weight"][ids]
+        + w["embeddings.position_embeddings.weight"][:s]
+        + w["embeddings.token_type_embeddings.weight"][0]
+    )
     x = ln(x, "embeddings.LayerNorm")
     hidden = x.shape[-1]
     d = hidden // heads
@@ -110,11 +115,10 @@ def _bert_reference(weights: dict[str, np.ndarray], ids: np.ndarray, mask: np.nd
 
 @needs_minilm
 def test_minilm_onnx_graph_matches_numpy_reference():
-    from safetensors.numpy import load_file
-    from tokenizers import Tokenizer
-
     from dejacache.embedders import MiniLMEmbedder
     from dejacache.embedders._minilm import l6_model_dir
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
 
     folder = l6_model_dir()
     texts = ["How do I learn Rust?", "A much longer sentence, with punctuation; and numbers 42 and 3.14!", "ok"]
@@ -309,9 +313,8 @@ def test_sentence_transformer_embedder_wraps_a_model_object():
 
 def test_sentence_transformer_embedder_with_the_real_library():
     pytest.importorskip("sentence_transformers")
-    from sentence_transformers import SentenceTransformer
-
     from dejacache.embedders._minilm import l6_model_dir
+    from sentence_transformers import SentenceTransformer
 
     try:
         folder = l6_model_dir()
@@ -335,7 +338,10 @@ class _EmbeddingsHandler(BaseHTTPRequestHandler):
             payload, status = b'{"error": {"message": "no such model"}}', 404
         else:
             data = [{"index": i, "embedding": [float(len(t)), 1.0, 0.0]} for i, t in enumerate(body["input"])]
-            payload, status = json.dumps({"object": "list", "data": data[::-1]}).encode(), 200  # out of order on purpose
+            payload, status = (
+                json.dumps({"object": "list", "data": data[::-1]}).encode(),
+                200,
+            )  # out of order on purpose
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

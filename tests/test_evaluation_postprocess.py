@@ -2,8 +2,8 @@ import math
 
 import numpy as np
 import pytest
-
-from dejacache import evaluation as e, postprocess as pp
+from dejacache import evaluation as e
+from dejacache import postprocess as pp
 from dejacache.preprocess import TURN_SEPARATOR
 from semantic_helpers import WordEmbedder
 

@@ -11,9 +11,8 @@ import os
 import types
 from collections.abc import Mapping
 
-import pytest
-
 import dejacache
+import pytest
 from conftest import chat, run_threads
 from dejacache import Semantic
 from dejacache.embedders import HashingEmbedder
@@ -63,8 +62,15 @@ def test_good_meta_counts_and_unknown_fields_are_kept_but_not_counted():
 
 @pytest.mark.parametrize(
     "stored_meta",
-    [b'{"cost_usd":"0.01"}', b'{"latency_s":null}', b'["x"]', b'"m"', b'{"tokens":{"a":1}}', b"7",
-     b'{"tokens":1e308,"latency_s":1e308}'],
+    [
+        b'{"cost_usd":"0.01"}',
+        b'{"latency_s":null}',
+        b'["x"]',
+        b'"m"',
+        b'{"tokens":{"a":1}}',
+        b"7",
+        b'{"tokens":1e308,"latency_s":1e308}',
+    ],
 )
 def test_bad_meta_already_stored_is_served_and_never_fails_a_read(stored_meta, caplog):
     """An entry written by an older version, or by another process sharing the store."""
@@ -156,9 +162,11 @@ def test_mapping_requests_are_keyed_like_the_equal_dict_or_refused(kind):
 # -- item 6: key_func keys of 32 characters that are not hex ------------------------------------
 
 
-@pytest.mark.parametrize("make_key", [lambda t: ("z" * 31 + t)[-32:], lambda t: ("0x" + "0" * 30 + t)[-32:],
-                                      lambda t: t.upper().rjust(32, "F")],
-                         ids=["non-hex", "0x-prefix", "upper-hex"])
+@pytest.mark.parametrize(
+    "make_key",
+    [lambda t: ("z" * 31 + t)[-32:], lambda t: ("0x" + "0" * 30 + t)[-32:], lambda t: t.upper().rjust(32, "F")],
+    ids=["non-hex", "0x-prefix", "upper-hex"],
+)
 def test_key_func_keys_of_32_characters_keep_the_semantic_tier(make_key, caplog):
     c = semantic_cache(key_func=lambda r: make_key(r["messages"][0]["content"][-1]))
     with caplog.at_level(logging.WARNING, logger="dejacache"):
@@ -181,8 +189,10 @@ def test_vector_ids_of_distinct_non_hex_keys_differ():
 @pytest.mark.parametrize(
     "response, path",
     [
-        ({"choices": [{"logprobs": {"content": [{"logprob": -math.inf}]}}]},
-         r"""response\["choices"\]\[0\]\["logprobs"\]\["content"\]\[0\]\["logprob"\]"""),
+        (
+            {"choices": [{"logprobs": {"content": [{"logprob": -math.inf}]}}]},
+            r"""response\["choices"\]\[0\]\["logprobs"\]\["content"\]\[0\]\["logprob"\]""",
+        ),
         ([1.0, math.nan], r"response\[1\]"),
         (math.inf, r"store response = inf"),
         ({"a": (1, {"b": -math.nan})}, r"""response\["a"\]\[1\]\["b"\]"""),
@@ -251,8 +261,13 @@ def test_huge_per_call_seconds_are_value_errors(control):
 
 @pytest.mark.parametrize(
     "text, setting",
-    [("ttl: 1.0e+400\n", "ttl"), (f"ttl: {10**400}\n", "ttl"), (f"max_entries: {2**64}\n", "max_entries"),
-     (f"max_bytes: {10**30}\n", "max_bytes"), (f"next_cache:\n  ttl: {10**400}\n", "ttl")],
+    [
+        ("ttl: 1.0e+400\n", "ttl"),
+        (f"ttl: {10**400}\n", "ttl"),
+        (f"max_entries: {2**64}\n", "max_entries"),
+        (f"max_bytes: {10**30}\n", "max_bytes"),
+        (f"next_cache:\n  ttl: {10**400}\n", "ttl"),
+    ],
 )
 def test_huge_numbers_in_yaml_are_config_errors(tmp_path, text, setting):
     pytest.importorskip("yaml")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dejacache import distance
 from dejacache._core import EntryStore, HashingEmbedder, VectorIndex
 
@@ -20,6 +19,7 @@ def _rows(n: int = 100, dim: int = 16, seed: int = 0) -> np.ndarray:
 
 
 # -- item 2: memory layouts -----------------------------------------------------------------
+
 
 def _layouts(x: np.ndarray) -> dict[str, np.ndarray]:
     wide = np.zeros((x.shape[0] * 2, x.shape[1] * 3), dtype=np.float32)
@@ -57,19 +57,29 @@ def test_distances_read_any_layout_as_rows(layout: str) -> None:
 
 # -- item 10: integers out of range ---------------------------------------------------------
 
-@pytest.mark.parametrize("make", [
-    lambda: VectorIndex(dim=-1), lambda: VectorIndex(dim=2**64), lambda: VectorIndex(8, M=2**70),
-    lambda: VectorIndex(8, ef_construction=2**63), lambda: VectorIndex(8, ef_search=-5),
-    lambda: HashingEmbedder(dim=2**64), lambda: HashingEmbedder(min_n=-1),
-    lambda: EntryStore(max_entries=2**64), lambda: EntryStore(max_bytes=-1),
-])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: VectorIndex(dim=-1),
+        lambda: VectorIndex(dim=2**64),
+        lambda: VectorIndex(8, M=2**70),
+        lambda: VectorIndex(8, ef_construction=2**63),
+        lambda: VectorIndex(8, ef_search=-5),
+        lambda: HashingEmbedder(dim=2**64),
+        lambda: HashingEmbedder(min_n=-1),
+        lambda: EntryStore(max_entries=2**64),
+        lambda: EntryStore(max_bytes=-1),
+    ],
+)
 def test_constructor_integers_out_of_range_are_value_errors(make) -> None:
     with pytest.raises(ValueError, match="at most"):
         make()
 
 
-@pytest.mark.parametrize("kwargs", [{"k": 2**64}, {"k": -1}, {"k": 2**200}, {"ef": 2**64}, {"threads": 2**70},
-                                    {"threads": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"k": 2**64}, {"k": -1}, {"k": 2**200}, {"ef": 2**64}, {"threads": 2**70}, {"threads": 0}]
+)
 def test_search_integers_out_of_range_are_value_errors(kwargs: dict) -> None:
     idx = VectorIndex(4)
     idx.add([1], np.ones((1, 4), np.float32))
@@ -91,6 +101,7 @@ def test_integer_arguments_keep_type_errors_and_defaults() -> None:
 
 
 # -- item 12: mapped files changed in place -------------------------------------------------
+
 
 def _saved(path: Path, seed: int, n: int = 300) -> None:
     idx = VectorIndex(16, kind="hnsw")
@@ -127,7 +138,7 @@ def test_a_mapped_file_changed_in_place_raises_oserror(tmp_path: Path, change: s
             with open({str(path)!r}, "ab") as f:
                 f.write(b"x" * 4096)
         for call in (lambda: idx.search(q, k=3), lambda: idx.add([7], q[None, :]), lambda: idx.remove([1]),
-                     lambda: idx.save({str(tmp_path / 'c.djv')!r})):
+                     lambda: idx.save({str(tmp_path / "c.djv")!r})):
             try:
                 call()
             except OSError as e:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
-
 import dejacache
+import pytest
 
 _SOAK = Path(__file__).resolve().parent.parent / "benches" / "soak_memory.py"
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from dejacache._core import VectorIndex
 
 ROUNDS = int(os.environ.get("DEJACACHE_FUZZ_ROUNDS", "150"))
@@ -87,8 +86,12 @@ def _index(kind: str, dtype: str) -> VectorIndex:
 def test_damaged_index_files_are_refused_or_usable_never_a_crash(tmp_path: Path, kind: str, dtype: str) -> None:
     good = tmp_path / "good.djv"
     _index(kind, dtype).save(good)
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(good), str(tmp_path), str(ROUNDS), str(len(kind + dtype))],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(good), str(tmp_path), str(ROUNDS), str(len(kind + dtype))],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, f"the loader crashed (exit {out.returncode}): {out.stderr[-3000:]}"
     seen = json.loads(out.stdout)
     assert seen["bad"] == [], seen["bad"][:5]

@@ -2,11 +2,10 @@
 
 import math
 
+import dejacache
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import dejacache
 
 cache = dejacache.Cache()
 key = cache.key

@@ -1,8 +1,7 @@
 """Multi-level caches: Cache(next_cache=lower)."""
 
-import pytest
-
 import dejacache
+import pytest
 from dejacache import Semantic, evaluation
 from semantic_helpers import BruteForceStore, WordEmbedder
 
@@ -12,8 +11,9 @@ def chat(text, **params):
 
 
 def semantic():
-    return Semantic(embedder=WordEmbedder(), threshold=0.9, evaluator=evaluation.Cosine(),
-                    vector_store=BruteForceStore())
+    return Semantic(
+        embedder=WordEmbedder(), threshold=0.9, evaluator=evaluation.Cosine(), vector_store=BruteForceStore()
+    )
 
 
 def test_miss_stores_in_every_level_and_lower_hit_is_promoted():

@@ -1,8 +1,8 @@
 import io
 
 import pytest
-
-from dejacache import _core, preprocess as p
+from dejacache import _core
+from dejacache import preprocess as p
 from dejacache.preprocess import EMBEDDED, TURN_SEPARATOR, PreprocessError
 
 SCHEMA = _core.KeySchema([])
@@ -35,8 +35,15 @@ def test_last_content_text_and_scope():
 
 def test_content_parts_keep_images_in_scope():
     def with_image(url, q):
-        return {"model": "m", "messages": [{"role": "user", "content": [
-            {"type": "text", "text": q}, {"type": "image_url", "image_url": {"url": url}}]}]}
+        return {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": q}, {"type": "image_url", "image_url": {"url": url}}],
+                }
+            ],
+        }
 
     a, b = with_image("http://x/1.png", "What is this?"), with_image("http://x/2.png", "What is this?")
     assert p.last_content(a) == "What is this?"
@@ -84,11 +91,17 @@ def test_all_content_and_concat_all_queries():
     text, embedded = p.all_content(req)
     assert embedded == "Be nice.\nhi\nhello!\nhow are you"
     assert text.split(TURN_SEPARATOR) == ["Be nice.", "hi", "hello!", "how are you"]
-    assert p.concat_all_queries(req) == ("USER: hi" + TURN_SEPARATOR + "USER: how are you",
-                                         "USER: hi\nUSER: how are you")
+    assert p.concat_all_queries(req) == (
+        "USER: hi" + TURN_SEPARATOR + "USER: how are you",
+        "USER: hi\nUSER: how are you",
+    )
     # Skipped roles stay in the scope verbatim: another system prompt or answer is another scope.
-    assert scope(p.concat_all_queries, req) != scope(p.concat_all_queries, chat("hi", "hey", "how are you", system="Be nice."))
-    assert scope(p.concat_all_queries, req) == scope(p.concat_all_queries, chat("hello", "hello!", "how r u", system="Be nice."))
+    assert scope(p.concat_all_queries, req) != scope(
+        p.concat_all_queries, chat("hi", "hey", "how are you", system="Be nice.")
+    )
+    assert scope(p.concat_all_queries, req) == scope(
+        p.concat_all_queries, chat("hello", "hello!", "how r u", system="Be nice.")
+    )
     short = p.ConcatAllQueries(context_len=1)
     assert short(req) == "USER: how are you"
     # Messages outside the window are not forgotten.
@@ -161,7 +174,9 @@ def test_files_and_images(tmp_path):
     # Same name, different content: different scopes.
     fh2 = io.BytesIO(b"xyz")
     fh2.name = "talk.mp3"
-    assert SCHEMA.key(p.get_file_name.extract({"file": fh}).rest) != SCHEMA.key(p.get_file_name.extract({"file": fh2}).rest)
+    assert SCHEMA.key(p.get_file_name.extract({"file": fh}).rest) != SCHEMA.key(
+        p.get_file_name.extract({"file": fh2}).rest
+    )
     assert p.get_file_bytes({"file": str(other)}) == b"RIFF-2"
     assert p.get_file_bytes({"file": fh}) == b"abc"
 

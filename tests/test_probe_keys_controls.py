@@ -13,21 +13,23 @@ import collections
 import math
 import types
 
+import dejacache
 import pytest
+from dejacache._controls import EXCLUDED_PARAMS, Controls, parse_controls
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import dejacache
-from dejacache._controls import EXCLUDED_PARAMS, Controls, parse_controls
 from probe_settings import EXAMPLES
 
 PROBE = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6),
-                 st.binary(max_size=4))
-values = st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                     st.dictionaries(st.text(max_size=4), inner, max_size=4)),
-                      max_leaves=20)
+leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=6), st.binary(max_size=4)
+)
+values = st.recursive(
+    leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4)),
+    max_leaves=20,
+)
 requests = st.dictionaries(st.text(max_size=6).filter(lambda k: k not in EXCLUDED_PARAMS), values, max_size=5)
 
 
@@ -73,7 +75,7 @@ def mutant(draw, v):
         return {**v, k: mutant(draw, v[k])}
     if isinstance(v, list) and v:
         i = draw(st.integers(0, len(v) - 1))
-        return [*v[:i], mutant(draw, v[i]), *v[i + 1:]]
+        return [*v[:i], mutant(draw, v[i]), *v[i + 1 :]]
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
@@ -125,18 +127,36 @@ def test_a_bool_never_shares_a_key_with_an_int(request, n):
         assert cache.key({**request, "x": b}) != cache.key({**request, "x": n})
 
 
-hostile = st.one_of(values, st.sets(st.integers(), max_size=2), st.just(object()), st.floats(),
-                    st.integers(-(10**400), 10**400), st.just(10**400), st.just(-math.inf), st.text())
-controls = st.dictionaries(st.one_of(st.sampled_from(["no-cache", "no_cache", "no-store", "no_store", "ttl",
-                                                       "s-maxage", "s_maxage", "namespace"]), st.text(max_size=5)),
-                           hostile, max_size=4)
-maybe_mapping = st.one_of(hostile, controls, controls.map(collections.OrderedDict),
-                          controls.map(types.MappingProxyType))
+hostile = st.one_of(
+    values,
+    st.sets(st.integers(), max_size=2),
+    st.just(object()),
+    st.floats(),
+    st.integers(-(10**400), 10**400),
+    st.just(10**400),
+    st.just(-math.inf),
+    st.text(),
+)
+controls = st.dictionaries(
+    st.one_of(
+        st.sampled_from(["no-cache", "no_cache", "no-store", "no_store", "ttl", "s-maxage", "s_maxage", "namespace"]),
+        st.text(max_size=5),
+    ),
+    hostile,
+    max_size=4,
+)
+maybe_mapping = st.one_of(
+    hostile, controls, controls.map(collections.OrderedDict), controls.map(types.MappingProxyType)
+)
 
 
 @PROBE
-@given(st.one_of(hostile, st.fixed_dictionaries({}, optional={"cache": maybe_mapping, "caching": hostile})),
-       st.one_of(st.none(), hostile), st.one_of(st.none(), maybe_mapping), st.one_of(st.none(), hostile))
+@given(
+    st.one_of(hostile, st.fixed_dictionaries({}, optional={"cache": maybe_mapping, "caching": hostile})),
+    st.one_of(st.none(), hostile),
+    st.one_of(st.none(), maybe_mapping),
+    st.one_of(st.none(), hostile),
+)
 def test_parse_controls_raises_only_value_or_type_errors(request, caching, cache, namespace):
     defaults = Controls(True, True, None, None, "default")
     try:

@@ -13,9 +13,8 @@ import random
 import threading
 import time
 
-import pytest
-
 import dejacache
+import pytest
 from conftest import chat, run_threads
 from dejacache import Semantic
 from dejacache.embedders import HashingEmbedder

@@ -5,13 +5,12 @@ eviction, ttl and max age, and the max_entries / max_bytes caps (issue 15, "keep
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
 import dejacache
 from conftest import FakeClock, chat
 from dejacache._codec import encode
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from probe_settings import EXAMPLES
 
 REQUESTS = [chat(f"question {i}") for i in range(6)]
@@ -49,12 +48,19 @@ class Model:
             self._remove(slot)
         self.tick += 1
         expires = float("inf") if ttl is None else now + ttl
-        self.entries[slot] = {"response": response, "size": size, "created": now, "expires": expires,
-                              "hits": 0, "tick": self.tick}
+        self.entries[slot] = {
+            "response": response,
+            "size": size,
+            "created": now,
+            "expires": expires,
+            "hits": 0,
+            "tick": self.tick,
+        }
         self.order.insert(0, slot)
         self.purge(now)
         while (self.max_entries is not None and len(self.entries) > self.max_entries) or (
-                self.max_bytes is not None and self.bytes() > self.max_bytes):
+            self.max_bytes is not None and self.bytes() > self.max_bytes
+        ):
             others = [s for s in self.order if s != slot]
             if not others:
                 break
@@ -86,12 +92,17 @@ seconds = st.one_of(st.none(), st.integers(0, 8), st.sampled_from([0.5, 2.5]))
 
 
 class CacheMachine(RuleBasedStateMachine):
-    @initialize(eviction=st.sampled_from(["lru", "lfu", "fifo"]), max_entries=st.one_of(st.none(), st.integers(1, 5)),
-                max_bytes=st.one_of(st.none(), st.integers(40, 160)), ttl=st.one_of(st.none(), st.integers(1, 8)))
+    @initialize(
+        eviction=st.sampled_from(["lru", "lfu", "fifo"]),
+        max_entries=st.one_of(st.none(), st.integers(1, 5)),
+        max_bytes=st.one_of(st.none(), st.integers(40, 160)),
+        ttl=st.one_of(st.none(), st.integers(1, 8)),
+    )
     def setup(self, eviction, max_entries, max_bytes, ttl):
         self.clock = FakeClock()
-        self.cache = dejacache.Cache(max_entries=max_entries, max_bytes=max_bytes, ttl=ttl, eviction=eviction,
-                                     clock=self.clock)
+        self.cache = dejacache.Cache(
+            max_entries=max_entries, max_bytes=max_bytes, ttl=ttl, eviction=eviction, clock=self.clock
+        )
         self.model = Model(eviction, max_entries, max_bytes, ttl)
 
     @rule(i=st.integers(0, len(REQUESTS) - 1), ns=st.sampled_from(NAMESPACES), size=st.integers(0, 60), ttl=seconds)
@@ -145,6 +156,7 @@ class CacheMachine(RuleBasedStateMachine):
                 assert self.cache._store.contains(self.cache.key(req), ns, now) == live
 
 
-CacheMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=40, deadline=None,
-                                          suppress_health_check=[HealthCheck.too_slow])
+CacheMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 test_cache_matches_the_model = CacheMachine.TestCase

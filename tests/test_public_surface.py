@@ -53,6 +53,7 @@ def test_stubs_pass_mypy_stubtest():
     import pytest
 
     pytest.importorskip("mypy")
-    out = subprocess.run([sys.executable, "-m", "mypy.stubtest", "dejacache._core"],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "dejacache._core"], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dejacache import sampling
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from dejacache import sampling
 
 scores_st = st.lists(st.floats(-1e6, 1e6, width=32), min_size=1, max_size=64)
 

@@ -1,13 +1,12 @@
 """The semantic tier inside Cache: hits, scope rules, consistency with the exact store, stats."""
 
+import dejacache
 import numpy as np
 import pytest
+from conftest import run_threads
+from dejacache import Semantic, evaluation, postprocess, preprocess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import dejacache
-from dejacache import Semantic, evaluation, postprocess, preprocess
-from conftest import run_threads
 from semantic_helpers import BruteForceStore, WordEmbedder
 
 
@@ -89,18 +88,31 @@ async def test_acall_semantic(store_kind):
     assert await cache.acall(chat("capital of france"), lambda r: answer("wrong")) == {**answer("Paris"), "cache": True}
 
 
-@pytest.mark.parametrize("other", [
-    chat("Capital of France?", model="gpt-4o-mini"),
-    chat("Capital of France?", temperature=1.0),
-    chat("Capital of France?", tools=[{"type": "function", "function": {"name": "lookup"}}]),
-    chat("Capital of France?", response_format={"type": "json_object"}),
-    chat("Capital of France?", seed=7),
-    {"model": "gpt-4o", "messages": [{"role": "system", "content": "Answer in German."},
-                                     {"role": "user", "content": "Capital of France?"}]},
-    {"model": "gpt-4o", "messages": [{"role": "user", "content": "We talk about Texas."},
-                                     {"role": "assistant", "content": "OK."},
-                                     {"role": "user", "content": "Capital of France?"}]},
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        chat("Capital of France?", model="gpt-4o-mini"),
+        chat("Capital of France?", temperature=1.0),
+        chat("Capital of France?", tools=[{"type": "function", "function": {"name": "lookup"}}]),
+        chat("Capital of France?", response_format={"type": "json_object"}),
+        chat("Capital of France?", seed=7),
+        {
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "Answer in German."},
+                {"role": "user", "content": "Capital of France?"},
+            ],
+        },
+        {
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "user", "content": "We talk about Texas."},
+                {"role": "assistant", "content": "OK."},
+                {"role": "user", "content": "Capital of France?"},
+            ],
+        },
+    ],
+)
 def test_no_hit_when_anything_but_wording_differs(store_kind, other):
     cache = make(store_kind)
     cache.put(chat("capital of france", temperature=0.0), answer("Paris"))
@@ -118,8 +130,11 @@ def test_no_hit_across_namespaces(store_kind):
 
 def test_concat_all_queries_scope_keeps_unembedded_turns(store_kind):
     cache = make(store_kind, preprocess=preprocess.ConcatAllQueries(context_len=1))
-    conv = [{"role": "user", "content": "Tell me about Paris"}, {"role": "assistant", "content": "It is big."},
-            {"role": "user", "content": "What is the population?"}]
+    conv = [
+        {"role": "user", "content": "Tell me about Paris"},
+        {"role": "assistant", "content": "It is big."},
+        {"role": "user", "content": "What is the population?"},
+    ]
     cache.put({"model": "m", "messages": conv}, answer("2.1 million"))
     para = [*conv[:2], {"role": "user", "content": "the population please"}]
     assert cache.get({"model": "m", "messages": para}).response == answer("2.1 million")
@@ -199,8 +214,13 @@ def test_plain_callable_stages(store_kind):
         picked.append([c["response"] for c in cands])
         return cands[-1]
 
-    cache = make(store_kind, threshold=0.5, preprocess=lambda r: r["messages"][-1]["content"],
-                 evaluator=lambda q, c: c["similarity"], postprocess=last)
+    cache = make(
+        store_kind,
+        threshold=0.5,
+        preprocess=lambda r: r["messages"][-1]["content"],
+        evaluator=lambda q, c: c["similarity"],
+        postprocess=last,
+    )
     cache.put(chat("capital France"), answer("A"))
     cache.put(chat("capital France population"), answer("B"))
     hit = cache.get(chat("France capital!"))
@@ -215,10 +235,16 @@ def test_kreciprocal_and_sequence_match_in_a_tier(store_kind):
     # B (whose nearest other entry is A at the same distance) can pass.
     hit = cache.get(chat("capital France river population"))
     assert hit is not None and hit.response == answer("B")
-    seq = make(store_kind, threshold=0.9, preprocess=preprocess.ConcatAllQueries(skip_roles=["system"]),
-               evaluator=evaluation.SequenceMatch(weights=[0.5, 0.5]))
-    conv = lambda a, b: {"model": "m", "messages": [{"role": "user", "content": a},
-                                                    {"role": "assistant", "content": b}]}
+    seq = make(
+        store_kind,
+        threshold=0.9,
+        preprocess=preprocess.ConcatAllQueries(skip_roles=["system"]),
+        evaluator=evaluation.SequenceMatch(weights=[0.5, 0.5]),
+    )
+    conv = lambda a, b: {
+        "model": "m",
+        "messages": [{"role": "user", "content": a}, {"role": "assistant", "content": b}],
+    }
     seq.put(conv("capital France", "Paris"), answer("ok"))
     assert seq.get(conv("the capital of France", "Paris")) is not None
     assert seq.get(conv("capital France", "Lyon")) is None
@@ -304,7 +330,13 @@ def test_semantic_config_validation():
 
 
 def test_defaults_follow_the_embedder():
-    from dejacache._semantic import HASHING_THRESHOLD, MODEL_THRESHOLD, UNKNOWN_EMBEDDER_THRESHOLD, default_evaluator, default_threshold
+    from dejacache._semantic import (
+        HASHING_THRESHOLD,
+        MODEL_THRESHOLD,
+        UNKNOWN_EMBEDDER_THRESHOLD,
+        default_evaluator,
+        default_threshold,
+    )
 
     class Named(WordEmbedder):
         def __init__(self, name):
@@ -318,8 +350,15 @@ def test_defaults_follow_the_embedder():
     own = Named("x")
     own.default_threshold = 0.91
     assert default_threshold(own) == 0.91
-    assert [type(e).__name__ for e in default_evaluator(Named("all-MiniLM-L6-v2")).evaluators] == ["Cosine", "NumbersAgree"]
-    assert [type(e).__name__ for e in default_evaluator(Named("hashing")).evaluators] == ["Cosine", "NumbersAgree", "TokenSequence"]
+    assert [type(e).__name__ for e in default_evaluator(Named("all-MiniLM-L6-v2")).evaluators] == [
+        "Cosine",
+        "NumbersAgree",
+    ]
+    assert [type(e).__name__ for e in default_evaluator(Named("hashing")).evaluators] == [
+        "Cosine",
+        "NumbersAgree",
+        "TokenSequence",
+    ]
     cache = dejacache.Cache(semantic=Semantic(embedder=Named("hashing-512"), vector_store=BruteForceStore()))
     assert cache._semantic.threshold == HASHING_THRESHOLD
 
@@ -412,8 +451,13 @@ def test_put_many_stores_both_tiers_with_batched_embedding(store_kind):
 def test_put_many_later_duplicate_wins_and_overwrites(store_kind):
     cache = make(store_kind)
     cache.put(chat("capital of France"), answer("old"))
-    cache.put_many([(chat("capital of France"), answer("first")), (chat("capital of Spain"), answer("Madrid")),
-                    (chat("capital of France"), answer("Paris"), {"cost_usd": 0.5})])
+    cache.put_many(
+        [
+            (chat("capital of France"), answer("first")),
+            (chat("capital of Spain"), answer("Madrid")),
+            (chat("capital of France"), answer("Paris"), {"cost_usd": 0.5}),
+        ]
+    )
     assert cache.get(chat("capital of France")).response == answer("Paris")
     hit = cache.get(chat("what is the capital of France"))
     assert hit.source == "semantic" and hit.response == answer("Paris") and hit.meta == {"cost_usd": 0.5}
@@ -464,10 +508,18 @@ _WORDS = ["capital", "france", "spain", "paris", "river", "longest", "tallest", 
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3),
-                          st.sampled_from(["a", "b"]), st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
-                          st.integers(0, 5)), max_size=25),
-       st.lists(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3), max_size=10))
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3),
+            st.sampled_from(["a", "b"]),
+            st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
+            st.integers(0, 5),
+        ),
+        max_size=25,
+    ),
+    st.lists(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=3), max_size=10),
+)
 def test_put_many_answers_like_put_in_a_loop(items, queries):
     # Same items through put() one by one and through put_many(): every lookup (stored texts,
     # reworded ones, other namespaces and models) gets the same answer from both.
@@ -521,8 +573,14 @@ def test_put_many_leaves_out_only_the_rows_the_index_refuses(caplog):
             return out
 
     cache = make("index", embedder=HolesEmbedder())
-    cache.put_many([(chat("capital of France"), answer("Paris")), (chat("nan question"), answer("x")),
-                    (chat("zero question"), answer("y")), (chat("capital of Spain"), answer("Madrid"))])
+    cache.put_many(
+        [
+            (chat("capital of France"), answer("Paris")),
+            (chat("nan question"), answer("x")),
+            (chat("zero question"), answer("y")),
+            (chat("capital of Spain"), answer("Madrid")),
+        ]
+    )
     assert "2 vectors not stored" in caplog.text
     assert cache.get(chat("what is the capital of France")).response == answer("Paris")
     assert cache.get(chat("what is the capital of Spain")).response == answer("Madrid")
@@ -537,7 +595,7 @@ def test_bulk_loads_beside_lookups_and_deletes_never_serve_a_wrong_answer(store_
     wrong = []
 
     def loader(i):
-        for rnd in range(3):
+        for _ in range(3):
             cache.put_many([(chat(f"tell me about topic{i}x{j}"), answer(f"{i}x{j}")) for j in range(60)])
 
     def reader(i):

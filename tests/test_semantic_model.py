@@ -1,8 +1,7 @@
 """End to end with the real default model (all-MiniLM-L6-v2 on onnxruntime); CI installs it."""
 
-import pytest
-
 import dejacache
+import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
@@ -32,12 +31,15 @@ def test_paraphrase_hits_with_the_default_model(cache):
     assert cache._semantic.threshold <= hit.similarity <= 1.0
 
 
-@pytest.mark.parametrize("text", [
-    "capital of Germany",
-    "What's the capital of Germany?",
-    "What is the population of France?",
-    "What is 2+3?",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "capital of Germany",
+        "What's the capital of Germany?",
+        "What is the population of France?",
+        "What is 2+3?",
+    ],
+)
 def test_different_questions_miss_with_the_default_model(cache, text):
     assert cache.get(chat(text)) is None
 

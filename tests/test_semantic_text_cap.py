@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import dejacache
+import pytest
 from dejacache import ConfigError, Semantic, evaluation
 from semantic_helpers import WordEmbedder
 

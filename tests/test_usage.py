@@ -1,8 +1,7 @@
 """normalize_usage: every provider's usage, as dicts and as the SDKs' own objects."""
 
-import pytest
-
 import dejacache
+import pytest
 from dejacache import UsageError, normalize_usage
 
 
@@ -21,30 +20,49 @@ def expect(prompt, cached, written, completion, reasoning, total=None, split=Non
 
 
 OPENAI_CHAT = {
-    "prompt_tokens": 1200, "completion_tokens": 100, "total_tokens": 1300,
+    "prompt_tokens": 1200,
+    "completion_tokens": 100,
+    "total_tokens": 1300,
     "prompt_tokens_details": {"cached_tokens": 1000, "audio_tokens": 0},
     "completion_tokens_details": {"reasoning_tokens": 40, "audio_tokens": 0},
 }
 OPENAI_RESPONSES = {
-    "input_tokens": 1200, "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 0},
-    "output_tokens": 100, "output_tokens_details": {"reasoning_tokens": 40}, "total_tokens": 1300,
+    "input_tokens": 1200,
+    "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 0},
+    "output_tokens": 100,
+    "output_tokens_details": {"reasoning_tokens": 40},
+    "total_tokens": 1300,
 }
 ANTHROPIC = {
-    "input_tokens": 200, "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 3000,
+    "input_tokens": 200,
+    "cache_creation_input_tokens": 1000,
+    "cache_read_input_tokens": 3000,
     "cache_creation": {"ephemeral_5m_input_tokens": 400, "ephemeral_1h_input_tokens": 600},
-    "output_tokens": 100, "service_tier": "standard",
+    "output_tokens": 100,
+    "service_tier": "standard",
 }
 DEEPSEEK = {
-    "prompt_tokens": 1200, "completion_tokens": 100, "total_tokens": 1300,
-    "prompt_cache_hit_tokens": 1000, "prompt_cache_miss_tokens": 200,
+    "prompt_tokens": 1200,
+    "completion_tokens": 100,
+    "total_tokens": 1300,
+    "prompt_cache_hit_tokens": 1000,
+    "prompt_cache_miss_tokens": 200,
     "completion_tokens_details": {"reasoning_tokens": 0},
 }
 GEMINI = {
-    "promptTokenCount": 1200, "cachedContentTokenCount": 1000, "candidatesTokenCount": 60,
-    "thoughtsTokenCount": 40, "totalTokenCount": 1300,
+    "promptTokenCount": 1200,
+    "cachedContentTokenCount": 1000,
+    "candidatesTokenCount": 60,
+    "thoughtsTokenCount": 40,
+    "totalTokenCount": 1300,
 }
-BEDROCK = {"inputTokens": 200, "cacheReadInputTokens": 3000, "cacheWriteInputTokens": 1000,
-           "outputTokens": 100, "totalTokens": 4300}
+BEDROCK = {
+    "inputTokens": 200,
+    "cacheReadInputTokens": 3000,
+    "cacheWriteInputTokens": 1000,
+    "outputTokens": 100,
+    "totalTokens": 4300,
+}
 
 
 @pytest.mark.parametrize(
@@ -71,14 +89,24 @@ def test_normalised_usage_reads_back_unchanged():
 
 
 def test_gemini_sdk_snake_case_and_tool_prompt():
-    usage = {"prompt_token_count": 1000, "tool_use_prompt_token_count": 50, "cached_content_token_count": 600,
-             "candidates_token_count": 70, "thoughts_token_count": 30, "total_token_count": 1150}
+    usage = {
+        "prompt_token_count": 1000,
+        "tool_use_prompt_token_count": 50,
+        "cached_content_token_count": 600,
+        "candidates_token_count": 70,
+        "thoughts_token_count": 30,
+        "total_token_count": 1150,
+    }
     assert normalize_usage(usage) == expect(1050, 600, 0, 100, 30, total=1150)
 
 
 def test_deepseek_miss_only_and_cached_tokens_form():
-    assert normalize_usage({"prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36,
-                            "completion_tokens": 5})["prompt_tokens"] == 100
+    assert (
+        normalize_usage({"prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36, "completion_tokens": 5})[
+            "prompt_tokens"
+        ]
+        == 100
+    )
     # DeepSeek also sends OpenAI's field; with provider given, either form reads the same.
     u = {"prompt_tokens": 100, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 64}}
     assert normalize_usage(u, provider="deepseek") == normalize_usage(u)
@@ -87,8 +115,11 @@ def test_deepseek_miss_only_and_cached_tokens_form():
 def test_anthropic_without_split_and_with_split_only():
     u = {"input_tokens": 10, "cache_creation_input_tokens": 20, "cache_read_input_tokens": 0, "output_tokens": 1}
     assert "cache_creation" not in normalize_usage(u)
-    u = {"input_tokens": 10, "cache_creation": {"ephemeral_5m_input_tokens": 5, "ephemeral_1h_input_tokens": 7},
-         "output_tokens": 1}
+    u = {
+        "input_tokens": 10,
+        "cache_creation": {"ephemeral_5m_input_tokens": 5, "ephemeral_1h_input_tokens": 7},
+        "output_tokens": 1,
+    }
     assert normalize_usage(u) == expect(22, 0, 12, 1, 0, split=(5, 7))
 
 
@@ -97,11 +128,18 @@ def test_anthropic_plain_input_output_is_anthropic():
 
 
 def test_openai_cache_write_tokens_and_litellm_style_fields():
-    u = {"prompt_tokens": 2000, "completion_tokens": 10,
-         "prompt_tokens_details": {"cached_tokens": 500, "cache_write_tokens": 1200}}
+    u = {
+        "prompt_tokens": 2000,
+        "completion_tokens": 10,
+        "prompt_tokens_details": {"cached_tokens": 500, "cache_write_tokens": 1200},
+    }
     assert normalize_usage(u) == expect(2000, 500, 1200, 10, 0)
-    u = {"prompt_tokens": 2000, "completion_tokens": 10, "cache_read_input_tokens": 500,
-         "cache_creation_input_tokens": 1200}
+    u = {
+        "prompt_tokens": 2000,
+        "completion_tokens": 10,
+        "cache_read_input_tokens": 500,
+        "cache_creation_input_tokens": 1200,
+    }
     assert normalize_usage(u) == expect(2000, 500, 1200, 10, 0)
 
 
@@ -127,10 +165,18 @@ def test_null_fields_count_as_zero_and_whole_floats_are_accepted():
         ({"prompt_tokens": True, "completion_tokens": 1}, "whole number"),
         ({"prompt_tokens": float("nan")}, "whole number"),
         ({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 11}}, "prompt_tokens must include"),
-        ({"prompt_tokens": 10, "completion_tokens": 1, "completion_tokens_details": {"reasoning_tokens": 2}},
-         "reasoning"),
-        ({"input_tokens": 1, "cache_creation_input_tokens": 2,
-          "cache_creation": {"ephemeral_5m_input_tokens": 2, "ephemeral_1h_input_tokens": 1}}, "written"),
+        (
+            {"prompt_tokens": 10, "completion_tokens": 1, "completion_tokens_details": {"reasoning_tokens": 2}},
+            "reasoning",
+        ),
+        (
+            {
+                "input_tokens": 1,
+                "cache_creation_input_tokens": 2,
+                "cache_creation": {"ephemeral_5m_input_tokens": 2, "ephemeral_1h_input_tokens": 1},
+            },
+            "written",
+        ),
         ({"input_tokens": 1, "cache_read_input_tokens": "lots"}, "cache_read_input_tokens"),
         ({"promptTokenCount": -4}, "promptTokenCount"),
         ({"foo": 1, "bar": 2}, "fields seen: ['bar', 'foo']"),
@@ -164,30 +210,51 @@ anthropic = pytest.importorskip("anthropic")
 def openai_chat_completion(usage, model="gpt-4o-2024-08-06"):
     from openai.types.chat import ChatCompletion
 
-    return ChatCompletion.model_validate({
-        "id": "c", "object": "chat.completion", "created": 1, "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
-        "usage": usage,
-    })
+    return ChatCompletion.model_validate(
+        {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 1,
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
+            "usage": usage,
+        }
+    )
 
 
 def openai_response(usage, model="gpt-4o"):
     from openai.types.responses import Response
 
-    return Response.model_validate({
-        "id": "r", "object": "response", "created_at": 1, "model": model, "output": [],
-        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "usage": usage,
-    })
+    return Response.model_validate(
+        {
+            "id": "r",
+            "object": "response",
+            "created_at": 1,
+            "model": model,
+            "output": [],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": usage,
+        }
+    )
 
 
 def anthropic_message(usage, model="claude-sonnet-4-5-20250929"):
     from anthropic.types import Message
 
-    return Message.model_validate({
-        "id": "m", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": usage,
-    })
+    return Message.model_validate(
+        {
+            "id": "m",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": "hi"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
+    )
 
 
 def test_openai_sdk_objects():
@@ -211,6 +278,15 @@ def test_anthropic_sdk_objects():
 
 
 def test_exports():
-    for name in ("normalize_usage", "completion_cost", "supports_prompt_caching", "model_info",
-                 "load_prices", "strip_cache_control", "call_meta", "UsageError", "UnknownModelError"):
+    for name in (
+        "normalize_usage",
+        "completion_cost",
+        "supports_prompt_caching",
+        "model_info",
+        "load_prices",
+        "strip_cache_control",
+        "call_meta",
+        "UsageError",
+        "UnknownModelError",
+    ):
         assert name in dejacache.__all__ and hasattr(dejacache, name)

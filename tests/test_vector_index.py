@@ -5,7 +5,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from dejacache import VectorIndex
 
 NO_ID = 2**64 - 1
@@ -147,7 +146,13 @@ def test_bad_input_raises_value_error(call, message):
 
 
 def test_bad_constructor_arguments():
-    for kwargs in [dict(dim=0), dict(dim=4, metric="hamming"), dict(dim=4, kind="ivf"), dict(dim=4, dtype="f64"), dict(dim=4, M=1)]:
+    for kwargs in [
+        dict(dim=0),
+        dict(dim=4, metric="hamming"),
+        dict(dim=4, kind="ivf"),
+        dict(dim=4, dtype="f64"),
+        dict(dim=4, M=1),
+    ]:
         with pytest.raises(ValueError):
             VectorIndex(**kwargs)
 
@@ -298,7 +303,9 @@ def test_sixteen_threads_search_and_write():
         except Exception as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=searcher) for _ in range(12)] + [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=searcher) for _ in range(12)] + [
+        threading.Thread(target=writer, args=(w,)) for w in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 from conftest import run_threads
-
 from dejacache.vectorstores import (
     EMPTY_ID,
     BuiltinStore,

@@ -14,9 +14,8 @@ import dejacache  # noqa: E402
 import pydantic  # noqa: E402
 from anthropic.lib.streaming import AsyncMessageStream, MessageStream  # noqa: E402
 from anthropic.types import ParsedMessage  # noqa: E402
-from fake_provider import provider_fixture  # noqa: E402,F401
-
 from dejacache.providers import _anthropic, _helpers  # noqa: E402
+from fake_provider import provider_fixture  # noqa: E402,F401
 
 MSGS = [{"role": "user", "content": "tell me about streams"}]
 TOOLS = [{"name": "lookup", "input_schema": {"type": "object"}}]

@@ -12,11 +12,10 @@ openai = pytest.importorskip("openai")
 
 import dejacache  # noqa: E402
 import pydantic  # noqa: E402
+from dejacache.providers import _helpers, _openai  # noqa: E402
 from fake_provider import provider_fixture  # noqa: E402,F401
 from openai.lib.streaming.chat import AsyncChatCompletionStream, ChatCompletionStream  # noqa: E402
 from openai.types.chat import ParsedChatCompletion  # noqa: E402
-
-from dejacache.providers import _helpers, _openai  # noqa: E402
 
 MSGS = [{"role": "user", "content": "tell me about streams"}]
 PATH = "/v1/chat/completions"
@@ -285,6 +284,7 @@ def test_stream_manager_signatures_are_checked():
             pass
 
     assert "starting_after" in _helpers.expect_parameters(Manager, ["api_request", "response_format", "input_tools"])
-    assert _helpers.expect_parameters(Manager, ["api_request", "response_format", "input_tools",
-                                                "starting_after"]) is None
+    assert (
+        _helpers.expect_parameters(Manager, ["api_request", "response_format", "input_tools", "starting_after"]) is None
+    )
     assert not isinstance(_openai._chat_helper_parts(), str)  # the installed SDK is the expected one

@@ -12,12 +12,11 @@ openai = pytest.importorskip("openai")
 
 import dejacache  # noqa: E402
 import pydantic  # noqa: E402
+from dejacache.providers import _helpers, _openai  # noqa: E402
 from fake_provider import provider_fixture  # noqa: E402,F401
 from openai.lib._parsing._responses import type_to_text_format_param  # noqa: E402
 from openai.lib.streaming.responses import AsyncResponseStream, ResponseStream  # noqa: E402
 from openai.types.responses import ParsedResponse  # noqa: E402
-
-from dejacache.providers import _helpers, _openai  # noqa: E402
 
 
 class Answer(pydantic.BaseModel):

@@ -94,8 +94,9 @@ def test_completions_and_responses_hit(provider):
 def test_api_key_and_auth_headers_never_enter_keys_or_entries(provider):
     cache = dejacache.Cache()
     c = client(provider, cache, api_key="sk-live-TOPSECRET-42")
-    c.chat.completions.create(model="gpt-4o", messages=MSGS,
-                              extra_headers={"Authorization": "Bearer sk-live-TOPSECRET-42", "X-Trace": "t1"})
+    c.chat.completions.create(
+        model="gpt-4o", messages=MSGS, extra_headers={"Authorization": "Bearer sk-live-TOPSECRET-42", "X-Trace": "t1"}
+    )
     hit = c.chat.completions.create(model="gpt-4o", messages=MSGS, extra_headers={"X-Trace": "t2"})
     assert hit.cache is True  # tracing headers do not split entries
     assert provider.requests[0][1]["authorization"] == "Bearer sk-live-TOPSECRET-42"
@@ -119,8 +120,15 @@ def test_scope_by_api_key_keeps_keys_apart_under_a_hash(provider):
     assert not any("SECRET" in ns for ns in namespaces)
 
 
-@pytest.mark.parametrize("model, error", [("error-400", "BadRequestError"), ("error-401", "AuthenticationError"),
-                                          ("error-429", "RateLimitError"), ("error-500", "InternalServerError")])
+@pytest.mark.parametrize(
+    "model, error",
+    [
+        ("error-400", "BadRequestError"),
+        ("error-401", "AuthenticationError"),
+        ("error-429", "RateLimitError"),
+        ("error-500", "InternalServerError"),
+    ],
+)
 def test_provider_errors_pass_through_and_are_not_cached(provider, model, error):
     cache = dejacache.Cache()
     c = client(provider, cache)
@@ -146,8 +154,10 @@ def test_concurrent_identical_misses_make_one_call(provider):
     c = client(provider, cache)
     provider.delay = 0.3
     results = []
-    threads = [threading.Thread(target=lambda: results.append(
-        c.chat.completions.create(model="slow", messages=MSGS))) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: results.append(c.chat.completions.create(model="slow", messages=MSGS)))
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -182,8 +192,18 @@ def test_cache_control_markers_removed_for_the_official_host():
     from dejacache.providers._base import WrapContext
     from dejacache.providers._openai import CHAT, OMIT_TYPES
 
-    ctx = WrapContext(dejacache.Cache(), "openai:https://api.openai.com/v1/", "https://api.openai.com/v1/",
-                      None, None, False, 32, True, OMIT_TYPES, {})
+    ctx = WrapContext(
+        dejacache.Cache(),
+        "openai:https://api.openai.com/v1/",
+        "https://api.openai.com/v1/",
+        None,
+        None,
+        False,
+        32,
+        True,
+        OMIT_TYPES,
+        {},
+    )
     msgs = [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}]}]
     kwargs, request = CHAT.prepare({"model": "gpt-4o", "messages": msgs}, {"messages": msgs}, ctx)
     assert "cache_control" not in kwargs["messages"][0]["content"][0]
@@ -232,7 +252,9 @@ async def test_async_client_hits_and_embeddings(provider):
     c = aclient(provider, cache)
     a = await c.chat.completions.create(model="gpt-4o", messages=MSGS)
     b = await c.chat.completions.create(model="gpt-4o", messages=MSGS)
-    assert type(b) is ChatCompletion and b.cache is True and b.choices[0].message.content == a.choices[0].message.content
+    assert (
+        type(b) is ChatCompletion and b.cache is True and b.choices[0].message.content == a.choices[0].message.content
+    )
     await c.embeddings.create(model="te", input=["p", "q"])
     e = await c.embeddings.create(model="te", input=["q", "p"])
     assert e.cache is True and [d.index for d in e.data] == [0, 1]

@@ -16,11 +16,10 @@ anthropic = pytest.importorskip("anthropic")
 import dejacache  # noqa: E402
 from anthropic._response import APIResponse, AsyncAPIResponse  # noqa: E402
 from anthropic.types import Message  # noqa: E402
+from dejacache.providers import _helpers, _raw  # noqa: E402
 from fake_provider import provider_fixture  # noqa: E402,F401
 from openai._legacy_response import LegacyAPIResponse  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
-
-from dejacache.providers import _helpers, _raw  # noqa: E402
 
 MSGS = [{"role": "user", "content": "raw please"}]
 CHAT = {"model": "gpt-4o", "messages": MSGS}
@@ -101,7 +100,9 @@ def test_anthropic_sync_raw_response(provider):
     hit = c.with_raw_response.messages.create(**MESSAGE)
     assert provider.total() == 1 and isinstance(hit, APIResponse)
     parsed = hit.parse()
-    assert isinstance(parsed, Message) and parsed.cache is True and parsed.content[0].text == miss.parse().content[0].text
+    assert (
+        isinstance(parsed, Message) and parsed.cache is True and parsed.content[0].text == miss.parse().content[0].text
+    )
     assert c.messages.create(**MESSAGE).cache is True and provider.total() == 1
     check_hit(hit, miss, miss.parse().model_dump(mode="json", exclude_unset=True))
     assert json.loads(hit.text())["id"] == parsed.id
@@ -180,8 +181,9 @@ def test_unexpected_raw_response_constructor_passes_through_with_one_warning(pro
 def test_concurrent_identical_raw_misses_make_one_call_and_waiters_get_raw_hits(provider):
     async def run():
         c = oai(provider, dejacache.Cache(), is_async=True)
-        return await asyncio.gather(*(c.chat.completions.with_raw_response.create(**{**CHAT, "model": "slow"})
-                                      for _ in range(4)))
+        return await asyncio.gather(
+            *(c.chat.completions.with_raw_response.create(**{**CHAT, "model": "slow"}) for _ in range(4))
+        )
 
     answers = asyncio.run(run())
     assert provider.total() == 1 and all(isinstance(r, LegacyAPIResponse) for r in answers)

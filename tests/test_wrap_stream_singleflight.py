@@ -275,7 +275,7 @@ async def test_async_follower_of_a_sync_leader(provider):
     await asyncio.sleep(0.3)
     assert not follower.done() and provider.total() == 1
     provider.gate.set()
-    text = await asyncio.to_thread(lambda: text_of(list(leader)))
+    await asyncio.to_thread(lambda: text_of(list(leader)))
     replay = await follower
     assert replay.cache is True and len(text_of([ch async for ch in replay])) > 0
     assert provider.total() == 1

@@ -76,8 +76,9 @@ def test_usage_on_the_final_replayed_chunk_when_asked(provider):
     cache = dejacache.Cache()
     c = oai(provider, cache)
     original = c.chat.completions.create(model="gpt-4o", messages=MSGS)
-    chunks = list(c.chat.completions.create(model="gpt-4o", messages=MSGS, stream=True,
-                                            stream_options={"include_usage": True}))
+    chunks = list(
+        c.chat.completions.create(model="gpt-4o", messages=MSGS, stream=True, stream_options={"include_usage": True})
+    )
     assert chunks[-1].choices == [] and chunks[-1].usage == original.usage
     assert text_of(chunks) == original.choices[0].message.content
     assert provider.counts[CHAT] == 1
@@ -112,7 +113,7 @@ def test_streamed_tool_calls_assemble_and_replay(provider):
 def test_abandoned_streams_store_nothing(provider):
     cache = dejacache.Cache()
     c = oai(provider, cache)
-    for chunk in c.chat.completions.create(model="gpt-4o", messages=MSGS, stream=True):
+    for _ in c.chat.completions.create(model="gpt-4o", messages=MSGS, stream=True):
         break  # the caller stops reading
     # Collect the abandoned stream now: collected later, at an arbitrary allocation inside
     # httpcore's pool lock, its finalizer takes that lock again and the thread deadlocks
@@ -158,8 +159,9 @@ async def test_async_stream_miss_then_replay(provider):
     cache = dejacache.Cache()
     c = aoai(provider, cache)
     live = [ch async for ch in await c.chat.completions.create(model="gpt-4o", messages=MSGS, stream=True)]
-    async with await c.chat.completions.create(model="gpt-4o", messages=MSGS, stream=True,
-                                               stream_options={"include_usage": True}) as replay:
+    async with await c.chat.completions.create(
+        model="gpt-4o", messages=MSGS, stream=True, stream_options={"include_usage": True}
+    ) as replay:
         assert isinstance(replay, openai.AsyncStream)
         chunks = [ch async for ch in replay]
     assert text_of(chunks) == text_of(live) and chunks[-1].usage is not None
@@ -183,10 +185,12 @@ async def test_async_abandoned_and_failed_streams_store_nothing(provider):
 def test_completions_and_responses_streams(provider):
     cache = dejacache.Cache()
     c = oai(provider, cache)
-    live = "".join(ch.choices[0].text for ch in c.completions.create(model="m", prompt="p q", stream=True)
-                   if ch.choices)
-    again = "".join(ch.choices[0].text for ch in c.completions.create(model="m", prompt="p q", stream=True)
-                    if ch.choices)
+    live = "".join(
+        ch.choices[0].text for ch in c.completions.create(model="m", prompt="p q", stream=True) if ch.choices
+    )
+    again = "".join(
+        ch.choices[0].text for ch in c.completions.create(model="m", prompt="p q", stream=True) if ch.choices
+    )
     assert again == live and c.completions.create(model="m", prompt="p q").choices[0].text == live
     events = list(c.responses.create(model="gpt-4o", input="stream me", stream=True))
     plain = c.responses.create(model="gpt-4o", input="stream me")
@@ -202,8 +206,14 @@ def test_completions_and_responses_streams(provider):
 
 # -- Anthropic ------------------------------------------------------------------------------
 
-EVENT_ORDER = ["message_start", "content_block_start", "content_block_delta", "content_block_stop",
-               "message_delta", "message_stop"]
+EVENT_ORDER = [
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+]
 
 
 def _squash(types):
@@ -243,10 +253,10 @@ def test_anthropic_streamed_answer_with_tool_use_serves_a_plain_call(provider):
     assert plain.content[0].text == "answer #1 to tell me about streams"
     assert plain.content[1].type == "tool_use" and plain.content[1].input == {"q": "tell me about streams", "n": 1}
     assert plain.usage.output_tokens > 0 and plain.usage.input_tokens > 0
-    replay = list(c.messages.create(model="claude-sonnet-4-6", max_tokens=50, messages=MSGS, tools=tools,
-                                    stream=True))
-    js = "".join(e.delta.partial_json for e in replay
-                 if e.type == "content_block_delta" and e.delta.type == "input_json_delta")
+    replay = list(c.messages.create(model="claude-sonnet-4-6", max_tokens=50, messages=MSGS, tools=tools, stream=True))
+    js = "".join(
+        e.delta.partial_json for e in replay if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
+    )
     assert json.loads(js) == plain.content[1].input and provider.counts["/v1/messages"] == 1
 
 
@@ -271,10 +281,10 @@ def test_anthropic_errors_and_failed_streams_are_not_cached(provider):
 async def test_anthropic_async(provider):
     cache = dejacache.Cache()
     c = aant(provider, cache)
-    live = [e async for e in await c.messages.create(model="claude-sonnet-4-6", max_tokens=9, messages=MSGS,
-                                                     stream=True)]
-    async with await c.messages.create(model="claude-sonnet-4-6", max_tokens=9, messages=MSGS,
-                                       stream=True) as replay:
+    live = [
+        e async for e in await c.messages.create(model="claude-sonnet-4-6", max_tokens=9, messages=MSGS, stream=True)
+    ]
+    async with await c.messages.create(model="claude-sonnet-4-6", max_tokens=9, messages=MSGS, stream=True) as replay:
         assert isinstance(replay, anthropic.AsyncStream)
         events = [e async for e in replay]
     assert _squash([e.type for e in events]) == EVENT_ORDER

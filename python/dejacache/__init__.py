@@ -13,14 +13,6 @@ from ._cache import Cache
 from ._cache_control import strip_cache_control
 from ._controls import EXCLUDED_PARAMS
 from ._core import VectorIndex, __version__
-from ._errors import (
-    ConfigError,
-    DejacacheError,
-    EmbedderUnavailableError,
-    EmbeddingError,
-    PreprocessError,
-    StoreUnavailable,
-)
 from ._cost import (
     PriceError,
     UnknownModelError,
@@ -29,6 +21,14 @@ from ._cost import (
     load_prices,
     model_info,
     supports_prompt_caching,
+)
+from ._errors import (
+    ConfigError,
+    DejacacheError,
+    EmbedderUnavailableError,
+    EmbeddingError,
+    PreprocessError,
+    StoreUnavailable,
 )
 from ._hit import Hit
 from ._usage import UsageError, normalize_usage

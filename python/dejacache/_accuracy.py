@@ -132,7 +132,9 @@ def curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return s[last], tp[last] / (tp[last] + fp[last]), tp[last] / pos
 
 
-def threshold_for_precision(scores: np.ndarray, labels: np.ndarray, target: float, min_served: int = 30) -> float | None:
+def threshold_for_precision(
+    scores: np.ndarray, labels: np.ndarray, target: float, min_served: int = 30
+) -> float | None:
     """The lowest threshold whose precision is >= ``target`` with at least ``min_served``
     pairs served (fewer makes the precision an anecdote); None if no threshold reaches it."""
     thresholds, precision, _ = curve(scores, labels)
@@ -154,7 +156,12 @@ def format_table(scores: np.ndarray, labels: np.ndarray, thresholds: list[float]
     return "\n".join(lines)
 
 
-def write_curve_png(path: str | Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, marks: dict[str, tuple[float, float]] | None = None) -> bool:
+def write_curve_png(
+    path: str | Path,
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    title: str,
+    marks: dict[str, tuple[float, float]] | None = None,
+) -> bool:
     """Precision/recall curves as a PNG; False (and nothing written) without matplotlib."""
     try:
         import matplotlib

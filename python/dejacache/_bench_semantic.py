@@ -17,28 +17,78 @@ import time
 from typing import Any
 
 _TOPICS = [
-    "python", "rust", "databases", "caching", "networking", "statistics", "linear algebra", "compilers",
-    "operating systems", "cryptography", "distributed systems", "unit testing", "machine learning",
-    "web security", "cloud computing", "version control", "functional programming", "data visualisation",
-    "quantum computing", "computer graphics", "concurrency", "garbage collection", "search engines",
-    "recommender systems", "natural language processing", "computer vision", "embedded systems",
-    "game development", "blockchains", "mobile apps", "accessibility", "technical writing",
+    "python",
+    "rust",
+    "databases",
+    "caching",
+    "networking",
+    "statistics",
+    "linear algebra",
+    "compilers",
+    "operating systems",
+    "cryptography",
+    "distributed systems",
+    "unit testing",
+    "machine learning",
+    "web security",
+    "cloud computing",
+    "version control",
+    "functional programming",
+    "data visualisation",
+    "quantum computing",
+    "computer graphics",
+    "concurrency",
+    "garbage collection",
+    "search engines",
+    "recommender systems",
+    "natural language processing",
+    "computer vision",
+    "embedded systems",
+    "game development",
+    "blockchains",
+    "mobile apps",
+    "accessibility",
+    "technical writing",
 ]
 
 #: Each inner list is one kind of question, in several wordings that mean the same.
 _ASKS = [
-    ["Explain {t} to a new engineer.", "How would you explain {t} to a junior engineer?",
-     "Can you explain {t} to someone who just started as an engineer?", "Explain {t} to a beginner engineer, please."],
-    ["What are common mistakes in {t}?", "Which mistakes do people often make in {t}?",
-     "What are the most common mistakes people make with {t}?", "What mistakes are common in {t}?"],
-    ["Give three interview questions about {t}.", "Suggest three interview questions on {t}.",
-     "What are three good interview questions about {t}?", "List three interview questions about {t}."],
-    ["Summarise the history of {t}.", "Give me a short history of {t}.",
-     "Summarize the history of {t}.", "What is the history of {t}, briefly?"],
-    ["How do I get better at {t} in a month?", "How can I improve at {t} within one month?",
-     "What should I do to get better at {t} in a month?", "How to get better at {t} in one month?"],
-    ["What are the best books about {t}?", "Which books about {t} are the best?",
-     "Recommend the best books on {t}.", "What books on {t} would you recommend most?"],
+    [
+        "Explain {t} to a new engineer.",
+        "How would you explain {t} to a junior engineer?",
+        "Can you explain {t} to someone who just started as an engineer?",
+        "Explain {t} to a beginner engineer, please.",
+    ],
+    [
+        "What are common mistakes in {t}?",
+        "Which mistakes do people often make in {t}?",
+        "What are the most common mistakes people make with {t}?",
+        "What mistakes are common in {t}?",
+    ],
+    [
+        "Give three interview questions about {t}.",
+        "Suggest three interview questions on {t}.",
+        "What are three good interview questions about {t}?",
+        "List three interview questions about {t}.",
+    ],
+    [
+        "Summarise the history of {t}.",
+        "Give me a short history of {t}.",
+        "Summarize the history of {t}.",
+        "What is the history of {t}, briefly?",
+    ],
+    [
+        "How do I get better at {t} in a month?",
+        "How can I improve at {t} within one month?",
+        "What should I do to get better at {t} in a month?",
+        "How to get better at {t} in one month?",
+    ],
+    [
+        "What are the best books about {t}?",
+        "Which books about {t} are the best?",
+        "Recommend the best books on {t}.",
+        "What books on {t} would you recommend most?",
+    ],
 ]
 
 _SYSTEM = "You are a careful assistant for a software company. Answer precisely and briefly."
@@ -53,8 +103,8 @@ def make_intents(seed: int) -> list[list[str]]:
 
 def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any = None) -> dict[str, Any]:
     from ._cache import Cache
-    from ._semantic import Semantic
     from ._cmd_bench import percentile
+    from ._semantic import Semantic
 
     if args.requests < 1:
         raise SystemExit("--requests must be at least 1")
@@ -69,8 +119,9 @@ def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any 
 
         embedder = CachedEmbedder(HashingEmbedder())
     t0 = time.perf_counter()
-    cache = Cache(max_entries=100_000, semantic=Semantic(embedder=embedder, threshold=args.threshold,
-                                                               evaluator=evaluator))
+    cache = Cache(
+        max_entries=100_000, semantic=Semantic(embedder=embedder, threshold=args.threshold, evaluator=evaluator)
+    )
     setup_s = time.perf_counter() - t0
     tier = cache._semantic
     answered: set[int] = set()
@@ -79,8 +130,11 @@ def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any 
     wrong_examples: list[dict[str, str]] = []
     for intent, wording in zip(stream, wordings):
         text = intents[intent][wording]
-        req = {"model": "gpt-4o-mini", "temperature": 0,
-               "messages": [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": text}]}
+        req = {
+            "model": "gpt-4o-mini",
+            "temperature": 0,
+            "messages": [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": text}],
+        }
         start = time.perf_counter()
         hit = cache.get(req)
         dt = time.perf_counter() - start
@@ -99,15 +153,26 @@ def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any 
             if hit.response["intent"] == intent:
                 counts["semantic_correct"] += 1
             elif len(wrong_examples) < 5:
-                wrong_examples.append({"asked": text, "served_for": intents[hit.response["intent"]][0],
-                                       "similarity": round(hit.similarity, 4)})
+                wrong_examples.append(
+                    {
+                        "asked": text,
+                        "served_for": intents[hit.response["intent"]][0],
+                        "similarity": round(hit.similarity, 4),
+                    }
+                )
     for v in lat.values():
         v.sort()
     us = 1e6
     sem = counts["semantic"]
     return {
-        "workload": {"kind": "semantic", "requests": args.requests, "intents": len(intents),
-                     "wordings_per_intent": len(_ASKS[0]), "zipf": args.zipf, "seed": args.seed},
+        "workload": {
+            "kind": "semantic",
+            "requests": args.requests,
+            "intents": len(intents),
+            "wordings_per_intent": len(_ASKS[0]),
+            "zipf": args.zipf,
+            "seed": args.seed,
+        },
         "embedder": str(getattr(tier.embedder, "name", type(tier.embedder).__name__)),
         "threshold": tier.threshold,
         "setup_s": setup_s,
@@ -118,10 +183,17 @@ def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any 
         "semantic_wrong": sem - counts["semantic_correct"],
         "semantic_precision": counts["semantic_correct"] / sem if sem else None,
         "semantic_recall": counts["semantic_correct"] / counts["paraphrase_opportunities"]
-        if counts["paraphrase_opportunities"] else None,
+        if counts["paraphrase_opportunities"]
+        else None,
         "hit_rate": (counts["exact"] + sem) / args.requests,
-        "latency_us": {name: {"p50": percentile(v, 0.5) * us, "p99": percentile(v, 0.99) * us,
-                              "mean": statistics.fmean(v) * us if v else 0.0} for name, v in lat.items()},
+        "latency_us": {
+            name: {
+                "p50": percentile(v, 0.5) * us,
+                "p99": percentile(v, 0.99) * us,
+                "mean": statistics.fmean(v) * us if v else 0.0,
+            }
+            for name, v in lat.items()
+        },
         "wrong_examples": wrong_examples,
     }
 
@@ -130,11 +202,16 @@ def print_semantic_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"dejacache bench: semantic workload ({report['embedder']}, threshold {report['threshold']:.3f})")
+    table = Table(
+        title=f"dejacache bench: semantic workload ({report['embedder']}, threshold {report['threshold']:.3f})"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     w = report["workload"]
-    table.add_row("requests / intents x wordings", f"{w['requests']} / {w['intents']} x {w['wordings_per_intent']} (zipf {w['zipf']})")
+    table.add_row(
+        "requests / intents x wordings",
+        f"{w['requests']} / {w['intents']} x {w['wordings_per_intent']} (zipf {w['zipf']})",
+    )
     table.add_row("LLM calls made", str(report["llm_calls"]))
     table.add_row("exact hits", str(report["exact_hits"]))
     table.add_row("semantic hits (wrong answers)", f"{report['semantic_hits']} ({report['semantic_wrong']})")
@@ -147,4 +224,6 @@ def print_semantic_report(report: dict[str, Any]) -> None:
         table.add_row(f"{name} lookup p50 / p99", f"{lat['p50']:.1f} / {lat['p99']:.1f} us")
     Console().print(table)
     for ex in report["wrong_examples"]:
-        Console().print(f"  wrong hit: {ex['asked']!r} served the answer to {ex['served_for']!r} (score {ex['similarity']})")
+        Console().print(
+            f"  wrong hit: {ex['asked']!r} served the answer to {ex['served_for']!r} (score {ex['similarity']})"
+        )

@@ -8,7 +8,8 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -34,8 +35,9 @@ _loads = orjson.loads
 __all__ = ["Cache", "StoreAs"]
 
 
-def _open_url_store(url: Any, max_entries: int | None, max_bytes: int | None, ttl: float | None,
-                    eviction: str) -> EntryStore:
+def _open_url_store(
+    url: Any, max_entries: int | None, max_bytes: int | None, ttl: float | None, eviction: str
+) -> EntryStore:
     """The store a URL names, with the cache's caps, behind the fail-open guard: a backend that
     is down or slow makes misses (counted in ``stats()``), never a failed call."""
     from .stores import open_store, store_kind
@@ -104,8 +106,9 @@ class Cache:
     ):
         for name, cap in (("max_entries", max_entries), ("max_bytes", max_bytes)):
             if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_CAP):
-                raise ValueError(f"{name} must be a whole number from 1 to {MAX_CAP}, or None for no limit; "
-                                 f"got {short_repr(cap)}")
+                raise ValueError(
+                    f"{name} must be a whole number from 1 to {MAX_CAP}, or None for no limit; got {short_repr(cap)}"
+                )
         if eviction not in _EVICTIONS:
             raise ValueError(f"eviction must be one of {_EVICTIONS}, not {eviction!r}")
         ttl = check_seconds("ttl", ttl)
@@ -137,8 +140,9 @@ class Cache:
         if semantic is not None and semantic is not False:
             from ._semantic import SemanticTier
 
-            self._semantic: Any = SemanticTier(semantic, store=self._store, schema=self._schema,
-                                               clock=self._clock, savings=self._savings)
+            self._semantic: Any = SemanticTier(
+                semantic, store=self._store, schema=self._schema, clock=self._clock, savings=self._savings
+            )
             tiers.append(SemanticStage(self._semantic))
         else:
             self._semantic = None
@@ -226,8 +230,14 @@ class Cache:
 
     # -- reads and writes -------------------------------------------------------------------
 
-    def get(self, request: Any, *, caching: bool | None = None, cache: Mapping[str, Any] | None = None,
-            namespace: str | None = None) -> Hit | None:
+    def get(
+        self,
+        request: Any,
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> Hit | None:
         """The cached answer to ``request``, or None.
 
         >>> hit = cache.get(req)                         # doctest: +SKIP
@@ -236,8 +246,14 @@ class Cache:
         """
         # The hit path, inlined: every Python frame here costs a measurable share of a hit
         # (benches/bench_hit_path.py).
-        if caching is None and cache is None and namespace is None and type(request) is dict \
-                and "cache" not in request and "caching" not in request:
+        if (
+            caching is None
+            and cache is None
+            and namespace is None
+            and type(request) is dict
+            and "cache" not in request
+            and "caching" not in request
+        ):
             ctl = self._defaults
         else:
             ctl = parse_controls(request, caching, cache, namespace, self._defaults)
@@ -257,8 +273,16 @@ class Cache:
             return None
         return Hit(found[0], key, "exact", now - created, ctl.namespace, None, found[1])
 
-    def put(self, request: Any, response: Any, *, caching: bool | None = None,
-            cache: Mapping[str, Any] | None = None, namespace: str | None = None, meta: dict | None = None) -> str:
+    def put(
+        self,
+        request: Any,
+        response: Any,
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        meta: dict | None = None,
+    ) -> str:
         """Stores ``response`` (JSON-like) as the answer to ``request``; returns the key.
 
         ``meta`` may carry what the call cost (``latency_s``, ``cost_usd``, ``tokens``: finite
@@ -276,8 +300,14 @@ class Cache:
                 self._tiers.keep(request, key, ctl, response, meta, stored, None)
         return key
 
-    def put_many(self, items: Iterable[Sequence[Any]], *, caching: bool | None = None,
-                 cache: Mapping[str, Any] | None = None, namespace: str | None = None) -> list[str]:
+    def put_many(
+        self,
+        items: Iterable[Sequence[Any]],
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> list[str]:
         """Stores many answers at once; returns their keys, in order.
 
         ``items`` yields ``(request, response)`` or ``(request, response, meta)``. Every item is
@@ -288,13 +318,17 @@ class Cache:
         logs, say). When a request appears twice, the later answer wins.
         """
         if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
-            raise TypeError(f"put_many takes an iterable of (request, response) or (request, response, meta) "
-                            f"tuples, not {type(items).__name__}")
+            raise TypeError(
+                f"put_many takes an iterable of (request, response) or (request, response, meta) "
+                f"tuples, not {type(items).__name__}"
+            )
         prepared = []
         for i, item in enumerate(items):
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise TypeError(f"put_many: item {i} must be (request, response) or (request, response, meta), "
-                                f"not {type(item).__name__}")
+                raise TypeError(
+                    f"put_many: item {i} must be (request, response) or (request, response, meta), "
+                    f"not {type(item).__name__}"
+                )
             request, response = item[0], item[1]
             meta = item[2] if len(item) == 3 else None
             try:
@@ -406,8 +440,16 @@ class Cache:
             response["cache"] = True
         return response, found[0]
 
-    def _finish(self, key: str, ctl: Controls, response: Any, latency: float, request: Any = None,
-                memos: Any = None, store_as: StoreAs | None = None) -> tuple[Any, bytes | None]:
+    def _finish(
+        self,
+        key: str,
+        ctl: Controls,
+        response: Any,
+        latency: float,
+        request: Any = None,
+        memos: Any = None,
+        store_as: StoreAs | None = None,
+    ) -> tuple[Any, bytes | None]:
         try:
             if store_as is None:
                 form, meta = response, {"latency_s": latency}
@@ -424,9 +466,16 @@ class Cache:
                 self._tiers.keep(request, key, ctl, form, meta, stored, memos)
         return response, blob
 
-    def call(self, request: Any, llm: Callable[[Any], Any], *, caching: bool | None = None,
-             cache: Mapping[str, Any] | None = None, namespace: str | None = None,
-             store_as: StoreAs | None = None) -> Any:
+    def call(
+        self,
+        request: Any,
+        llm: Callable[[Any], Any],
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        store_as: StoreAs | None = None,
+    ) -> Any:
         """Answers ``request`` from the cache, or calls ``llm(request)`` and stores its answer.
 
         Concurrent identical misses make one ``llm`` call (single-flight); an exception from
@@ -437,8 +486,14 @@ class Cache:
         returns non-JSON objects (SDK models) choose what is stored and what the call cost;
         the leader still gets ``llm``'s own object, waiters and hits get the stored form.
         """
-        if caching is None and cache is None and namespace is None and type(request) is dict \
-                and "cache" not in request and "caching" not in request:
+        if (
+            caching is None
+            and cache is None
+            and namespace is None
+            and type(request) is dict
+            and "cache" not in request
+            and "caching" not in request
+        ):
             ctl = self._defaults
         else:
             ctl = parse_controls(request, caching, cache, namespace, self._defaults)
@@ -469,9 +524,16 @@ class Cache:
         outcome, led = self._flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
 
-    async def acall(self, request: Any, llm: Callable[[Any], Any | Awaitable[Any]], *,
-                    caching: bool | None = None, cache: Mapping[str, Any] | None = None,
-                    namespace: str | None = None, store_as: StoreAs | None = None) -> Any:
+    async def acall(
+        self,
+        request: Any,
+        llm: Callable[[Any], Any | Awaitable[Any]],
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        store_as: StoreAs | None = None,
+    ) -> Any:
         """``call`` for asyncio: ``llm`` may be a coroutine function or a plain callable."""
         ctl = self.resolve_controls(request, caching, cache, namespace)
 

@@ -6,7 +6,8 @@ markers; the official OpenAI API rejects unknown fields, so they are removed for
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 _OFFICIAL_OPENAI_HOSTS = frozenset({"api.openai.com"})

@@ -38,8 +38,17 @@ def normalised(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def pair_design(a: Sequence[str], b: Sequence[str], similarity: np.ndarray, u: np.ndarray | None,
-                v: np.ndarray | None, *, features: Sequence[str], embedding_dim: int, embedder: str | None = None) -> np.ndarray:
+def pair_design(
+    a: Sequence[str],
+    b: Sequence[str],
+    similarity: np.ndarray,
+    u: np.ndarray | None,
+    v: np.ndarray | None,
+    *,
+    features: Sequence[str],
+    embedding_dim: int,
+    embedder: str | None = None,
+) -> np.ndarray:
     """The raw feature matrix of a batch of pairs: the named lexical features, then (when
     ``embedding_dim``) the element-wise product and difference of the embeddings."""
     columns = [LEXICAL_FEATURES.index(f) for f in features]
@@ -86,9 +95,17 @@ class PairModel:
         self.embedder = spec.get("embedder")
         self.threshold = spec.get("threshold")
 
-    def design(self, a: Sequence[str], b: Sequence[str], similarity: np.ndarray,
-               u: np.ndarray | None = None, v: np.ndarray | None = None) -> np.ndarray:
-        return pair_design(a, b, similarity, u, v, features=self.features, embedding_dim=self.embedding_dim, embedder=self.embedder)
+    def design(
+        self,
+        a: Sequence[str],
+        b: Sequence[str],
+        similarity: np.ndarray,
+        u: np.ndarray | None = None,
+        v: np.ndarray | None = None,
+    ) -> np.ndarray:
+        return pair_design(
+            a, b, similarity, u, v, features=self.features, embedding_dim=self.embedding_dim, embedder=self.embedder
+        )
 
     def probability(self, design: np.ndarray) -> np.ndarray:
         return _sigmoid(self.log_odds(design))
@@ -163,8 +180,9 @@ class PairModel:
         kinds = {LOGISTIC_FORMAT: LogisticPairModel, TREES_FORMAT: TreesPairModel}
         kind = kinds.get(spec.get("format")) if isinstance(spec.get("format"), str) else None
         if kind is None:
-            raise ValueError(f"unknown pair model format {spec.get('format')!r} in {where}; "
-                             f"expected one of {sorted(kinds)}")
+            raise ValueError(
+                f"unknown pair model format {spec.get('format')!r} in {where}; expected one of {sorted(kinds)}"
+            )
         try:
             return kind(spec)
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError) as exc:
@@ -223,12 +241,20 @@ class TreesPairModel(PairModel):
         n = len(self.feature)
         arrays = (self.feature, self.split, self.left, self.right, self.value)
         if self.roots.ndim != 1 or any(a.shape != (n,) for a in arrays):
-            raise ValueError("tree arrays feature, split, left, right and value must be flat lists "
-                             "with one entry per node")
+            raise ValueError(
+                "tree arrays feature, split, left, right and value must be flat lists with one entry per node"
+            )
         inner = self.left >= 0
-        if ((self.left < -1).any() or (self.roots < 0).any() or (self.roots >= n).any() or (self.left >= n).any()
-                or (self.right[inner] < 0).any() or (self.right >= n).any()
-                or (self.feature[inner] < 0).any() or (self.feature[inner] >= self.width).any()):
+        if (
+            (self.left < -1).any()
+            or (self.roots < 0).any()
+            or (self.roots >= n).any()
+            or (self.left >= n).any()
+            or (self.right[inner] < 0).any()
+            or (self.right >= n).any()
+            or (self.feature[inner] < 0).any()
+            or (self.feature[inner] >= self.width).any()
+        ):
             raise ValueError("tree arrays point outside the model")
         # Every path from a root must reach a leaf within n steps, or probability() would never end.
         frontier = np.unique(self.roots)
@@ -305,8 +331,15 @@ def _header(features: Sequence[str], embedding_dim: int, embedder: str | None) -
     return {"embedder": embedder, "embedding_dim": embedding_dim, "features": list(features)}
 
 
-def build_logistic(design: np.ndarray, labels: np.ndarray, *, features: Sequence[str], embedding_dim: int,
-                   l2: float, embedder: str | None) -> LogisticPairModel:
+def build_logistic(
+    design: np.ndarray,
+    labels: np.ndarray,
+    *,
+    features: Sequence[str],
+    embedding_dim: int,
+    l2: float,
+    embedder: str | None,
+) -> LogisticPairModel:
     """Fits a :class:`LogisticPairModel` on a design matrix from :func:`pair_design`."""
     mean = design.mean(axis=0)
     scale = design.std(axis=0)
@@ -325,18 +358,33 @@ def build_logistic(design: np.ndarray, labels: np.ndarray, *, features: Sequence
     )
 
 
-def build_trees(design: np.ndarray, labels: np.ndarray, *, features: Sequence[str], embedding_dim: int,
-                embedder: str | None, trees: int = 300, leaves: int = 15, learning_rate: float = 0.1,
-                seed: int = 0) -> TreesPairModel:
+def build_trees(
+    design: np.ndarray,
+    labels: np.ndarray,
+    *,
+    features: Sequence[str],
+    embedding_dim: int,
+    embedder: str | None,
+    trees: int = 300,
+    leaves: int = 15,
+    learning_rate: float = 0.1,
+    seed: int = 0,
+) -> TreesPairModel:
     """Fits gradient-boosted trees with scikit-learn (needed for fitting only) and keeps just
     the trees, in :class:`TreesPairModel`'s numpy form."""
     try:
         from sklearn.ensemble import HistGradientBoostingClassifier
     except ImportError:
-        raise ImportError("fitting the trees model needs scikit-learn: pip install scikit-learn (or use --model logistic)") from None
+        raise ImportError(
+            "fitting the trees model needs scikit-learn: pip install scikit-learn (or use --model logistic)"
+        ) from None
     booster = HistGradientBoostingClassifier(
-        max_iter=trees, max_leaf_nodes=leaves, learning_rate=learning_rate, l2_regularization=1.0,
-        early_stopping=False, random_state=seed,
+        max_iter=trees,
+        max_leaf_nodes=leaves,
+        learning_rate=learning_rate,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=seed,
     ).fit(design, labels.astype(bool))
     roots, feature, split, left, right, value = [], [], [], [], [], []
     for (predictor,) in booster._predictors:
@@ -354,9 +402,16 @@ def build_trees(design: np.ndarray, labels: np.ndarray, *, features: Sequence[st
         {
             "format": TREES_FORMAT,
             **_header(features, embedding_dim, embedder),
-            "trees": trees, "leaves": leaves, "learning_rate": learning_rate,
+            "trees": trees,
+            "leaves": leaves,
+            "learning_rate": learning_rate,
             "baseline": float(np.ravel(booster._baseline_prediction)[0]),
-            "roots": roots, "feature": feature, "split": split, "left": left, "right": right, "value": value,
+            "roots": roots,
+            "feature": feature,
+            "split": split,
+            "left": left,
+            "right": right,
+            "value": value,
         }
     )
 
@@ -386,20 +441,36 @@ class CalibratedPairEvaluator:
         self.model = model if isinstance(model, PairModel) else PairModel.load(model)
         self.threshold: float | None = self.model.threshold
 
-    def score(self, query_text: str, candidate_text: str, similarity: float,
-              query_embedding: Any = None, candidate_embedding: Any = None) -> float:
+    def score(
+        self,
+        query_text: str,
+        candidate_text: str,
+        similarity: float,
+        query_embedding: Any = None,
+        candidate_embedding: Any = None,
+    ) -> float:
         """Probability in [0, 1] that the two texts ask the same thing."""
         if math.isnan(float(similarity)):
             return 0.0
         if normalised(query_text) == normalised(candidate_text):
             return 1.0
-        design = self.model.design([query_text], [candidate_text], np.array([similarity]),
-                                   None if query_embedding is None else np.asarray(query_embedding)[None, :],
-                                   None if candidate_embedding is None else np.asarray(candidate_embedding)[None, :])
+        design = self.model.design(
+            [query_text],
+            [candidate_text],
+            np.array([similarity]),
+            None if query_embedding is None else np.asarray(query_embedding)[None, :],
+            None if candidate_embedding is None else np.asarray(candidate_embedding)[None, :],
+        )
         return float(self.model.monotone_probability(design)[0])
 
-    def score_batch(self, a: Sequence[str], b: Sequence[str], similarity: np.ndarray,
-                    u: np.ndarray | None = None, v: np.ndarray | None = None) -> np.ndarray:
+    def score_batch(
+        self,
+        a: Sequence[str],
+        b: Sequence[str],
+        similarity: np.ndarray,
+        u: np.ndarray | None = None,
+        v: np.ndarray | None = None,
+    ) -> np.ndarray:
         """:meth:`score` for many pairs at once (rows of ``u`` and ``v`` are the embeddings)."""
         similarity = np.asarray(similarity, dtype=np.float64)
         scores = self.model.monotone_probability(self.model.design(a, b, similarity, u, v))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -73,8 +74,14 @@ def savings_of(meta: Any) -> tuple[float, float, float]:
     tokens = meta.get("tokens", 0)
     # Inline checks: this runs on every hit of an entry with meta (all of call()'s).
     t1, t2, t3 = type(lat), type(cost), type(tokens)
-    if ((t1 is float or t1 is int) and (t2 is float or t2 is int) and (t3 is int or t3 is float)
-            and 0 <= lat <= _MAX_SAVING and 0 <= cost <= _MAX_SAVING and 0 <= tokens <= _MAX_SAVING):
+    if (
+        (t1 is float or t1 is int)
+        and (t2 is float or t2 is int)
+        and (t3 is int or t3 is float)
+        and 0 <= lat <= _MAX_SAVING
+        and 0 <= cost <= _MAX_SAVING
+        and 0 <= tokens <= _MAX_SAVING
+    ):
         return lat, cost, tokens
     out = []
     for name, value, zero in (("latency_s", lat, 0.0), ("cost_usd", cost, 0.0), ("tokens", tokens, 0)):

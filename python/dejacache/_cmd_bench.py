@@ -21,22 +21,55 @@ import orjson
 
 HELP = "run a cache-throughput workload against a simulated LLM and report latency and hit rate"
 
-_TOPICS = ["python", "rust", "databases", "caching", "networking", "statistics", "linear algebra",
-           "compilers", "operating systems", "cryptography", "distributed systems", "testing"]
-_ASKS = ["Explain {t} to a new engineer.", "What are common mistakes in {t}?",
-         "Give three interview questions about {t}.", "Summarise the history of {t}.",
-         "How do I get better at {t} in a month?", "Compare two approaches in {t}."]
+_TOPICS = [
+    "python",
+    "rust",
+    "databases",
+    "caching",
+    "networking",
+    "statistics",
+    "linear algebra",
+    "compilers",
+    "operating systems",
+    "cryptography",
+    "distributed systems",
+    "testing",
+]
+_ASKS = [
+    "Explain {t} to a new engineer.",
+    "What are common mistakes in {t}?",
+    "Give three interview questions about {t}.",
+    "Summarise the history of {t}.",
+    "How do I get better at {t} in a month?",
+    "Compare two approaches in {t}.",
+]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workload", choices=("chat", "semantic"), default="chat",
-                        help="chat: exact repeats (default); semantic: paraphrased repeats through a semantic cache")
-    parser.add_argument("--requests", type=int, default=None,
-                        help="requests in the stream (default 20000; 2000 for --workload semantic)")
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="semantic workload: similarity threshold (default: the cache's default)")
-    parser.add_argument("--embedder", choices=("default", "hashing"), default="default",
-                        help="semantic workload: the default embedder, or the hashing fallback")
+    parser.add_argument(
+        "--workload",
+        choices=("chat", "semantic"),
+        default="chat",
+        help="chat: exact repeats (default); semantic: paraphrased repeats through a semantic cache",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        help="requests in the stream (default 20000; 2000 for --workload semantic)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="semantic workload: similarity threshold (default: the cache's default)",
+    )
+    parser.add_argument(
+        "--embedder",
+        choices=("default", "hashing"),
+        default="default",
+        help="semantic workload: the default embedder, or the hashing fallback",
+    )
     parser.add_argument("--unique", type=int, default=2_000, help="distinct prompts in the pool (default 2000)")
     parser.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent of prompt popularity (default 1.1)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated LLM latency (default 20 ms)")
@@ -50,20 +83,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def make_requests(unique: int, seed: int) -> list[dict[str, Any]]:
     """A pool of distinct ~1 KB chat requests."""
     rng = random.Random(seed)
-    system = ("You are a careful assistant for a software company. Answer precisely, cite the "
-              "relevant concept by name, and keep the answer under two hundred words. ") * 3
+    system = (
+        "You are a careful assistant for a software company. Answer precisely, cite the "
+        "relevant concept by name, and keep the answer under two hundred words. "
+    ) * 3
     pool = []
     for i in range(unique):
         ask = rng.choice(_ASKS).format(t=rng.choice(_TOPICS))
-        pool.append({
-            "model": rng.choice(["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5"]),
-            "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": f"{ask} (ticket {i})"},
-            ],
-            "temperature": rng.choice([0, 0.2, 0.7]),
-            "max_tokens": 512,
-        })
+        pool.append(
+            {
+                "model": rng.choice(["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5"]),
+                "messages": [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": f"{ask} (ticket {i})"},
+                ],
+                "temperature": rng.choice([0, 0.2, 0.7]),
+                "max_tokens": 512,
+            }
+        )
     return pool
 
 
@@ -94,8 +131,7 @@ class SimulatedLLM:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200},
         }
 
@@ -151,16 +187,28 @@ def run_workload(args: argparse.Namespace, progress: Any = None) -> dict[str, An
     miss_lat.sort()
     us = 1e6
     return {
-        "workload": {"requests": args.requests, "unique": args.unique, "zipf": args.zipf,
-                     "latency_ms": args.latency_ms, "concurrency": args.concurrency, "seed": args.seed},
+        "workload": {
+            "requests": args.requests,
+            "unique": args.unique,
+            "zipf": args.zipf,
+            "latency_ms": args.latency_ms,
+            "concurrency": args.concurrency,
+            "seed": args.seed,
+        },
         "hit_rate": len(hit_lat) / args.requests,
         "llm_calls": llm.calls,
         "wall_s": wall,
         "requests_per_s": args.requests / wall,
-        "hit_latency_us": {"p50": percentile(hit_lat, 0.5) * us, "p99": percentile(hit_lat, 0.99) * us,
-                           "mean": statistics.fmean(hit_lat) * us if hit_lat else 0.0},
-        "miss_latency_us": {"p50": percentile(miss_lat, 0.5) * us, "p99": percentile(miss_lat, 0.99) * us,
-                            "mean": statistics.fmean(miss_lat) * us if miss_lat else 0.0},
+        "hit_latency_us": {
+            "p50": percentile(hit_lat, 0.5) * us,
+            "p99": percentile(hit_lat, 0.99) * us,
+            "mean": statistics.fmean(hit_lat) * us if hit_lat else 0.0,
+        },
+        "miss_latency_us": {
+            "p50": percentile(miss_lat, 0.5) * us,
+            "p99": percentile(miss_lat, 0.99) * us,
+            "mean": statistics.fmean(miss_lat) * us if miss_lat else 0.0,
+        },
         "get_hits_per_s": loops / get_wall,
         "get_us_per_hit": get_wall / loops * us,
         "provider_latency_saved_s": st["latency_saved_s"],
@@ -180,12 +228,18 @@ def print_report(report: dict[str, Any]) -> None:
     table.add_row("simulated LLM latency", f"{w['latency_ms']:.1f} ms, {w['concurrency']} threads")
     table.add_row("hit rate", f"{report['hit_rate']:.1%}")
     table.add_row("LLM calls made", str(report["llm_calls"]))
-    table.add_row("hit latency p50 / p99 (call)",
-                  f"{report['hit_latency_us']['p50']:.1f} / {report['hit_latency_us']['p99']:.1f} us")
-    table.add_row("miss latency p50 / p99 (call)",
-                  f"{report['miss_latency_us']['p50'] / 1000:.2f} / {report['miss_latency_us']['p99'] / 1000:.2f} ms")
+    table.add_row(
+        "hit latency p50 / p99 (call)",
+        f"{report['hit_latency_us']['p50']:.1f} / {report['hit_latency_us']['p99']:.1f} us",
+    )
+    table.add_row(
+        "miss latency p50 / p99 (call)",
+        f"{report['miss_latency_us']['p50'] / 1000:.2f} / {report['miss_latency_us']['p99'] / 1000:.2f} ms",
+    )
     table.add_row("requests/s (whole stream)", f"{report['requests_per_s']:,.0f}")
-    table.add_row("hits/s (Cache.get, 1 thread)", f"{report['get_hits_per_s']:,.0f} ({report['get_us_per_hit']:.2f} us/hit)")
+    table.add_row(
+        "hits/s (Cache.get, 1 thread)", f"{report['get_hits_per_s']:,.0f} ({report['get_us_per_hit']:.2f} us/hit)"
+    )
     table.add_row("provider time saved", f"{report['provider_latency_saved_s']:.1f} s")
     Console().print(table)
 
@@ -206,8 +260,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn()) as bar:
+        with Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+        ) as bar:
             task = bar.add_task("requests", total=args.requests)
             report = run_workload(args, progress=lambda: bar.advance(task))
     print_report(report)

@@ -91,12 +91,21 @@ def run(args: argparse.Namespace) -> int:
     embed_seconds = time.perf_counter() - started
     cosine = (u.astype(np.float64) * v).sum(axis=1)
     scores = cosine if learned is None else learned.score_batch(pairs.a, pairs.b, cosine, u, v)
-    name = "cosine" if learned is None else "calibrated" if args.evaluator == "calibrated" else f"calibrated ({args.evaluator})"
+    name = (
+        "cosine"
+        if learned is None
+        else "calibrated"
+        if args.evaluator == "calibrated"
+        else f"calibrated ({args.evaluator})"
+    )
 
     print(f"pairs: {len(pairs)}  duplicates: {int(labels.sum())} ({labels.mean():.1%})")
     print(f"embedder: {embedder.name}  ({embed_seconds:.1f} s)   evaluator: {name}")
     print(format_table(scores, labels, THRESHOLDS))
-    print(f"ROC AUC: {roc_auc(scores, labels):.4f}" + ("" if learned is None else f"   (cosine alone: {roc_auc(cosine, labels):.4f})"))
+    print(
+        f"ROC AUC: {roc_auc(scores, labels):.4f}"
+        + ("" if learned is None else f"   (cosine alone: {roc_auc(cosine, labels):.4f})")
+    )
     marks = {}
     if learned is not None and learned.threshold is not None:
         p = point_at(scores, labels, learned.threshold)

@@ -23,13 +23,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", required=True, help='JSON lines {"a", "b", "duplicate"}, optionally .gz')
     parser.add_argument("--precision", type=float, default=0.95, help="target precision of served hits (default 0.95)")
     parser.add_argument("--embedder", choices=EMBEDDERS, default="minilm", help="default: minilm (all-MiniLM-L6-v2)")
-    parser.add_argument("--fit", action="store_true", help="fit a calibrated pair evaluator, not just a cosine threshold")
     parser.add_argument(
-        "--model", choices=("trees", "logistic"), default=None,
+        "--fit", action="store_true", help="fit a calibrated pair evaluator, not just a cosine threshold"
+    )
+    parser.add_argument(
+        "--model",
+        choices=("trees", "logistic"),
+        default=None,
         help="trees (gradient-boosted, needs scikit-learn to fit; the default when it is installed) or logistic",
     )
     parser.add_argument("--no-embedding-terms", action="store_true", help="fit on the hand-made features only")
-    parser.add_argument("--l2", default="3,30,300", help="logistic: L2 strengths to try, comma-separated (chosen on the tuning split)")
+    parser.add_argument(
+        "--l2", default="3,30,300", help="logistic: L2 strengths to try, comma-separated (chosen on the tuning split)"
+    )
     parser.add_argument("--trees", type=int, default=300, help="trees: number of boosting rounds (default 300)")
     parser.add_argument("--leaves", type=int, default=15, help="trees: leaves per tree (default 15)")
     parser.add_argument("--out", default=None, help="write the fitted model (JSON) here")
@@ -78,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     u, v = embed_pairs(pairs, embedder, progress if len(pairs) > 2000 else None)
     cosine = (u.astype(np.float64) * v).sum(axis=1)
     target = args.precision
-    print(f"pairs: {len(pairs)} (fit {fit.sum()}, tune {validate.sum()}, held-out test {test.sum()})  embedder: {embedder.name}")
+    print(
+        f"pairs: {len(pairs)} (fit {fit.sum()}, tune {validate.sum()}, held-out test {test.sum()})  embedder: {embedder.name}"
+    )
 
     tuned = fit | validate
     t = threshold_for_precision(cosine[tuned], labels[tuned], target)
@@ -100,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None and kind == "logistic":
         print("scikit-learn is not installed, so fitting the logistic model (pip install scikit-learn for trees)")
     dim = 0 if args.no_embedding_terms else embedder.dim
-    design = pair_design(pairs.a, pairs.b, cosine, u, v, features=LEXICAL_FEATURES, embedding_dim=dim, embedder=embedder.name)
+    design = pair_design(
+        pairs.a, pairs.b, cosine, u, v, features=LEXICAL_FEATURES, embedding_dim=dim, embedder=embedder.name
+    )
     header = {"features": LEXICAL_FEATURES, "embedding_dim": dim, "embedder": embedder.name}
     if kind == "trees":
         try:
@@ -122,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
     scores = model.probability(design)
     t = threshold_for_precision(scores[validate], labels[validate], target)
     auc = roc_auc(scores[test], labels[test])
-    print(f"calibrated evaluator ({kind}), held-out ROC AUC {auc:.4f} (cosine {roc_auc(cosine[test], labels[test]):.4f})")
+    print(
+        f"calibrated evaluator ({kind}), held-out ROC AUC {auc:.4f} (cosine {roc_auc(cosine[test], labels[test]):.4f})"
+    )
     if t is None:
         print(f"  no probability threshold reaches precision {target} on the tuning pairs")
         held_out = None
@@ -134,11 +146,20 @@ def run(args: argparse.Namespace) -> int:
         {
             "threshold": None if t is None else round(t, 6),
             "target_precision": target,
-            "held_out": None if held_out is None else {
-                "pairs": int(test.sum()), "precision": round(held_out.precision, 4), "recall": round(held_out.recall, 4),
-                "false_positive_rate": round(held_out.false_positive_rate, 4), "roc_auc": round(auc, 4),
+            "held_out": None
+            if held_out is None
+            else {
+                "pairs": int(test.sum()),
+                "precision": round(held_out.precision, 4),
+                "recall": round(held_out.recall, 4),
+                "false_positive_rate": round(held_out.false_positive_rate, 4),
+                "roc_auc": round(auc, 4),
             },
-            "fitted_on": {"file": Path(args.pairs).name, "pairs": int(fit.sum()), "split": "xxh3-128 of the sorted pair text, buckets 0-1 fit, 2 tune, 3 test"},
+            "fitted_on": {
+                "file": Path(args.pairs).name,
+                "pairs": int(fit.sum()),
+                "split": "xxh3-128 of the sorted pair text, buckets 0-1 fit, 2 tune, 3 test",
+            },
         }
     )
     if args.out:

@@ -30,7 +30,9 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from ._errors import ConfigError
 
 #: Largest config file read; a real one is a few hundred bytes.
@@ -38,8 +40,6 @@ MAX_CONFIG_BYTES = 256 * 1024
 _MAX_DEPTH = 32
 _MAX_LEVELS = 8
 _MAX_LIST = 64
-
-
 
 
 # -- value checkers: each takes (value, where) and returns the checked value ---------------------
@@ -59,6 +59,7 @@ def _int(lo: int, hi: int | None = None, none: bool = False) -> Callable[[Any, s
             rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
             raise ConfigError(f"{where} must be a whole number {rng}{' or null' if none else ''}, not {_short(v)}")
         return v
+
     return check
 
 
@@ -79,6 +80,7 @@ def _num(lo: float, hi: float | None = None, none: bool = False, open_lo: bool =
             rng = (f"> {lo}" if open_lo else f">= {lo}") + ("" if hi is None else f" and <= {hi}")
             raise ConfigError(f"{where} must be a number {rng}{' or null' if none else ''}, not {_short(v)}")
         return float(v)
+
     return check
 
 
@@ -88,6 +90,7 @@ def _str(choices: tuple[str, ...] | None = None) -> Callable[[Any, str], Any]:
             want = f"one of {list(choices)}" if choices else "a non-empty string"
             raise ConfigError(f"{where} must be {want}, not {v!r}")
         return v
+
     return check
 
 
@@ -96,6 +99,7 @@ def _list(item: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
         if not isinstance(v, list) or not v or len(v) > _MAX_LIST:
             raise ConfigError(f"{where} must be a list of 1 to {_MAX_LIST} items, not {v!r}")
         return [item(x, f"{where}[{i}]") for i, x in enumerate(v)]
+
     return check
 
 
@@ -122,8 +126,9 @@ def _stage(spec: Any, where: str) -> tuple[str, dict]:
     raise ConfigError(f"{where} must be a stage name or a mapping with 'name', not {spec!r}")
 
 
-def _build(kind: str, table: Mapping[str, tuple[Callable[..., Any], dict]], spec: Any, where: str,
-           depth: int = 0) -> Any:
+def _build(
+    kind: str, table: Mapping[str, tuple[Callable[..., Any], dict]], spec: Any, where: str, depth: int = 0
+) -> Any:
     if depth > _MAX_DEPTH:
         raise ConfigError(f"{where}: stages nested more than {_MAX_DEPTH} deep")
     name, params = _stage(spec, where)
@@ -137,8 +142,11 @@ def _build(kind: str, table: Mapping[str, tuple[Callable[..., Any], dict]], spec
     checked = {}
     for pname, value in params.items():
         check = schema[pname]
-        checked[pname] = check(value, f"{where}.{pname}", depth + 1) if getattr(check, "nested", False) \
+        checked[pname] = (
+            check(value, f"{where}.{pname}", depth + 1)
+            if getattr(check, "nested", False)
             else check(value, f"{where}.{pname}")
+        )
     try:
         return factory(**checked)
     except ConfigError:
@@ -154,16 +162,17 @@ def _preprocessors() -> dict:
         return lambda: instance
 
     def no_context_process(**_: Any) -> Any:
-        raise ConfigError("context_process needs a Python callable; build it in code with "
-                          "dejacache.preprocess.ContextProcess(compress)")
+        raise ConfigError(
+            "context_process needs a Python callable; build it in code with "
+            "dejacache.preprocess.ContextProcess(compress)"
+        )
 
     return {
         "last_content": (fixed(p.last_content), {}),
         "last_content_without_prompt": (p.LastContentWithoutPrompt, {"prompts": _list(_str())}),
         "last_content_without_template": (p.LastContentWithoutTemplate, {"template": _str()}),
         "all_content": (fixed(p.all_content), {}),
-        "concat_all_queries": (p.ConcatAllQueries, {"context_len": _int(1, none=True),
-                                                    "skip_roles": _list(_str())}),
+        "concat_all_queries": (p.ConcatAllQueries, {"context_len": _int(1, none=True), "skip_roles": _list(_str())}),
         "context_process": (no_context_process, {}),
         "get_prompt": (fixed(p.get_prompt), {}),
         "get_messages_last_content": (fixed(p.get_messages_last_content), {}),
@@ -215,8 +224,14 @@ def _evaluators() -> dict:
         "token_sequence": (e.TokenSequence, {}),
         "kreciprocal": (e.KReciprocal, {"k": _int(1, 100)}),
         "sequence_match": (e.SequenceMatch, {"weights": _list(_num(0.0))}),
-        "time_decay": (e.TimeDecay, {"evaluator": _nested(child), "max_age": _num(0.0, open_lo=True, none=True),
-                                     "half_life": _num(0.0, open_lo=True, none=True)}),
+        "time_decay": (
+            e.TimeDecay,
+            {
+                "evaluator": _nested(child),
+                "max_age": _num(0.0, open_lo=True, none=True),
+                "half_life": _num(0.0, open_lo=True, none=True),
+            },
+        ),
         "all_of": (lambda of: e.AllOf(*of), {"of": _nested(children)}),
         "any_of": (lambda of: e.AnyOf(*of), {"of": _nested(children)}),
         "weighted": (lambda of: e.Weighted(of), {"of": _nested(weighted_pairs)}),
@@ -277,8 +292,17 @@ def _vector_stores(dim_of: Callable[[], int]) -> dict:
 
 # -- the whole config --------------------------------------------------------------------------
 
-_SEMANTIC_KEYS = ("embedder", "threshold", "top_k", "preprocess", "evaluator", "postprocess", "vector_store",
-                  "normalize", "max_text_chars")
+_SEMANTIC_KEYS = (
+    "embedder",
+    "threshold",
+    "top_k",
+    "preprocess",
+    "evaluator",
+    "postprocess",
+    "vector_store",
+    "normalize",
+    "max_text_chars",
+)
 
 
 def _semantic(spec: Any, where: str) -> Any:
@@ -302,19 +326,25 @@ def _semantic(spec: Any, where: str) -> Any:
         kwargs["top_k"] = _int(1, 1000)(spec["top_k"], f"{where}.top_k")
     if "max_text_chars" in spec:
         kwargs["max_text_chars"] = _int(1, none=True)(spec["max_text_chars"], f"{where}.max_text_chars")
-    for key, kind, table in (("preprocess", "pre-processor", _preprocessors), ("evaluator", "evaluator", _evaluators),
-                             ("postprocess", "post-processor", _postprocessors), ("embedder", "embedder", _embedders)):
+    for key, kind, table in (
+        ("preprocess", "pre-processor", _preprocessors),
+        ("evaluator", "evaluator", _evaluators),
+        ("postprocess", "post-processor", _postprocessors),
+        ("embedder", "embedder", _embedders),
+    ):
         if key in spec:
             kwargs[key] = _build(kind, table(), spec[key], f"{where}.{key}")
     if "vector_store" in spec:
+
         def dim() -> int:
             embedder = kwargs.get("embedder")
             if embedder is None:
                 embedder = kwargs["embedder"] = _embedders()["default"][0]()
             return int(embedder.dim)
 
-        kwargs["vector_store"] = _build("vector store", _vector_stores(dim), spec["vector_store"],
-                                        f"{where}.vector_store")
+        kwargs["vector_store"] = _build(
+            "vector store", _vector_stores(dim), spec["vector_store"], f"{where}.vector_store"
+        )
     try:
         return Semantic(**kwargs)
     except (TypeError, ValueError) as exc:

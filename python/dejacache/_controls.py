@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: Top-level request fields that never enter a key: the cache controls themselves, streaming
 #: flags (a stored complete answer can serve a streamed request), tracing metadata, and
@@ -36,22 +37,82 @@ EXCLUDED_PARAMS: tuple[str, ...] = (
         # of this one call, its logging callbacks' settings, retries, rate limits and timeouts.
         # None changes the answer. Kwargs that can (api_base, custom_llm_provider, fallbacks,
         # mock_response, prompt templates and prompt_id, litellm_system_prompt) stay in the key.
-        "litellm_logging_obj", "litellm_trace_id", "litellm_session_id", "litellm_request_debug",
-        "litellm_trusted_callback_vars", "litellm_disabled_callbacks", "litellm_credential_name",
-        "completion_call_id", "logger_fn", "client", "use_client", "shared_session", "proxy_server_request",
-        "model_info", "preset_cache_key", "cache_key", "acompletion", "aembedding", "atext_completion",
-        "async_call", "tags", "no-log", "turn_off_message_logging", "verbose",
-        "stream_timeout", "client_side_timeout", "force_timeout", "keepalive_seconds", "ssl_verify",
-        "cooldown_time", "retry_policy", "retry_strategy", "fallback_depth", "max_fallbacks",
-        "max_parallel_requests", "rpm", "tpm", "rpd", "tpd", "itpm", "otpm", "order", "weight",
-        "arize_api_key", "arize_error_sampling_rate", "arize_otlp_protocol", "arize_space_id", "arize_space_key",
-        "arize_success_sampling_rate", "dd_agent_host", "dd_agent_port", "dd_api_key", "dd_site",
-        "gcs_bucket_name", "gcs_path_service_account", "humanloop_api_key", "langfuse_environment",
-        "langfuse_host", "langfuse_prompt_version", "langfuse_public_key", "langfuse_secret",
-        "langfuse_secret_key", "langfuse_span_scope", "langsmith_api_key", "langsmith_base_url",
-        "langsmith_project", "langsmith_sampling_rate", "langsmith_tenant_id", "newrelic_api_key",
-        "newrelic_region", "posthog_api_key", "posthog_api_url", "signoz_ingestion_endpoint",
-        "signoz_ingestion_key", "wandb_api_key", "weave_project_id",
+        "litellm_logging_obj",
+        "litellm_trace_id",
+        "litellm_session_id",
+        "litellm_request_debug",
+        "litellm_trusted_callback_vars",
+        "litellm_disabled_callbacks",
+        "litellm_credential_name",
+        "completion_call_id",
+        "logger_fn",
+        "client",
+        "use_client",
+        "shared_session",
+        "proxy_server_request",
+        "model_info",
+        "preset_cache_key",
+        "cache_key",
+        "acompletion",
+        "aembedding",
+        "atext_completion",
+        "async_call",
+        "tags",
+        "no-log",
+        "turn_off_message_logging",
+        "verbose",
+        "stream_timeout",
+        "client_side_timeout",
+        "force_timeout",
+        "keepalive_seconds",
+        "ssl_verify",
+        "cooldown_time",
+        "retry_policy",
+        "retry_strategy",
+        "fallback_depth",
+        "max_fallbacks",
+        "max_parallel_requests",
+        "rpm",
+        "tpm",
+        "rpd",
+        "tpd",
+        "itpm",
+        "otpm",
+        "order",
+        "weight",
+        "arize_api_key",
+        "arize_error_sampling_rate",
+        "arize_otlp_protocol",
+        "arize_space_id",
+        "arize_space_key",
+        "arize_success_sampling_rate",
+        "dd_agent_host",
+        "dd_agent_port",
+        "dd_api_key",
+        "dd_site",
+        "gcs_bucket_name",
+        "gcs_path_service_account",
+        "humanloop_api_key",
+        "langfuse_environment",
+        "langfuse_host",
+        "langfuse_prompt_version",
+        "langfuse_public_key",
+        "langfuse_secret",
+        "langfuse_secret_key",
+        "langfuse_span_scope",
+        "langsmith_api_key",
+        "langsmith_base_url",
+        "langsmith_project",
+        "langsmith_sampling_rate",
+        "langsmith_tenant_id",
+        "newrelic_api_key",
+        "newrelic_region",
+        "posthog_api_key",
+        "posthog_api_url",
+        "signoz_ingestion_endpoint",
+        "signoz_ingestion_key",
+        "wandb_api_key",
+        "weave_project_id",
     ),
 )
 
@@ -102,12 +163,12 @@ def check_seconds(name: str, value: Any, *, allow_none: bool = True) -> float | 
             seconds = math.nan
         if seconds >= 0:  # NaN fails it
             return seconds
-    raise ValueError(f"{name} must be a number of seconds from 0 to {sys.float_info.max:.4g} (or inf), not {short_repr(value)}")
+    raise ValueError(
+        f"{name} must be a number of seconds from 0 to {sys.float_info.max:.4g} (or inf), not {short_repr(value)}"
+    )
 
 
-def parse_controls(
-    request: Any, caching: Any, cache: Any, namespace: Any, defaults: Controls
-) -> Controls:
+def parse_controls(request: Any, caching: Any, cache: Any, namespace: Any, defaults: Controls) -> Controls:
     """Merges the controls found in the request with those passed to the call (the call wins)."""
     if isinstance(request, Mapping):
         if caching is None:
@@ -123,9 +184,7 @@ def parse_controls(
             read = write = False
     if cache is not None:
         if not isinstance(cache, Mapping):
-            raise ValueError(
-                f"cache must be a dict of controls such as {{'no-cache': True}}, not {cache!r}"
-            )
+            raise ValueError(f"cache must be a dict of controls such as {{'no-cache': True}}, not {cache!r}")
         for name in _USE_NAMES:
             use = cache.get(name)
             if use is not None:

@@ -12,14 +12,15 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
+from ._errors import UnknownModelError
 from ._pricing import PriceError, Prices, build, check_rates, cost_of_counts, for_call, multiplier
 from ._usage import UsageError, fields, read_counts
-from ._errors import UnknownModelError
 
 log = logging.getLogger("dejacache")
 
@@ -28,8 +29,6 @@ _COUNT_FIELDS = ("prompt_cache_min_tokens", "max_input_tokens", "max_output_toke
 _NOT_MODELS = frozenset({"sample_spec"})
 # Dated snapshots: OpenAI "-2024-08-06", Anthropic "-20250929", Vertex "@20250929", Gemini "-001".
 _SNAPSHOT = re.compile(r"(?:[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3})|@default)$")
-
-
 
 
 def _check_entry(name: str, entry: Any) -> dict[str, Any]:

@@ -29,8 +29,15 @@ def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else \
-                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a file"
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(st.st_mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(st.st_mode)
+                else "a device"
+                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "not a file"
+            )
             raise FileRefused(f"{what} {name!r} is not a regular file ({kind}); give the path of a file")
         if st.st_size > limit:
             raise FileRefused(f"{what} {name!r} is {st.st_size} bytes; it may be at most {limit} bytes")

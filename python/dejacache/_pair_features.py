@@ -20,7 +20,9 @@ _NUMBER = re.compile(r"^[0-9]")
 _QUESTION_WORDS = frozenset(
     "what how why which who whom whose where when is are was were do does did can could should would will shall may might".split()
 )
-_NEGATIONS = frozenset("not no never nothing nobody none nor cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't shouldn't couldn't".split())
+_NEGATIONS = frozenset(
+    "not no never nothing nobody none nor cannot can't don't doesn't didn't isn't aren't wasn't weren't won't wouldn't shouldn't couldn't".split()
+)
 _STOPWORDS = frozenset(
     """a an the of to in on at for from by with about as into over after before between through
     and or but if then so than that this these those it its i me my we our you your he him his she

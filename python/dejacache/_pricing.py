@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
-from ._usage import Counts, fields
 from ._errors import PriceError
+from ._usage import Counts, fields
 
 PRICE_FIELDS = (
     "input_cost_per_token",
@@ -35,25 +36,36 @@ PRICE_FIELDS = (
     "cache_creation_input_token_cost",
     "cache_creation_input_token_cost_above_1hr",
 )
-_LONG_CONTEXT = re.compile(r"^(%s)_above_(\d+)(k?)_tokens$" % "|".join(f for f in PRICE_FIELDS if "reasoning" not in f))
+_LONG_CONTEXT = re.compile(rf"^({'|'.join(f for f in PRICE_FIELDS if 'reasoning' not in f)})_above_(\d+)(k?)_tokens$")
 # A service tier's rates are a price field with one lower-case word after it, the tier's name
 # ("input_cost_per_token_ultrafast"); the tiers are read from the entry, not from a fixed list.
-_PRICE_KEY = re.compile(r"^(%s)(_above_\d+k?_tokens)?(_[a-z]+)?$" % "|".join(PRICE_FIELDS))
+_PRICE_KEY = re.compile(rf"^({'|'.join(PRICE_FIELDS)})(_above_\d+k?_tokens)?(_[a-z]+)?$")
 # service_tier values that name another tier's rates (LiteLLM's spelling of the same tiers).
 _SERVICE_ALIASES = {"fast": "priority", "batch": "batches"}
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-_WEEKDAYS = {name: i for i, names in enumerate(
-    (("mon", "monday"), ("tue", "tues", "tuesday"), ("wed", "wednesday"), ("thu", "thur", "thurs", "thursday"),
-     ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday")), start=1) for name in names}
-
-
+_WEEKDAYS = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("mon", "monday"),
+            ("tue", "tues", "tuesday"),
+            ("wed", "wednesday"),
+            ("thu", "thur", "thurs", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        ),
+        start=1,
+    )
+    for name in names
+}
 
 
 class OffPeak(NamedTuple):
     """Windows as (ISO weekdays or None for every day, weekday calendar, ((start, end) minutes, ...))."""
 
     rules: tuple
-    prices: "Prices"
+    prices: Prices
 
     def open_at(self, when: float) -> bool:
         moment = datetime.fromtimestamp(when, timezone.utc)
@@ -85,7 +97,7 @@ class Prices(NamedTuple):
     cache_write_5m: float
     cache_write_1h: float
     tiers: tuple = ()
-    service: Mapping[str, "Prices"] | None = None
+    service: Mapping[str, Prices] | None = None
     off_peak: OffPeak | None = None
     ranges: tuple = ()
     multipliers: Mapping[str, float] | None = None
@@ -179,8 +191,12 @@ def _token_ranges(name: str, table: Any) -> list[tuple[float, float, Mapping[str
         bounds = tier.get("range")
         if bounds is None or tier.get("input_cost_per_token") is None:
             continue
-        if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2 or any(_bad_price(b) for b in bounds)
-                or bounds[0] >= bounds[1]):
+        if (
+            not isinstance(bounds, (list, tuple))
+            or len(bounds) != 2
+            or any(_bad_price(b) for b in bounds)
+            or bounds[0] >= bounds[1]
+        ):
             raise PriceError(f"{name!r}: tiered_pricing range {bounds!r} must be [start, end] tokens, 0 <= start < end")
         for field in PRICE_FIELDS:
             if tier.get(field) is not None and _bad_price(tier[field]):
@@ -218,8 +234,20 @@ def _ranged(name: str, entry: Mapping[str, Any], ranges: list) -> tuple:
             named = (tier.get("output_cost_per_reasoning_token"), entry.get("output_cost_per_reasoning_token"))
             reasoning = next((float(r) for r in named if r is not None), output)
         write = float(tier.get("cache_creation_input_token_cost", inp))
-        out.append((start, end, Prices(inp, output, reasoning, float(tier.get("cache_read_input_token_cost", inp)),
-                                       write, float(tier.get("cache_creation_input_token_cost_above_1hr", write)))))
+        out.append(
+            (
+                start,
+                end,
+                Prices(
+                    inp,
+                    output,
+                    reasoning,
+                    float(tier.get("cache_read_input_token_cost", inp)),
+                    write,
+                    float(tier.get("cache_creation_input_token_cost_above_1hr", write)),
+                ),
+            )
+        )
     return tuple(out)
 
 

@@ -9,7 +9,8 @@ tools and the proxy may use of a cache; ``Cache`` implements it, and nothing out
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Protocol, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._controls import Controls
@@ -27,30 +28,64 @@ class CacheLike(Protocol):
 
     def key(self, request: Any) -> str: ...
 
-    def resolve_controls(self, request: Any, caching: Any = None, cache: Any = None,
-                         namespace: Any = None) -> Controls: ...
+    def resolve_controls(
+        self, request: Any, caching: Any = None, cache: Any = None, namespace: Any = None
+    ) -> Controls: ...
 
-    def get(self, request: Any, *, caching: bool | None = None, cache: Mapping[str, Any] | None = None,
-            namespace: str | None = None) -> Hit | None: ...
+    def get(
+        self,
+        request: Any,
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> Hit | None: ...
 
-    def put(self, request: Any, response: Any, *, caching: bool | None = None,
-            cache: Mapping[str, Any] | None = None, namespace: str | None = None,
-            meta: dict | None = None) -> str: ...
+    def put(
+        self,
+        request: Any,
+        response: Any,
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        meta: dict | None = None,
+    ) -> str: ...
 
-    def put_many(self, items: Iterable[Sequence[Any]], *, caching: bool | None = None,
-                 cache: Mapping[str, Any] | None = None, namespace: str | None = None) -> list[str]: ...
+    def put_many(
+        self,
+        items: Iterable[Sequence[Any]],
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> list[str]: ...
 
     def delete(self, request: Any, *, namespace: str | None = None) -> bool: ...
 
     def clear(self, namespace: str | None = None) -> int: ...
 
-    def call(self, request: Any, llm: Callable[[Any], Any], *, caching: bool | None = None,
-             cache: Mapping[str, Any] | None = None, namespace: str | None = None,
-             store_as: StoreAs | None = None) -> Any: ...
+    def call(
+        self,
+        request: Any,
+        llm: Callable[[Any], Any],
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        store_as: StoreAs | None = None,
+    ) -> Any: ...
 
-    async def acall(self, request: Any, llm: Callable[[Any], Any | Awaitable[Any]], *,
-                    caching: bool | None = None, cache: Mapping[str, Any] | None = None,
-                    namespace: str | None = None, store_as: StoreAs | None = None) -> Any: ...
+    async def acall(
+        self,
+        request: Any,
+        llm: Callable[[Any], Any | Awaitable[Any]],
+        *,
+        caching: bool | None = None,
+        cache: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+        store_as: StoreAs | None = None,
+    ) -> Any: ...
 
     @property
     def stream_flights(self) -> StreamFlights: ...

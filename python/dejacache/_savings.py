@@ -10,7 +10,8 @@ numbers from 0 to 2**63-1 are skipped when folded.
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: The counters kept per namespace, in the order ``stats()`` lists them.
 SAVINGS_FIELDS = ("coalesced", "latency_saved_s", "cost_saved_usd", "tokens_saved")

@@ -23,7 +23,8 @@ import logging
 import math
 import os
 import threading
-from typing import Any, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,8 +100,17 @@ class Semantic:
             then look identical. ``None``: no limit.
     """
 
-    __slots__ = ("embedder", "threshold", "evaluator", "preprocess", "postprocess", "top_k", "vector_store",
-                 "normalize", "max_text_chars")
+    __slots__ = (
+        "embedder",
+        "threshold",
+        "evaluator",
+        "preprocess",
+        "postprocess",
+        "top_k",
+        "vector_store",
+        "normalize",
+        "max_text_chars",
+    )
 
     def __init__(
         self,
@@ -116,12 +126,16 @@ class Semantic:
     ):
         if threshold is not None:
             if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-                raise ValueError(f"threshold must be a number in [0, 1] (a cosine similarity by default), not {threshold!r}")
+                raise ValueError(
+                    f"threshold must be a number in [0, 1] (a cosine similarity by default), not {threshold!r}"
+                )
             threshold = float(threshold)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 1000:
             raise ValueError(f"top_k must be a whole number in [1, 1000], not {top_k!r}")
         if embedder is not None and not (hasattr(embedder, "dim") and callable(getattr(embedder, "embed", None))):
-            raise TypeError("embedder must have .dim and .embed(texts) (wrap a function in dejacache.embedders.CallableEmbedder)")
+            raise TypeError(
+                "embedder must have .dim and .embed(texts) (wrap a function in dejacache.embedders.CallableEmbedder)"
+            )
         if evaluator is not None and not (callable(evaluator) or callable(getattr(evaluator, "evaluate", None))):
             raise TypeError("evaluator must have .evaluate(query, candidate) or be a callable")
         if preprocess is not None and not (callable(preprocess) or callable(getattr(preprocess, "extract", None))):
@@ -131,19 +145,24 @@ class Semantic:
         if vector_store is not None:
             missing = [m for m in ("add", "remove", "search") if not callable(getattr(vector_store, m, None))]
             if missing:
-                raise TypeError(f"vector_store lacks {', '.join(missing)}(): give it a dejacache.VectorIndex or a vector store")
+                raise TypeError(
+                    f"vector_store lacks {', '.join(missing)}(): give it a dejacache.VectorIndex or a vector store"
+                )
         if not isinstance(normalize, bool):
             raise TypeError(f"normalize must be True or False, not {normalize!r}")
-        if max_text_chars is not None and (isinstance(max_text_chars, bool) or not isinstance(max_text_chars, int)
-                                           or max_text_chars < 1):
+        if max_text_chars is not None and (
+            isinstance(max_text_chars, bool) or not isinstance(max_text_chars, int) or max_text_chars < 1
+        ):
             raise ValueError(f"max_text_chars must be a whole number >= 1 or None, not {max_text_chars!r}")
         self.normalize, self.max_text_chars = normalize, max_text_chars
         self.embedder, self.threshold, self.evaluator = embedder, threshold, evaluator
         self.preprocess, self.postprocess, self.top_k, self.vector_store = preprocess, postprocess, top_k, vector_store
 
     def __repr__(self) -> str:
-        return (f"Semantic(embedder={self.embedder!r}, threshold={self.threshold!r}, evaluator={self.evaluator!r}, "
-                f"preprocess={self.preprocess!r}, postprocess={self.postprocess!r}, top_k={self.top_k})")
+        return (
+            f"Semantic(embedder={self.embedder!r}, threshold={self.threshold!r}, evaluator={self.evaluator!r}, "
+            f"preprocess={self.preprocess!r}, postprocess={self.postprocess!r}, top_k={self.top_k})"
+        )
 
 
 def _measured_model(embedder: Any) -> bool:
@@ -211,7 +230,7 @@ class _Candidate(dict):
 
     reading: tuple = ()
 
-    def __init__(self, tier: "SemanticTier", entry: _Entry, **fields: Any):
+    def __init__(self, tier: SemanticTier, entry: _Entry, **fields: Any):
         super().__init__(text=entry.text, **fields)
         self._tier, self._entry = tier, entry
         self._found: tuple[bytes, float] | None = None
@@ -294,12 +313,16 @@ class SemanticTier:
             index = VectorIndex(int(embedder.dim), metric="cosine", M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
         metric = getattr(index, "metric", "cosine")
         if metric not in ("cosine", "dot"):
-            raise ValueError(f"the vector store's metric is {metric!r}; the semantic tier compares cosine "
-                             "similarities: give it a store with metric='cosine'")
+            raise ValueError(
+                f"the vector store's metric is {metric!r}; the semantic tier compares cosine "
+                "similarities: give it a store with metric='cosine'"
+            )
         store_dim = getattr(index, "dim", None)
         if isinstance(store_dim, int) and store_dim != int(embedder.dim):
-            raise ValueError(f"the vector store holds {store_dim}-dimensional vectors but the embedder "
-                             f"makes {embedder.dim}-dimensional ones")
+            raise ValueError(
+                f"the vector store holds {store_dim}-dimensional vectors but the embedder "
+                f"makes {embedder.dim}-dimensional ones"
+            )
         self.index = index
         self._own_index = type(index) is _core.VectorIndex
         self._entries: dict[tuple[str, int], _Entry] = {}
@@ -311,8 +334,10 @@ class SemanticTier:
         _bind(self.evaluator, self)
 
     def __repr__(self) -> str:
-        return (f"SemanticTier(embedder={getattr(self.embedder, 'name', self.embedder)!r}, threshold={self.threshold}, "
-                f"vectors={len(self._entries)})")
+        return (
+            f"SemanticTier(embedder={getattr(self.embedder, 'name', self.embedder)!r}, threshold={self.threshold}, "
+            f"vectors={len(self._entries)})"
+        )
 
     # -- embedding --------------------------------------------------------------------------
 
@@ -334,12 +359,14 @@ class SemanticTier:
         within each call; a bounded call keeps a remote embedder's request small)."""
         out = np.empty((len(texts), int(self.embedder.dim)), dtype=np.float32)
         for start in range(0, len(texts), EMBED_BATCH):
-            chunk = [self._embed_input(t) for t in texts[start:start + EMBED_BATCH]]
+            chunk = [self._embed_input(t) for t in texts[start : start + EMBED_BATCH]]
             vecs = np.asarray(self.embedder.embed(chunk), dtype=np.float32)
             if vecs.shape != (len(chunk), out.shape[1]):
-                raise ValueError(f"the embedder returned shape {vecs.shape} for {len(chunk)} texts; "
-                                 f"it must return ({len(chunk)}, {out.shape[1]})")
-            out[start:start + len(chunk)] = vecs
+                raise ValueError(
+                    f"the embedder returned shape {vecs.shape} for {len(chunk)} texts; "
+                    f"it must return ({len(chunk)}, {out.shape[1]})"
+                )
+            out[start : start + len(chunk)] = vecs
         return out
 
     def _check_size(self, text: Any) -> None:
@@ -456,8 +483,9 @@ class SemanticTier:
 
     def neighbour_similarities(self, candidate: Mapping[str, Any], k: int) -> list[float]:
         """Similarities of a candidate's ``k`` nearest stored neighbours in its scope (itself excluded)."""
-        ids, sims = self.index.search(np.asarray(candidate["embedding"], np.float32)[None, :], k + 1,
-                                      namespace=candidate["scope"])
+        ids, sims = self.index.search(
+            np.asarray(candidate["embedding"], np.float32)[None, :], k + 1, namespace=candidate["scope"]
+        )
         out = []
         for vid, sim in zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()):
             if vid != EMPTY_ID and vid != candidate["id"] and not math.isnan(sim):
@@ -506,7 +534,7 @@ class SemanticTier:
         failed: BaseException | None = None
         for start in range(0, len(items), STORE_CHUNK):
             try:
-                self._store_chunk(items[start:start + STORE_CHUNK])
+                self._store_chunk(items[start : start + STORE_CHUNK])
             except Exception as exc:  # noqa: BLE001 - later chunks still get their vectors
                 failed = failed or exc
         if failed is not None:
@@ -520,8 +548,10 @@ class SemanticTier:
         # scope's add: leave such rows out here, as put() would lose only that one.
         usable = np.isfinite(vectors).all(axis=1) & (np.einsum("ij,ij->i", vectors, vectors) > 0)
         if not usable.all():
-            log.warning("dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
-                        int((~usable).sum()))
+            log.warning(
+                "dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
+                int((~usable).sum()),
+            )
         by_scope: dict[str, list[tuple[int, _Entry, int]]] = {}  # scope -> (vid, entry, row of vectors)
         failed: BaseException | None = None
         with self._lock:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 
 #: What a leader produces: (response, stored bytes or None).
 Outcome = tuple[Any, "bytes | None"]

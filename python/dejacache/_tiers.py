@@ -13,7 +13,8 @@ twice.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from ._codec import encode
 from ._controls import Controls
@@ -39,8 +40,9 @@ class Tier(Protocol):
         """``(hit or None, memo)``."""
         ...
 
-    def keep(self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool,
-             memo: Any) -> None:
+    def keep(
+        self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool, memo: Any
+    ) -> None:
         """Keeps an answer just written to the exact tier (``stored`` False: it was not)."""
         ...
 
@@ -78,8 +80,9 @@ class SemanticStage:
             log.warning("dejacache: semantic lookup failed, treating it as a miss: %r", exc)
             return None, None
 
-    def keep(self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool,
-             memo: Any) -> None:
+    def keep(
+        self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool, memo: Any
+    ) -> None:
         if not stored:
             return
         try:
@@ -137,8 +140,9 @@ class LowerLevel:
     def find(self, request: Any, key: str, ctl: Controls, now: float) -> tuple[Hit | None, Any]:
         return self.cache.get(request, cache=lower_controls(ctl, write=False)), None
 
-    def keep(self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool,
-             memo: Any) -> None:
+    def keep(
+        self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool, memo: Any
+    ) -> None:
         self.cache.put(request, response, cache=lower_controls(ctl, write=True), meta=meta)
 
     def keep_many(self, items: Sequence[Kept]) -> None:
@@ -192,8 +196,9 @@ class Tiers:
             if stored and memo is not None:
                 tier.keep(request, key, ctl, hit.response, hit.meta, stored, memo)
 
-    def keep(self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool,
-             memos: list | None) -> None:
+    def keep(
+        self, request: Any, key: str, ctl: Controls, response: Any, meta: dict | None, stored: bool, memos: list | None
+    ) -> None:
         for i, tier in enumerate(self.tiers):
             tier.keep(request, key, ctl, response, meta, stored, memos[i] if memos else None)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import operator
 from typing import Any, NamedTuple
+
 from ._errors import UsageError
-
-
 
 
 class Counts(NamedTuple):
@@ -110,8 +109,16 @@ def fields_seen(usage: Any) -> list[str]:
     return sorted(k for k in names if not k.startswith("_") and getattr(usage, k, None) is not None)
 
 
-def _checked(prompt: int, cached: int, written: int, written_1h: int, completion: int,
-             reasoning: int, total: int | None, split_known: bool) -> Counts:
+def _checked(
+    prompt: int,
+    cached: int,
+    written: int,
+    written_1h: int,
+    completion: int,
+    reasoning: int,
+    total: int | None,
+    split_known: bool,
+) -> Counts:
     if cached + written > prompt:
         raise UsageError(
             f"usage says {cached} cached + {written} cache-write tokens but only {prompt} prompt tokens; "
@@ -253,12 +260,30 @@ def _anthropic_iterations(usage: Any, iterations: Any) -> Counts:
 
 
 def _gemini(usage: Any) -> Counts:
-    camel = _get(usage, "promptTokenCount") is not None or _get(usage, "candidatesTokenCount") is not None \
+    camel = (
+        _get(usage, "promptTokenCount") is not None
+        or _get(usage, "candidatesTokenCount") is not None
         or _get(usage, "totalTokenCount") is not None
-    names = (("promptTokenCount", "toolUsePromptTokenCount", "cachedContentTokenCount", "candidatesTokenCount",
-              "thoughtsTokenCount", "totalTokenCount") if camel else
-             ("prompt_token_count", "tool_use_prompt_token_count", "cached_content_token_count",
-              "candidates_token_count", "thoughts_token_count", "total_token_count"))
+    )
+    names = (
+        (
+            "promptTokenCount",
+            "toolUsePromptTokenCount",
+            "cachedContentTokenCount",
+            "candidatesTokenCount",
+            "thoughtsTokenCount",
+            "totalTokenCount",
+        )
+        if camel
+        else (
+            "prompt_token_count",
+            "tool_use_prompt_token_count",
+            "cached_content_token_count",
+            "candidates_token_count",
+            "thoughts_token_count",
+            "total_token_count",
+        )
+    )
     p, tool, c, out, th = (_n(_get(usage, k), k) for k in names[:5])
     tot = _total(usage, names[5])
     # Gemini counts thoughts beside the candidates; OpenAI's completion_tokens include reasoning.
@@ -282,11 +307,16 @@ _READERS = {
     "bedrock": _bedrock,
 }
 _PROVIDER_FAMILY = {
-    "openai": "openai", "azure": "openai", "text-completion-openai": "openai",
+    "openai": "openai",
+    "azure": "openai",
+    "text-completion-openai": "openai",
     "deepseek": "deepseek",
     "anthropic": "anthropic",
-    "gemini": "gemini", "vertex_ai": "gemini", "google": "gemini",
-    "bedrock": "bedrock", "bedrock_converse": "bedrock",
+    "gemini": "gemini",
+    "vertex_ai": "gemini",
+    "google": "gemini",
+    "bedrock": "bedrock",
+    "bedrock_converse": "bedrock",
 }
 
 
@@ -311,8 +341,14 @@ def _detect(usage: Any) -> str | None:
         ):
             return "openai_responses"
         return "anthropic"
-    for name in ("promptTokenCount", "prompt_token_count", "candidatesTokenCount", "candidates_token_count",
-                 "totalTokenCount", "total_token_count"):
+    for name in (
+        "promptTokenCount",
+        "prompt_token_count",
+        "candidatesTokenCount",
+        "candidates_token_count",
+        "totalTokenCount",
+        "total_token_count",
+    ):
         if _get(usage, name) is not None:
             return "gemini"
     if _get(usage, "inputTokens") is not None or _get(usage, "outputTokens") is not None:
@@ -325,8 +361,10 @@ def _detect(usage: Any) -> str | None:
 def read_counts(usage: Any, provider: str | None = None) -> Counts:
     """The token counts of ``usage`` (a dict or an SDK object) from any supported provider."""
     if usage is None:
-        raise UsageError("no usage to read (the response carries none; streamed responses need "
-                         "stream_options={'include_usage': True} on OpenAI)")
+        raise UsageError(
+            "no usage to read (the response carries none; streamed responses need "
+            "stream_options={'include_usage': True} on OpenAI)"
+        )
     if isinstance(usage, (str, bytes, int, float, list, tuple)):
         raise UsageError(f"usage must be a dict or an SDK usage object, not {type(usage).__name__}")
     usage = fields(usage)

@@ -80,12 +80,15 @@ def _identify(client: Any) -> tuple[str, bool]:
 
 def _method(endpoint: Any, ctx: WrapContext, original: Any, streams: Any, is_async: bool) -> Any:
     if is_async:
+
         async def acreate(**kwargs: Any) -> Any:
             return await create_async(endpoint, ctx, original, streams, kwargs)
+
         return functools.wraps(original)(acreate)
 
     def create(**kwargs: Any) -> Any:
         return create_sync(endpoint, ctx, original, streams, kwargs)
+
     return functools.wraps(original)(create)
 
 
@@ -93,12 +96,15 @@ def _embeddings_method(ctx: WrapContext, original: Any, is_async: bool) -> Any:
     from .providers._openai import embeddings_async, embeddings_sync
 
     if is_async:
+
         async def acreate(**kwargs: Any) -> Any:
             return await embeddings_async(ctx, original, kwargs)
+
         return functools.wraps(original)(acreate)
 
     def create(**kwargs: Any) -> Any:
         return embeddings_sync(ctx, original, kwargs)
+
     return functools.wraps(original)(create)
 
 
@@ -159,54 +165,109 @@ def wrap(
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
         raise ValueError(f"namespace must be a non-empty string or None, not {namespace!r}")
     sdk, is_async = _identify(client)
-    options = {"namespace": namespace, "scope_by_api_key": bool(scope_by_api_key),
-               "replay_chunk_chars": replay_chunk_chars, "stream_usage": bool(stream_usage)}
+    options = {
+        "namespace": namespace,
+        "scope_by_api_key": bool(scope_by_api_key),
+        "replay_chunk_chars": replay_chunk_chars,
+        "stream_usage": bool(stream_usage),
+    }
     c: Any = client
     if sdk == "openai":
         from .providers import _openai as mod
 
-        ctx = WrapContext(cache, "openai:" + str(c.base_url), str(c.base_url), namespace, c.api_key, bool(scope_by_api_key),
-                          replay_chunk_chars, bool(stream_usage), mod.OMIT_TYPES, options)
+        ctx = WrapContext(
+            cache,
+            "openai:" + str(c.base_url),
+            str(c.base_url),
+            namespace,
+            c.api_key,
+            bool(scope_by_api_key),
+            replay_chunk_chars,
+            bool(stream_usage),
+            mod.OMIT_TYPES,
+            options,
+        )
         streams = mod.STREAMS
         completions = c.chat.completions
-        raw_chat = Passthrough(completions.with_raw_response, create=raw_method(
-            mod.CHAT, ctx, completions.with_raw_response.create, mod.raw_chat_answers(c), is_async))
-        chat = Passthrough(c.chat, completions=Passthrough(
-            completions,
-            with_raw_response=raw_chat,
-            create=_method(mod.CHAT, ctx, completions.create, streams, is_async),
-            stream=helper_method(mod.CHAT_STREAM, mod.CHAT, ctx, completions.stream, completions.create, streams,
-                                 is_async),
-            parse=helper_method(mod.CHAT_PARSE, mod.CHAT, ctx, completions.parse, completions.create, streams,
-                                is_async)))
+        raw_chat = Passthrough(
+            completions.with_raw_response,
+            create=raw_method(mod.CHAT, ctx, completions.with_raw_response.create, mod.raw_chat_answers(c), is_async),
+        )
+        chat = Passthrough(
+            c.chat,
+            completions=Passthrough(
+                completions,
+                with_raw_response=raw_chat,
+                create=_method(mod.CHAT, ctx, completions.create, streams, is_async),
+                stream=helper_method(
+                    mod.CHAT_STREAM, mod.CHAT, ctx, completions.stream, completions.create, streams, is_async
+                ),
+                parse=helper_method(
+                    mod.CHAT_PARSE, mod.CHAT, ctx, completions.parse, completions.create, streams, is_async
+                ),
+            ),
+        )
         overrides = {
             "chat": chat,
-            "completions": Passthrough(c.completions, create=_method(
-                mod.COMPLETIONS, ctx, c.completions.create, streams, is_async)),
+            "completions": Passthrough(
+                c.completions, create=_method(mod.COMPLETIONS, ctx, c.completions.create, streams, is_async)
+            ),
             "embeddings": Passthrough(c.embeddings, create=_embeddings_method(ctx, c.embeddings.create, is_async)),
             "responses": Passthrough(
                 c.responses,
                 create=_method(mod.RESPONSES, ctx, c.responses.create, streams, is_async),
-                stream=helper_method(mod.RESPONSES_STREAM, mod.RESPONSES, ctx, c.responses.stream, c.responses.create,
-                                     streams, is_async),
-                parse=helper_method(mod.RESPONSES_PARSE, mod.RESPONSES, ctx, c.responses.parse, c.responses.create,
-                                    streams, is_async)),
+                stream=helper_method(
+                    mod.RESPONSES_STREAM, mod.RESPONSES, ctx, c.responses.stream, c.responses.create, streams, is_async
+                ),
+                parse=helper_method(
+                    mod.RESPONSES_PARSE, mod.RESPONSES, ctx, c.responses.parse, c.responses.create, streams, is_async
+                ),
+            ),
             "with_raw_response": _raw_root(c, chat=Passthrough(c.with_raw_response.chat, completions=raw_chat)),
         }
     else:
         from .providers import _anthropic as amod
 
-        ctx = WrapContext(cache, "anthropic:" + str(c.base_url), str(c.base_url), namespace, c.api_key or c.auth_token,
-                          bool(scope_by_api_key), replay_chunk_chars, bool(stream_usage), amod.OMIT_TYPES, options)
-        raw_messages = Passthrough(c.messages.with_raw_response, create=raw_method(
-            amod.MESSAGES, ctx, c.messages.with_raw_response.create, amod.raw_messages_answers(c, is_async),
-            is_async))
-        overrides = {"with_raw_response": _raw_root(c, messages=raw_messages), "messages": Passthrough(
-            c.messages,
-            with_raw_response=raw_messages,
-            create=_method(amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async),
-            stream=helper_method(amod.MESSAGES_STREAM, amod.MESSAGES, ctx, c.messages.stream, c.messages.create,
-                                 amod.STREAMS, is_async),
-            parse=helper_method(amod.MESSAGES_PARSE, amod.MESSAGES, ctx, c.messages.parse, c.messages.create,
-                                amod.STREAMS, is_async))}
+        ctx = WrapContext(
+            cache,
+            "anthropic:" + str(c.base_url),
+            str(c.base_url),
+            namespace,
+            c.api_key or c.auth_token,
+            bool(scope_by_api_key),
+            replay_chunk_chars,
+            bool(stream_usage),
+            amod.OMIT_TYPES,
+            options,
+        )
+        raw_messages = Passthrough(
+            c.messages.with_raw_response,
+            create=raw_method(
+                amod.MESSAGES,
+                ctx,
+                c.messages.with_raw_response.create,
+                amod.raw_messages_answers(c, is_async),
+                is_async,
+            ),
+        )
+        overrides = {
+            "with_raw_response": _raw_root(c, messages=raw_messages),
+            "messages": Passthrough(
+                c.messages,
+                with_raw_response=raw_messages,
+                create=_method(amod.MESSAGES, ctx, c.messages.create, amod.STREAMS, is_async),
+                stream=helper_method(
+                    amod.MESSAGES_STREAM,
+                    amod.MESSAGES,
+                    ctx,
+                    c.messages.stream,
+                    c.messages.create,
+                    amod.STREAMS,
+                    is_async,
+                ),
+                parse=helper_method(
+                    amod.MESSAGES_PARSE, amod.MESSAGES, ctx, c.messages.parse, c.messages.create, amod.STREAMS, is_async
+                ),
+            ),
+        }
     return WrappedClient(client, _dejacache_context=ctx, **overrides)  # type: ignore[return-value]

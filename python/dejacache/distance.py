@@ -26,7 +26,8 @@ raises ``ValueError``; non-numeric input raises ``TypeError``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,8 +47,7 @@ def _as_kernel_arrays(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
         if x.ndim not in (1, 2):
             # Checked here because np.ascontiguousarray turns a 0-D array into a 1-D one.
             raise ValueError(
-                f"expected 1-D vectors or 2-D (n, dim) batches, got shapes {a.shape} and {b.shape}: "
-                "reshape the inputs"
+                f"expected 1-D vectors or 2-D (n, dim) batches, got shapes {a.shape} and {b.shape}: reshape the inputs"
             )
     if a.dtype == b.dtype and a.dtype in _KERNEL_DTYPES:
         return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("=")), np.ascontiguousarray(

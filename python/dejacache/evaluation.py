@@ -26,7 +26,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,9 @@ class Cosine(Evaluator):
     def evaluate(self, query: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
         sim = candidate.get("similarity")
         if sim is None:
-            sim = float(np.dot(np.asarray(query["embedding"], np.float32), np.asarray(candidate["embedding"], np.float32)))
+            sim = float(
+                np.dot(np.asarray(query["embedding"], np.float32), np.asarray(candidate["embedding"], np.float32))
+            )
         return _unit(sim)
 
 
@@ -104,12 +107,35 @@ class ExactMatch(Evaluator):
         return 1.0 if query["text"] == candidate["text"] else 0.0
 
 
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty".split()) if w != "_"}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
-                      "ninety": "90", "hundred": "1e2", "thousand": "1e3", "million": "1e6", "billion": "1e9",
-                      "trillion": "1e12", "third": "3", "fourth": "4", "fifth": "5", "twice": "2", "dozen": "12"})
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+    if w != "_"
+}
+_NUMBER_WORDS.update(
+    {
+        "thirty": "30",
+        "forty": "40",
+        "fifty": "50",
+        "sixty": "60",
+        "seventy": "70",
+        "eighty": "80",
+        "ninety": "90",
+        "hundred": "1e2",
+        "thousand": "1e3",
+        "million": "1e6",
+        "billion": "1e9",
+        "trillion": "1e12",
+        "third": "3",
+        "fourth": "4",
+        "fifth": "5",
+        "twice": "2",
+        "dozen": "12",
+    }
+)
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 
 

@@ -12,7 +12,8 @@ of them. A plain callable ``candidates -> candidate`` works too.
 from __future__ import annotations
 
 import random as _random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["First", "RandomChoice", "TemperatureSoftmax", "first", "random", "temperature_softmax"]
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
 from ._errors import PreprocessError
 
 #: What replaces the embedded text in the request's scope. NULs keep it from colliding with text.
@@ -71,8 +73,6 @@ __all__ = [
     "last_content_without_prompt",
     "last_content_without_template",
 ]
-
-
 
 
 class Extraction(NamedTuple):
@@ -290,8 +290,9 @@ class ConcatAllQueries(Preprocessor):
     """
 
     def __init__(self, context_len: int | None = None, skip_roles: Iterable[str] = ("system", "assistant")):
-        if context_len is not None and (isinstance(context_len, bool) or not isinstance(context_len, int)
-                                        or context_len < 1):
+        if context_len is not None and (
+            isinstance(context_len, bool) or not isinstance(context_len, int) or context_len < 1
+        ):
             raise ValueError(f"context_len must be a whole number >= 1 or None (all messages), not {context_len!r}")
         skip = [skip_roles] if isinstance(skip_roles, str) else list(skip_roles)
         if not all(isinstance(r, str) for r in skip):
@@ -561,8 +562,17 @@ def extract(preprocess: Any, request: Any) -> Extraction:
 
 # -- text normalisation before embedding ---------------------------------------------------------
 
-_CONTRACTIONS = {"won't": "will not", "can't": "cannot", "n't": " not", "'re": " are", "'s": " is", "'m": " am",
-                 "'ll": " will", "'ve": " have", "'d": " would"}
+_CONTRACTIONS = {
+    "won't": "will not",
+    "can't": "cannot",
+    "n't": " not",
+    "'re": " are",
+    "'s": " is",
+    "'m": " am",
+    "'ll": " will",
+    "'ve": " have",
+    "'d": " would",
+}
 _CONTRACTION = re.compile(r"(won't|can't|n't|'re|'s|'m|'ll|'ve|'d)\b", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 

@@ -10,7 +10,9 @@ pub(crate) fn int_in(name: &str, value: &Bound<'_, PyAny>, lo: u64, hi: u64) -> 
     let out_of_range = || {
         PyValueError::new_err(format!(
             "{name} must be at least {lo} and at most {hi} (an integer), got {}",
-            value.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())
+            value
+                .repr()
+                .map_or_else(|_| "?".to_owned(), |r| r.to_string())
         ))
     };
     let v: i128 = match value.extract() {
@@ -25,7 +27,12 @@ pub(crate) fn int_in(name: &str, value: &Bound<'_, PyAny>, lo: u64, hi: u64) -> 
 }
 
 /// `int_in` as a usize (its `hi` capped at usize::MAX).
-pub(crate) fn usize_in(name: &str, value: &Bound<'_, PyAny>, lo: usize, hi: usize) -> PyResult<usize> {
+pub(crate) fn usize_in(
+    name: &str,
+    value: &Bound<'_, PyAny>,
+    lo: usize,
+    hi: usize,
+) -> PyResult<usize> {
     Ok(int_in(name, value, lo as u64, hi as u64)? as usize)
 }
 

@@ -10,8 +10,8 @@ use half::f16;
 use numpy::ndarray::Array2;
 use numpy::npyffi::NPY_TYPES;
 use numpy::{
-    Element, IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
-    PyUntypedArray, PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
+    PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
@@ -38,9 +38,13 @@ fn kernel_dtype(x: &Bound<'_, PyAny>) -> Option<c_int> {
     }
     let dtype = x.dtype();
     let num = dtype.num();
-    let kernel = [NPY_TYPES::NPY_FLOAT, NPY_TYPES::NPY_HALF, NPY_TYPES::NPY_BYTE]
-        .iter()
-        .any(|&t| t as c_int == num);
+    let kernel = [
+        NPY_TYPES::NPY_FLOAT,
+        NPY_TYPES::NPY_HALF,
+        NPY_TYPES::NPY_BYTE,
+    ]
+    .iter()
+    .any(|&t| t as c_int == num);
     (kernel && dtype.is_native_byteorder() != Some(false)).then_some(num)
 }
 
@@ -50,7 +54,12 @@ fn take<'py, T: Element>(
     b: &Bound<'py, PyAny>,
 ) -> Option<(PyReadonlyArrayDyn<'py, T>, PyReadonlyArrayDyn<'py, T>)> {
     // SAFETY: `kernel_dtype` checked that both are numpy arrays whose dtype is T's.
-    let (a, b) = unsafe { (a.cast_unchecked::<PyArrayDyn<T>>(), b.cast_unchecked::<PyArrayDyn<T>>()) };
+    let (a, b) = unsafe {
+        (
+            a.cast_unchecked::<PyArrayDyn<T>>(),
+            b.cast_unchecked::<PyArrayDyn<T>>(),
+        )
+    };
     Some((a.try_readonly().ok()?, b.try_readonly().ok()?))
 }
 
@@ -96,7 +105,11 @@ where
     })
 }
 
-fn distance<'py>(metric: Metric, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+fn distance<'py>(
+    metric: Metric,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     let py = a.py();
     let not_implemented = || Ok(py.NotImplemented().into_bound(py));
     let num = match (kernel_dtype(a), kernel_dtype(b)) {
@@ -120,19 +133,28 @@ fn distance<'py>(metric: Metric, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -
 
 /// Cosine similarity of C-contiguous arrays of one kernel dtype; NotImplemented otherwise.
 #[pyfunction]
-pub(crate) fn distance_cosine<'py>(a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn distance_cosine<'py>(
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     distance(Metric::Cosine, a, b)
 }
 
 /// Inner product of C-contiguous arrays of one kernel dtype; NotImplemented otherwise.
 #[pyfunction]
-pub(crate) fn distance_dot<'py>(a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn distance_dot<'py>(
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     distance(Metric::Dot, a, b)
 }
 
 /// Squared L2 distance of C-contiguous arrays of one kernel dtype; NotImplemented otherwise.
 #[pyfunction]
-pub(crate) fn distance_l2<'py>(a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn distance_l2<'py>(
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     distance(Metric::L2, a, b)
 }
 

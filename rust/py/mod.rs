@@ -1,8 +1,8 @@
 //! Python bindings: argument conversion, GIL release, error mapping. No cache logic lives here.
 
+mod args;
 mod distance;
 mod entry_store;
-mod args;
 mod errors;
 mod hashing;
 mod request_key;

@@ -133,7 +133,8 @@ impl VectorIndex {
             kind: Kind::parse(kind).map_err(to_py)?,
             dtype: Dtype::parse(dtype).map_err(to_py)?,
             m: opt_usize_in("M", M, 2, 256)?.unwrap_or(16),
-            ef_construction: opt_usize_in("ef_construction", ef_construction, 1, MAX_EF)?.unwrap_or(200),
+            ef_construction: opt_usize_in("ef_construction", ef_construction, 1, MAX_EF)?
+                .unwrap_or(200),
             ef_search: opt_usize_in("ef_search", ef_search, 1, MAX_EF)?.unwrap_or(64),
         };
         Ok(VectorIndex {
@@ -234,7 +235,8 @@ impl VectorIndex {
     /// Writes the index to `path` atomically (temporary file, fsync, rename).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         no_panic("VectorIndex.save", || {
-            py.detach(|| persist::save(&self.inner, &path)).map_err(to_py)
+            py.detach(|| persist::save(&self.inner, &path))
+                .map_err(to_py)
         })
     }
 
@@ -263,7 +265,9 @@ impl VectorIndex {
             Err(e) => return Err(e), // not an int: TypeError
         };
         self.inner.check_mapped().map_err(to_py)?;
-        no_panic("VectorIndex.contains", || Ok(self.inner.contains(ns(namespace), id)))
+        no_panic("VectorIndex.contains", || {
+            Ok(self.inner.contains(ns(namespace), id))
+        })
     }
 
     fn __contains__(&self, id: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -271,7 +275,9 @@ impl VectorIndex {
             return Ok(false);
         };
         self.inner.check_mapped().map_err(to_py)?;
-        no_panic("VectorIndex.__contains__", || Ok(self.inner.contains(DEFAULT_NAMESPACE, id)))
+        no_panic("VectorIndex.__contains__", || {
+            Ok(self.inner.contains(DEFAULT_NAMESPACE, id))
+        })
     }
 
     /// Vectors in all namespaces.

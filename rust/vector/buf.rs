@@ -60,7 +60,9 @@ impl<T: Pod> Buf<T> {
     pub fn mapped(map: &Arc<Mmap>, offset: usize, len: usize) -> Option<Self> {
         let bytes = len.checked_mul(std::mem::size_of::<T>())?;
         let end = offset.checked_add(bytes)?;
-        if end > map.len() || !(map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<T>()) {
+        if end > map.len()
+            || !(map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<T>())
+        {
             return None;
         }
         Some(Buf::Mapped {

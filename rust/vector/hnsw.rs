@@ -204,11 +204,20 @@ impl Graph {
                 // loading its link list now.
                 if level == 0 {
                     if let Some(Reverse(next)) = candidates.peek() {
-                        prefetch(self.level0.as_ptr().wrapping_add(next.slot as usize * (self.m0 + 1)));
+                        prefetch(
+                            self.level0
+                                .as_ptr()
+                                .wrapping_add(next.slot as usize * (self.m0 + 1)),
+                        );
                     }
                 }
                 fresh.clear();
-                fresh.extend(self.links(c.slot, level).iter().copied().filter(|&nb| visited.insert(nb)));
+                fresh.extend(
+                    self.links(c.slot, level)
+                        .iter()
+                        .copied()
+                        .filter(|&nb| visited.insert(nb)),
+                );
                 for &nb in fresh.iter().take(PREFETCH_AHEAD) {
                     prefetch_row(rows, nb, on_codes);
                 }
@@ -242,7 +251,10 @@ impl Graph {
         }
         let walk = |slot| rows.walk_dist(q, slot);
         let (cur, cur_d) = self.greedy(&walk, self.entry, walk(self.entry), self.max_level, 1);
-        let entry = Scored { dist: cur_d, slot: cur };
+        let entry = Scored {
+            dist: cur_d,
+            slot: cur,
+        };
         let mut found = self.search_level(rows, &walk, entry, ef.max(k), 0, true, rows.nav);
         if rows.nav {
             // The walk ranked by codes; the answer is ranked by the f32 rows, fetched all at
@@ -299,7 +311,9 @@ impl Graph {
         // Small graphs are built one node at a time: a batch would be most of the graph.
         const SEQUENTIAL_UNTIL: u32 = 2048;
         let mut next = slots.start;
-        while next < slots.end && (threads <= 1 || next < SEQUENTIAL_UNTIL || self.entry == NO_ENTRY) {
+        while next < slots.end
+            && (threads <= 1 || next < SEQUENTIAL_UNTIL || self.entry == NO_ENTRY)
+        {
             self.insert(rows, next);
             next += 1;
         }
@@ -324,7 +338,8 @@ impl Graph {
                 }
             }
             requests.sort_unstable();
-            let groups: Vec<&[(usize, u32, u32)]> = requests.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).collect();
+            let groups: Vec<&[(usize, u32, u32)]> =
+                requests.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).collect();
             let this = &*self;
             let merged = parallel_map(threads, groups.len(), |g| {
                 let (lc, target, _) = groups[g][0];
@@ -340,11 +355,23 @@ impl Graph {
 
     /// Links of a new node at each of its levels (index = level): chosen among the
     /// ef_construction nearest nodes of the graph and the `earlier` nodes of its batch.
-    fn choose_links(&self, rows: &Rows, slot: u32, level: usize, earlier: &[(u32, usize)]) -> Vec<Vec<u32>> {
+    fn choose_links(
+        &self,
+        rows: &Rows,
+        slot: u32,
+        level: usize,
+        earlier: &[(u32, usize)],
+    ) -> Vec<Vec<u32>> {
         // f32 rows with codes walk on the codes (a quarter of the memory traffic) and choose
         // links on exact distances of what the walk found.
         let exact = |other| rows.dist_slots(slot, other);
-        let walk = |other| if rows.nav { rows.code_dist_slots(slot, other) } else { exact(other) };
+        let walk = |other| {
+            if rows.nav {
+                rows.code_dist_slots(slot, other)
+            } else {
+                exact(other)
+            }
+        };
         let (mut cur, mut cur_d) = (self.entry, walk(self.entry));
         if self.max_level > level {
             (cur, cur_d) = self.greedy(&walk, cur, cur_d, self.max_level, level + 1);
@@ -352,8 +379,19 @@ impl Graph {
         let mut links = vec![Vec::new(); level + 1];
         for lc in (0..=level).rev() {
             let mut cands = if lc <= self.max_level {
-                let entry = Scored { dist: cur_d, slot: cur };
-                let mut w = self.search_level(rows, &walk, entry, self.ef_construction, lc, false, rows.nav);
+                let entry = Scored {
+                    dist: cur_d,
+                    slot: cur,
+                };
+                let mut w = self.search_level(
+                    rows,
+                    &walk,
+                    entry,
+                    self.ef_construction,
+                    lc,
+                    false,
+                    rows.nav,
+                );
                 cur = w[0].slot;
                 cur_d = w[0].dist;
                 if rows.nav {
@@ -364,7 +402,15 @@ impl Graph {
             } else {
                 Vec::new()
             };
-            cands.extend(earlier.iter().filter(|&&(_, l)| l >= lc).map(|&(o, _)| Scored { dist: exact(o), slot: o }));
+            cands.extend(
+                earlier
+                    .iter()
+                    .filter(|&&(_, l)| l >= lc)
+                    .map(|&(o, _)| Scored {
+                        dist: exact(o),
+                        slot: o,
+                    }),
+            );
             cands.sort_unstable();
             links[lc] = self.select(rows, &cands, self.m);
         }
@@ -381,7 +427,13 @@ impl Graph {
         if all.len() <= cap {
             return all;
         }
-        let mut cands: Vec<Scored> = all.iter().map(|&x| Scored { dist: rows.dist_slots(target, x), slot: x }).collect();
+        let mut cands: Vec<Scored> = all
+            .iter()
+            .map(|&x| Scored {
+                dist: rows.dist_slots(target, x),
+                slot: x,
+            })
+            .collect();
         cands.sort_unstable();
         self.select(rows, &cands, cap)
     }
@@ -395,7 +447,11 @@ impl Graph {
             return;
         }
         // Links are chosen on exact distances; only searches walk on codes.
-        for (lc, chosen) in self.choose_links(rows, slot, level, &[]).into_iter().enumerate() {
+        for (lc, chosen) in self
+            .choose_links(rows, slot, level, &[])
+            .into_iter()
+            .enumerate()
+        {
             self.set_links(slot, lc, &chosen);
             let cap = if lc == 0 { self.m0 } else { self.m };
             for &nb in &chosen {
@@ -436,7 +492,11 @@ impl Graph {
             self.level0.len() * 4 + self.levels.len()
         };
         // 40: the map entry (key, Vec header) and its control byte, rounded
-        l0 + self.upper.values().map(|v| v.capacity() * 4 + 40).sum::<usize>()
+        l0 + self
+            .upper
+            .values()
+            .map(|v| v.capacity() * 4 + 40)
+            .sum::<usize>()
     }
 
     /// Checks a graph read from a file against the rows, so that searches cannot index out of
@@ -546,6 +606,9 @@ fn parallel_map<T: Send>(threads: usize, n: usize, f: impl Fn(usize) -> T + Sync
             .map(|lo| sc.spawn(move || (lo..(lo + per).min(n)).map(f).collect::<Vec<T>>()))
             .collect();
         // A panic in a worker is a bug; re-raise it here rather than lose part of the batch.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     })
 }

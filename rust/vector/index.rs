@@ -70,7 +70,10 @@ impl VectorIndex {
     }
 
     pub(crate) fn from_parts(cfg: Config, spaces: HashMap<String, Namespace>) -> Self {
-        let spaces = spaces.into_iter().map(|(k, v)| (k, Arc::new(RwLock::new(v)))).collect();
+        let spaces = spaces
+            .into_iter()
+            .map(|(k, v)| (k, Arc::new(RwLock::new(v))))
+            .collect();
         VectorIndex {
             cfg,
             spaces: RwLock::new(spaces),
@@ -162,7 +165,9 @@ impl VectorIndex {
             let shared = self.shared(namespace).unwrap_or_else(|| {
                 let mut spaces = self.spaces.write();
                 let entry = spaces.entry(namespace.to_string());
-                entry.or_insert_with(|| Arc::new(RwLock::new(Namespace::new(&self.cfg, seed)))).clone()
+                entry
+                    .or_insert_with(|| Arc::new(RwLock::new(Namespace::new(&self.cfg, seed))))
+                    .clone()
             });
             let mut space = shared.write();
             if space.retired {
@@ -182,7 +187,12 @@ impl VectorIndex {
     /// Handles of every namespace, taken under the map lock and released, so that slow work on
     /// one namespace never holds the map lock.
     fn all_shared(&self) -> Vec<(String, Shared)> {
-        let mut all: Vec<(String, Shared)> = self.spaces.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut all: Vec<(String, Shared)> = self
+            .spaces
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
     }
@@ -204,7 +214,10 @@ impl VectorIndex {
         if emptied {
             // Lock order everywhere: map, then namespace. Re-check: an add may have come first.
             let mut spaces = self.spaces.write();
-            if spaces.get(namespace).is_some_and(|cur| Arc::ptr_eq(cur, &shared)) {
+            if spaces
+                .get(namespace)
+                .is_some_and(|cur| Arc::ptr_eq(cur, &shared))
+            {
                 let mut space = shared.write();
                 if space.rows.live() == 0 {
                     space.retired = true;
@@ -299,12 +312,16 @@ impl VectorIndex {
     }
 
     pub fn contains(&self, namespace: &str, id: u64) -> bool {
-        self.shared(namespace).is_some_and(|s| s.read().rows.contains(id))
+        self.shared(namespace)
+            .is_some_and(|s| s.read().rows.contains(id))
     }
 
     /// Live vectors in all namespaces.
     pub fn len(&self) -> usize {
-        self.all_shared().iter().map(|(_, s)| s.read().rows.live()).sum()
+        self.all_shared()
+            .iter()
+            .map(|(_, s)| s.read().rows.live())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -319,7 +336,10 @@ impl VectorIndex {
     /// Names of the namespaces holding at least one vector, sorted.
     pub fn namespaces(&self) -> Vec<String> {
         let all = self.all_shared();
-        all.into_iter().filter(|(_, s)| s.read().rows.live() > 0).map(|(name, _)| name).collect()
+        all.into_iter()
+            .filter(|(_, s)| s.read().rows.live() > 0)
+            .map(|(name, _)| name)
+            .collect()
     }
 
     /// Bytes of memory held by vectors, ids and links (mapped file pages excluded).

@@ -170,9 +170,13 @@ fn bad_input_is_an_error_not_a_panic() {
     };
     let index = VectorIndex::new(cfg).unwrap();
     assert!(index.add("default", &[1], &[1.0, 2.0], None).is_err());
-    assert!(index.add("default", &[1], &[f32::NAN, 2.0, 3.0], None).is_err());
+    assert!(index
+        .add("default", &[1], &[f32::NAN, 2.0, 3.0], None)
+        .is_err());
     assert!(index.add("default", &[1], &[0.0, 0.0, 0.0], None).is_err());
-    assert!(index.add("default", &[NO_ID], &[1.0, 2.0, 3.0], None).is_err());
+    assert!(index
+        .add("default", &[NO_ID], &[1.0, 2.0, 3.0], None)
+        .is_err());
     assert!(index
         .search("default", &[1.0, 2.0, 3.0], 0, None, None)
         .is_err());
@@ -188,13 +192,19 @@ fn random_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     (0..n)
         .flat_map(|_| {
             let c = rng.below(40) as usize;
-            (0..dim).map(|j| centres[c * dim + j] + 0.3 * rng.unit()).collect::<Vec<_>>()
+            (0..dim)
+                .map(|j| centres[c * dim + j] + 0.3 * rng.unit())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
 
 fn recall_against_flat(index: &VectorIndex, data: &[f32], dim: usize, queries: usize) -> f64 {
-    let cfg = Config { kind: Kind::Flat, dtype: Dtype::F32, ..*index.config() };
+    let cfg = Config {
+        kind: Kind::Flat,
+        dtype: Dtype::F32,
+        ..*index.config()
+    };
     let flat = VectorIndex::new(cfg).unwrap();
     let ids: Vec<u64> = (0..(data.len() / dim) as u64).collect();
     flat.add("default", &ids, data, None).unwrap();
@@ -204,7 +214,10 @@ fn recall_against_flat(index: &VectorIndex, data: &[f32], dim: usize, queries: u
     let mut hits = 0;
     for i in 0..queries {
         let w = &want.ids[i * 10..(i + 1) * 10];
-        hits += got.ids[i * 10..(i + 1) * 10].iter().filter(|id| w.contains(id)).count();
+        hits += got.ids[i * 10..(i + 1) * 10]
+            .iter()
+            .filter(|id| w.contains(id))
+            .count();
     }
     hits as f64 / (queries * 10) as f64
 }
@@ -215,27 +228,67 @@ fn parallel_build_matches_sequential_quality_and_stays_valid() {
     let n = 6000;
     let data = random_rows(n, dim, 9);
     let ids: Vec<u64> = (0..n as u64).collect();
-    for (kind, dtype) in [(Kind::Hnsw, Dtype::F32), (Kind::Hnsw, Dtype::I8), (Kind::Auto, Dtype::F16)] {
-        let cfg = Config { dim, metric: Metric::Cosine, kind, dtype, m: 12, ef_construction: 100, ef_search: 64 };
+    for (kind, dtype) in [
+        (Kind::Hnsw, Dtype::F32),
+        (Kind::Hnsw, Dtype::I8),
+        (Kind::Auto, Dtype::F16),
+    ] {
+        let cfg = Config {
+            dim,
+            metric: Metric::Cosine,
+            kind,
+            dtype,
+            m: 12,
+            ef_construction: 100,
+            ef_search: 64,
+        };
         let seq = VectorIndex::new(cfg).unwrap();
         seq.add("default", &ids, &data, None).unwrap();
         let par = VectorIndex::new(cfg).unwrap();
         // two calls: the second batch links into an existing graph
-        par.add("default", &ids[..2500], &data[..2500 * dim], Some(3)).unwrap();
-        par.add("default", &ids[2500..], &data[2500 * dim..], Some(3)).unwrap();
-        par.namespaces_for_save()[0].1.read().graph.as_ref().unwrap().validate(n).unwrap();
-        let (rs, rp) = (recall_against_flat(&seq, &data, dim, 300), recall_against_flat(&par, &data, dim, 300));
-        assert!(rp >= 0.95 && rp >= rs - 0.02, "{kind:?} {dtype:?}: parallel {rp} sequential {rs}");
+        par.add("default", &ids[..2500], &data[..2500 * dim], Some(3))
+            .unwrap();
+        par.add("default", &ids[2500..], &data[2500 * dim..], Some(3))
+            .unwrap();
+        par.namespaces_for_save()[0]
+            .1
+            .read()
+            .graph
+            .as_ref()
+            .unwrap()
+            .validate(n)
+            .unwrap();
+        let (rs, rp) = (
+            recall_against_flat(&seq, &data, dim, 300),
+            recall_against_flat(&par, &data, dim, 300),
+        );
+        assert!(
+            rp >= 0.95 && rp >= rs - 0.02,
+            "{kind:?} {dtype:?}: parallel {rp} sequential {rs}"
+        );
     }
 }
 
 #[test]
 fn a_held_namespace_lock_does_not_block_other_namespaces() {
-    let cfg = Config { dim: 2, metric: Metric::L2, kind: Kind::Flat, dtype: Dtype::F32, m: 16, ef_construction: 200, ef_search: 64 };
+    let cfg = Config {
+        dim: 2,
+        metric: Metric::L2,
+        kind: Kind::Flat,
+        dtype: Dtype::F32,
+        m: 16,
+        ef_construction: 200,
+        ef_search: 64,
+    };
     let index = VectorIndex::new(cfg).unwrap();
     index.add("a", &[1], &[0.0, 0.0], None).unwrap();
     index.add("b", &[2], &[1.0, 1.0], None).unwrap();
-    let a = index.namespaces_for_save().into_iter().find(|(n, _)| n == "a").unwrap().1;
+    let a = index
+        .namespaces_for_save()
+        .into_iter()
+        .find(|(n, _)| n == "a")
+        .unwrap()
+        .1;
     let _writing_a = a.write(); // as a long graph build in "a" would
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::scope(|s| {
@@ -251,7 +304,15 @@ fn a_held_namespace_lock_does_not_block_other_namespaces() {
 
 #[test]
 fn adds_racing_the_removal_of_an_emptied_namespace_are_never_lost() {
-    let cfg = Config { dim: 2, metric: Metric::Dot, kind: Kind::Flat, dtype: Dtype::F32, m: 16, ef_construction: 200, ef_search: 64 };
+    let cfg = Config {
+        dim: 2,
+        metric: Metric::Dot,
+        kind: Kind::Flat,
+        dtype: Dtype::F32,
+        m: 16,
+        ef_construction: 200,
+        ef_search: 64,
+    };
     let index = VectorIndex::new(cfg).unwrap();
     std::thread::scope(|s| {
         for t in 0..4u64 {

@@ -3,8 +3,8 @@
 
 use std::collections::BinaryHeap;
 
-use super::hnsw::Graph;
 use super::config::{Config, Kind};
+use super::hnsw::Graph;
 use super::rows::{Dtype, Query, Rows, Scored};
 
 /// Live rows above which kind="auto" builds a graph (measured: notes/index.md).
@@ -33,7 +33,11 @@ impl Namespace {
             rows.enable_nav();
         }
         let graph = (cfg.kind == Kind::Hnsw).then(|| Graph::new(cfg.m, cfg.ef_construction, seed));
-        Namespace { rows, graph, retired: false }
+        Namespace {
+            rows,
+            graph,
+            retired: false,
+        }
     }
 
     /// Adds rows (row-major) under ids, linking them into the graph on `threads` threads.

@@ -107,7 +107,9 @@ impl KernelElement for i8 {
     fn many(metric: Metric, query: &[i8], rows: &[i8], out: &mut [f64]) {
         let many = match metric {
             Metric::Cosine => {
-                return kernels::for_each_row(query, rows, out, |a, b| kernels::cosine_i8(a, b) as f64)
+                return kernels::for_each_row(query, rows, out, |a, b| {
+                    kernels::cosine_i8(a, b) as f64
+                })
             }
             Metric::Dot => kernels::dot_i8_many,
             Metric::L2 => kernels::l2sq_i8_many,
@@ -162,7 +164,9 @@ impl Shape {
             )));
         }
         if dim == 0 {
-            return Err(invalid("vectors have 0 dimensions: pass non-empty vectors".into()));
+            return Err(invalid(
+                "vectors have 0 dimensions: pass non-empty vectors".into(),
+            ));
         }
         let rows = |s: &[usize]| (s.len() == 2).then(|| s[0]);
         Ok(Shape {
@@ -232,7 +236,10 @@ pub fn distances_into<T: KernelElement>(
 ) -> Result<(), CoreError> {
     let dim = shape.dim;
     let (n, m) = shape.rows();
-    if a.len() != n.saturating_mul(dim) || b.len() != m.saturating_mul(dim) || Some(out.len()) != shape.out_len() {
+    if a.len() != n.saturating_mul(dim)
+        || b.len() != m.saturating_mul(dim)
+        || Some(out.len()) != shape.out_len()
+    {
         return Err(invalid(format!(
             "got {} values of a, {} of b and room for {} results; shape {shape:?} needs {}, {} and {}",
             a.len(),
@@ -251,7 +258,11 @@ pub fn distances_into<T: KernelElement>(
     } else {
         // Cosine of every pair from dot products and each vector's self-dot, computed once,
         // instead of norms again for every pair.
-        let tiled = if metric == Metric::Cosine { Metric::Dot } else { metric };
+        let tiled = if metric == Metric::Cosine {
+            Metric::Dot
+        } else {
+            metric
+        };
         // Tiles of b that stay in cache while every query of a passes over them, so b is
         // read from memory once rather than once per query.
         let tile = (TILE_BYTES / (dim * std::mem::size_of::<T>())).max(1);
@@ -262,7 +273,11 @@ pub fn distances_into<T: KernelElement>(
             }
         }
         if metric == Metric::Cosine && m > 0 {
-            let self_dots = |x: &[T]| -> Vec<f64> { x.chunks_exact(dim).map(|v| T::pair(Metric::Dot, v, v)).collect() };
+            let self_dots = |x: &[T]| -> Vec<f64> {
+                x.chunks_exact(dim)
+                    .map(|v| T::pair(Metric::Dot, v, v))
+                    .collect()
+            };
             let (na, nb) = (self_dots(xa), self_dots(xb));
             for ((va, aa), out) in xa.chunks_exact(dim).zip(&na).zip(out.chunks_exact_mut(m)) {
                 for ((vb, bb), o) in xb.chunks_exact(dim).zip(&nb).zip(out.iter_mut()) {

@@ -11,10 +11,14 @@ const METRICS: [Metric; 3] = [Metric::Cosine, Metric::Dot, Metric::L2];
 
 /// Deterministic values in [-1, 1) (an LCG), so large cases need no proptest shrinking.
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+    let mut s = seed
+        .wrapping_mul(2862933555777941757)
+        .wrapping_add(3037000493);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -62,7 +66,11 @@ fn check_all_pairs<T: KernelElement>(
         for (j, vb) in b.chunks_exact(dim).enumerate() {
             let got: f64 = out[i * m + j].into();
             let want = oracle(metric, va, vb);
-            let scale = if metric == Metric::Cosine { 1.0 } else { want.abs().max(dim as f64) };
+            let scale = if metric == Metric::Cosine {
+                1.0
+            } else {
+                want.abs().max(dim as f64)
+            };
             assert!(
                 (got - want).abs() <= tol * scale,
                 "{metric:?} n={n} m={m} dim={dim} pair ({i}, {j}): {got} vs oracle {want}"
@@ -70,13 +78,34 @@ fn check_all_pairs<T: KernelElement>(
         }
         // The same row against all of b through the one-to-many path, and b against the row.
         let mut row = vec![T::Out::default(); m];
-        distances_into(metric, &Shape::new(&[dim], &[m, dim]).unwrap(), va, b, &mut row).unwrap();
+        distances_into(
+            metric,
+            &Shape::new(&[dim], &[m, dim]).unwrap(),
+            va,
+            b,
+            &mut row,
+        )
+        .unwrap();
         let mut col = vec![T::Out::default(); m];
-        distances_into(metric, &Shape::new(&[m, dim], &[dim]).unwrap(), b, va, &mut col).unwrap();
+        distances_into(
+            metric,
+            &Shape::new(&[m, dim], &[dim]).unwrap(),
+            b,
+            va,
+            &mut col,
+        )
+        .unwrap();
         for j in 0..m {
             let (r, c, t): (f64, f64, f64) = (row[j].into(), col[j].into(), out[i * m + j].into());
-            let scale = if metric == Metric::Cosine { 1.0 } else { t.abs().max(dim as f64) };
-            assert!((r - t).abs() <= tol * scale && r == c, "{metric:?} row {i} col {j}: {r} {c} {t}");
+            let scale = if metric == Metric::Cosine {
+                1.0
+            } else {
+                t.abs().max(dim as f64)
+            };
+            assert!(
+                (r - t).abs() <= tol * scale && r == c,
+                "{metric:?} row {i} col {j}: {r} {c} {t}"
+            );
         }
     }
 }
@@ -128,7 +157,10 @@ fn a_single_pair_matches_the_oracle() {
     let (a, b) = (values(384, 9), values(384, 10));
     for metric in METRICS {
         let got = distance(metric, &a, &b).unwrap();
-        assert!((got - oracle_f32(metric, &a, &b)).abs() <= 1e-4, "{metric:?}");
+        assert!(
+            (got - oracle_f32(metric, &a, &b)).abs() <= 1e-4,
+            "{metric:?}"
+        );
     }
 }
 
@@ -143,9 +175,15 @@ fn shapes_are_checked() {
     assert!(err(Shape::new(&[2, 3], &[4])).contains("dimension mismatch"));
     assert!(err(Shape::new(&[0], &[0])).contains("0 dimensions"));
     let s = Shape::new(&[5, 3], &[3]).unwrap();
-    assert_eq!((s.rows(), s.out_len(), s.work(), s.is_pair()), ((5, 1), Some(5), 15, false));
+    assert_eq!(
+        (s.rows(), s.out_len(), s.work(), s.is_pair()),
+        ((5, 1), Some(5), 15, false)
+    );
     assert!(Shape::new(&[3], &[3]).unwrap().is_pair());
-    assert_eq!(Shape::new(&[usize::MAX, 1], &[2, 1]).unwrap().out_len(), None);
+    assert_eq!(
+        Shape::new(&[usize::MAX, 1], &[2, 1]).unwrap().out_len(),
+        None
+    );
     assert_eq!(Shape::new(&[0, 4], &[7, 4]).unwrap().out_len(), Some(0));
 }
 
@@ -167,10 +205,20 @@ fn non_finite_inputs_are_named() {
     let mut b = a;
     b[4] = f32::NAN;
     let mut out = [0.0f32; 4];
-    let msg = distances_into(Metric::L2, &shape, &a, &b, &mut out).unwrap_err().to_string();
-    assert!(msg.starts_with("b holds NaN or infinity (vector 1, component 1)"), "{msg}");
-    let msg = distance(Metric::Cosine, &b[3..], &a[3..]).unwrap_err().to_string();
-    assert!(msg.starts_with("a holds NaN or infinity (vector 0, component 1)"), "{msg}");
+    let msg = distances_into(Metric::L2, &shape, &a, &b, &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with("b holds NaN or infinity (vector 1, component 1)"),
+        "{msg}"
+    );
+    let msg = distance(Metric::Cosine, &b[3..], &a[3..])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with("a holds NaN or infinity (vector 0, component 1)"),
+        "{msg}"
+    );
     let inf = [f16::INFINITY, f16::ONE];
     assert!(distance(Metric::Dot, &inf, &inf).is_err());
 }

@@ -79,10 +79,7 @@ impl<W: Write> Out<W> {
     }
 }
 
-fn write_payload<W: Write>(
-    out: &mut Out<W>,
-    spaces: &[(String, Shared)],
-) -> std::io::Result<()> {
+fn write_payload<W: Write>(out: &mut Out<W>, spaces: &[(String, Shared)]) -> std::io::Result<()> {
     for (name, shared) in spaces {
         let ns = shared.read();
         let r = &ns.rows;
@@ -342,7 +339,11 @@ fn read_namespace(c: &mut Cursor, cfg: &Config) -> Result<(String, Namespace), &
         && want(rows.f16s.len(), is_f16, full)
         && want(rows.i8s.len(), is_i8 || nav, full)
         && want(rows.scales.len(), is_i8 || nav, n)
-        && want(rows.sqnorms.len(), (is_i8 || nav) && cfg.metric == Metric::L2, n)
+        && want(
+            rows.sqnorms.len(),
+            (is_i8 || nav) && cfg.metric == Metric::L2,
+            n,
+        )
         && rows.dead.len() == n)
     {
         return Err("array lengths do not match the row count");
@@ -386,7 +387,14 @@ fn read_namespace(c: &mut Cursor, cfg: &Config) -> Result<(String, Namespace), &
     } else {
         None
     };
-    Ok((name, Namespace { rows, graph, retired: false }))
+    Ok((
+        name,
+        Namespace {
+            rows,
+            graph,
+            retired: false,
+        },
+    ))
 }
 
 /// Reads an index saved by `save`. With `mmap`, vectors and level-0 links stay in a read-only
@@ -469,11 +477,25 @@ mod tests {
     fn resealed_damage_is_an_error_or_a_searchable_index_never_a_panic() {
         let dir = std::env::temp_dir().join(format!("dejacache-persist-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (kind, dtype) in [(Kind::Hnsw, Dtype::F32), (Kind::Hnsw, Dtype::I8), (Kind::Flat, Dtype::I8)] {
-            let cfg = Config { dim: 4, metric: Metric::L2, kind, dtype, m: 4, ef_construction: 16, ef_search: 16 };
+        for (kind, dtype) in [
+            (Kind::Hnsw, Dtype::F32),
+            (Kind::Hnsw, Dtype::I8),
+            (Kind::Flat, Dtype::I8),
+        ] {
+            let cfg = Config {
+                dim: 4,
+                metric: Metric::L2,
+                kind,
+                dtype,
+                m: 4,
+                ef_construction: 16,
+                ef_search: 16,
+            };
             let index = VectorIndex::new(cfg).unwrap();
             let ids: Vec<u64> = (0..60).collect();
-            let data: Vec<f32> = (0..240).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+            let data: Vec<f32> = (0..240)
+                .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+                .collect();
             index.add(DEFAULT_NAMESPACE, &ids, &data, None).unwrap();
             index.add("other", &ids[..5], &data[..20], None).unwrap();
             index.remove(DEFAULT_NAMESPACE, &[3, 4, 5]);
@@ -483,7 +505,9 @@ mod tests {
             let bad_path = dir.join("bad.djv");
             let mut state = 0x9E37_79B9u64;
             for _ in 0..1000 {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let mut bytes = good.clone();
                 let pos = HEADER + (state >> 33) as usize % (bytes.len() - HEADER);
                 bytes[pos] ^= 1 << ((state >> 20) % 8);
@@ -513,7 +537,8 @@ mod tests {
                 std::fs::write(&bad_path, &bytes).unwrap();
                 for mmap in [false, true] {
                     if let Ok(loaded) = load(&bad_path, mmap) {
-                        let _ = loaded.search(DEFAULT_NAMESPACE, &[0.1, 0.2, 0.3, 0.4], 5, None, None);
+                        let _ =
+                            loaded.search(DEFAULT_NAMESPACE, &[0.1, 0.2, 0.3, 0.4], 5, None, None);
                     }
                 }
             }
@@ -526,11 +551,21 @@ mod tests {
     fn a_mapped_file_changed_in_place_is_an_error() {
         let dir = std::env::temp_dir().join(format!("dejacache-mapped-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let cfg = Config { dim: 4, metric: Metric::L2, kind: Kind::Hnsw, dtype: Dtype::F32, m: 4, ef_construction: 16, ef_search: 16 };
+        let cfg = Config {
+            dim: 4,
+            metric: Metric::L2,
+            kind: Kind::Hnsw,
+            dtype: Dtype::F32,
+            m: 4,
+            ef_construction: 16,
+            ef_search: 16,
+        };
         let build = |seed: u64| {
             let index = VectorIndex::new(cfg).unwrap();
             let ids: Vec<u64> = (0..50).collect();
-            let data: Vec<f32> = (0..200).map(|i| (((i + seed) * 37) % 101) as f32 / 50.0 - 1.0).collect();
+            let data: Vec<f32> = (0..200)
+                .map(|i| (((i + seed) * 37) % 101) as f32 / 50.0 - 1.0)
+                .collect();
             index.add(DEFAULT_NAMESPACE, &ids, &data, None).unwrap();
             index
         };
@@ -553,7 +588,10 @@ mod tests {
             let Err(err) = loaded.search(DEFAULT_NAMESPACE, &q, 3, None, None) else {
                 panic!("{change}: a search of the changed file succeeded")
             };
-            assert!(err.to_string().contains("changed in place"), "{change}: {err}");
+            assert!(
+                err.to_string().contains("changed in place"),
+                "{change}: {err}"
+            );
             assert!(loaded.add(DEFAULT_NAMESPACE, &[99], &q, None).is_err());
             assert!(loaded.check_mapped().is_err());
             assert!(save(&loaded, &dir.join("c.djv")).is_err());

@@ -44,7 +44,11 @@ pub fn quantize_i8_rows(rows: &[f32], dim: usize, out: &mut [i8], scales: &mut [
     }
     debug_assert_eq!(rows.len(), out.len());
     debug_assert_eq!(rows.len(), dim * scales.len());
-    for ((row, o), s) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(dim)).zip(scales.iter_mut()) {
+    for ((row, o), s) in rows
+        .chunks_exact(dim)
+        .zip(out.chunks_exact_mut(dim))
+        .zip(scales.iter_mut())
+    {
         *s = quantize_i8(row, o);
     }
 }

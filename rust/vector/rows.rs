@@ -299,7 +299,8 @@ impl Rows {
     fn code_dist(&self, q: &Query, slot: u32) -> f32 {
         let s = slot as usize;
         let d = self.dim;
-        let ip = kernels::dot_i8(&q.i8, &self.i8s[s * d..(s + 1) * d]) as f32 * q.scale * self.scales[s];
+        let ip =
+            kernels::dot_i8(&q.i8, &self.i8s[s * d..(s + 1) * d]) as f32 * q.scale * self.scales[s];
         if self.metric == Metric::L2 {
             (q.sqnorm + self.sqnorms[s] - 2.0 * ip).max(0.0)
         } else {
@@ -348,7 +349,8 @@ impl Rows {
     pub fn code_dist_slots(&self, a: u32, b: u32) -> f32 {
         let (a, b) = (a as usize, b as usize);
         let d = self.dim;
-        let ip = kernels::dot_i8(&self.i8s[a * d..(a + 1) * d], &self.i8s[b * d..(b + 1) * d]) as f32
+        let ip = kernels::dot_i8(&self.i8s[a * d..(a + 1) * d], &self.i8s[b * d..(b + 1) * d])
+            as f32
             * self.scales[a]
             * self.scales[b];
         if self.metric == Metric::L2 {

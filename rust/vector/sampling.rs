@@ -25,7 +25,9 @@ fn check_and_argmax(scores: &[f32], temperature: f32) -> Result<usize, CoreError
         return Err(invalid("scores is empty: pass at least one score".into()));
     }
     if temperature.is_nan() {
-        return Err(invalid("temperature is NaN: pass a number (0 or less picks the maximum)".into()));
+        return Err(invalid(
+            "temperature is NaN: pass a number (0 or less picks the maximum)".into(),
+        ));
     }
     let mut best = 0;
     for (i, &s) in scores.iter().enumerate() {
@@ -39,7 +41,9 @@ fn check_and_argmax(scores: &[f32], temperature: f32) -> Result<usize, CoreError
         }
     }
     if scores[best] == f32::NEG_INFINITY {
-        return Err(invalid("every score is -inf: at least one score must be finite".into()));
+        return Err(invalid(
+            "every score is -inf: at least one score must be finite".into(),
+        ));
     }
     Ok(best)
 }
@@ -60,7 +64,11 @@ pub fn softmax(scores: &[f32], temperature: f32) -> Result<Vec<f32>, CoreError> 
     let mut total = 0.0f64;
     for (w, &s) in weights.iter_mut().zip(scores) {
         // exp(-inf) is 0, but -inf/inf is NaN: keep -inf scores at exactly 0.
-        *w = if s == f32::NEG_INFINITY { 0.0 } else { ((s as f64 - max) / t).exp() };
+        *w = if s == f32::NEG_INFINITY {
+            0.0
+        } else {
+            ((s as f64 - max) / t).exp()
+        };
         total += *w;
     }
     // total >= 1: the maximum contributes exp(0).
@@ -84,7 +92,9 @@ pub fn sample(scores: &[f32], temperature: f32, seed: Option<u64>) -> Result<usi
         None => {
             let mut bytes = [0u8; 8];
             getrandom::fill(&mut bytes).map_err(|e| {
-                invalid(format!("no entropy from the operating system ({e}): pass a seed"))
+                invalid(format!(
+                    "no entropy from the operating system ({e}): pass a seed"
+                ))
             })?;
             Xoshiro256PlusPlus::seed_from_u64(u64::from_le_bytes(bytes))
         }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from dejacache import evaluation as e
 from dejacache import postprocess as post
 from dejacache import preprocess as pre
@@ -18,6 +17,7 @@ CHAT = {"messages": [{"content": "foo1"}, {"content": "foo2"}]}
 
 
 # -- processor/test_pre.py ---------------------------------------------------------------------
+
 
 def test_last_content():
     assert pre.last_content(CHAT) == "foo2"
@@ -53,16 +53,19 @@ def test_get_openai_moderation_input():
 
 
 def test_concat_context_keeps_something_to_embed():
-    chat = [{"role": "user", "content": "What is the meaning of life? Explain it in 5 paragraphs."},
-            {"role": "system", "content": "The meaning of life is a philosophical question. " * 20},
-            {"role": "user", "content": "Shouldn't the answer be 42?"},
-            {"role": "system", "content": "The answer 42 is a reference to a famous book. " * 10}]
+    chat = [
+        {"role": "user", "content": "What is the meaning of life? Explain it in 5 paragraphs."},
+        {"role": "system", "content": "The meaning of life is a philosophical question. " * 20},
+        {"role": "user", "content": "Shouldn't the answer be 42?"},
+        {"role": "system", "content": "The answer 42 is a reference to a famous book. " * 10},
+    ]
     text = pre.concat_all_queries({"messages": chat})
     embedded = text[1] if isinstance(text, tuple) else text
     assert len(embedded) > 0 and "42" in embedded
 
 
 # -- processor/test_post.py --------------------------------------------------------------------
+
 
 def candidates(*answers, scores=None):
     scores = scores or [1.0] * len(answers)
@@ -86,6 +89,7 @@ def test_temperature_softmax_draws_a_candidate():
 
 
 # -- similarity_evaluation ---------------------------------------------------------------------
+
 
 def test_exact_match_evaluation():
     assert e.ExactMatch().evaluate({"text": "hello"}, {"text": "hello"}) == 1.0

@@ -4,9 +4,8 @@ behaviour with the reason, and listed in the README."""
 
 from __future__ import annotations
 
-import pytest
-
 import dejacache
+import pytest
 
 BASE = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -26,21 +25,32 @@ class Provider:
 
 # -- key equivalences ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change", [
-    {"model": "gpt-4o"}, {"temperature": 0.5}, {"max_tokens": 10}, {"user": "u1"}, {"seed": 1},
-    {"tools": [{"type": "function", "function": {"name": "f"}}]},
-    {"messages": [{"role": "user", "content": "b"}]},
-])
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "gpt-4o"},
+        {"temperature": 0.5},
+        {"max_tokens": 10},
+        {"user": "u1"},
+        {"seed": 1},
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"messages": [{"role": "user", "content": "b"}]},
+    ],
+)
 def test_answer_changing_parameters_change_the_key(change):
     assert key({**BASE, **change}) != key(BASE)
 
 
-@pytest.mark.parametrize("extra", [
-    {"metadata": {"a": 1}, "litellm_call_id": "x"},
-    {"timeout": 3},
-    {"api_key": "sk-test"},
-    {"litellm_logging_obj": "<logging>", "proxy_server_request": {"a": 1}, "model_info": {"id": 1}},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"metadata": {"a": 1}, "litellm_call_id": "x"},
+        {"timeout": 3},
+        {"api_key": "sk-test"},
+        {"litellm_logging_obj": "<logging>", "proxy_server_request": {"a": 1}, "model_info": {"id": 1}},
+    ],
+)
 def test_tracing_and_transport_do_not_change_the_key(extra):
     assert key({**BASE, **extra}) == key(BASE)
 
@@ -54,8 +64,9 @@ def test_stream_is_not_in_the_key():
 def test_message_key_order_does_not_matter():
     # Difference: LiteLLM hashes str(messages), so {"role", "content"} and {"content", "role"}
     # miss each other; dejacache's canonical form sorts keys at every depth.
-    assert key({"model": "m", "messages": [{"role": "user", "content": "a"}]}) == \
-        key({"model": "m", "messages": [{"content": "a", "role": "user"}]})
+    assert key({"model": "m", "messages": [{"role": "user", "content": "a"}]}) == key(
+        {"model": "m", "messages": [{"content": "a", "role": "user"}]}
+    )
 
 
 def test_tenants_are_isolated_by_namespace():
@@ -67,6 +78,7 @@ def test_tenants_are_isolated_by_namespace():
 
 
 # -- per-request controls ----------------------------------------------------------------------
+
 
 def test_no_cache_refreshes_and_no_store_reads_only():
     cache, llm = dejacache.Cache(), Provider()

@@ -12,9 +12,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from dejacache import PriceError, completion_cost, load_prices, normalize_usage
-from dejacache import _cost
+from dejacache import PriceError, _cost, completion_cost, load_prices, normalize_usage
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +45,7 @@ BASE = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "cache_read
 
 # -- test_threshold_cost_selection.py -----------------------------------------------------------
 
+
 def test_standalone_output_threshold_selects_its_tier():
     c = cost({**BASE, "output_cost_per_token_above_32k_tokens": 18e-6}, only_output(40_000))
     assert close(c, 40_000 * 1e-6 + 1000 * 18e-6)
@@ -59,15 +58,21 @@ def test_standalone_cache_read_threshold_selects_its_tier():
 
 
 def test_cost_types_select_thresholds_independently():
-    entry = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-             "input_cost_per_token_above_128k_tokens": 9e-6, "output_cost_per_token_above_32k_tokens": 18e-6}
+    entry = {
+        "input_cost_per_token": 1e-6,
+        "output_cost_per_token": 2e-6,
+        "input_cost_per_token_above_128k_tokens": 9e-6,
+        "output_cost_per_token_above_32k_tokens": 18e-6,
+    }
     assert close(cost(entry, only_output(40_000)), 40_000 * 1e-6 + 1000 * 18e-6)
 
 
 @pytest.mark.parametrize("order", ["standard-first", "priority-first"])
 def test_equal_threshold_matching_tier_wins(order):
-    rates = [("output_cost_per_token_above_200k_tokens", 1e-6),
-             ("output_cost_per_token_above_200k_tokens_priority", 1.5e-6)]
+    rates = [
+        ("output_cost_per_token_above_200k_tokens", 1e-6),
+        ("output_cost_per_token_above_200k_tokens_priority", 1.5e-6),
+    ]
     if order == "priority-first":
         rates.reverse()
     entry = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, **dict(rates)}
@@ -77,9 +82,12 @@ def test_equal_threshold_matching_tier_wins(order):
 
 
 def test_equal_threshold_matching_tier_wins_for_cache_read():
-    entry = {"input_cost_per_token": 1e-6, "cache_read_input_token_cost": 2e-7,
-             "cache_read_input_token_cost_above_200k_tokens": 3e-7,
-             "cache_read_input_token_cost_above_200k_tokens_priority": 4e-7}
+    entry = {
+        "input_cost_per_token": 1e-6,
+        "cache_read_input_token_cost": 2e-7,
+        "cache_read_input_token_cost_above_200k_tokens": 3e-7,
+        "cache_read_input_token_cost_above_200k_tokens_priority": 4e-7,
+    }
     usage = {"prompt_tokens": 250_000, "completion_tokens": 0, "prompt_tokens_details": {"cached_tokens": 100_000}}
     # Difference: LiteLLM prices a missing output rate at 0; dejacache refuses the entry rather
     # than bill completions as free without saying so. With the output rate stated, they agree.
@@ -90,9 +98,12 @@ def test_equal_threshold_matching_tier_wins_for_cache_read():
 
 
 def test_a_higher_standard_threshold_governs_a_lower_tier_threshold():
-    entry = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-             "output_cost_per_token_above_200k_tokens": 1e-6,
-             "output_cost_per_token_above_128k_tokens_priority": 1.5e-6}
+    entry = {
+        "input_cost_per_token": 1e-6,
+        "output_cost_per_token": 2e-6,
+        "output_cost_per_token_above_200k_tokens": 1e-6,
+        "output_cost_per_token_above_128k_tokens_priority": 1.5e-6,
+    }
     assert close(cost(entry, only_output(250_000), "priority"), 250_000 * 1e-6 + 1000 * 1e-6)
 
 
@@ -127,17 +138,24 @@ def test_tier_falls_back_to_its_input_rate():
 
 # -- Anthropic usage and compaction ----------------------------------------------------------------
 
+
 def test_anthropic_usage_counts_cache_reads_and_writes_in_the_prompt():
-    u = normalize_usage({"input_tokens": 100, "output_tokens": 20, "cache_creation_input_tokens": 30,
-                         "cache_read_input_tokens": 50})
+    u = normalize_usage(
+        {"input_tokens": 100, "output_tokens": 20, "cache_creation_input_tokens": 30, "cache_read_input_tokens": 50}
+    )
     assert (u["prompt_tokens"], u["completion_tokens"], u["total_tokens"]) == (180, 20, 200)
     assert u["prompt_tokens_details"]["cached_tokens"] == 50 and u["cache_creation_input_tokens"] == 30
 
 
 def test_compaction_iterations_are_summed_and_billed():
-    usage = {"input_tokens": 23000, "output_tokens": 1000, "iterations": [
-        {"type": "compaction", "input_tokens": 180000, "output_tokens": 3500},
-        {"type": "message", "input_tokens": 23000, "output_tokens": 1000}]}
+    usage = {
+        "input_tokens": 23000,
+        "output_tokens": 1000,
+        "iterations": [
+            {"type": "compaction", "input_tokens": 180000, "output_tokens": 3500},
+            {"type": "message", "input_tokens": 23000, "output_tokens": 1000},
+        ],
+    }
     u = normalize_usage(usage)
     assert (u["prompt_tokens"], u["completion_tokens"], u["total_tokens"]) == (203000, 4500, 207500)
     opus = {"input_cost_per_token": 5e-6, "output_cost_per_token": 2.5e-5}
@@ -151,9 +169,14 @@ def test_inference_geo_uplift():
 
 
 def test_gemini_tiers_bill_reasoning_at_the_tier_output_rate():
-    gemini = {"input_cost_per_token": 1.25e-6, "output_cost_per_token": 1e-5,
-              "input_cost_per_token_priority": 2.25e-6, "output_cost_per_token_priority": 1.8e-5,
-              "input_cost_per_token_flex": 6.25e-7, "output_cost_per_token_flex": 5e-6}
+    gemini = {
+        "input_cost_per_token": 1.25e-6,
+        "output_cost_per_token": 1e-5,
+        "input_cost_per_token_priority": 2.25e-6,
+        "output_cost_per_token_priority": 1.8e-5,
+        "input_cost_per_token_flex": 6.25e-7,
+        "output_cost_per_token_flex": 5e-6,
+    }
     usage = {"prompt_tokens": 1000, "completion_tokens": 600, "completion_tokens_details": {"reasoning_tokens": 400}}
     # LiteLLM 1.110.2, gemini/gemini-2.5-pro
     assert close(cost(gemini, usage), 0.00725)
@@ -163,28 +186,62 @@ def test_gemini_tiers_bill_reasoning_at_the_tier_output_rate():
 
 # -- Vertex usage metadata ----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("metadata", "expected"), [
-    # (prompt, completion, total, cached, reasoning) as LiteLLM's Vertex transformation reads them
-    ({"promptTokenCount": 100, "candidatesTokenCount": 20, "totalTokenCount": 125, "thoughtsTokenCount": 5},
-     (100, 25, 125, 0, 5)),
-    ({"promptTokenCount": 1000, "cachedContentTokenCount": 600, "candidatesTokenCount": 50, "totalTokenCount": 1050},
-     (1000, 50, 1050, 600, 0)),
-    ({"promptTokenCount": 100, "toolUsePromptTokenCount": 30, "candidatesTokenCount": 10, "totalTokenCount": 140},
-     (130, 10, 140, 0, 0)),
-])
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        # (prompt, completion, total, cached, reasoning) as LiteLLM's Vertex transformation reads them
+        (
+            {"promptTokenCount": 100, "candidatesTokenCount": 20, "totalTokenCount": 125, "thoughtsTokenCount": 5},
+            (100, 25, 125, 0, 5),
+        ),
+        (
+            {
+                "promptTokenCount": 1000,
+                "cachedContentTokenCount": 600,
+                "candidatesTokenCount": 50,
+                "totalTokenCount": 1050,
+            },
+            (1000, 50, 1050, 600, 0),
+        ),
+        (
+            {
+                "promptTokenCount": 100,
+                "toolUsePromptTokenCount": 30,
+                "candidatesTokenCount": 10,
+                "totalTokenCount": 140,
+            },
+            (130, 10, 140, 0, 0),
+        ),
+    ],
+)
 def test_vertex_usage_metadata(metadata, expected):
     u = normalize_usage(metadata)
-    got = (u["prompt_tokens"], u["completion_tokens"], u["total_tokens"], u["prompt_tokens_details"]["cached_tokens"],
-           u["completion_tokens_details"]["reasoning_tokens"])
+    got = (
+        u["prompt_tokens"],
+        u["completion_tokens"],
+        u["total_tokens"],
+        u["prompt_tokens_details"]["cached_tokens"],
+        u["completion_tokens_details"]["reasoning_tokens"],
+    )
     assert got == expected
 
 
 def test_vertex_claude_usage_without_cache_writes_in_prompt_tokens():
-    usage = {"total_tokens": 25264, "prompt_tokens": 25169, "completion_tokens": 95,
-             "prompt_tokens_details": {"cached_tokens": 25162}, "cache_read_input_tokens": 25162,
-             "cache_creation_input_tokens": 222}
-    sonnet = {"input_cost_per_token": 3e-6, "output_cost_per_token": 1.5e-5, "cache_read_input_token_cost": 3e-7,
-              "cache_creation_input_token_cost": 3.75e-6}
+    usage = {
+        "total_tokens": 25264,
+        "prompt_tokens": 25169,
+        "completion_tokens": 95,
+        "prompt_tokens_details": {"cached_tokens": 25162},
+        "cache_read_input_tokens": 25162,
+        "cache_creation_input_tokens": 222,
+    }
+    sonnet = {
+        "input_cost_per_token": 3e-6,
+        "output_cost_per_token": 1.5e-5,
+        "cache_read_input_token_cost": 3e-7,
+        "cache_creation_input_token_cost": 3.75e-6,
+    }
     # Difference: LiteLLM 1.110.2 returns 0.0098061, billing no uncached token (it clamps
     # prompt - reads - writes at 0); dejacache reads prompt_tokens as uncached + reads, so the 7
     # uncached tokens cost their input price too.

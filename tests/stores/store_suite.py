@@ -9,7 +9,6 @@ passes every test here (tests/stores/test_memory_store.py), which is what makes 
 from __future__ import annotations
 
 import pytest
-
 from dejacache import _core
 from dejacache.stores._base import COUNTER_NAMES, EntryStore
 

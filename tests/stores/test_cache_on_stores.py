@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import dejacache
+import pytest
 from dejacache.stores import open_store, resolve_secret, store_kind
 
 REQ = {"model": "m", "messages": [{"role": "user", "content": "What is a cache?"}]}

@@ -7,7 +7,6 @@ import asyncio
 import logging
 
 import pytest
-
 from dejacache import _core
 from dejacache.stores._base import EntryStore, StoreUnavailable
 from dejacache.stores._guard import GuardedStore

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from dejacache import _core
 
 from .store_suite import StoreBehaviour

@@ -6,9 +6,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .._errors import EmbedderUnavailableError, EmbeddingError
-
-
+from .._errors import EmbedderUnavailableError as EmbedderUnavailableError  # re-exported
+from .._errors import EmbeddingError as EmbeddingError
 
 
 @runtime_checkable

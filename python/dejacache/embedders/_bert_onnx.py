@@ -116,10 +116,18 @@ def build_bert_sentence_encoder(
         p = f"encoder.layer.{i}"
         a = f"{p}.attention.self"
         # One MatMul for Q, K and V; the 1/sqrt(head_dim) scale is folded into Q's weights.
-        qkv_w = np.concatenate([w(f"{a}.query.weight").T * scale, w(f"{a}.key.weight").T, w(f"{a}.value.weight").T], axis=1)
+        qkv_w = np.concatenate(
+            [w(f"{a}.query.weight").T * scale, w(f"{a}.key.weight").T, w(f"{a}.value.weight").T], axis=1
+        )
         qkv_b = np.concatenate([w(f"{a}.query.bias") * scale, w(f"{a}.key.bias"), w(f"{a}.value.bias")])
-        qkv = node("Add", [node("MatMul", [x, const(f"{p}.qkv_w", qkv_w)], f"{p}.qkv_mm"), const(f"{p}.qkv_b", qkv_b)], f"{p}.qkv")
-        nodes.append(helper.make_node("Split", [qkv, "qkv_split"], [f"{p}.q", f"{p}.k", f"{p}.v"], name=f"{p}.split", axis=2))
+        qkv = node(
+            "Add",
+            [node("MatMul", [x, const(f"{p}.qkv_w", qkv_w)], f"{p}.qkv_mm"), const(f"{p}.qkv_b", qkv_b)],
+            f"{p}.qkv",
+        )
+        nodes.append(
+            helper.make_node("Split", [qkv, "qkv_split"], [f"{p}.q", f"{p}.k", f"{p}.v"], name=f"{p}.split", axis=2)
+        )
 
         def heads(t: str, perm: list[int]) -> str:
             return node("Transpose", [node("Reshape", [t, "heads_shape"], f"{t}.r")], f"{t}.t", perm=perm)
@@ -138,7 +146,9 @@ def build_bert_sentence_encoder(
         h = dense(x, f"{p}.intermediate.dense", f"{p}.inter")
         # Exact GELU, as BERT uses: 0.5 * h * (1 + erf(h / sqrt 2)).
         erf = node("Erf", [node("Mul", [h, "inv_sqrt2"], f"{p}.h_scaled")], f"{p}.erf")
-        gelu = node("Mul", [node("Mul", [h, "half"], f"{p}.h_half"), node("Add", [erf, "one"], f"{p}.erf1")], f"{p}.gelu")
+        gelu = node(
+            "Mul", [node("Mul", [h, "half"], f"{p}.h_half"), node("Add", [erf, "one"], f"{p}.erf1")], f"{p}.gelu"
+        )
         out = dense(gelu, f"{p}.output.dense", f"{p}.ffn_out")
         x = layer_norm(node("Add", [out, x], f"{p}.ffn_res"), f"{p}.output.LayerNorm", f"{p}.x")
 

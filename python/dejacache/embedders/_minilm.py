@@ -78,8 +78,16 @@ class _OnnxSentenceEmbedder:
     name: str
     dim: int
 
-    def __init__(self, model: bytes | str, tokenizer_file: Path, *, output: str | None,
-                 max_length: int, threads: int, batch_size: int) -> None:
+    def __init__(
+        self,
+        model: bytes | str,
+        tokenizer_file: Path,
+        *,
+        output: str | None,
+        max_length: int,
+        threads: int,
+        batch_size: int,
+    ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -150,8 +158,9 @@ class MiniLMEmbedder(_OnnxSentenceEmbedder):
     True
     """
 
-    def __init__(self, *, threads: int = 1, batch_size: int = 32, max_length: int = 256,
-                 model_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, *, threads: int = 1, batch_size: int = 32, max_length: int = 256, model_dir: str | Path | None = None
+    ) -> None:
         _require_runtime()
         if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("safetensors") is None:
             raise EmbedderUnavailableError(f"onnx and safetensors are needed to build the model; {INSTALL_HINT}")
@@ -167,8 +176,14 @@ class MiniLMEmbedder(_OnnxSentenceEmbedder):
             layer_norm_eps=float(config.get("layer_norm_eps", 1e-12)),
         )
         max_length = min(max_length, int(config.get("max_position_embeddings", 512)))
-        super().__init__(model, folder / "tokenizer.json", output="sentence_embedding",
-                         max_length=max_length, threads=threads, batch_size=batch_size)
+        super().__init__(
+            model,
+            folder / "tokenizer.json",
+            output="sentence_embedding",
+            max_length=max_length,
+            threads=threads,
+            batch_size=batch_size,
+        )
         self.name = "all-MiniLM-L6-v2" if model_dir is None else f"bert:{folder.name}"
 
 
@@ -182,8 +197,14 @@ class MiniLML3Embedder(_OnnxSentenceEmbedder):
     def __init__(self, *, threads: int = 1, batch_size: int = 32, max_length: int = 128) -> None:
         _require_runtime()
         model_file = l3_model_file()
-        super().__init__(str(model_file), l6_model_dir() / "tokenizer.json", output=None,
-                         max_length=max_length, threads=threads, batch_size=batch_size)
+        super().__init__(
+            str(model_file),
+            l6_model_dir() / "tokenizer.json",
+            output=None,
+            max_length=max_length,
+            threads=threads,
+            batch_size=batch_size,
+        )
         self.name = "paraphrase-MiniLM-L3-v2"
 
 

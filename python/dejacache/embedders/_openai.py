@@ -20,8 +20,17 @@ class OpenAIEmbedder:
     >>> e = OpenAIEmbedder("http://127.0.0.1:8000/v1", "text-embedding-3-small", api_key="sk-...")  # doctest: +SKIP
     """
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, *, dim: int | None = None,
-                 timeout: float = 30.0, max_batch: int = 256, client: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        dim: int | None = None,
+        timeout: float = 30.0,
+        max_batch: int = 256,
+        client: Any = None,
+    ) -> None:
         if importlib.util.find_spec("httpx") is None and client is None:
             raise EmbedderUnavailableError('httpx is not installed: pip install "dejacache[embed-remote]"')
         if not base_url.startswith(("http://", "https://")):

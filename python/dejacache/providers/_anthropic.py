@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import typing
+from collections.abc import Mapping
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import anthropic
 from anthropic.types import Message, RawMessageStreamEvent
@@ -100,8 +101,9 @@ def _block_deltas(block: dict, chunk_chars: int) -> list[dict]:
         deltas += [{"type": "citations_delta", "citation": c} for c in block.get("citations") or []]
         return deltas
     if kind == "thinking":
-        deltas = [{"type": "thinking_delta", "thinking": p}
-                  for p in split_text(block.get("thinking") or "", chunk_chars)]
+        deltas = [
+            {"type": "thinking_delta", "thinking": p} for p in split_text(block.get("thinking") or "", chunk_chars)
+        ]
         return deltas + [{"type": "signature_delta", "signature": block.get("signature") or ""}]
     if kind in ("tool_use", "server_tool_use"):
         text = json.dumps(block.get("input") or {}, separators=(",", ":"), ensure_ascii=False)
@@ -109,8 +111,10 @@ def _block_deltas(block: dict, chunk_chars: int) -> list[dict]:
     return []  # blocks sent whole in content_block_start (tool results, redacted thinking)
 
 
-_EVENT_CLASSES = {typing.get_args(cls.model_fields["type"].annotation)[0]: cls
-                  for cls in typing.get_args(typing.get_args(RawMessageStreamEvent)[0])}
+_EVENT_CLASSES = {
+    typing.get_args(cls.model_fields["type"].annotation)[0]: cls
+    for cls in typing.get_args(typing.get_args(RawMessageStreamEvent)[0])
+}
 
 
 def _build_event(data: dict) -> Any:
@@ -130,19 +134,32 @@ class MessagesEndpoint(Endpoint):
         usage = dict(stored.get("usage") or {})
         start_usage = {**usage, "output_tokens": 0}
         # The message carries the hit marker too: stream helpers build their final message from it.
-        events: list[dict] = [{"type": "message_start", "message": {
-            **stored, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage,
-            "cache": True}}]
+        events: list[dict] = [
+            {
+                "type": "message_start",
+                "message": {
+                    **stored,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": start_usage,
+                    "cache": True,
+                },
+            }
+        ]
         for idx, block in enumerate(stored.get("content") or []):
             start = _BLOCK_START.get(block.get("type"), dict)(block)
             events.append({"type": "content_block_start", "index": idx, "content_block": start})
             for delta in _block_deltas(block, chunk_chars):
                 events.append({"type": "content_block_delta", "index": idx, "delta": delta})
             events.append({"type": "content_block_stop", "index": idx})
-        events.append({"type": "message_delta",
-                       "delta": {"stop_reason": stored.get("stop_reason"),
-                                 "stop_sequence": stored.get("stop_sequence")},
-                       "usage": usage})
+        events.append(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stored.get("stop_reason"), "stop_sequence": stored.get("stop_sequence")},
+                "usage": usage,
+            }
+        )
         events.append({"type": "message_stop"})
         return events
 
@@ -151,7 +168,6 @@ class MessagesEndpoint(Endpoint):
 
 
 MESSAGES = MessagesEndpoint()
-
 
 
 # -- messages.stream() and messages.parse() -------------------------------------------------
@@ -185,10 +201,16 @@ def _helper_parts() -> Any:
         return {"type": "json_schema", "schema": transform_schema(cached_json_schema(TypeAdapter(output_format)))}
 
     return SimpleNamespace(
-        manager=MessageStreamManager, async_manager=AsyncMessageStreamManager, parse=parse_response,
+        manager=MessageStreamManager,
+        async_manager=AsyncMessageStreamManager,
+        parse=parse_response,
         output_format_param=output_format_param,
-        stream_headers={STAINLESS_HELPER_METHOD_HEADER: HELPER_METHOD_STREAM, STAINLESS_STREAM_HELPER_HEADER: "messages"},
-        parse_headers={STAINLESS_HELPER_HEADER: "messages.parse"})
+        stream_headers={
+            STAINLESS_HELPER_METHOD_HEADER: HELPER_METHOD_STREAM,
+            STAINLESS_STREAM_HELPER_HEADER: "messages",
+        },
+        parse_headers={STAINLESS_HELPER_HEADER: "messages.parse"},
+    )
 
 
 class _MessagesHelper:
@@ -203,8 +225,9 @@ class _MessagesHelper:
         output_format = kwargs.pop("output_format", anthropic.omit)
         if not isinstance(output_format, OMIT_TYPES) and output_format is not None:
             if isinstance(output_format, Mapping):
-                raise TypeError("`output_format` must be a type; pass a schema dict as "
-                                "`output_config={'format': ...}` instead")
+                raise TypeError(
+                    "`output_format` must be a type; pass a schema dict as `output_config={'format': ...}` instead"
+                )
             config = kwargs.get("output_config")
             config = dict(config) if isinstance(config, Mapping) else {}
             config["format"] = _helper_parts().output_format_param(output_format)

@@ -13,7 +13,8 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .._cost import call_meta
 
@@ -89,12 +90,31 @@ def key_hash(secret: str) -> str:
 class WrapContext:
     """Settings shared by every method of one wrapped client."""
 
-    __slots__ = ("cache", "provider", "base_url", "namespace", "key_suffix", "replay_chunk_chars", "stream_usage",
-                 "omit_types", "options")
+    __slots__ = (
+        "cache",
+        "provider",
+        "base_url",
+        "namespace",
+        "key_suffix",
+        "replay_chunk_chars",
+        "stream_usage",
+        "omit_types",
+        "options",
+    )
 
-    def __init__(self, cache: Any, provider: str, base_url: str, namespace: str | None, api_key: str | None,
-                 scope_by_api_key: bool, replay_chunk_chars: int, stream_usage: bool,
-                 omit_types: tuple[type, ...], options: dict):
+    def __init__(
+        self,
+        cache: Any,
+        provider: str,
+        base_url: str,
+        namespace: str | None,
+        api_key: str | None,
+        scope_by_api_key: bool,
+        replay_chunk_chars: int,
+        stream_usage: bool,
+        omit_types: tuple[type, ...],
+        options: dict,
+    ):
         self.cache = cache
         self.provider = provider  # SDK and base URL: part of every key
         self.base_url = base_url
@@ -184,7 +204,7 @@ def split_text(text: str, size: int) -> list[str]:
     """``text`` in pieces of at most ``size`` characters (one empty piece for empty text)."""
     if not text:
         return [""]
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 # -- the call paths -------------------------------------------------------------------------
@@ -212,8 +232,9 @@ class _Store:
         if stored is not None:
             meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
             try:
-                self.ctx.cache.put(self.request, stored, caching=self.caching, cache=self.controls,
-                                   namespace=self.namespace, meta=meta)
+                self.ctx.cache.put(
+                    self.request, stored, caching=self.caching, cache=self.controls, namespace=self.namespace, meta=meta
+                )
                 done = True
             except (TypeError, ValueError) as exc:
                 log.warning("dejacache: streamed answer not stored: %s", exc)
@@ -225,6 +246,7 @@ def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
     def store_as(response: Any, latency: float) -> tuple[dict, dict]:
         stored = endpoint.store_form(response)
         return stored, call_meta(stored, latency_s=latency)
+
     return store_as
 
 
@@ -296,8 +318,7 @@ def _stream_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, strea
     return _record(streams, False, upstream, endpoint, call.kwargs, store)
 
 
-async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any,
-                        call: _Call) -> Any:
+async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, call: _Call) -> Any:
     owner: Any = asyncio.current_task()
     while True:
         events, store, flight = call.stream_plan(endpoint, ctx, owner)
@@ -324,13 +345,18 @@ def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, stream
     kwargs = call.kwargs
     if kwargs.get("stream") is True:
         return _stream_sync(endpoint, ctx, original, streams, call)
-    out = ctx.cache.call(call.request, lambda _: original(**kwargs), caching=call.caching, cache=call.controls,
-                         namespace=call.namespace, store_as=_store_as(endpoint))
+    out = ctx.cache.call(
+        call.request,
+        lambda _: original(**kwargs),
+        caching=call.caching,
+        cache=call.controls,
+        namespace=call.namespace,
+        store_as=_store_as(endpoint),
+    )
     return rebuild(endpoint.response_cls(), out) if type(out) is dict else out
 
 
-async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any,
-                       kwargs: dict) -> Any:
+async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, kwargs: dict) -> Any:
     if kwargs.get("caching") is False:
         pop_controls(kwargs)
         return await original(**kwargs)
@@ -342,6 +368,12 @@ async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable,
     async def llm(_: Any) -> Any:
         return await original(**kwargs)
 
-    out = await ctx.cache.acall(call.request, llm, caching=call.caching, cache=call.controls,
-                                namespace=call.namespace, store_as=_store_as(endpoint))
+    out = await ctx.cache.acall(
+        call.request,
+        llm,
+        caching=call.caching,
+        cache=call.controls,
+        namespace=call.namespace,
+        store_as=_store_as(endpoint),
+    )
     return rebuild(endpoint.response_cls(), out) if type(out) is dict else out

@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._base import Endpoint, WrapContext, create_async, create_sync
 
@@ -33,8 +34,11 @@ def warn_uncached(label: str, reason: str) -> None:
     if label in _warned:
         return
     _warned.add(label)
-    warnings.warn(f"dejacache: {label} is not cached with this SDK version ({reason}); "
-                  "its calls go straight to the provider", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"dejacache: {label} is not cached with this SDK version ({reason}); its calls go straight to the provider",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def parameter_names(fn: Any) -> list[str] | None:
@@ -125,8 +129,15 @@ def _with_controls(create_kwargs: dict, kwargs: dict) -> dict:
     return create_kwargs
 
 
-def helper_method(helper: Helper, endpoint: Endpoint, ctx: WrapContext, original: Callable,
-                  original_create: Callable, streams: Any, is_async: bool) -> Callable:
+def helper_method(
+    helper: Helper,
+    endpoint: Endpoint,
+    ctx: WrapContext,
+    original: Callable,
+    original_create: Callable,
+    streams: Any,
+    is_async: bool,
+) -> Callable:
     """The wrapped client's version of one SDK helper method (``original``)."""
     cached = _checker(helper, original)
 
@@ -166,16 +177,19 @@ def helper_method(helper: Helper, endpoint: Endpoint, ctx: WrapContext, original
             else:
                 request = functools.partial(create_sync, endpoint, ctx, original_create, streams, create_kwargs)
             return helper.manager(request, parts, is_async)
+
         return functools.wraps(original)(stream)
 
     assert isinstance(helper, ParseHelper)
     if is_async:
+
         async def aparse(**kwargs: Any) -> Any:
             planned = plan(kwargs)
             if not isinstance(planned, tuple):
                 return uncached(await original(**kwargs), planned)
             create_kwargs, parts = planned
             return helper.finish(await create_async(endpoint, ctx, original_create, streams, create_kwargs), parts)
+
         return functools.wraps(original)(aparse)
 
     def parse(**kwargs: Any) -> Any:
@@ -184,4 +198,5 @@ def helper_method(helper: Helper, endpoint: Endpoint, ctx: WrapContext, original
             return uncached(original(**kwargs), planned)
         create_kwargs, parts = planned
         return helper.finish(create_sync(endpoint, ctx, original_create, streams, create_kwargs), parts)
+
     return functools.wraps(original)(parse)

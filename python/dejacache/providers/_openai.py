@@ -116,8 +116,7 @@ class _ChoicesAssembler(Assembler):
             return None
         if any(c.get("finish_reason") is None for c in self.choices.values()):
             return None  # the provider stopped before finishing: not an answer to keep
-        answer = {**self.base, "object": self.answer_object,
-                  "choices": [self.choices[i] for i in sorted(self.choices)]}
+        answer = {**self.base, "object": self.answer_object, "choices": [self.choices[i] for i in sorted(self.choices)]}
         if self.usage is not None:
             answer["usage"] = self.usage
         return answer
@@ -130,8 +129,12 @@ class ChatAssembler(_ChoicesAssembler):
         idx = c.get("index", 0)
         choice = self.choices.get(idx)
         if choice is None:
-            choice = self.choices[idx] = {"index": idx, "message": {"role": "assistant", "content": None},
-                                          "finish_reason": None, "logprobs": None}
+            choice = self.choices[idx] = {
+                "index": idx,
+                "message": {"role": "assistant", "content": None},
+                "finish_reason": None,
+                "logprobs": None,
+            }
         delta = c.get("delta")
         if delta:
             _merge(choice["message"], delta)
@@ -172,6 +175,7 @@ class ResponsesAssembler(Assembler):
 def _builder(cls: type) -> Any:
     def build(data: dict) -> Any:
         return rebuild(cls, data)
+
     return build
 
 
@@ -219,8 +223,9 @@ class ChatEndpoint(_StripsMarkers, _ChoicesEndpoint):
         out: list[dict] = []
 
         def chunk(index: int, delta: dict, finish: str | None = None, logprobs: Any = None) -> None:
-            out.append({**base, "choices": [{"index": index, "delta": delta, "finish_reason": finish,
-                                             "logprobs": logprobs}]})
+            out.append(
+                {**base, "choices": [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": logprobs}]}
+            )
 
         for choice in stored.get("choices") or []:
             idx = choice.get("index", 0)
@@ -239,8 +244,12 @@ class ChatEndpoint(_StripsMarkers, _ChoicesEndpoint):
                     chunk(idx, {"content": piece})
             for n, call in enumerate(tool_calls or []):
                 fn = call.get("function") or {}
-                head = {"index": n, "id": call.get("id"), "type": call.get("type", "function"),
-                        "function": {"name": fn.get("name"), "arguments": ""}}
+                head = {
+                    "index": n,
+                    "id": call.get("id"),
+                    "type": call.get("type", "function"),
+                    "function": {"name": fn.get("name"), "arguments": ""},
+                }
                 chunk(idx, {"tool_calls": [head]})
                 for piece in split_text(fn.get("arguments") or "", chunk_chars):
                     chunk(idx, {"tool_calls": [{"index": n, "function": {"arguments": piece}}]})
@@ -267,10 +276,22 @@ class CompletionEndpoint(_ChoicesEndpoint):
         for choice in stored.get("choices") or []:
             idx = choice.get("index", 0)
             for piece in split_text(choice.get("text") or "", chunk_chars):
-                out.append({**base, "choices": [{"index": idx, "text": piece, "finish_reason": None,
-                                                 "logprobs": None}]})
-            out.append({**base, "choices": [{"index": idx, "text": "", "logprobs": choice.get("logprobs"),
-                                             "finish_reason": choice.get("finish_reason") or "stop"}]})
+                out.append(
+                    {**base, "choices": [{"index": idx, "text": piece, "finish_reason": None, "logprobs": None}]}
+                )
+            out.append(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": idx,
+                            "text": "",
+                            "logprobs": choice.get("logprobs"),
+                            "finish_reason": choice.get("finish_reason") or "stop",
+                        }
+                    ],
+                }
+            )
         if _usage_asked(kwargs) and stored.get("usage") is not None:
             out.append({**base, "choices": [], "usage": stored["usage"]})
         return out
@@ -321,8 +342,11 @@ class ResponsesEndpoint(_StripsMarkers):
         for out_idx, item in enumerate(stored.get("output") or []):
             item_id = item.get("id", "")
             if item.get("type") == "message":
-                emit("response.output_item.added", output_index=out_idx,
-                     item={**item, "status": "in_progress", "content": []})
+                emit(
+                    "response.output_item.added",
+                    output_index=out_idx,
+                    item={**item, "status": "in_progress", "content": []},
+                )
                 for part_idx, part in enumerate(item.get("content") or []):
                     kind = part.get("type")
                     field = "text" if kind == "output_text" else "refusal" if kind == "refusal" else None
@@ -331,18 +355,40 @@ class ResponsesEndpoint(_StripsMarkers):
                     empty = {**part, field: ""}
                     if kind == "output_text":
                         empty["annotations"] = []
-                    emit("response.content_part.added", item_id=item_id, output_index=out_idx,
-                         content_index=part_idx, part=empty)
+                    emit(
+                        "response.content_part.added",
+                        item_id=item_id,
+                        output_index=out_idx,
+                        content_index=part_idx,
+                        part=empty,
+                    )
                     delta_kind = "response.output_text.delta" if field == "text" else "response.refusal.delta"
                     done_kind = "response.output_text.done" if field == "text" else "response.refusal.done"
                     extra = {"logprobs": []} if field == "text" else {}
                     for piece in split_text(part.get(field) or "", chunk_chars):
-                        emit(delta_kind, item_id=item_id, output_index=out_idx, content_index=part_idx,
-                             delta=piece, **extra)
-                    emit(done_kind, item_id=item_id, output_index=out_idx, content_index=part_idx,
-                         **{field: part.get(field) or ""}, **extra)
-                    emit("response.content_part.done", item_id=item_id, output_index=out_idx,
-                         content_index=part_idx, part=part)
+                        emit(
+                            delta_kind,
+                            item_id=item_id,
+                            output_index=out_idx,
+                            content_index=part_idx,
+                            delta=piece,
+                            **extra,
+                        )
+                    emit(
+                        done_kind,
+                        item_id=item_id,
+                        output_index=out_idx,
+                        content_index=part_idx,
+                        **{field: part.get(field) or ""},
+                        **extra,
+                    )
+                    emit(
+                        "response.content_part.done",
+                        item_id=item_id,
+                        output_index=out_idx,
+                        content_index=part_idx,
+                        part=part,
+                    )
             else:
                 emit("response.output_item.added", output_index=out_idx, item=item)
             emit("response.output_item.done", output_index=out_idx, item=item)
@@ -375,9 +421,13 @@ def _chat_helper_parts() -> Any:
             return reason
     if set(parameter_names(parse_chat_completion) or ()) != {"response_format", "input_tools", "chat_completion"}:
         return "parse_chat_completion takes other arguments"
-    return SimpleNamespace(parse=parse_chat_completion, response_format_param=type_to_response_format_param,
-                           validate_tools=validate_input_tools, manager=ChatCompletionStreamManager,
-                           async_manager=AsyncChatCompletionStreamManager)
+    return SimpleNamespace(
+        parse=parse_chat_completion,
+        response_format_param=type_to_response_format_param,
+        validate_tools=validate_input_tools,
+        manager=ChatCompletionStreamManager,
+        async_manager=AsyncChatCompletionStreamManager,
+    )
 
 
 @lru_cache(maxsize=256)
@@ -420,7 +470,10 @@ class _ChatHelper:
         if validate_tools:
             sdk.validate_tools(tools)
         kwargs["response_format"] = _response_format_param(response_format)
-        kwargs["extra_headers"] = {"X-Stainless-Helper-Method": self.helper_header, **(kwargs.get("extra_headers") or {})}
+        kwargs["extra_headers"] = {
+            "X-Stainless-Helper-Method": self.helper_header,
+            **(kwargs.get("extra_headers") or {}),
+        }
         return kwargs, (response_format, tools)
 
 
@@ -488,8 +541,13 @@ def _responses_helper_parts() -> Any:
         return "parse_response takes other arguments"
     if parameter_names(_make_tools) != ["tools"]:
         return "_make_tools takes other arguments"
-    return SimpleNamespace(parse=parse_response, text_format_param=type_to_text_format_param, make_tools=_make_tools,
-                           manager=ResponseStreamManager, async_manager=AsyncResponseStreamManager)
+    return SimpleNamespace(
+        parse=parse_response,
+        text_format_param=type_to_text_format_param,
+        make_tools=_make_tools,
+        manager=ResponseStreamManager,
+        async_manager=AsyncResponseStreamManager,
+    )
 
 
 class _ResponsesHelper:
@@ -583,8 +641,9 @@ class _EmbeddingPlan:
         base = build_request("openai.embeddings", ctx, {k: v for k, v in kwargs.items() if k != "input"})
         self.requests = [{**base, "input": item} for item in items]
         cache = ctx.cache
-        self.found = [cache.get(r, caching=self.caching, cache=self.controls, namespace=self.namespace)
-                      for r in self.requests]
+        self.found = [
+            cache.get(r, caching=self.caching, cache=self.controls, namespace=self.namespace) for r in self.requests
+        ]
         self.missing = [i for i, hit in enumerate(self.found) if hit is None]
 
     def upstream_kwargs(self, kwargs: dict) -> dict:
@@ -596,8 +655,9 @@ class _EmbeddingPlan:
         """Stores what came back per item; returns the answer in the caller's order."""
         cache = self.ctx.cache
         if response is not None:
-            share = call_meta({"model": response.model, "usage": dump(response.usage)} if response.usage else {},
-                              latency_s=latency)
+            share = call_meta(
+                {"model": response.model, "usage": dump(response.usage)} if response.usage else {}, latency_s=latency
+            )
             n = len(self.missing)
             tokens = share.pop("tokens", 0)
             meta = {k: v / n for k, v in share.items()}
@@ -607,8 +667,14 @@ class _EmbeddingPlan:
                 meta["tokens"] = tokens // n + (j < tokens % n)
                 stored = {"embedding": item.embedding, "model": response.model}
                 try:
-                    cache.put(self.requests[i], stored, caching=self.caching, cache=self.controls,
-                              namespace=self.namespace, meta=meta)
+                    cache.put(
+                        self.requests[i],
+                        stored,
+                        caching=self.caching,
+                        cache=self.controls,
+                        namespace=self.namespace,
+                        meta=meta,
+                    )
                 except (TypeError, ValueError) as exc:  # NaN in a vector, say: answer it, unstored
                     log.warning("dejacache: embedding not stored: %s", exc)
             if len(self.missing) == len(self.requests):
@@ -621,11 +687,15 @@ class _EmbeddingPlan:
                 data.append(fresh[i].model_copy(update={"index": i}))
             else:
                 model = model or hit.response.get("model")
-                data.append({"object": "embedding", "index": i, "embedding": hit.response["embedding"],
-                             "cache": True})
-        answer: dict[str, Any] = {"object": "list", "data": data, "model": model or "",
-                                  "usage": dump(response.usage) if response is not None and response.usage
-                                  else {"prompt_tokens": 0, "total_tokens": 0}}
+                data.append({"object": "embedding", "index": i, "embedding": hit.response["embedding"], "cache": True})
+        answer: dict[str, Any] = {
+            "object": "list",
+            "data": data,
+            "model": model or "",
+            "usage": dump(response.usage)
+            if response is not None and response.usage
+            else {"prompt_tokens": 0, "total_tokens": 0},
+        }
         if response is None:
             answer["cache"] = True
         return rebuild(CreateEmbeddingResponse, answer)
@@ -681,5 +751,6 @@ def _raw_chat_classes() -> tuple[type, type, type]:
 
 def raw_chat_answers(client: Any) -> RawAnswers:
     """Raw responses of ``chat.completions.with_raw_response.create`` (sync and async alike)."""
-    return RawAnswers("openai chat.completions.with_raw_response.create()", client, _raw_chat_classes,
-                      "/chat/completions")
+    return RawAnswers(
+        "openai chat.completions.with_raw_response.create()", client, _raw_chat_classes, "/chat/completions"
+    )

@@ -19,7 +19,8 @@ import datetime
 import functools
 import importlib
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -63,11 +64,11 @@ class RawAnswers:
 
     def build(self, stored: dict) -> Any:
         """The SDK's raw response for a cached answer (``stored`` carries the hit marker)."""
-        http = self.http.Response(200, headers=HIT_HEADERS, content=orjson.dumps(stored),
-                                  request=self.request)
+        http = self.http.Response(200, headers=HIT_HEADERS, content=orjson.dumps(stored), request=self.request)
         http.elapsed = datetime.timedelta(0)
-        return self.response_cls(raw=http, cast_to=self.cast_to, client=self.client, stream=False, stream_cls=None,
-                                 options=self.options)
+        return self.response_cls(
+            raw=http, cast_to=self.cast_to, client=self.client, stream=False, stream_cls=None, options=self.options
+        )
 
 
 def _passes_through(answers: RawAnswers, kwargs: dict) -> bool:
@@ -80,8 +81,9 @@ def _passes_through(answers: RawAnswers, kwargs: dict) -> bool:
     return True
 
 
-def raw_method(endpoint: Endpoint, ctx: WrapContext, original: Callable, answers: RawAnswers,
-               is_async: bool) -> Callable:
+def raw_method(
+    endpoint: Endpoint, ctx: WrapContext, original: Callable, answers: RawAnswers, is_async: bool
+) -> Callable:
     """The wrapped client's ``with_raw_response.create`` (``original`` is the SDK's)."""
 
     def plan(kwargs: dict) -> tuple[_Call, list, Any]:
@@ -91,9 +93,11 @@ def raw_method(endpoint: Endpoint, ctx: WrapContext, original: Callable, answers
 
         def store_as(response: Any, latency: float) -> tuple[dict, dict]:
             return store(parsed[0], latency)
+
         return call, parsed, store_as
 
     if is_async:
+
         async def acreate(**kwargs: Any) -> Any:
             if _passes_through(answers, kwargs):
                 return await original(**kwargs)
@@ -105,9 +109,16 @@ def raw_method(endpoint: Endpoint, ctx: WrapContext, original: Callable, answers
                 parsed.append(await model if inspect.isawaitable(model) else model)
                 return response
 
-            out = await ctx.cache.acall(call.request, llm, caching=call.caching, cache=call.controls,
-                                        namespace=call.namespace, store_as=store_as)
+            out = await ctx.cache.acall(
+                call.request,
+                llm,
+                caching=call.caching,
+                cache=call.controls,
+                namespace=call.namespace,
+                store_as=store_as,
+            )
             return answers.build(out) if type(out) is dict else out
+
         return functools.wraps(original)(acreate)
 
     def create(**kwargs: Any) -> Any:
@@ -120,7 +131,9 @@ def raw_method(endpoint: Endpoint, ctx: WrapContext, original: Callable, answers
             parsed.append(response.parse())
             return response
 
-        out = ctx.cache.call(call.request, llm, caching=call.caching, cache=call.controls,
-                             namespace=call.namespace, store_as=store_as)
+        out = ctx.cache.call(
+            call.request, llm, caching=call.caching, cache=call.controls, namespace=call.namespace, store_as=store_as
+        )
         return answers.build(out) if type(out) is dict else out
+
     return functools.wraps(original)(create)

@@ -11,7 +11,8 @@ from the provider leave the cache untouched.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("dejacache")
 
@@ -227,8 +228,12 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
     class Classes:
         pass
 
-    for cls, name in ((Replay, "ReplayStream"), (AsyncReplay, "AsyncReplayStream"),
-                      (Recording, "RecordingStream"), (AsyncRecording, "AsyncRecordingStream")):
+    for cls, name in (
+        (Replay, "ReplayStream"),
+        (AsyncReplay, "AsyncReplayStream"),
+        (Recording, "RecordingStream"),
+        (AsyncRecording, "AsyncRecordingStream"),
+    ):
         cls.__name__ = cls.__qualname__ = name
 
     Classes.Replay, Classes.AsyncReplay = Replay, AsyncReplay

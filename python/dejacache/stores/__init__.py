@@ -72,7 +72,7 @@ def resolve_secret(value: Any, where: str = "value") -> Any:
     """``os.environ/NAME`` -> the environment variable NAME (a ValueError naming it when unset);
     anything else unchanged."""
     if isinstance(value, str) and value.startswith(_ENV_PREFIX):
-        name = value[len(_ENV_PREFIX):]
+        name = value[len(_ENV_PREFIX) :]
         found = os.environ.get(name)
         if not name or found is None:
             raise ValueError(f"{where} is {value!r} but the environment variable {name!r} is not set")

@@ -33,7 +33,8 @@ import struct
 import threading
 import weakref
 from collections import defaultdict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import quote, unquote
 
 from dejacache import _core
@@ -127,7 +128,8 @@ class RedisStore(SharedMixin):
         ``_redis_connect``). Store options (``max_bytes``, ``default_ttl``, ``max_entries``,
         ``publish_invalidations``) are taken out; the rest go to redis-py."""
         store_opts = {
-            name: options.pop(name) for name in ("max_entries", "max_bytes", "default_ttl", "publish_invalidations")
+            name: options.pop(name)
+            for name in ("max_entries", "max_bytes", "default_ttl", "publish_invalidations")
             if name in options
         }
         options.pop("eviction", None)  # the server's maxmemory-policy decides

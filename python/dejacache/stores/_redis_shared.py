@@ -24,7 +24,8 @@ import os
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("dejacache.stores")
 
@@ -35,8 +36,13 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 class InvalidationHandle:
     """A running invalidation listener; ``close()`` stops it (and waits for its thread)."""
 
-    def __init__(self, store: Any, callback: Callable[[str | None, str | None], None], ignore_own: bool,
-                 on_reconnect: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        callback: Callable[[str | None, str | None], None],
+        ignore_own: bool,
+        on_reconnect: Callable[[], None] | None,
+    ) -> None:
         self._store = store
         self._callback = callback
         self._ignore_own = ignore_own
@@ -65,8 +71,11 @@ class InvalidationHandle:
                         self._deliver(msg["data"])
             except Exception as exc:  # the server went away: retry with backoff
                 if self.ready.is_set():
-                    log.warning("%r: invalidation listener lost its connection (%s); reconnecting",
-                                self._store, type(exc).__name__)
+                    log.warning(
+                        "%r: invalidation listener lost its connection (%s); reconnecting",
+                        self._store,
+                        type(exc).__name__,
+                    )
                 self.ready.clear()
                 self._stop.wait(delay)
                 delay = min(delay * 2, 2.0)

@@ -26,11 +26,13 @@ from the driver's text.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from ._base import StoreUnavailable
+from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
 from ._sqlshared import (
     EVICTIONS_I,
     EXPIRATIONS,
@@ -47,7 +49,7 @@ from ._sqlshared import (
     pick_victims,
     trim_target,
 )
-from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
+
 
 class SQLStore:
     """An entry store in a SQL database reached by a SQLAlchemy URL (see the module docstring).
@@ -115,8 +117,10 @@ class SQLStore:
             t.create(c, checkfirst=True)
         if backend != "duckdb":  # DuckDB scans fast and updates indexed columns poorly
             order_cols = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}
-            indexes = [sa.Index(f"{table}_expires", t.c.expires),
-                       sa.Index(f"{table}_{self.eviction}", *order_cols[self.eviction])]
+            indexes = [
+                sa.Index(f"{table}_expires", t.c.expires),
+                sa.Index(f"{table}_{self.eviction}", *order_cols[self.eviction]),
+            ]
             with self.engine.begin() as c:
                 for index in indexes:
                     index.create(c, checkfirst=True)
@@ -133,7 +137,8 @@ class SQLStore:
         later = sa.case((t.c.last_access < sa.bindparam("la"), sa.bindparam("la")), else_=t.c.last_access)
         self._touch = sa.update(t).where(pk).values(last_access=later, hits=t.c.hits + sa.bindparam("h"))
         self._order = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}[
-            self.eviction]
+            self.eviction
+        ]
         self._upsert_many: Any = upsert(t, backend, None) if backend in UPSERT_KIND else None
         self._upsert_one = Raw(self._upsert_many, dialect) if backend in UPSERT_KIND else None
 
@@ -195,8 +200,10 @@ class SQLStore:
             pass
 
     def __repr__(self) -> str:
-        return f"SQLStore({self.url!r}, max_entries={self.max_entries}, max_bytes={self.max_bytes}, " \
-               f"eviction={self.eviction!r})"
+        return (
+            f"SQLStore({self.url!r}, max_entries={self.max_entries}, max_bytes={self.max_bytes}, "
+            f"eviction={self.eviction!r})"
+        )
 
     def close(self) -> None:
         if self._closed:
@@ -275,8 +282,11 @@ class SQLStore:
 
     def stats(self) -> list[tuple[str, dict[str, int]]]:
         t = self.table
-        rows = self._query(sa.select(t.c.namespace, sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.size), 0))
-                           .group_by(t.c.namespace))
+        rows = self._query(
+            sa.select(t.c.namespace, sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.size), 0)).group_by(
+                t.c.namespace
+            )
+        )
         return merge_stats(self._counters.snapshot(), rows)
 
     # -- writes --------------------------------------------------------------------------------
@@ -285,15 +295,25 @@ class SQLStore:
         kb = key_bytes(key)
         check_value(value)
         if len(namespace.encode()) > MAX_NAMESPACE_BYTES:
-            raise ValueError(f"a SQL store's namespace is at most {MAX_NAMESPACE_BYTES} bytes of UTF-8, "
-                             f"not {len(namespace.encode())}: use a shorter name")
+            raise ValueError(
+                f"a SQL store's namespace is at most {MAX_NAMESPACE_BYTES} bytes of UTF-8, "
+                f"not {len(namespace.encode())}: use a shorter name"
+            )
         ttl = check_ttl(ttl)
         if ttl is None:
             ttl = self.default_ttl
         if ttl == 0 or (self.max_bytes is not None and len(value) > self.max_bytes):
             return None
-        return {"namespace": namespace, "key": kb, "value": value, "created": now,
-                "expires": None if ttl is None else now + ttl, "last_access": now, "hits": 0, "size": len(value)}
+        return {
+            "namespace": namespace,
+            "key": kb,
+            "value": value,
+            "created": now,
+            "expires": None if ttl is None else now + ttl,
+            "last_access": now,
+            "hits": 0,
+            "size": len(value),
+        }
 
     def put(self, key: str, namespace: str, value: bytes, now: float, ttl: float | None = None) -> tuple[bool, int]:
         row = self._row(key, namespace, value, ttl, now)
@@ -333,9 +353,9 @@ class SQLStore:
                 return
             for i in range(0, len(rows), CHUNK):
                 if self.backend == "duckdb":  # its executemany runs row by row: one multi-row statement
-                    c.execute(upsert(self.table, self.backend, rows[i:i + CHUNK]))
+                    c.execute(upsert(self.table, self.backend, rows[i : i + CHUNK]))
                 else:  # executemany: the driver batches (multi-row VALUES, pipeline)
-                    c.execute(self._upsert_many, rows[i:i + CHUNK])
+                    c.execute(self._upsert_many, rows[i : i + CHUNK])
 
     def remove(self, key: str, namespace: str) -> bool:
         values = {"ns": namespace, "k": key_bytes(key)}
@@ -360,8 +380,9 @@ class SQLStore:
 
     def _purge_in(self, c: Any, now: float) -> int:
         t = self.table
-        counts = c.execute(sa.select(t.c.namespace, sa.func.count()).where(t.c.expires <= now)
-                           .group_by(t.c.namespace)).all()
+        counts = c.execute(
+            sa.select(t.c.namespace, sa.func.count()).where(t.c.expires <= now).group_by(t.c.namespace)
+        ).all()
         if not counts:
             return 0
         c.execute(sa.delete(t).where(t.c.expires <= now))
@@ -371,7 +392,8 @@ class SQLStore:
 
     def _over(self, entries: int, nbytes: int) -> bool:
         return (self.max_entries is not None and entries > self.max_entries) or (
-            self.max_bytes is not None and nbytes > self.max_bytes)
+            self.max_bytes is not None and nbytes > self.max_bytes
+        )
 
     def _maybe_trim(self, now: float, keep: tuple[str, bytes] | None, entries: int, nbytes: int) -> int:
         if self.max_entries is None and self.max_bytes is None:
@@ -380,7 +402,8 @@ class SQLStore:
             self._since_entries += entries
             self._since_bytes += nbytes
             due = (self._check_entries is not None and self._since_entries >= self._check_entries) or (
-                self._check_bytes is not None and self._since_bytes >= self._check_bytes)
+                self._check_bytes is not None and self._since_bytes >= self._check_bytes
+            )
             if due:
                 self._since_entries = self._since_bytes = 0
         return self._guard(self._trim, now, keep) if due else 0

@@ -28,8 +28,9 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ._sqlshared import (
     EVICTIONS_I,
@@ -87,9 +88,7 @@ _ORDER_INDEX = {
 _ORDER_BY = {"lru": "last_access", "fifo": "created", "lfu": "hits, last_access"}
 
 _GET = "SELECT value, created, expires, last_access FROM dejacache_entries WHERE namespace = ? AND key = ?"
-_CONTAINS = (
-    "SELECT 1 FROM dejacache_entries WHERE namespace = ? AND key = ? AND (expires IS NULL OR expires > ?)"
-)
+_CONTAINS = "SELECT 1 FROM dejacache_entries WHERE namespace = ? AND key = ? AND (expires IS NULL OR expires > ?)"
 _UPSERT = (
     "INSERT INTO dejacache_entries(namespace, key, value, created, expires, last_access, hits, size)"
     " VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT(namespace, key) DO UPDATE SET value = excluded.value,"
@@ -143,8 +142,11 @@ class SQLiteStore:
         self.default_ttl = None if default_ttl is None else float(default_ttl)
         self.busy_timeout_s = float(busy_timeout_s)
         self.synchronous = str(synchronous).upper()
-        self._pragmas = [f"PRAGMA synchronous={self.synchronous}", f"PRAGMA mmap_size={int(mmap_bytes)}",
-                         f"PRAGMA cache_size={-int(cache_kib)}"]
+        self._pragmas = [
+            f"PRAGMA synchronous={self.synchronous}",
+            f"PRAGMA mmap_size={int(mmap_bytes)}",
+            f"PRAGMA cache_size={-int(cache_kib)}",
+        ]
         self._counters = Counters()
         self._access = AccessLog(eviction, granularity=access_granularity_s)
         self._local = threading.local()

@@ -9,8 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 #: Drivers used when a URL names none (``postgresql://`` -> psycopg 3, ``mysql://`` -> PyMySQL).
-DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
-                   "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
 #: Longest namespace in bytes (the column is VARCHAR / VARBINARY(255)).
 MAX_NAMESPACE_BYTES = 255
 CHUNK = 500
@@ -43,7 +47,8 @@ def columns(table: str) -> sa.Table:
     key = sa.LargeBinary(16).with_variant(mysql.BINARY(16), "mysql", "mariadb")
     value = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
     return sa.Table(
-        table, sa.MetaData(),
+        table,
+        sa.MetaData(),
         sa.Column("namespace", ns, primary_key=True),
         sa.Column("key", key, primary_key=True),
         sa.Column("value", value, nullable=False),
@@ -84,8 +89,9 @@ def upsert(t: sa.Table, backend: str, rows: list[dict[str, Any]] | None) -> Any:
 
     ins: Any = postgresql.insert(t) if kind == "pg" else sqlite.insert(t)
     ins = ins.values(rows) if rows is not None else ins
-    return ins.on_conflict_do_update(index_elements=[t.c.namespace, t.c.key],
-                                     set_={c: ins.excluded[c] for c in _UPDATED})
+    return ins.on_conflict_do_update(
+        index_elements=[t.c.namespace, t.c.key], set_={c: ins.excluded[c] for c in _UPDATED}
+    )
 
 
 def write_generic(c: Any, t: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -55,7 +55,10 @@ unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
             acc[0] = vfmaq_f32(acc[0], vld1q_f32(pa.add(i)), vld1q_f32(pb.add(i)));
             i += 4;
         }
-        vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])))
+        vaddvq_f32(vaddq_f32(
+            vaddq_f32(acc[0], acc[1]),
+            vaddq_f32(acc[2], acc[3]),
+        ))
     };
     sum + scalar::dot_f32(&a[i..n], &b[i..n])
 }
@@ -82,7 +85,10 @@ unsafe fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
             acc[0] = vfmaq_f32(acc[0], d, d);
             i += 4;
         }
-        vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])))
+        vaddvq_f32(vaddq_f32(
+            vaddq_f32(acc[0], acc[1]),
+            vaddq_f32(acc[2], acc[3]),
+        ))
     };
     sum + scalar::l2sq_f32(&a[i..n], &b[i..n])
 }

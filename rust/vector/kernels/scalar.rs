@@ -124,7 +124,9 @@ pub fn cosine_f16(a: &[f16], b: &[f16]) -> f32 {
 /// 131072 elements), and identical to the SIMD paths beyond that.
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     debug_assert_eq!(a.len(), b.len());
-    a.iter().zip(b).fold(0i32, |s, (&x, &y)| s.wrapping_add(x as i32 * y as i32))
+    a.iter()
+        .zip(b)
+        .fold(0i32, |s, (&x, &y)| s.wrapping_add(x as i32 * y as i32))
 }
 
 pub fn l2sq_i8(a: &[i8], b: &[i8]) -> i32 {

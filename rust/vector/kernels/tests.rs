@@ -7,7 +7,10 @@ use super::*;
 
 /// f64 sum of |a_i * b_i|: the scale of the rounding error of any f32 summation order.
 fn abs_dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| (x as f64 * y as f64).abs()).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 * y as f64).abs())
+        .sum()
 }
 
 fn close(got: f32, want: f64, scale: f64) -> bool {
@@ -38,24 +41,35 @@ fn value() -> impl Strategy<Value = f32> + Clone {
 
 fn pair(values: impl Strategy<Value = f32> + Clone) -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
     (1usize..1000).prop_flat_map(move |n| {
-        (prop::collection::vec(values.clone(), n), prop::collection::vec(values.clone(), n))
+        (
+            prop::collection::vec(values.clone(), n),
+            prop::collection::vec(values.clone(), n),
+        )
     })
 }
 
 fn pair_i8() -> impl Strategy<Value = (Vec<i8>, Vec<i8>)> {
     (1usize..1000).prop_flat_map(|n| {
         let v = prop_oneof![4 => any::<i8>(), 1 => Just(-128i8), 1 => Just(127i8), 1 => Just(0i8)];
-        (prop::collection::vec(v.clone(), n), prop::collection::vec(v, n))
+        (
+            prop::collection::vec(v.clone(), n),
+            prop::collection::vec(v, n),
+        )
     })
 }
 
 fn finite_f16() -> impl Strategy<Value = f16> {
-    any::<u16>().prop_map(f16::from_bits).prop_filter("finite", |x| x.is_finite())
+    any::<u16>()
+        .prop_map(f16::from_bits)
+        .prop_filter("finite", |x| x.is_finite())
 }
 
 fn pair_f16() -> impl Strategy<Value = (Vec<f16>, Vec<f16>)> {
     (1usize..1000).prop_flat_map(|n| {
-        (prop::collection::vec(finite_f16(), n), prop::collection::vec(finite_f16(), n))
+        (
+            prop::collection::vec(finite_f16(), n),
+            prop::collection::vec(finite_f16(), n),
+        )
     })
 }
 
@@ -215,7 +229,11 @@ fn cosine_holds_over_the_whole_f32_range() {
     for set in supported_sets() {
         for (a, b, want) in &cases {
             let got = (set.cosine_f32)(a, b);
-            assert!((got as f64 - want).abs() < 1e-6, "{}: {got} vs {want}", set.name);
+            assert!(
+                (got as f64 - want).abs() < 1e-6,
+                "{}: {got} vs {want}",
+                set.name
+            );
         }
     }
 }
@@ -237,7 +255,10 @@ fn dispatch_picks_the_fastest_supported_set() {
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         assert_ne!(simd_level(), "scalar");
         let names: Vec<&str> = supported_sets().iter().map(|s| s.name).collect();
-        assert!(names.contains(&"avx2+fma") && names.ends_with(&["scalar"]), "{names:?}");
+        assert!(
+            names.contains(&"avx2+fma") && names.ends_with(&["scalar"]),
+            "{names:?}"
+        );
     }
     assert_eq!(dot_f32(&[1.0, 2.0], &[3.0, 4.0]), 11.0);
     assert_eq!(l2sq_i8(&[-128], &[127]), 255 * 255);

@@ -124,7 +124,8 @@ macro_rules! f32_kernels {
                     i += $w;
                 }
             }
-            $sum($add($add(acc[0], acc[1]), $add(acc[2], acc[3]))) + scalar::dot_f32(&a[i..n], &b[i..n])
+            $sum($add($add(acc[0], acc[1]), $add(acc[2], acc[3])))
+                + scalar::dot_f32(&a[i..n], &b[i..n])
         }
 
         #[inline]
@@ -150,7 +151,8 @@ macro_rules! f32_kernels {
                     i += $w;
                 }
             }
-            $sum($add($add(acc[0], acc[1]), $add(acc[2], acc[3]))) + scalar::l2sq_f32(&a[i..n], &b[i..n])
+            $sum($add($add(acc[0], acc[1]), $add(acc[2], acc[3])))
+                + scalar::l2sq_f32(&a[i..n], &b[i..n])
         }
 
         /// (a.b, a.a, b.b) in one pass.
@@ -287,7 +289,11 @@ pub(crate) mod avx2 {
         debug_assert_eq!(a.len(), b.len());
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let (mut ab, mut aa, mut bb) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+        let (mut ab, mut aa, mut bb) = (
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+        );
         let mut i = 0;
         unsafe {
             while i + 8 <= n {
@@ -321,12 +327,18 @@ pub(crate) mod avx2 {
             while i + 32 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 16 * k;
-                    *s = _mm256_add_epi32(*s, _mm256_madd_epi16(load_i8x16(pa.add(j)), load_i8x16(pb.add(j))));
+                    *s = _mm256_add_epi32(
+                        *s,
+                        _mm256_madd_epi16(load_i8x16(pa.add(j)), load_i8x16(pb.add(j))),
+                    );
                 }
                 i += 32;
             }
             while i + 16 <= n {
-                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(load_i8x16(pa.add(i)), load_i8x16(pb.add(i))));
+                acc[0] = _mm256_add_epi32(
+                    acc[0],
+                    _mm256_madd_epi16(load_i8x16(pa.add(i)), load_i8x16(pb.add(i))),
+                );
                 i += 16;
             }
         }
@@ -405,13 +417,18 @@ pub(crate) mod avx512 {
             while i + 32 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 16 * k;
-                    *s = _mm512_fmadd_ps(load_f16x16(u16::MAX, pa.add(j)), load_f16x16(u16::MAX, pb.add(j)), *s);
+                    *s = _mm512_fmadd_ps(
+                        load_f16x16(u16::MAX, pa.add(j)),
+                        load_f16x16(u16::MAX, pb.add(j)),
+                        *s,
+                    );
                 }
                 i += 32;
             }
             while i < n {
                 let m = if n - i >= 16 { u16::MAX } else { tail16(n - i) };
-                acc[0] = _mm512_fmadd_ps(load_f16x16(m, pa.add(i)), load_f16x16(m, pb.add(i)), acc[0]);
+                acc[0] =
+                    _mm512_fmadd_ps(load_f16x16(m, pa.add(i)), load_f16x16(m, pb.add(i)), acc[0]);
                 i += 16;
             }
         }
@@ -430,7 +447,10 @@ pub(crate) mod avx512 {
             while i + 32 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 16 * k;
-                    let d = _mm512_sub_ps(load_f16x16(u16::MAX, pa.add(j)), load_f16x16(u16::MAX, pb.add(j)));
+                    let d = _mm512_sub_ps(
+                        load_f16x16(u16::MAX, pa.add(j)),
+                        load_f16x16(u16::MAX, pb.add(j)),
+                    );
                     *s = _mm512_fmadd_ps(d, d, *s);
                 }
                 i += 32;
@@ -451,7 +471,11 @@ pub(crate) mod avx512 {
         debug_assert_eq!(a.len(), b.len());
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let (mut ab, mut aa, mut bb) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+        let (mut ab, mut aa, mut bb) = (
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+        );
         let mut i = 0;
         unsafe {
             while i < n {
@@ -463,7 +487,11 @@ pub(crate) mod avx512 {
                 i += 16;
             }
         }
-        (_mm512_reduce_add_ps(ab), _mm512_reduce_add_ps(aa), _mm512_reduce_add_ps(bb))
+        (
+            _mm512_reduce_add_ps(ab),
+            _mm512_reduce_add_ps(aa),
+            _mm512_reduce_add_ps(bb),
+        )
     }
 
     /// Sign-extends up to 32 i8 (the low `m` lanes, zeros elsewhere) to 32 i16.
@@ -485,7 +513,10 @@ pub(crate) mod avx512 {
             while i + 64 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 32 * k;
-                    let p = _mm512_madd_epi16(load_i8x32(u32::MAX, pa.add(j)), load_i8x32(u32::MAX, pb.add(j)));
+                    let p = _mm512_madd_epi16(
+                        load_i8x32(u32::MAX, pa.add(j)),
+                        load_i8x32(u32::MAX, pb.add(j)),
+                    );
                     *s = _mm512_add_epi32(*s, p);
                 }
                 i += 64;
@@ -512,7 +543,10 @@ pub(crate) mod avx512 {
             while i + 64 <= n {
                 for (k, s) in acc.iter_mut().enumerate() {
                     let j = i + 32 * k;
-                    let d = _mm512_sub_epi16(load_i8x32(u32::MAX, pa.add(j)), load_i8x32(u32::MAX, pb.add(j)));
+                    let d = _mm512_sub_epi16(
+                        load_i8x32(u32::MAX, pa.add(j)),
+                        load_i8x32(u32::MAX, pb.add(j)),
+                    );
                     *s = _mm512_add_epi32(*s, _mm512_madd_epi16(d, d));
                 }
                 i += 64;

@@ -30,7 +30,10 @@ def standalone(redis_dir):
 def acl_server(redis_dir):
     # The default user needs the password; the ACL user may only touch dejacache keys and channel.
     server = RedisServer(
-        redis_dir / "acl", "--requirepass", PASSWORD, password=PASSWORD,
+        redis_dir / "acl",
+        "--requirepass",
+        PASSWORD,
+        password=PASSWORD,
         conf=f"user {ACL_USER} on >{ACL_PASSWORD} ~dejacache:* &dejacache:* +@all -@dangerous +scan +info\n"
         f"user {NOSCRIPT_USER} on >{NOSCRIPT_PASSWORD} ~dejacache:* &dejacache:* +@all -@dangerous -@scripting +scan\n",
     )

@@ -44,8 +44,16 @@ def free_port(bus: bool = False) -> int:
 class RedisServer:
     """One redis-server; ``port`` is where clients connect (the TLS port for a TLS server)."""
 
-    def __init__(self, workdir: Path, *args: str, port: int | None = None, tls: dict | None = None,
-                 password: str | None = None, conf: str = "", config_path: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *args: str,
+        port: int | None = None,
+        tls: dict | None = None,
+        password: str | None = None,
+        conf: str = "",
+        config_path: str | None = None,
+    ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port(bus="--cluster-enabled" in args)
@@ -65,14 +73,33 @@ class RedisServer:
             path = self.workdir / "extra.conf"
             path.write_text(self.conf)
             cmd.append(str(path))
-        cmd += ["--bind", "127.0.0.1", "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log"),
-                "--protected-mode", "no"]
+        cmd += [
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+            "--logfile",
+            str(self.workdir / "redis.log"),
+            "--protected-mode",
+            "no",
+        ]
         if not self.config_path:
             cmd += ["--save", "", "--appendonly", "no"]
         if self.tls:
-            cmd += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.tls["server_cert"],
-                    "--tls-key-file", self.tls["server_key"], "--tls-ca-cert-file", self.tls["ca"],
-                    "--tls-auth-clients", "yes"]
+            cmd += [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                self.tls["server_cert"],
+                "--tls-key-file",
+                self.tls["server_key"],
+                "--tls-ca-cert-file",
+                self.tls["ca"],
+                "--tls-auth-clients",
+                "yes",
+            ]
         else:
             cmd += ["--port", str(self.port)]
         return cmd + self.args
@@ -96,8 +123,15 @@ class RedisServer:
         if self.password:
             cmd += ["--no-auth-warning", "-a", self.password]
         if self.tls:
-            cmd += ["--tls", "--cacert", self.tls["ca"], "--cert", self.tls["client_cert"],
-                    "--key", self.tls["client_key"]]
+            cmd += [
+                "--tls",
+                "--cacert",
+                self.tls["ca"],
+                "--cert",
+                self.tls["client_cert"],
+                "--key",
+                self.tls["client_key"],
+            ]
         return subprocess.run(cmd + list(args), check=True, capture_output=True, text=True, timeout=30).stdout
 
     def signal(self, sig: int) -> None:
@@ -132,27 +166,90 @@ def make_certs(directory: Path) -> dict[str, str]:
     def run(*args: str) -> None:
         subprocess.run([OPENSSL, *args], check=True, capture_output=True, timeout=60)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dejacache test CA",
-        "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"))
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=dejacache test CA",
+        "-keyout",
+        str(d / "ca.key"),
+        "-out",
+        str(d / "ca.crt"),
+    )
     ext = d / "server.ext"
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     for name, extra in (("server", ["-extfile", str(ext)]), ("client", [])):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(d / f"{name}.key"),
-            "-out", str(d / f"{name}.csr"))
-        run("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
-            "-CAcreateserial", "-days", "2", "-out", str(d / f"{name}.crt"), *extra)
-    return {"ca": str(d / "ca.crt"), "server_cert": str(d / "server.crt"), "server_key": str(d / "server.key"),
-            "client_cert": str(d / "client.crt"), "client_key": str(d / "client.key")}
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            str(d / f"{name}.key"),
+            "-out",
+            str(d / f"{name}.csr"),
+        )
+        run(
+            "x509",
+            "-req",
+            "-in",
+            str(d / f"{name}.csr"),
+            "-CA",
+            str(d / "ca.crt"),
+            "-CAkey",
+            str(d / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            str(d / f"{name}.crt"),
+            *extra,
+        )
+    return {
+        "ca": str(d / "ca.crt"),
+        "server_cert": str(d / "server.crt"),
+        "server_key": str(d / "server.key"),
+        "client_cert": str(d / "client.crt"),
+        "client_key": str(d / "client.key"),
+    }
 
 
 def make_cluster(workdir: Path) -> list[RedisServer]:
     """Three masters with ``cluster-enabled yes``, joined with ``redis-cli --cluster create``."""
-    nodes = [RedisServer(workdir / f"node{i}", "--cluster-enabled", "yes", "--cluster-config-file",
-                         str(workdir / f"node{i}" / "nodes.conf"), "--cluster-node-timeout", "2000")
-             for i in range(3)]
+    nodes = [
+        RedisServer(
+            workdir / f"node{i}",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(workdir / f"node{i}" / "nodes.conf"),
+            "--cluster-node-timeout",
+            "2000",
+        )
+        for i in range(3)
+    ]
     try:
-        subprocess.run([REDIS_CLI, "--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes],
-                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                REDIS_CLI,
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{n.port}" for n in nodes],
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         deadline = time.monotonic() + 20
         while "cluster_state:ok" not in "".join(n.cli("cluster", "info") for n in nodes):
             if time.monotonic() > deadline:

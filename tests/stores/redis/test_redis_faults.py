@@ -68,8 +68,9 @@ class Load:
 
 
 def guarded(server, probe_after_s=0.3):
-    store = RedisStore.from_url(f"redis://127.0.0.1:{server.port}/0", socket_timeout=SOCKET_TIMEOUT,
-                                socket_connect_timeout=CONNECT_TIMEOUT)
+    store = RedisStore.from_url(
+        f"redis://127.0.0.1:{server.port}/0", socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT
+    )
     return store, GuardedStore(store, failures_to_open=5, probe_after_s=probe_after_s, timeout_s=0.5)
 
 

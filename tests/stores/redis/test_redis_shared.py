@@ -24,8 +24,13 @@ PYTHON_PATH = os.pathsep.join(p for p in sys.path if p)
 
 def child(code: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": PYTHON_PATH}
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture
@@ -74,8 +79,9 @@ def test_ignore_own_and_listener_survives_a_server_restart(fresh_server):
     url = f"redis://127.0.0.1:{fresh_server.port}/0"
     store, other = RedisStore.from_url(url), RedisStore.from_url(url)
     got, reconnects = [], []
-    handle = store.subscribe_invalidations(lambda n, key: got.append((n, key)), ignore_own=True,
-                                           on_reconnect=lambda: reconnects.append(1))
+    handle = store.subscribe_invalidations(
+        lambda n, key: got.append((n, key)), ignore_own=True, on_reconnect=lambda: reconnects.append(1)
+    )
     store.remove(k(1), "mine")
     other.remove(k(2), "theirs")
     deadline = time.monotonic() + 5

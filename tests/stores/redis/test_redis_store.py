@@ -22,8 +22,9 @@ def _factory(url, flush, **options):
 
     def make(max_entries=None, max_bytes=None, default_ttl=None, eviction="lru"):
         flush()
-        store = RedisStore.from_url(url, max_entries=max_entries, max_bytes=max_bytes, default_ttl=default_ttl,
-                                    eviction=eviction, **options)
+        store = RedisStore.from_url(
+            url, max_entries=max_entries, max_bytes=max_bytes, default_ttl=default_ttl, eviction=eviction, **options
+        )
         made.append(store)
         return store
 
@@ -125,8 +126,9 @@ class TestStandalone(RedisCaps, StoreBehaviour):
 class TestAcl(RedisCaps, StoreBehaviour):
     @pytest.fixture
     def make_store(self, acl_server):
-        yield from _factory(f"redis://{ACL_USER}:{ACL_PASSWORD}@127.0.0.1:{acl_server.port}/0",
-                            lambda: acl_server.cli("flushall"))
+        yield from _factory(
+            f"redis://{ACL_USER}:{ACL_PASSWORD}@127.0.0.1:{acl_server.port}/0", lambda: acl_server.cli("flushall")
+        )
 
     def test_requirepass_url(self, acl_server):
         store = RedisStore.from_url(f"redis://:{PASSWORD}@127.0.0.1:{acl_server.port}/0")
@@ -168,9 +170,13 @@ class TestTls(RedisCaps, StoreBehaviour):
     @pytest.fixture
     def make_store(self, tls_server, certs):
         yield from _factory(
-            f"rediss://127.0.0.1:{tls_server.port}/0", lambda: tls_server.cli("flushall"),
-            ssl_ca_certs=certs["ca"], ssl_certfile=certs["client_cert"], ssl_keyfile=certs["client_key"],
-            ssl_cert_reqs="required", ssl_check_hostname=True,
+            f"rediss://127.0.0.1:{tls_server.port}/0",
+            lambda: tls_server.cli("flushall"),
+            ssl_ca_certs=certs["ca"],
+            ssl_certfile=certs["client_cert"],
+            ssl_keyfile=certs["client_key"],
+            ssl_cert_reqs="required",
+            ssl_check_hostname=True,
         )
 
     def test_a_client_without_a_certificate_is_refused(self, tls_server, certs):
@@ -180,8 +186,12 @@ class TestTls(RedisCaps, StoreBehaviour):
         store.close()
 
     def test_an_unknown_ca_is_refused(self, tls_server, certs):
-        store = RedisStore.from_url(f"rediss://127.0.0.1:{tls_server.port}/0", ssl_certfile=certs["client_cert"],
-                                    ssl_keyfile=certs["client_key"], ssl_cert_reqs="required")
+        store = RedisStore.from_url(
+            f"rediss://127.0.0.1:{tls_server.port}/0",
+            ssl_certfile=certs["client_cert"],
+            ssl_keyfile=certs["client_key"],
+            ssl_cert_reqs="required",
+        )
         with pytest.raises(Exception):
             store.put(k(1), "d", b"v", T0)
         store.close()

@@ -69,9 +69,19 @@ def mixed(spec: str, worker: int, rounds: int) -> None:
             live.discard(victim)
         store.contains(key(worker, mine), "shared", now)
     counters = dict(store.stats()).get("shared", {})
-    print(json.dumps({"live": len(live), "hits": hits, "misses": misses, "stored": stored,
-                      "counted_hits": counters.get("hits"), "counted_misses": counters.get("misses"),
-                      "counted_stores": counters.get("stores")}))
+    print(
+        json.dumps(
+            {
+                "live": len(live),
+                "hits": hits,
+                "misses": misses,
+                "stored": stored,
+                "counted_hits": counters.get("hits"),
+                "counted_misses": counters.get("misses"),
+                "counted_stores": counters.get("stores"),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -93,14 +93,43 @@ def start_postgres() -> Server:
         pw = pwd.getpwnam("postgres")
         for path in (tmp, sock, pwfile):
             os.chown(path, pw.pw_uid, pw.pw_gid)
-    subprocess.run([*run_as, f"{bindir}/initdb", "-D", data, "-U", user, "--auth=scram-sha-256",
-                    f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *run_as,
+            f"{bindir}/initdb",
+            "-D",
+            data,
+            "-U",
+            user,
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     logf = open(log, "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([*run_as, f"{bindir}/postgres", "-D", data, "-p", str(port), "-k", sock,
-                             "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"],
-                            stdout=logf, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            *run_as,
+            f"{bindir}/postgres",
+            "-D",
+            data,
+            "-p",
+            str(port),
+            "-k",
+            sock,
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=100",
+        ],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+    )
     import psycopg
 
     admin = f"host=127.0.0.1 port={port} user={user} password={PASSWORD} dbname=postgres connect_timeout=2"
@@ -123,14 +152,37 @@ def start_mariadb() -> Server:
     tmp = tempfile.mkdtemp(prefix="dejacache-maria-")
     data, sock, log = os.path.join(tmp, "data"), os.path.join(tmp, "mysqld.sock"), os.path.join(tmp, "log")
     me = pwd.getpwuid(os.geteuid()).pw_name
-    subprocess.run([install, "--no-defaults", f"--datadir={data}", f"--user={me}", "--skip-test-db",
-                    "--auth-root-authentication-method=socket"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--user={me}",
+            "--skip-test-db",
+            "--auth-root-authentication-method=socket",
+        ],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     logf = open(log, "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([mariadbd, "--no-defaults", f"--datadir={data}", f"--port={port}", f"--socket={sock}",
-                             "--bind-address=127.0.0.1", f"--user={me}", f"--pid-file={tmp}/mysqld.pid",
-                             "--innodb-buffer-pool-size=64M", "--max-connections=200", "--skip-log-bin"],
-                            stdout=logf, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            mariadbd,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--port={port}",
+            f"--socket={sock}",
+            "--bind-address=127.0.0.1",
+            f"--user={me}",
+            f"--pid-file={tmp}/mysqld.pid",
+            "--innodb-buffer-pool-size=64M",
+            "--max-connections=200",
+            "--skip-log-bin",
+        ],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+    )
     import pymysql
 
     def admin():

@@ -7,15 +7,17 @@ import logging
 import sqlite3
 
 import pytest
-
 from dejacache import EXCLUDED_PARAMS, _codec, _core
 from dejacache.stores._base import StoreUnavailable
 from dejacache.stores._sqlite import SQLiteStore
 
 from ..store_suite import T0, k
 
-REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is the capital of France?"}],
-           "temperature": 0}
+REQUEST = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "What is the capital of France?"}],
+    "temperature": 0,
+}
 #: The key every process and host computes for REQUEST (key schema of this version): pinned.
 GOLDEN_KEY = "cf537db046d6e12a7d1ae869849675d1"
 RESPONSE = {"choices": [{"message": {"role": "assistant", "content": "Paris."}}]}
@@ -63,8 +65,9 @@ def test_sql_table_holds_the_golden_key_and_persists(backend, tmp_path, request,
     store.put(GOLDEN_KEY, "default", blob, T0, 3600.0)
     store.put(k(1), "other", b'{"v":1}', T0)
     with store.engine.connect() as c:
-        rows = c.execute(sa.select(store.table.c.key, store.table.c.value)
-                         .where(store.table.c.namespace == "default")).all()
+        rows = c.execute(
+            sa.select(store.table.c.key, store.table.c.value).where(store.table.c.namespace == "default")
+        ).all()
     assert len(rows) == 1
     check_row(rows[0][0], rows[0][1], blob)
     table = store.table.name
@@ -141,11 +144,14 @@ def test_bad_arguments_are_clear_errors(tmp_path):
 SECRET = "Hunter2-secret-pw"
 
 
-@pytest.mark.parametrize("url", [
-    f"postgresql://cache:{SECRET}@127.0.0.1:1/cache",
-    f"mysql://cache:{SECRET}@127.0.0.1:1/cache",
-    f"postgresql://cache:{SECRET}@no-such-host.invalid:5432/cache",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://cache:{SECRET}@127.0.0.1:1/cache",
+        f"mysql://cache:{SECRET}@127.0.0.1:1/cache",
+        f"postgresql://cache:{SECRET}@no-such-host.invalid:5432/cache",
+    ],
+)
 def test_passwords_never_show_in_errors_repr_or_logs(url, caplog):
     pytest.importorskip("sqlalchemy")
     pytest.importorskip("psycopg" if url.startswith("postgresql") else "pymysql")

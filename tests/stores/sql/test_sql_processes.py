@@ -13,8 +13,6 @@ import subprocess
 import sys
 import uuid
 
-import pytest
-
 import dejacache
 from dejacache.stores._sqlite import SQLiteStore
 
@@ -23,8 +21,16 @@ ENV = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(dejacache.__f
 
 
 def run_workers(spec: str, n: int = 4, rounds: int = 150) -> list[dict]:
-    procs = [subprocess.Popen([sys.executable, WORKER, "mixed", spec, str(w), str(rounds)], env=ENV,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, "mixed", spec, str(w), str(rounds)],
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(n)
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=240)
@@ -44,8 +50,13 @@ def test_sqlite_keeps_every_acknowledged_write_through_kill_9(tmp_path):
     rng = random.Random(7)
     acknowledged: list[str] = []
     for round_ in range(5):
-        child = subprocess.Popen([sys.executable, WORKER, "acked", path, f"{round_:08x}{0:016x}", "1000"], env=ENV,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, WORKER, "acked", path, f"{round_:08x}{0:016x}", "1000"],
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         stop_after = rng.randrange(20, 900)
         lines = []
         for line in child.stdout:

@@ -9,8 +9,9 @@ from ..store_suite import T0, StoreBehaviour, k
 
 def _make(server, sql_store_maker):
     def make(max_entries=None, max_bytes=None, default_ttl=None, eviction="lru"):
-        return sql_store_maker(server.url, max_entries=max_entries, max_bytes=max_bytes, default_ttl=default_ttl,
-                               eviction=eviction)
+        return sql_store_maker(
+            server.url, max_entries=max_entries, max_bytes=max_bytes, default_ttl=default_ttl, eviction=eviction
+        )
 
     return make
 
@@ -32,6 +33,10 @@ class TestSQLStoreOnMariaDB(StoreBehaviour):
         for i, ns in enumerate(["tenant", "Tenant", "tenant ", "TENANT  "]):
             store.put(k(1), ns, b"%d" % i, T0)
         assert [store.get(k(1), ns, T0)[0] for ns in ["tenant", "Tenant", "tenant ", "TENANT  "]] == [
-            b"0", b"1", b"2", b"3"]
+            b"0",
+            b"1",
+            b"2",
+            b"3",
+        ]
         assert store.clear("tenant") == 1
         assert len(store) == 3

@@ -13,8 +13,9 @@ from ..store_suite import StoreBehaviour  # noqa: E402
 
 def _maker(url_of, made):
     def make(max_entries=None, max_bytes=None, default_ttl=None, eviction="lru"):
-        store = SQLStore(url_of(len(made)), max_entries=max_entries, max_bytes=max_bytes, default_ttl=default_ttl,
-                         eviction=eviction)
+        store = SQLStore(
+            url_of(len(made)), max_entries=max_entries, max_bytes=max_bytes, default_ttl=default_ttl, eviction=eviction
+        )
         made.append(store)
         return store
 

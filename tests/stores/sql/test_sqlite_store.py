@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
-
 from dejacache.stores._sqlite import SQLiteStore
 
-from ..store_suite import T0, StoreBehaviour, k
+from ..store_suite import StoreBehaviour
 
 
 class TestSQLiteStore(StoreBehaviour):
@@ -17,8 +14,13 @@ class TestSQLiteStore(StoreBehaviour):
         made = []
 
         def make(max_entries=None, max_bytes=None, default_ttl=None, eviction="lru"):
-            store = SQLiteStore(tmp_path / f"cache{len(made)}.db", max_entries=max_entries, max_bytes=max_bytes,
-                                default_ttl=default_ttl, eviction=eviction)
+            store = SQLiteStore(
+                tmp_path / f"cache{len(made)}.db",
+                max_entries=max_entries,
+                max_bytes=max_bytes,
+                default_ttl=default_ttl,
+                eviction=eviction,
+            )
             made.append(store)
             return store
 
