@@ -358,6 +358,9 @@ _CACHE_KEYS: dict[str, Callable[[Any, str], Any]] = {
     "eviction": _str(("lru", "lfu", "fifo")),
     "namespace": _str(),
     "opt_in": _bool,
+    # a store URL or path (sqlite:///c.db, redis://..., postgresql://...); os.environ/NAME is read
+    # from the environment when the cache is built, so the file need not hold a password
+    "store": _str(),
 }
 
 

@@ -71,3 +71,14 @@ def test_urls_and_secrets(monkeypatch, tmp_path):
     assert type(store).__name__ == "SQLiteStore"
     with pytest.raises(TypeError, match="URL"):
         dejacache.Cache(store=42)
+
+
+def test_yaml_config_names_a_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEJA_STORE_URL", f"sqlite:///{tmp_path}/y.db")
+    config = tmp_path / "cache.yaml"
+    config.write_text("store: os.environ/DEJA_STORE_URL\nttl: 60\n")
+    assert dejacache.load_config(config) == {"store": "os.environ/DEJA_STORE_URL", "ttl": 60.0}
+    dejacache.Cache.from_config(config).put(REQ, {"a": "yaml"})
+    assert dejacache.Cache.from_config(config).get(REQ).response == {"a": "yaml"}
+    with pytest.raises(dejacache.ConfigError, match="store"):
+        dejacache.load_config({"store": 5})
