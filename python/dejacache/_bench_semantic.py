@@ -123,7 +123,7 @@ def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any 
         max_entries=100_000, semantic=Semantic(embedder=embedder, threshold=args.threshold, evaluator=evaluator)
     )
     setup_s = time.perf_counter() - t0
-    tier = cache._semantic
+    tier = cache.semantic
     answered: set[int] = set()
     counts = {"exact": 0, "semantic": 0, "semantic_correct": 0, "llm_calls": 0, "paraphrase_opportunities": 0}
     lat = {"exact": [], "semantic": [], "miss": []}

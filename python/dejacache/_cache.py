@@ -385,6 +385,11 @@ class Cache:
     # -- calls ------------------------------------------------------------------------------
 
     @property
+    def semantic(self) -> Any:
+        """The semantic tier (its ``embedder``, ``threshold``, ``evaluator``), or None."""
+        return self._semantic
+
+    @property
     def stream_flights(self) -> StreamFlights:
         """Single-flight for streamed misses (used by the SDK wrappers)."""
         return self._stream_flights
