@@ -10,27 +10,12 @@ thread) measured round-robin in the same run. Needs a release build.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 
 import numpy as np
+from bench_distance import best_ms
 from dejacache import distance
 
 N, M, DIM = 256, 4096, 384
-
-
-def best_ms(candidates: dict[str, Callable[[], object]], rounds: int = 15) -> dict[str, float]:
-    """Best time of each candidate, run round-robin so that load from other processes on a
-    shared machine falls on all of them alike."""
-    best = {name: float("inf") for name in candidates}
-    for fn in candidates.values():
-        fn()
-    for _ in range(rounds):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return {name: t * 1e3 for name, t in best.items()}
 
 
 def main() -> None:
@@ -49,7 +34,8 @@ def main() -> None:
             "cosine f32": lambda: distance.cosine(a, b),
             "cosine f16": lambda: distance.cosine(a16, b16),
             "dot i8": lambda: distance.dot(a8, b8),
-        }
+        },
+        rounds=15,
     )
     numpy_ms = times["numpy a @ b.T"]
     print(f"\n({N}, {DIM}) x ({M}, {DIM}) pairwise, best of 15 interleaved runs")
