@@ -38,7 +38,7 @@ def write(tmp_path, text, name="cache.yaml"):
 
 def test_good_config_builds_every_stage(tmp_path, monkeypatch):
     built = []
-    monkeypatch.setattr("dejacache._semantic.SemanticTier", lambda cfg, **collaborators: built.append(cfg) or None)
+    monkeypatch.setattr("dejacache._semantic.tier.SemanticTier", lambda cfg, **collaborators: built.append(cfg) or None)
     kw = dejacache.load_config(write(tmp_path, GOOD))
     assert kw["max_entries"] == 5000 and kw["ttl"] == 3600.0 and kw["eviction"] == "lfu"
     sem = kw["semantic"]

@@ -10,10 +10,9 @@ Importing this package loads the compiled core and nothing else: no files, no ne
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._cache import Cache
-from ._cache_control import strip_cache_control
 from ._controls import EXCLUDED_PARAMS
 from ._core import VectorIndex, __version__
-from ._cost import (
+from ._cost.cost import (
     PriceError,
     UnknownModelError,
     call_meta,
@@ -22,6 +21,7 @@ from ._cost import (
     model_info,
     supports_prompt_caching,
 )
+from ._cost.usage import UsageError, normalize_usage
 from ._errors import (
     ConfigError,
     DejacacheError,
@@ -31,14 +31,14 @@ from ._errors import (
     StoreUnavailable,
 )
 from ._hit import Hit
-from ._usage import UsageError, normalize_usage
-from ._wrap import wrap
+from ._sdk.cache_control import strip_cache_control
+from ._sdk.wrap import wrap
 
 if _TYPE_CHECKING:  # the lazily imported names below, visible to type checkers
     from . import distance, sampling, stores, vectorstores
-    from ._calibrated import CalibratedPairEvaluator
     from ._config import load_config
-    from ._semantic import Semantic
+    from ._semantic.calibrated import CalibratedPairEvaluator
+    from ._semantic.config import Semantic
     from .embedders import (
         CachedEmbedder,
         CallableEmbedder,
@@ -54,7 +54,7 @@ if _TYPE_CHECKING:  # the lazily imported names below, visible to type checkers
 #: the embedders load models, the semantic tier numpy, the config reader PyYAML; a name that is
 #: its module's own name (``distance``) is the submodule itself
 _LAZY: dict[str, str] = {
-    "CalibratedPairEvaluator": "dejacache._calibrated",
+    "CalibratedPairEvaluator": "dejacache._semantic.calibrated",
     "CachedEmbedder": "dejacache.embedders",
     "CallableEmbedder": "dejacache.embedders",
     "HashingEmbedder": "dejacache.embedders",
@@ -63,7 +63,7 @@ _LAZY: dict[str, str] = {
     "OpenAIEmbedder": "dejacache.embedders",
     "SentenceTransformerEmbedder": "dejacache.embedders",
     "default_embedder": "dejacache.embedders",
-    "Semantic": "dejacache._semantic",
+    "Semantic": "dejacache._semantic.config",
     "load_config": "dejacache._config",
     "distance": "dejacache.distance",
     "sampling": "dejacache.sampling",

@@ -138,7 +138,7 @@ class Cache:
         # --- the tiers after the exact store: used only after an exact miss ---
         tiers: list[Tier] = []
         if semantic is not None and semantic is not False:
-            from ._semantic import SemanticTier
+            from ._semantic.tier import SemanticTier
 
             self._semantic: Any = SemanticTier(
                 semantic, store=self._store, schema=self._schema, clock=self._clock, savings=self._savings
@@ -584,7 +584,7 @@ class Cache:
 
         >>> client = cache.wrap(openai.OpenAI())                  # doctest: +SKIP
         """
-        from ._wrap import wrap
+        from ._sdk.wrap import wrap
 
         return wrap(client, self, **options)
 

@@ -213,7 +213,7 @@ def _evaluators() -> dict:
         return out
 
     def calibrated(**params: Any) -> Any:
-        from ._calibrated import CalibratedPairEvaluator
+        from ._semantic.calibrated import CalibratedPairEvaluator
 
         return CalibratedPairEvaluator(params.get("model"))
 
@@ -315,7 +315,7 @@ def _semantic(spec: Any, where: str) -> Any:
     unknown = sorted(set(map(str, spec)) - set(_SEMANTIC_KEYS))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(_SEMANTIC_KEYS)}")
-    from ._semantic import Semantic
+    from ._semantic.config import Semantic
 
     kwargs: dict[str, Any] = {}
     if "threshold" in spec:

@@ -11,9 +11,9 @@ import sys
 
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
-    "bench": "dejacache._cmd_bench",
-    "eval": "dejacache._cmd_eval",
-    "tune": "dejacache._cmd_tune",
+    "bench": "dejacache._cli.bench",
+    "eval": "dejacache._cli.eval",
+    "tune": "dejacache._cli.tune",
 }
 
 

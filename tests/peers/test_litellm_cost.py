@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from dejacache import PriceError, _cost, completion_cost, load_prices, normalize_usage
+from dejacache import PriceError, completion_cost, load_prices, normalize_usage
+from dejacache._cost import cost as _cost
 
 
 @pytest.fixture(autouse=True)

@@ -37,8 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
-from dejacache import _core
-
+from .. import _core
 from ._redis_connect import RedisTarget, make_client, parse_url
 from ._redis_shared import InvalidationHandle, SharedMixin
 

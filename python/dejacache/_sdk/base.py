@@ -1,0 +1,379 @@
+"""What every wrapped SDK method shares: request keys, rebuilding answers, the call paths.
+
+An ``Endpoint`` describes one cached SDK method (``chat.completions.create``, ``messages.create``
+...): the key it files its requests under, the SDK model of its answer, and, for streaming
+methods, how chunks add up to an answer and how an answer is played back as chunks. The
+functions here run the cache around any endpoint, sync or async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._cost.cost import call_meta
+
+log = logging.getLogger("dejacache")
+
+#: Headers that change what a provider answers; every other header (credentials, tracing,
+#: request ids) stays out of keys, so a fresh trace id never turns a hit into a miss.
+ANSWER_HEADERS = frozenset({"anthropic-beta", "anthropic-version", "openai-beta"})
+
+_SCALARS = (str, int, float, bool, type(None))
+
+#: Keys of our own in a request's key document; dotted, so no SDK parameter can collide.
+ENDPOINT_FIELD = "dejacache.endpoint"
+PROVIDER_FIELD = "dejacache.provider"
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-like data: SDK models dumped, tuples and other iterables as lists.
+
+    Returns ``value`` itself when it is already plain, so the common case copies nothing.
+    """
+    if isinstance(value, _SCALARS):
+        return value
+    if type(value) is dict:
+        out = None
+        for k, v in value.items():
+            p = plain(v)
+            if p is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = p
+        return value if out is None else out
+    if type(value) is list:
+        out_list = None
+        for i, v in enumerate(value):
+            p = plain(v)
+            if p is not v:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[i] = p
+        return value if out_list is None else out_list
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return plain(dump(mode="json", exclude_unset=True, by_alias=True))
+    if isinstance(value, Mapping):
+        return plain(dict(value))
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if hasattr(value, "__iter__"):
+        return plain(list(value))
+    return value
+
+
+def dump(model: Any) -> dict:
+    """An SDK response as the JSON the provider sent (unset fields left out)."""
+    return model.model_dump(mode="json", exclude_unset=True, by_alias=True, warnings=False)
+
+
+def rebuild(cls: type, data: dict) -> Any:
+    """An SDK model from stored JSON: validated (fast, pydantic-core), or built leniently like
+    the SDK itself does when a provider sent something its schema does not expect."""
+    try:
+        return cls.model_validate(data)
+    except ValueError:  # pydantic.ValidationError subclasses ValueError
+        return cls.construct(**data)
+
+
+def key_hash(secret: str) -> str:
+    """A short, one-way name for an API key: enough to keep tenants apart, useless to an attacker."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+class WrapContext:
+    """Settings shared by every method of one wrapped client."""
+
+    __slots__ = (
+        "cache",
+        "provider",
+        "base_url",
+        "namespace",
+        "key_suffix",
+        "replay_chunk_chars",
+        "stream_usage",
+        "omit_types",
+        "options",
+    )
+
+    def __init__(
+        self,
+        cache: Any,
+        provider: str,
+        base_url: str,
+        namespace: str | None,
+        api_key: str | None,
+        scope_by_api_key: bool,
+        replay_chunk_chars: int,
+        stream_usage: bool,
+        omit_types: tuple[type, ...],
+        options: dict,
+    ):
+        self.cache = cache
+        self.provider = provider  # SDK and base URL: part of every key
+        self.base_url = base_url
+        self.namespace = namespace
+        self.key_suffix = ":" + key_hash(api_key or "") if scope_by_api_key else None
+        self.replay_chunk_chars = replay_chunk_chars
+        self.stream_usage = stream_usage
+        self.omit_types = omit_types
+        self.options = options
+
+    def namespace_for(self, controls: Any) -> str | None:
+        """The namespace of one call: the per-call one, else the wrapper's, else the cache's;
+        suffixed with the API key's hash when the wrapper scopes by key."""
+        ns = self.namespace
+        if isinstance(controls, Mapping) and isinstance(controls.get("namespace"), str):
+            ns = controls["namespace"]
+        if self.key_suffix is None:
+            return ns
+        return (ns or self.cache.namespace) + self.key_suffix
+
+
+def build_request(endpoint: str, ctx: WrapContext, kwargs: dict) -> dict:
+    """The document a call is keyed by: endpoint, provider (base URL) and every body parameter.
+
+    Non-plain arguments (generators, tuples, SDK models) are converted in ``kwargs`` too, so the
+    provider receives exactly what was keyed. Credentials never enter: API keys live on the
+    client, and of ``extra_headers`` only ``ANSWER_HEADERS`` are kept.
+    """
+    request: dict[str, Any] = {ENDPOINT_FIELD: endpoint, PROVIDER_FIELD: ctx.provider}
+    omit = ctx.omit_types
+    for name, value in kwargs.items():
+        if isinstance(value, omit) or value is None and name in ("extra_body", "extra_query"):
+            continue
+        if name == "extra_headers":
+            if value:
+                kept = {k.lower(): v for k, v in value.items() if k.lower() in ANSWER_HEADERS}
+                if kept:
+                    request[name] = kept
+            continue
+        converted = plain(value)
+        if converted is not value:
+            kwargs[name] = converted
+        request[name] = converted
+    return request
+
+
+def pop_controls(kwargs: dict) -> tuple[Any, Any]:
+    """Takes dejacache's per-call controls (``caching=``, ``cache=``) out of SDK arguments."""
+    return kwargs.pop("caching", None), kwargs.pop("cache", None)
+
+
+class Endpoint:
+    """One cached SDK method. Subclasses fill in the provider-specific parts."""
+
+    #: Names the method in keys: answers of different methods never mix.
+    name: str = ""
+
+    def response_cls(self) -> type:
+        raise NotImplementedError
+
+    def store_form(self, response: Any) -> dict:
+        """The JSON kept for an SDK answer."""
+        return dump(response)
+
+    def prepare(self, kwargs: dict, request: dict, ctx: WrapContext) -> tuple[dict, dict]:
+        """Last changes to what is sent and what is keyed (e.g. removing markers a host rejects)."""
+        return kwargs, request
+
+    def assembler(self, kwargs: dict) -> Any:
+        """A fresh ``Assembler`` for one streamed call."""
+        raise NotImplementedError
+
+    def stream_kwargs(self, kwargs: dict, ctx: WrapContext) -> dict:
+        """The arguments sent upstream for a streamed miss (e.g. asking for usage)."""
+        return kwargs
+
+    def replay(self, stored: dict, kwargs: dict, chunk_chars: int) -> list[dict]:
+        """The chunk or event documents that play ``stored`` back as the provider streams it."""
+        raise NotImplementedError
+
+    def event_builder(self) -> Callable[[dict], Any]:
+        """dict -> the SDK's chunk or event object."""
+        raise NotImplementedError
+
+
+def split_text(text: str, size: int) -> list[str]:
+    """``text`` in pieces of at most ``size`` characters (one empty piece for empty text)."""
+    if not text:
+        return [""]
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+# -- the call paths -------------------------------------------------------------------------
+
+
+class _Store:
+    """Stores a streamed answer when its stream completes (``store(answer)``; None: no answer),
+    and ends the single-flight the stream leads, if it leads one."""
+
+    __slots__ = ("ctx", "endpoint", "request", "caching", "controls", "namespace", "start", "flight", "slot")
+
+    def __init__(self, ctx, endpoint, request, caching, controls, namespace):
+        self.ctx, self.endpoint, self.request = ctx, endpoint, request
+        self.caching, self.controls, self.namespace = caching, controls, namespace
+        self.start = time.perf_counter()
+        self.flight: Any = None
+        self.slot: Any = None
+
+    def step(self) -> None:
+        if self.flight is not None:
+            self.flight.step()
+
+    def __call__(self, stored: dict | None) -> None:
+        done = False
+        if stored is not None:
+            meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
+            try:
+                self.ctx.cache.put(
+                    self.request, stored, caching=self.caching, cache=self.controls, namespace=self.namespace, meta=meta
+                )
+                done = True
+            except (TypeError, ValueError) as exc:
+                log.warning("dejacache: streamed answer not stored: %s", exc)
+        if self.flight is not None:
+            self.ctx.cache.stream_flights.end(self.slot, self.flight, done)
+
+
+def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
+    def store_as(response: Any, latency: float) -> tuple[dict, dict]:
+        stored = endpoint.store_form(response)
+        return stored, call_meta(stored, latency_s=latency)
+
+    return store_as
+
+
+def _cacheable(ctx: WrapContext, request: dict) -> bool:
+    try:
+        ctx.cache.key(request)
+        return True
+    except (TypeError, ValueError) as exc:
+        log.warning("dejacache: request not cacheable, calling the provider directly: %s", exc)
+        return False
+
+
+class _Call:
+    """One call's controls, key document and arguments, as both call paths need them."""
+
+    __slots__ = ("kwargs", "request", "caching", "controls", "namespace")
+
+    def __init__(self, endpoint: Endpoint, ctx: WrapContext, kwargs: dict):
+        self.caching, self.controls = pop_controls(kwargs)
+        self.namespace = ctx.namespace_for(self.controls)
+        self.kwargs, self.request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
+
+    def stream_plan(self, endpoint: Endpoint, ctx: WrapContext, owner: Any) -> tuple[Any, Any, Any]:
+        """What a streamed call does: (events to replay, None, None) on a hit; (None, store, None)
+        on a miss it calls upstream for; (None, None, flight) to wait for an identical streamed
+        miss under way; (None, None, None) when the request cannot be keyed. ``owner`` (the
+        thread or task) joins single-flight; None makes a call of its own."""
+        if not _cacheable(ctx, self.request):
+            return None, None, None
+        cache = ctx.cache
+        hit = cache.get(self.request, caching=self.caching, cache=self.controls, namespace=self.namespace)
+        if hit is not None:
+            return endpoint.replay(hit.response, self.kwargs, ctx.replay_chunk_chars), None, None
+        store = _Store(ctx, endpoint, self.request, self.caching, self.controls, self.namespace)
+        ctl = cache.resolve_controls(self.request, self.caching, self.controls, self.namespace)
+        if owner is None or not (ctl.read and ctl.write):
+            return None, store, None
+        slot = (ctl.namespace, cache.key(self.request))
+        flight, led = cache.stream_flights.lead_or_follow(slot, owner)
+        if led:
+            store.flight, store.slot = flight, slot
+        elif flight.owner != owner:  # a caller never waits for a stream it holds itself
+            return None, None, flight
+        return None, store, None
+
+
+def _record(streams: Any, is_async: bool, upstream: Any, endpoint: Endpoint, kwargs: dict, store: _Store) -> Any:
+    cls = streams.AsyncRecording if is_async else streams.Recording
+    return cls(upstream, endpoint.assembler(kwargs), store)
+
+
+def _stream_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, call: _Call) -> Any:
+    owner: Any = threading.get_ident()
+    while True:
+        events, store, flight = call.stream_plan(endpoint, ctx, owner)
+        if flight is None:
+            break
+        # ended: look again (a replay, or lead the retry); stalled: make a call of our own
+        owner = owner if flight.wait(ctx.cache.stream_flights.stall_s) else None
+    if events is not None:
+        return streams.Replay(events, endpoint.event_builder())
+    if store is None:
+        return original(**call.kwargs)
+    try:
+        upstream = original(**endpoint.stream_kwargs(call.kwargs, ctx))
+    except BaseException:
+        store(None)
+        raise
+    return _record(streams, False, upstream, endpoint, call.kwargs, store)
+
+
+async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, call: _Call) -> Any:
+    owner: Any = asyncio.current_task()
+    while True:
+        events, store, flight = call.stream_plan(endpoint, ctx, owner)
+        if flight is None:
+            break
+        owner = owner if await flight.await_end(ctx.cache.stream_flights.stall_s) else None
+    if events is not None:
+        return streams.AsyncReplay(events, endpoint.event_builder())
+    if store is None:
+        return await original(**call.kwargs)
+    try:
+        upstream = await original(**endpoint.stream_kwargs(call.kwargs, ctx))
+    except BaseException:
+        store(None)
+        raise
+    return _record(streams, True, upstream, endpoint, call.kwargs, store)
+
+
+def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, kwargs: dict) -> Any:
+    if kwargs.get("caching") is False:
+        pop_controls(kwargs)
+        return original(**kwargs)
+    call = _Call(endpoint, ctx, kwargs)
+    kwargs = call.kwargs
+    if kwargs.get("stream") is True:
+        return _stream_sync(endpoint, ctx, original, streams, call)
+    out = ctx.cache.call(
+        call.request,
+        lambda _: original(**kwargs),
+        caching=call.caching,
+        cache=call.controls,
+        namespace=call.namespace,
+        store_as=_store_as(endpoint),
+    )
+    return rebuild(endpoint.response_cls(), out) if type(out) is dict else out
+
+
+async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, kwargs: dict) -> Any:
+    if kwargs.get("caching") is False:
+        pop_controls(kwargs)
+        return await original(**kwargs)
+    call = _Call(endpoint, ctx, kwargs)
+    kwargs = call.kwargs
+    if kwargs.get("stream") is True:
+        return await _stream_async(endpoint, ctx, original, streams, call)
+
+    async def llm(_: Any) -> Any:
+        return await original(**kwargs)
+
+    out = await ctx.cache.acall(
+        call.request,
+        llm,
+        caching=call.caching,
+        cache=call.controls,
+        namespace=call.namespace,
+        store_as=_store_as(endpoint),
+    )
+    return rebuild(endpoint.response_cls(), out) if type(out) is dict else out

@@ -1,0 +1,511 @@
+"""The semantic tier: answers a request that means the same as an earlier one.
+
+Pipeline (GPTCache's stages): pre-process -> embed -> search the vector index within the
+request's scope -> evaluate each candidate -> keep those reaching the threshold -> post-process
+picks one -> the answer is read through the exact store by its key.
+
+Why each rule holds:
+
+- **Scope.** The pre-processor says which part of the request it embedded; the rest (model,
+  temperature, tools, response format, seed, system prompt, earlier turns not embedded) is hashed
+  with the namespace into a scope, which is the vector index namespace searched. A hit can only
+  differ from the stored request in the embedded wording.
+- **Answers live in the exact store.** A vector maps to an entry key (its id is the low 64 bits
+  of the 128-bit key); the answer is read with ``EntryStore.get`` under the request's namespace,
+  so an entry that was evicted, expired or deleted is never served, whatever the index still
+  holds. Vectors whose entry is gone are dropped when a search meets them, and in a sweep when
+  vectors outnumber entries twice over.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .._codec import decode
+from .._controls import Controls
+from .._hit import Hit
+from .config import Semantic, default_evaluator, default_threshold
+from ..evaluation import AllOf, Cosine, _bind, score_of
+from ..postprocess import First, first
+from ..preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
+
+log = logging.getLogger("dejacache")
+
+#: The id the vector index returns in slots it could not fill.
+EMPTY_ID = 2**64 - 1
+
+_SWEEP_MIN = 1024
+#: texts per embedder call when many are embedded at once (Cache.put_many)
+EMBED_BATCH = 256
+#: entries a bulk store handles per hold of the tier's lock
+STORE_CHUNK = 2048
+#: vectors of one scope (in one chunk) from which a bulk store builds the graph on several threads
+_PARALLEL_ADD_FROM = 1024
+#: the graph of the tier's default index: links per node, and the search beam
+SEMANTIC_INDEX_M, SEMANTIC_INDEX_EF = 32, 32
+
+
+_HEX = frozenset("0123456789abcdef")  # the digits of the core's keys
+
+
+def vector_id(key: str) -> int:
+    """The vector id of an entry key: the low 64 bits of its 128-bit hash."""
+    if len(key) != 32 or not _HEX.issuperset(key):  # a key_func's own key: hash it to hex first
+        key = _core.key_of_text(key)
+    vid = int(key[16:], 16)
+    return vid - 1 if vid == EMPTY_ID else vid
+
+
+class Probe:
+    """One request, pre-processed and embedded: what a lookup found out, reused to store."""
+
+    __slots__ = ("scope", "namespace", "ext", "vector")
+
+    def __init__(self, scope: str, namespace: str, ext: Extraction, vector: np.ndarray):
+        self.scope, self.namespace, self.ext, self.vector = scope, namespace, ext, vector
+
+
+class _Entry:
+    __slots__ = ("namespace", "key", "text", "embed_text")
+
+    def __init__(self, namespace: str, key: str, text: Any, embed_text: Any):
+        self.namespace, self.key, self.text, self.embed_text = namespace, key, text, embed_text
+
+
+class _Gone(Exception):
+    """The candidate's exact entry cannot be served (``stale``: it no longer exists at all)."""
+
+    def __init__(self, stale: bool):
+        self.stale = stale
+
+
+class _Candidate(dict):
+    """A candidate as evaluators see it. Its ``"embedding"`` and ``"age"`` are computed only if
+    asked for: most candidates are refused on similarity alone, without touching the store."""
+
+    reading: tuple = ()
+
+    def __init__(self, tier: SemanticTier, entry: _Entry, **fields: Any):
+        super().__init__(text=entry.text, **fields)
+        self._tier, self._entry = tier, entry
+        self._found: tuple[bytes, float] | None = None
+
+    def blob(self) -> bytes:
+        """The stored answer, read through the exact store by key (raises _Gone)."""
+        if self._found is None:
+            ns, now, max_age, reads = self.reading
+            store, key = self._tier._store, self._entry.key
+            found = store.get(key, ns, now, max_age)
+            if found is None:
+                reads[1] += 1
+                raise _Gone(stale=not store.contains(key, ns, now))
+            reads[0] += 1
+            self._found = found
+            self["age"] = now - found[1]
+        return self._found[0]
+
+    def __missing__(self, name: str) -> Any:
+        if name == "embedding":
+            vec = self._tier.embed_one(self._entry.embed_text)
+            self["embedding"] = vec
+            return vec
+        if name == "age":
+            self.blob()
+            return self["age"]
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+class SemanticTier:
+    """The semantic tier of one Cache (built by ``Cache(semantic=...)``; not used directly)."""
+
+    def __init__(self, config: Any, *, store: Any, schema: Any, clock: Callable[[], float], savings: Any):
+        """``store``: the exact tier's entry store (answers are read through it by key);
+        ``schema``: the key schema that hashes a request's scope; ``savings``: where hits are
+        counted (``Savings.record``)."""
+        if config is True:
+            config = Semantic()
+        elif isinstance(config, Mapping):
+            config = Semantic(**config)
+        elif not isinstance(config, Semantic):
+            raise TypeError(f"semantic must be True, a dejacache.Semantic or a dict of its arguments, not {config!r}")
+        self._store = store
+        self._schema = schema
+        self._clock = clock
+        self._savings = savings
+        embedder = config.embedder
+        if embedder is None:
+            from ..embedders import default_embedder
+
+            embedder = default_embedder()
+        self.embedder = embedder
+        own = getattr(config.evaluator, "threshold", None)  # a calibrated evaluator knows its own
+        if config.threshold is not None:
+            self.threshold = config.threshold
+        elif isinstance(own, (int, float)) and not isinstance(own, bool) and 0.0 <= own <= 1.0:
+            self.threshold = float(own)
+        else:
+            self.threshold = default_threshold(embedder)
+        self.evaluator = config.evaluator if config.evaluator is not None else default_evaluator(embedder)
+        self.normalize = config.normalize
+        self.max_text_chars = config.max_text_chars
+        self.preprocess = config.preprocess if config.preprocess is not None else last_content
+        self.postprocess = config.postprocess if config.postprocess is not None else first
+        self.top_k = config.top_k
+        index = config.vector_store
+        if index is None:
+            from .._core import VectorIndex
+
+            # A wider graph searched with a narrower beam: at 100k entries, M 32 / ef 32 finds
+            # the stored neighbour of every real-embedding query in ~60 us, and 98% of them on
+            # uniform random vectors in ~110 us, where M 16 / ef 64 took ~90 us and ~145 us for
+            # 87% (notes/semantic.md). Inserts cost about twice as much; a put follows an LLM call.
+            index = VectorIndex(int(embedder.dim), metric="cosine", M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
+        metric = getattr(index, "metric", "cosine")
+        if metric not in ("cosine", "dot"):
+            raise ValueError(
+                f"the vector store's metric is {metric!r}; the semantic tier compares cosine "
+                "similarities: give it a store with metric='cosine'"
+            )
+        store_dim = getattr(index, "dim", None)
+        if isinstance(store_dim, int) and store_dim != int(embedder.dim):
+            raise ValueError(
+                f"the vector store holds {store_dim}-dimensional vectors but the embedder "
+                f"makes {embedder.dim}-dimensional ones"
+            )
+        self.index = index
+        self._own_index = type(index) is _core.VectorIndex
+        self._entries: dict[tuple[str, int], _Entry] = {}
+        self._scopes: dict[tuple[str, str], str] = {}
+        self._lock = threading.RLock()
+        # namespace -> [semantic hits, lookups without a hit, candidate reads found, candidate reads missed]
+        self._counts: dict[str, list[int]] = {}
+        self._count_lock = threading.Lock()
+        _bind(self.evaluator, self)
+
+    def __repr__(self) -> str:
+        return (
+            f"SemanticTier(embedder={getattr(self.embedder, 'name', self.embedder)!r}, threshold={self.threshold}, "
+            f"vectors={len(self._entries)})"
+        )
+
+    # -- embedding --------------------------------------------------------------------------
+
+    def _embed_input(self, text: Any) -> Any:
+        if self.normalize and isinstance(text, str):
+            return normalize_text(text) or text
+        return text
+
+    def embed_one(self, text: Any) -> np.ndarray:
+        if self.normalize and isinstance(text, str):  # _embed_input, inline: the lookup path
+            text = normalize_text(text) or text
+        vecs = np.asarray(self.embedder.embed([text]), dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[0] != 1:
+            raise ValueError(f"the embedder returned shape {vecs.shape} for one text; it must return (n, dim)")
+        return vecs[0]
+
+    def embed_many(self, texts: Sequence[Any]) -> np.ndarray:
+        """Rows for ``texts``, sent to the embedder EMBED_BATCH at a time (a model batches
+        within each call; a bounded call keeps a remote embedder's request small)."""
+        out = np.empty((len(texts), int(self.embedder.dim)), dtype=np.float32)
+        for start in range(0, len(texts), EMBED_BATCH):
+            chunk = [self._embed_input(t) for t in texts[start : start + EMBED_BATCH]]
+            vecs = np.asarray(self.embedder.embed(chunk), dtype=np.float32)
+            if vecs.shape != (len(chunk), out.shape[1]):
+                raise ValueError(
+                    f"the embedder returned shape {vecs.shape} for {len(chunk)} texts; "
+                    f"it must return ({len(chunk)}, {out.shape[1]})"
+                )
+            out[start : start + len(chunk)] = vecs
+        return out
+
+    def _check_size(self, text: Any) -> None:
+        cap = self.max_text_chars
+        if cap is not None and isinstance(text, (str, bytes)) and len(text) > cap:
+            raise PreprocessError(f"the text to embed has {len(text)} characters, over max_text_chars={cap}")
+
+    def probe(self, request: Any, namespace: str) -> Probe | None:
+        """Pre-processes and embeds ``request``; None when it has nothing this tier can embed."""
+        try:
+            ext = extract(self.preprocess, request)
+            self._check_size(ext.embed)
+            scope = f"{namespace}/{self._schema.key(ext.rest)}"
+        except PreprocessError as exc:
+            log.debug("dejacache: no semantic lookup for this request: %s", exc)
+            return None
+        return Probe(scope, namespace, ext, self.embed_one(ext.embed))
+
+    def probe_many(self, requests: Sequence[tuple[Any, str]]) -> list[Probe | None]:
+        """:meth:`probe` for many ``(request, namespace)`` pairs, their texts embedded in batches."""
+        found: list[tuple[str, str, Extraction] | None] = []
+        for request, namespace in requests:
+            try:
+                ext = extract(self.preprocess, request)
+                self._check_size(ext.embed)
+                found.append((f"{namespace}/{self._schema.key(ext.rest)}", namespace, ext))
+            except PreprocessError as exc:
+                log.debug("dejacache: no vector for this request: %s", exc)
+                found.append(None)
+        vectors = iter(self.embed_many([f[2].embed for f in found if f is not None]))
+        return [None if f is None else Probe(f[0], f[1], f[2], next(vectors)) for f in found]
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _count(self, namespace: str, hit: bool, reads: list[int]) -> None:
+        if not hit and reads == [0, 0]:
+            return  # changes no counter of stats(); a record per tenant name would grow unbounded
+        with self._count_lock:
+            c = self._counts.get(namespace)
+            if c is None:
+                c = self._counts[namespace] = [0, 0, 0, 0]
+            c[0 if hit else 1] += 1
+            c[2] += reads[0]
+            c[3] += reads[1]
+
+    def lookup(self, request: Any, ctl: Controls, now: float) -> tuple[Hit | None, Probe | None]:
+        """A semantic hit for ``request`` (None if none) and its probe (None if not embeddable).
+        Searches only when ``ctl.read``; the probe is returned either way, to store with."""
+        probe = self.probe(request, ctl.namespace)
+        if probe is None or not ctl.read:
+            return None, probe
+        return self.search(probe, ctl, now), probe
+
+    def search(self, probe: Probe, ctl: Controls, now: float) -> Hit | None:
+        ns, scope = probe.namespace, probe.scope
+        ids, sims = self.index.search(probe.vector[None, :], self.top_k, namespace=scope)
+        query = {"text": probe.ext.text, "embedding": probe.vector}
+        passing: list[dict[str, Any]] = []
+        stale: list[tuple[int, _Entry | None]] = []  # (id, the entry seen): dropped only if unchanged
+        reads = [0, 0]  # found, missed
+        threshold = self.threshold
+        # When the score can be no higher than the similarity (Cosine, or AllOf starting with
+        # it: the defaults), a candidate below the threshold is refused without any work.
+        ev = self.evaluator
+        capped = type(ev) is Cosine or (type(ev) is AllOf and type(ev.evaluators[0]) is Cosine)
+        # With those and the default post-processor (the best score wins), candidates come in
+        # falling similarity, so once one passes, a later one can only tie or lose: stop.
+        best_only = capped and type(self.postprocess) is First
+        found = list(zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()))
+        if best_only and not self._own_index:  # VectorIndex returns best first; another store need not
+            found.sort(key=lambda f: -f[1] if f[1] == f[1] else math.inf)
+        for vid, sim in found:
+            if best_only and passing and sim <= passing[0]["score"]:
+                break
+            if vid == EMPTY_ID or math.isnan(sim) or (capped and sim < threshold):
+                continue
+            entry = self._entries.get((scope, vid))
+            if entry is None:
+                stale.append((vid, None))
+                continue
+            cand = _Candidate(self, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope)
+            cand.reading = (ns, now, ctl.max_age, reads)
+            try:
+                score = score_of(self.evaluator, query, cand)
+                if score < threshold:
+                    continue
+                blob = cand.blob()
+            except _Gone as gone:
+                if gone.stale:
+                    stale.append((vid, entry))  # evicted, expired or deleted: never served, and dropped
+                continue
+            try:
+                response, meta = decode(blob)
+            except ValueError as exc:
+                log.warning("dejacache: dropping unreadable entry %s in %r: %s", entry.key, ns, exc)
+                self._store.remove(entry.key, ns)
+                stale.append((vid, entry))
+                continue
+            cand.update(score=score, response=response, meta=meta)
+            passing.append(cand)
+        if stale:
+            self._drop(scope, stale)
+        if not passing:
+            self._count(ns, False, reads)
+            return None
+        passing.sort(key=lambda c: c["score"], reverse=True)
+        chosen = self.postprocess(passing)
+        if not isinstance(chosen, Mapping) or "response" not in chosen:
+            raise TypeError("a post-processor must return one of the candidates it was given")
+        self._count(ns, True, reads)
+        if chosen["meta"]:
+            self._savings.record(ns, chosen["meta"])
+        return Hit(chosen["response"], chosen["key"], "semantic", chosen["age"], ns, chosen["score"], chosen["meta"])
+
+    def neighbour_similarities(self, candidate: Mapping[str, Any], k: int) -> list[float]:
+        """Similarities of a candidate's ``k`` nearest stored neighbours in its scope (itself excluded)."""
+        ids, sims = self.index.search(
+            np.asarray(candidate["embedding"], np.float32)[None, :], k + 1, namespace=candidate["scope"]
+        )
+        out = []
+        for vid, sim in zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()):
+            if vid != EMPTY_ID and vid != candidate["id"] and not math.isnan(sim):
+                out.append(float(sim))
+        return out[:k]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def store(self, probe: Probe, key: str) -> None:
+        """Adds the vector of an entry just written to the exact store under ``key``."""
+        with self._lock:
+            scope, vid, entry = self._register(probe, key)
+            try:
+                self.index.add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], namespace=scope)
+            except BaseException:
+                self._unregister(scope, vid, entry)
+                raise
+            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
+                self.sweep()
+
+    def _register(self, probe: Probe, key: str) -> tuple[str, int, _Entry]:
+        """Files the entry of ``key`` under its probe's scope, dropping the vector it had
+        before (caller holds the lock and adds the vector next)."""
+        ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
+        old_scope = self._scopes.get((ns, key))
+        if old_scope is not None:
+            self._remove_vector(old_scope, vid)
+        if (scope, vid) in self._entries:
+            self._remove_vector(scope, vid)
+        # The entry goes in before the vector: a search that finds the vector must find
+        # its entry, or it would take the vector for a stale one.
+        entry = _Entry(ns, key, probe.ext.text, probe.ext.embed)
+        self._entries[(scope, vid)] = entry
+        self._scopes[(ns, key)] = scope
+        return scope, vid, entry
+
+    def _unregister(self, scope: str, vid: int, entry: _Entry) -> None:
+        """Undoes :meth:`_register` when the vector could not be added."""
+        del self._entries[(scope, vid)]
+        del self._scopes[(entry.namespace, entry.key)]
+
+    def store_many(self, items: Sequence[tuple[Probe, str]]) -> None:
+        """:meth:`store` for many ``(probe, key)`` pairs of distinct entries: one ``add`` per
+        scope and chunk. The tier's lock is taken per chunk of STORE_CHUNK, so a bulk load
+        never holds up other threads' stores for more than one chunk's insert."""
+        failed: BaseException | None = None
+        for start in range(0, len(items), STORE_CHUNK):
+            try:
+                self._store_chunk(items[start : start + STORE_CHUNK])
+            except Exception as exc:  # noqa: BLE001 - later chunks still get their vectors
+                failed = failed or exc
+        if failed is not None:
+            raise failed
+
+    def _store_chunk(self, items: Sequence[tuple[Probe, str]]) -> None:
+        if not items:
+            return
+        vectors = np.stack([p.vector for p, _ in items])
+        # One row the index refuses (NaN, or zero length under cosine) would fail its whole
+        # scope's add: leave such rows out here, as put() would lose only that one.
+        usable = np.isfinite(vectors).all(axis=1) & (np.einsum("ij,ij->i", vectors, vectors) > 0)
+        if not usable.all():
+            log.warning(
+                "dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
+                int((~usable).sum()),
+            )
+        by_scope: dict[str, list[tuple[int, _Entry, int]]] = {}  # scope -> (vid, entry, row of vectors)
+        failed: BaseException | None = None
+        with self._lock:
+            for row, ((probe, key), ok) in enumerate(zip(items, usable.tolist())):
+                if ok:
+                    scope, vid, entry = self._register(probe, key)
+                    by_scope.setdefault(scope, []).append((vid, entry, row))
+            for scope, filed in by_scope.items():
+                ids = np.asarray([f[0] for f in filed], dtype=np.uint64)
+                rows = vectors[[f[2] for f in filed]]
+                try:
+                    if self._own_index and len(filed) >= _PARALLEL_ADD_FROM:
+                        # A bulk load may use every core to build the graph (VectorIndex only:
+                        # the vector_store protocol has no such argument).
+                        self.index.add(ids, rows, namespace=scope, threads=min(os.cpu_count() or 1, 8))
+                    else:
+                        self.index.add(ids, rows, namespace=scope)
+                except Exception as exc:  # noqa: BLE001 - the other scopes still get theirs
+                    failed = failed or exc
+                    for vid, entry, _ in filed:
+                        self._unregister(scope, vid, entry)
+            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
+                self.sweep()
+        if failed is not None:
+            raise failed
+
+    def _remove_vector(self, scope: str, vid: int) -> None:
+        entry = self._entries.pop((scope, vid), None)
+        if entry is not None and self._scopes.get((entry.namespace, entry.key)) == scope:
+            del self._scopes[(entry.namespace, entry.key)]
+        self.index.remove(np.asarray([vid], dtype=np.uint64), namespace=scope)
+
+    def _drop(self, scope: str, seen: list[tuple[int, _Entry | None]]) -> None:
+        """Removes vectors found stale, unless their entry changed since (a concurrent store)."""
+        with self._lock:
+            gone = []
+            for vid, entry in seen:
+                if self._entries.get((scope, vid)) is not entry:
+                    continue
+                if entry is not None:
+                    del self._entries[(scope, vid)]
+                    if self._scopes.get((entry.namespace, entry.key)) == scope:
+                        del self._scopes[(entry.namespace, entry.key)]
+                gone.append(vid)
+            if gone:
+                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
+
+    def forget(self, namespace: str, key: str) -> None:
+        """Removes the vector of the entry ``key`` (after a delete)."""
+        with self._lock:
+            scope = self._scopes.get((namespace, key))
+            if scope is not None:
+                self._remove_vector(scope, vector_id(key))
+
+    def clear(self, namespace: str | None = None) -> None:
+        """Removes every vector of ``namespace`` (all namespaces when None)."""
+        with self._lock:
+            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
+            for (scope, vid), entry in self._entries.items():
+                if namespace is None or entry.namespace == namespace:
+                    by_scope.setdefault(scope, []).append((vid, entry))
+            for scope, seen in by_scope.items():
+                self._drop(scope, seen)
+
+    def sweep(self) -> int:
+        """Drops vectors whose exact entry is gone; returns how many."""
+        now = self._clock()
+        with self._lock:
+            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
+            for (scope, vid), entry in list(self._entries.items()):
+                if not self._store.contains(entry.key, entry.namespace, now):
+                    by_scope.setdefault(scope, []).append((vid, entry))
+            for scope, seen in by_scope.items():
+                self._drop(scope, seen)
+        return sum(len(v) for v in by_scope.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def adjust_stats(self, per_ns: dict[str, dict[str, Any]]) -> None:
+        """Counts semantic hits as hits (not as an exact miss plus a store read) in ``stats()``."""
+        for counters in per_ns.values():
+            counters.setdefault("semantic_hits", 0)
+        with self._count_lock:
+            counts = [(ns, list(c)) for ns, c in self._counts.items()]
+        for ns, (hits, _misses, reads_found, reads_missed) in counts:
+            counters = per_ns.get(ns)
+            if counters is None:
+                continue
+            counters["hits"] += hits - reads_found
+            counters["misses"] -= reads_missed + hits
+            counters["semantic_hits"] = hits
