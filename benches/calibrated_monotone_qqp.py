@@ -18,8 +18,8 @@ import sys
 import time
 
 import numpy as np
-from dejacache._accuracy import embed_pairs, held_out, make_embedder, point_at, read_pairs, roc_auc
-from dejacache._calibrated import CalibratedPairEvaluator
+from dejacache._cli.accuracy import embed_pairs, held_out, make_embedder, point_at, read_pairs, roc_auc
+from dejacache._semantic.calibrated import CalibratedPairEvaluator
 
 DATA = "/work/shared/data/qqp_pairs_dev.jsonl.gz"
 

@@ -19,9 +19,9 @@ import argparse
 import sys
 
 import numpy as np
-from dejacache._accuracy import TEST, VALIDATE, point_at, read_pairs, split_buckets, threshold_for_precision
-from dejacache._calibrated import CalibratedPairEvaluator
-from dejacache._semantic import default_evaluator, default_threshold
+from dejacache._cli.accuracy import TEST, VALIDATE, point_at, read_pairs, split_buckets, threshold_for_precision
+from dejacache._semantic.calibrated import CalibratedPairEvaluator
+from dejacache._semantic.config import default_evaluator, default_threshold
 from dejacache.embedders import MiniLMEmbedder
 from dejacache.evaluation import AllOf, Cosine, Evaluator, NumbersAgree, score_of
 from dejacache.preprocess import normalize_text

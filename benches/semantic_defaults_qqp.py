@@ -23,7 +23,7 @@ import random
 import sys
 
 import numpy as np
-from dejacache._semantic import default_evaluator, default_threshold
+from dejacache._semantic.config import default_evaluator, default_threshold
 from dejacache.evaluation import score_of
 from dejacache.preprocess import normalize_text
 

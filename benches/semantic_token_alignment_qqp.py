@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime
-from dejacache._accuracy import point_at, read_pairs, split_buckets, threshold_for_precision
-from dejacache._pair_features import embedding_features, lexical_features
+from dejacache._cli.accuracy import point_at, read_pairs, split_buckets, threshold_for_precision
+from dejacache._semantic.pair_features import embedding_features, lexical_features
 from dejacache.embedders._bert_onnx import build_bert_sentence_encoder
 from dejacache.embedders._minilm import l6_model_dir
 from dejacache.preprocess import normalize_text

@@ -32,10 +32,10 @@ from .. import _core
 from .._codec import decode
 from .._controls import Controls
 from .._hit import Hit
-from .config import Semantic, default_evaluator, default_threshold
 from ..evaluation import AllOf, Cosine, _bind, score_of
 from ..postprocess import First, first
 from ..preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
+from .config import Semantic, default_evaluator, default_threshold
 
 log = logging.getLogger("dejacache")
 
