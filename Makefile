@@ -3,15 +3,14 @@ PY ?= python
 
 .PHONY: lint test fmt typecheck
 
-lint:
+lint: typecheck
 	ruff check python tests benches scripts
 	ruff format --check python tests benches scripts
 	cargo fmt --check
 	cargo clippy -q --all-targets -- -D warnings
 	cargo clippy -q --all-targets --features python -- -D warnings
 
-# Not yet in CI: mypy reports 56 errors in the package (issue 9 is open on this); stubtest
-# checks the hand-written _core.pyi against the built module.
+# mypy on the package; stubtest checks the hand-written _core.pyi against the built module.
 typecheck:
 	mypy
 	$(PY) -m mypy.stubtest dejacache._core --allowlist /dev/null

@@ -157,7 +157,7 @@ class Cache:
                     raise ValueError("next_cache would make a loop of caches")
                 level = level._next
             tiers.append(LowerLevel(next_cache))
-        self._next = next_cache
+        self._next: Cache | None = next_cache
         self._tiers = Tiers(tiers, self._write) if tiers else None
 
     @classmethod
@@ -455,6 +455,7 @@ class Cache:
         memos: Any = None,
         store_as: StoreAs | None = None,
     ) -> tuple[Any, bytes | None]:
+        meta: dict[str, Any] | None
         try:
             if store_as is None:
                 form, meta = response, {"latency_s": latency}
@@ -597,10 +598,12 @@ class Cache:
         and up to 1024 names only read from (their misses); misses under other names, and under
         names only read from before a ``clear()``, count in the totals only."""
         savings = self._savings.totals()
-        per_ns = {ns: {**counters, **(savings.pop(ns, None) or zero_savings())} for ns, counters in self._store.stats()}
+        per_ns: dict[str, dict[str, Any]] = {
+            ns: {**counters, **(savings.pop(ns, {}) or zero_savings())} for ns, counters in self._store.stats()
+        }
         if self._tiers is not None:
             self._tiers.adjust_stats(per_ns)
-        total = {**_ZERO_COUNTERS, **zero_savings()}
+        total: dict[str, Any] = {**_ZERO_COUNTERS, **zero_savings()}
         # Misses under tenant names never written to are not kept per name past a bound (a read
         # must not grow the cache); they still count in the totals.
         total["misses"] += getattr(self._store, "unlisted_misses", 0)

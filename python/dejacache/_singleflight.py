@@ -35,16 +35,16 @@ class ThreadFlights:
     def run(self, key: Hashable, produce: Callable[[], Outcome], join: bool = True) -> tuple[Outcome, bool]:
         """Runs ``produce`` unless an identical call is under way; returns (outcome, led)."""
         with self._lock:
-            flight = self._flights.get(key) if join else None
-            led = flight is None
+            joined = self._flights.get(key) if join else None
+            led = joined is None
+            flight = _Flight() if joined is None else joined
             if led:
-                flight = _Flight()
                 self._flights.setdefault(key, flight)
         if not led:
             flight.done.wait()
             if flight.error is not None:
                 raise flight.error
-            return flight.outcome, False
+            return flight.outcome, False  # type: ignore[return-value]  # set before done
         try:
             flight.outcome = produce()
             return flight.outcome, True

@@ -150,8 +150,8 @@ class LowerLevel:
         for request, _, ctl, response, meta, _ in items:
             controls = lower_controls(ctl, write=True)
             groups.setdefault(tuple(sorted(controls.items())), []).append((request, response, meta))
-        for controls, group in groups.items():
-            self.cache.put_many(group, cache=dict(controls))
+        for frozen, group in groups.items():
+            self.cache.put_many(group, cache=dict(frozen))
 
     def forget(self, request: Any, key: str, namespace: str) -> bool:
         return self.cache.delete(request, namespace=namespace)

@@ -126,8 +126,8 @@ def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any 
     tier = cache.semantic
     answered: set[int] = set()
     counts = {"exact": 0, "semantic": 0, "semantic_correct": 0, "llm_calls": 0, "paraphrase_opportunities": 0}
-    lat = {"exact": [], "semantic": [], "miss": []}
-    wrong_examples: list[dict[str, str]] = []
+    lat: dict[str, list[float]] = {"exact": [], "semantic": [], "miss": []}
+    wrong_examples: list[dict[str, Any]] = []
     for intent, wording in zip(stream, wordings):
         text = intents[intent][wording]
         req = {
@@ -157,7 +157,7 @@ def run_semantic(args: argparse.Namespace, embedder: Any = None, evaluator: Any 
                     {
                         "asked": text,
                         "served_for": intents[hit.response["intent"]][0],
-                        "similarity": round(hit.similarity, 4),
+                        "similarity": round(hit.similarity or 0.0, 4),
                     }
                 )
     for v in lat.values():

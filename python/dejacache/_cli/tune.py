@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
     else:
-        best = None
+        best: tuple[float, Any] | None = None
         for l2 in l2_values:
             candidate = build_logistic(design[fit], labels[fit], l2=l2, **header)
             p = np.clip(candidate.probability(design[validate]), 1e-12, 1 - 1e-12)

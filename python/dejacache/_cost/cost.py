@@ -138,7 +138,7 @@ _table_lock = threading.Lock()
 
 
 def _packaged() -> dict[str, Any]:
-    return orjson.loads(resources.files("dejacache").joinpath("data", "prices.json").read_bytes())
+    return orjson.loads(resources.files("dejacache").joinpath("data/prices.json").read_bytes())
 
 
 def price_table() -> PriceTable:
@@ -200,7 +200,7 @@ def supports_prompt_caching(model: str) -> bool:
     return bool(entry.get("supports_prompt_caching", False))
 
 
-def _parts(response: Any) -> tuple[Any, Any, Any, Any]:
+def _parts(response: Any) -> tuple[Any, Any, Any]:
     """(usage, model name, response view or None for a bare usage) of a response."""
     view = fields(response)
     if "usage" in view:  # a response, even when its usage is null (a streamed chunk)
@@ -214,8 +214,8 @@ def _parts(response: Any) -> tuple[Any, Any, Any, Any]:
 def _variant(prices: Prices, view: Any, usage: Any, at: float | None) -> Prices:
     """The rates for this call: off-peak at the call's time, or its service tier's."""
     if at is None:
-        created = None if view is None else view.get("created")
-        at = created if type(created) in (int, float) else time.time()
+        created: Any = None if view is None else view.get("created")
+        at = float(created) if type(created) in (int, float) else time.time()
     return for_call(prices, None if view is None else view.get("service_tier"), usage, at)
 
 

@@ -159,7 +159,7 @@ def _off_peak_rules(name: str, block: Any) -> tuple:
     if not isinstance(block, Mapping):
         raise PriceError(f"{name!r}: off_peak_pricing must be an object, not {type(block).__name__}")
     calendar = _calendar(name, block.get("weekday_timezone"))
-    rules = []
+    rules: list[tuple[frozenset[int] | None, Any, Any]] = []
     every_day = _windows(name, block.get("hours_utc"))
     if every_day:
         rules.append((None, calendar, every_day))

@@ -105,7 +105,7 @@ def fields_seen(usage: Any) -> list[str]:
             return sorted(k for k, v in dump().items() if v is not None)
         except Exception:  # noqa: BLE001 - only used to word an error message
             pass
-    names = getattr(usage, "__dict__", None) or getattr(type(usage), "__slots__", ())
+    names: Any = getattr(usage, "__dict__", None) or getattr(type(usage), "__slots__", ())
     return sorted(k for k in names if not k.startswith("_") and getattr(usage, k, None) is not None)
 
 

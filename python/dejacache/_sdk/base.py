@@ -73,7 +73,7 @@ def dump(model: Any) -> dict:
     return model.model_dump(mode="json", exclude_unset=True, by_alias=True, warnings=False)
 
 
-def rebuild(cls: type, data: dict) -> Any:
+def rebuild(cls: Any, data: dict) -> Any:
     """An SDK model from stored JSON: validated (fast, pydantic-core), or built leniently like
     the SDK itself does when a provider sent something its schema does not expect."""
     try:

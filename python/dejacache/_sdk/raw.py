@@ -48,7 +48,7 @@ def _http_library(client: Any) -> Any:
 class RawAnswers:
     """Builds one SDK method's raw-response objects for cached answers."""
 
-    def __init__(self, label: str, client: Any, classes: Callable[[], tuple[type, type, type]], path: str):
+    def __init__(self, label: str, client: Any, classes: Callable[[], tuple[Any, Any, Any]], path: str):
         """``classes()``: the SDK's (raw-response class, request options class, answer model)."""
         self.label = label
         try:

@@ -119,6 +119,7 @@ class _Replayer:
 
 def empty_http_response() -> Any:
     """A stand-in for the HTTP response a replayed stream never had (status 200, no body)."""
+    http: Any
     try:
         import httpx2 as http  # what current SDKs use
     except ImportError:
@@ -129,7 +130,7 @@ def empty_http_response() -> Any:
 def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], Any]) -> Any:
     """Replay and recording stream classes for one SDK, as attributes of one namespace object."""
 
-    class Replay(_Replayer, Stream):  # type: ignore[misc, valid-type]
+    class Replay(_Replayer, Stream):
         """A cached answer, played back chunk by chunk as the SDK's own types."""
 
         def __init__(self, events: list[dict], build: Callable[[dict], Any]):
@@ -147,7 +148,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
         def close(self) -> None:
             self._finish()
 
-    class AsyncReplay(_Replayer, AsyncStream):  # type: ignore[misc, valid-type]
+    class AsyncReplay(_Replayer, AsyncStream):
         """``Replay`` for ``async for``."""
 
         def __init__(self, events: list[dict], build: Callable[[dict], Any]):
@@ -165,7 +166,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
         async def close(self) -> None:
             self._finish()
 
-    class Recording(Stream):  # type: ignore[misc, valid-type]
+    class Recording(Stream):
         """The provider's live stream, passed through chunk by chunk while it is recorded."""
 
         cache = False
@@ -195,7 +196,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
             self._recorder.abandon()
             self._upstream.close()
 
-    class AsyncRecording(AsyncStream):  # type: ignore[misc, valid-type]
+    class AsyncRecording(AsyncStream):
         """``Recording`` for ``async for``."""
 
         cache = False
@@ -226,7 +227,10 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
             await self._upstream.close()
 
     class Classes:
-        pass
+        Replay: type
+        AsyncReplay: type
+        Recording: type
+        AsyncRecording: type
 
     for cls, name in (
         (Replay, "ReplayStream"),

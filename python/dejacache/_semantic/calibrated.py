@@ -178,7 +178,8 @@ class PairModel:
         if not isinstance(spec, Mapping):
             raise ValueError(f"pair model {where} must be a JSON object, not {type(spec).__name__}")
         kinds = {LOGISTIC_FORMAT: LogisticPairModel, TREES_FORMAT: TreesPairModel}
-        kind = kinds.get(spec.get("format")) if isinstance(spec.get("format"), str) else None
+        fmt = spec.get("format")
+        kind = kinds.get(fmt) if isinstance(fmt, str) else None
         if kind is None:
             raise ValueError(
                 f"unknown pair model format {spec.get('format')!r} in {where}; expected one of {sorted(kinds)}"
@@ -386,7 +387,12 @@ def build_trees(
         early_stopping=False,
         random_state=seed,
     ).fit(design, labels.astype(bool))
-    roots, feature, split, left, right, value = [], [], [], [], [], []
+    roots: list[int] = []
+    feature: list[int] = []
+    split: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    value: list[float] = []
     for (predictor,) in booster._predictors:
         nodes = predictor.nodes
         offset = len(feature)

@@ -472,7 +472,7 @@ class SemanticTier:
     def clear(self, namespace: str | None = None) -> None:
         """Removes every vector of ``namespace`` (all namespaces when None)."""
         with self._lock:
-            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
+            by_scope: dict[str, list[tuple[int, _Entry | None]]] = {}
             for (scope, vid), entry in self._entries.items():
                 if namespace is None or entry.namespace == namespace:
                     by_scope.setdefault(scope, []).append((vid, entry))
@@ -483,7 +483,7 @@ class SemanticTier:
         """Drops vectors whose exact entry is gone; returns how many."""
         now = self._clock()
         with self._lock:
-            by_scope: dict[str, list[tuple[int, _Entry]]] = {}
+            by_scope: dict[str, list[tuple[int, _Entry | None]]] = {}
             for (scope, vid), entry in list(self._entries.items()):
                 if not self._store.contains(entry.key, entry.namespace, now):
                     by_scope.setdefault(scope, []).append((vid, entry))
@@ -503,9 +503,10 @@ class SemanticTier:
         with self._count_lock:
             counts = [(ns, list(c)) for ns, c in self._counts.items()]
         for ns, (hits, _misses, reads_found, reads_missed) in counts:
-            counters = per_ns.get(ns)
-            if counters is None:
+            found = per_ns.get(ns)
+            if found is None:
                 continue
+            counters = found
             counters["hits"] += hits - reads_found
             counters["misses"] -= reads_missed + hits
             counters["semantic_hits"] = hits

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,13 +30,13 @@ def check_texts(texts: object) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("embed() takes a list of texts, not one str: wrap it as [text]")
     try:
-        texts = list(texts)  # type: ignore[call-overload]
+        items: list[Any] = list(texts)  # type: ignore[call-overload]
     except TypeError:
         raise TypeError(f"embed() takes a list of str, got {type(texts).__name__}") from None
-    for i, t in enumerate(texts):
+    for i, t in enumerate(items):
         if not isinstance(t, str):
             raise TypeError(f"embed() takes a list of str; item {i} is {type(t).__name__}")
-    return texts
+    return items
 
 
 def checked_rows(vectors: object, rows: int, dim: int | None, source: str) -> np.ndarray:

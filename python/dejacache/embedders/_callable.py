@@ -15,8 +15,8 @@ class CallableEmbedder:
     ``batched=False``). Rows are checked and L2-normalised, so ``fn`` need not normalise.
 
     >>> e = CallableEmbedder(lambda texts: [[len(t), 1.0] for t in texts], dim=2)
-    >>> e.embed(["ab"]).round(3).tolist()
-    [[0.894, 0.447]]
+    >>> [round(float(x), 3) for x in e.embed(["ab"])[0]]
+    [0.894, 0.447]
     """
 
     def __init__(self, fn: Callable[..., Any], dim: int, *, name: str | None = None, batched: bool = True) -> None:

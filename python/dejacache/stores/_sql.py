@@ -267,7 +267,7 @@ class SQLStore:
             with self.engine.connect() as c:
                 return list(c.execute(stmt).all())
 
-        return self._guard(run)  # type: ignore[no-any-return]
+        return self._guard(run)
 
     def keys(self, namespace: str) -> list[str]:
         """Keys of one namespace, the most recently used (LRU, LFU) or newest (FIFO) first."""
@@ -369,14 +369,14 @@ class SQLStore:
             with self.engine.begin() as c:
                 return int(c.execute(stmt).rowcount)
 
-        return self._guard(run)  # type: ignore[no-any-return]
+        return self._guard(run)
 
     def purge_expired(self, now: float) -> int:
         def run() -> int:
             with self.engine.begin() as c:
                 return self._purge_in(c, now)
 
-        return self._guard(run)  # type: ignore[no-any-return]
+        return self._guard(run)
 
     def _purge_in(self, c: Any, now: float) -> int:
         t = self.table

@@ -177,7 +177,7 @@ class SQLiteStore:
 
     def _conn(self) -> sqlite3.Connection:
         try:
-            return self._local.conn  # type: ignore[no-any-return]
+            return self._local.conn
         except AttributeError:
             pass
         if self._closed:

@@ -22,7 +22,7 @@ class _EmbeddingPlan:
         self.ctx = ctx
         self.caching, self.controls = pop_controls(kwargs)
         self.namespace = ctx.namespace_for(self.controls)
-        inp = kwargs.get("input")
+        inp: Any = kwargs.get("input")
         if not isinstance(inp, (str, list)) and hasattr(inp, "__iter__"):
             inp = kwargs["input"] = list(inp)
         self.single = isinstance(inp, str) or (isinstance(inp, list) and bool(inp) and isinstance(inp[0], int))

@@ -207,7 +207,7 @@ class ResponsesEndpoint(_StripsMarkers):
                     )
                     delta_kind = "response.output_text.delta" if field == "text" else "response.refusal.delta"
                     done_kind = "response.output_text.done" if field == "text" else "response.refusal.done"
-                    extra = {"logprobs": []} if field == "text" else {}
+                    extra: dict[str, Any] = {"logprobs": []} if field == "text" else {}
                     for piece in split_text(part.get(field) or "", chunk_chars):
                         emit(
                             delta_kind,

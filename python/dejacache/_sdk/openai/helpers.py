@@ -136,7 +136,7 @@ def _responses_helper_parts() -> Any:
     except ImportError as exc:
         return f"cannot import {exc.name or exc}"
     try:  # where openai 2.x keeps it
-        from openai.resources.responses.responses import _make_tools
+        from openai.resources.responses.responses import _make_tools  # type: ignore[attr-defined]
     except ImportError:
         try:  # openai 3.x
             from openai.lib._response_resources import _make_tools
