@@ -21,19 +21,27 @@ returned text out of the request wherever it occurs verbatim (see :func:`blank_t
 
 from __future__ import annotations
 
-import hashlib
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._errors import PreprocessError
-
-#: What replaces the embedded text in the request's scope. NULs keep it from colliding with text.
-EMBEDDED = "\x00embedded\x00"
-#: Joins the turns of a conversation in stored texts; :class:`~dejacache.evaluation.SequenceMatch`
-#: splits on it.
-TURN_SEPARATOR = "\x1e"
+from ._normalize import normalize_text
+from ._preprocess_media import GetFileBytes, GetFileName, GetImage, GetImageQuestion
+from ._request_parts import (
+    EMBEDDED,
+    TURN_SEPARATOR,
+    Extraction,
+    Preprocessor,
+    _field,
+    _message_content,
+    _messages,
+    _plain_message,
+    _role,
+    _split_content,
+    _with_messages,
+)
 
 __all__ = [
     "EMBEDDED",
@@ -73,102 +81,6 @@ __all__ = [
     "last_content_without_prompt",
     "last_content_without_template",
 ]
-
-
-class Extraction(NamedTuple):
-    """What a pre-processor took from a request.
-
-    ``text``: what is stored and shown to evaluators; ``embed``: what is embedded (often the
-    same object); ``rest``: the request with the embedded part replaced by :data:`EMBEDDED`.
-    """
-
-    text: Any
-    embed: Any
-    rest: Any
-
-
-class Preprocessor:
-    """Base of the built-in pre-processors: ``extract`` does the work, calling returns the
-    GPTCache-style value (the text, or the pair (text to store, text to embed))."""
-
-    def extract(self, request: Any) -> Extraction:
-        raise NotImplementedError
-
-    def __call__(self, request: Any) -> Any:
-        ext = self.extract(request)
-        return ext.text if ext.text is ext.embed else (ext.text, ext.embed)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def _field(request: Any, name: str) -> Any:
-    if not isinstance(request, Mapping) or name not in request:
-        raise PreprocessError(f"the request has no {name!r} field to embed")
-    return request[name]
-
-
-def _messages(request: Any) -> Sequence[Any]:
-    msgs = _field(request, "messages")
-    if not isinstance(msgs, (list, tuple)) or not msgs:
-        raise PreprocessError("the request's 'messages' must be a non-empty list to embed its content")
-    return msgs
-
-
-def _split_content(content: Any) -> tuple[str, Any]:
-    """(text of a message content, the content with that text replaced by the marker).
-
-    OpenAI content is a string or a list of parts; only text parts are embedded, every other
-    part (an image, an audio clip, a file) stays in the scope, so a question about a different
-    image never hits.
-    """
-    if isinstance(content, str):
-        return content, EMBEDDED
-    if isinstance(content, (list, tuple)):
-        texts, rest = [], []
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-                rest.append({**part, "text": EMBEDDED})
-            else:
-                rest.append(part)
-        if texts:
-            return "\n".join(texts), rest
-    raise PreprocessError(f"message content of type {type(content).__name__} has no text to embed")
-
-
-def _message_content(message: Any) -> Any:
-    if isinstance(message, Mapping):
-        if "content" not in message:
-            raise PreprocessError("a message has no 'content'")
-        return message["content"]
-    content = getattr(message, "content", None)
-    if content is None:
-        raise PreprocessError(f"a message of type {type(message).__name__} has no content")
-    return content
-
-
-def _plain_message(message: Any) -> Any:
-    """A message object (LangChain's, say) as a dict, so it can be part of a scope hash."""
-    if isinstance(message, Mapping):
-        return message
-    return {"type": getattr(message, "type", type(message).__name__), "content": _message_content(message)}
-
-
-def _with_messages(request: Mapping, messages: list) -> dict:
-    return {**request, "messages": messages}
-
-
-def _role(message: Any) -> str:
-    role = message.get("role") if isinstance(message, Mapping) else getattr(message, "type", None)
-    return role if isinstance(role, str) else ""
-
-
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 # -- chat requests ------------------------------------------------------------------------------
@@ -396,114 +308,6 @@ class GetOpenAIModerationInput(_TextField):
     field = "input"
 
 
-# -- files and images ---------------------------------------------------------------------------
-
-
-def _file_bytes(value: Any) -> bytes:
-    """The bytes of a file given as bytes, a path, or a readable (and rewound) file object."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, str):
-        try:
-            with open(value, "rb") as fh:
-                return fh.read()
-        except OSError as exc:
-            raise PreprocessError(f"cannot read the file {value!r}: {exc}") from None
-    read = getattr(value, "read", None)
-    if callable(read):
-        seek, tell = getattr(value, "seek", None), getattr(value, "tell", None)
-        pos = tell() if callable(tell) else None
-        data = read()
-        if callable(seek) and pos is not None:
-            seek(pos)  # the provider call reads the same file object afterwards
-        if isinstance(data, str):
-            data = data.encode()
-        return bytes(data)
-    raise PreprocessError(f"cannot read file content from a value of type {type(value).__name__}")
-
-
-def _file_name(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
-        return value["name"]
-    name = getattr(value, "name", None)
-    if isinstance(name, str):
-        return name
-    raise PreprocessError(f"the file (a {type(value).__name__}) has no name")
-
-
-def _file_field(request: Any) -> tuple[str, Any]:
-    if isinstance(request, Mapping):
-        for name in ("file", "audio"):
-            if name in request:
-                return name, request[name]
-    raise PreprocessError("the request has no 'file' field")
-
-
-class GetFileName(Preprocessor):
-    """Audio requests: the file's name is embedded; a digest of the file's bytes stays in the
-    scope, so two different recordings that share a name never share a transcript."""
-
-    def extract(self, request: Any) -> Extraction:
-        field, value = _file_field(request)
-        name = _file_name(value.get("file", value) if isinstance(value, Mapping) else value)
-        content = value.get("content", value.get("file")) if isinstance(value, Mapping) else value
-        return Extraction(name, name, {**request, field: {"name": EMBEDDED, "content": _digest(_file_bytes(content))}})
-
-
-class GetFileBytes(Preprocessor):
-    """Audio requests: the file's bytes, for an embedder of audio (pass one that accepts bytes)."""
-
-    def extract(self, request: Any) -> Extraction:
-        field, value = _file_field(request)
-        data = _file_bytes(value.get("content", value.get("file")) if isinstance(value, Mapping) else value)
-        return Extraction(data, data, {**request, field: EMBEDDED})
-
-
-def _image_request(request: Any) -> tuple[Mapping, Callable[[Mapping], Any]]:
-    """The mapping that holds ``image`` (the request, or Replicate's ``input``) and a function
-    putting a replacement mapping back into the request."""
-    if isinstance(request, Mapping) and "image" in request:
-        return request, lambda inner: inner
-    inner = request.get("input") if isinstance(request, Mapping) else None
-    if isinstance(inner, Mapping) and "image" in inner:
-        return inner, lambda new: {**request, "input": new}
-    raise PreprocessError("the request has no 'image' (nor 'input.image') field")
-
-
-def _image_identity(image: Any) -> Any:
-    if isinstance(image, str):
-        return image  # a path or URL already names it
-    return _digest(_file_bytes(image))
-
-
-class GetImage(Preprocessor):
-    """Image requests (MiniGPT-4, Replicate): the image itself, for an image embedder; the
-    question, if any, stays in the scope verbatim."""
-
-    def extract(self, request: Any) -> Extraction:
-        holder, put_back = _image_request(request)
-        image = holder["image"]
-        embed = image if isinstance(image, (str, bytes)) else _file_bytes(image)
-        return Extraction(embed, embed, put_back({**holder, "image": EMBEDDED}))
-
-
-class GetImageQuestion(Preprocessor):
-    """Image question answering: the question (``question`` or ``prompt``) is embedded; the
-    image's identity (its path, URL or content digest) stays in the scope, so a paraphrased
-    question about the same image hits and any question about another image does not."""
-
-    def extract(self, request: Any) -> Extraction:
-        holder, put_back = _image_request(request)
-        for name in ("question", "prompt", "text"):
-            if isinstance(holder.get(name), str) and holder[name]:
-                question = holder[name]
-                rest = {**holder, name: EMBEDDED, "image": _image_identity(holder["image"])}
-                return Extraction(question, question, put_back(rest))
-        raise PreprocessError("the image request has no 'question' (or 'prompt') string")
-
-
 # -- plain callables ----------------------------------------------------------------------------
 
 
@@ -558,38 +362,6 @@ def extract(preprocess: Any, request: Any) -> Extraction:
     if not isinstance(embed, (str, bytes)) or not embed:
         raise TypeError(f"a pre-processor must return a non-empty str (or a pair of them), not {out!r}")
     return Extraction(stored, embed, blank_text(request, [t for t in (stored, embed) if isinstance(t, str)]))
-
-
-# -- text normalisation before embedding ---------------------------------------------------------
-
-_CONTRACTIONS = {
-    "won't": "will not",
-    "can't": "cannot",
-    "n't": " not",
-    "'re": " are",
-    "'s": " is",
-    "'m": " am",
-    "'ll": " will",
-    "'ve": " have",
-    "'d": " would",
-}
-_CONTRACTION = re.compile(r"(won't|can't|n't|'re|'s|'m|'ll|'ve|'d)\b", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
-
-
-def normalize_text(text: str) -> str:
-    """What the semantic tier embeds by default: contractions spelled out, curly quotes
-    straightened, runs of whitespace collapsed, trailing ``?.!`` dropped. These are the
-    surface differences that cost paraphrases the most similarity: with all-MiniLM-L6-v2,
-    "What's the capital of France?" vs "what is the capital city of France" rises from
-    0.885 to 0.960 (measured; notes/semantic.md).
-
-    >>> normalize_text("What's   the capital of France?")
-    'What is the capital of France'
-    """
-    text = text.replace("\u2019", "'")
-    text = _CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group(1).lower()], text)
-    return _SPACES.sub(" ", text).strip().rstrip("?.! ")
 
 
 # -- ready-made instances, named as in GPTCache --------------------------------------------------
