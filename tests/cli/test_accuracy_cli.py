@@ -255,7 +255,8 @@ def test_calibrated_evaluator_refuses_another_embedder_and_wrong_dimensions(tmp_
 
 def test_trees_model_in_numpy_matches_scikit_learn():
     pytest.importorskip("sklearn")
-    from dejacache._semantic.calibrated import PairModel, build_trees
+    from dejacache._semantic.calibrated import PairModel
+    from dejacache._semantic.fitting import build_trees
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(0)
@@ -282,7 +283,7 @@ def test_trees_model_in_numpy_matches_scikit_learn():
 
 
 def test_logistic_fit_recovers_a_known_separator():
-    from dejacache._semantic.calibrated import fit_logistic
+    from dejacache._semantic.fitting import fit_logistic
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4000, 2))

@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
     import importlib.util
 
-    from .._semantic.calibrated import build_logistic, build_trees, pair_design
+    from .._semantic.calibrated import pair_design
+    from .._semantic.fitting import build_logistic, build_trees
     from .._semantic.pair_features import LEXICAL_FEATURES
 
     kind = args.model or ("trees" if importlib.util.find_spec("sklearn") else "logistic")
