@@ -91,3 +91,21 @@ class CacheLike(Protocol):
     def stream_flights(self) -> StreamFlights: ...
 
     def stats(self) -> dict[str, Any]: ...
+
+
+class Evaluator(Protocol):
+    """Scores a cached candidate against a query, in [0, 1] (``dejacache.evaluation``); a plain
+    callable ``(query, candidate) -> float`` is accepted wherever an evaluator is."""
+
+    def evaluate(self, query: Any, candidate: Any) -> float: ...
+
+
+class VectorSearch(Protocol):
+    """What the semantic tier uses of a vector store: ``dejacache.VectorIndex`` and every
+    ``dejacache.vectorstores.VectorStore`` implement it."""
+
+    def add(self, ids: Any, vectors: Any, namespace: str = ...) -> None: ...
+
+    def remove(self, ids: Any, namespace: str = ...) -> int: ...
+
+    def search(self, queries: Any, k: int = ..., namespace: str = ...) -> tuple[Any, Any]: ...

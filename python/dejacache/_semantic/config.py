@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..evaluation import AllOf, Cosine, NumbersAgree, TokenSequence
+
+if TYPE_CHECKING:
+    from .._protocols import Evaluator, VectorSearch
+    from ..embedders._base import Embedder
+    from ..preprocess import Preprocessor
 
 #: Default cosine-similarity thresholds, chosen from measured precision on labelled Quora
 #: question pairs (notes/semantic.md): a default that serves wrong answers is a bug, so they
@@ -69,13 +75,13 @@ class Semantic:
 
     def __init__(
         self,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         threshold: float | None = None,
-        evaluator: Any = None,
-        preprocess: Any = None,
-        postprocess: Any = None,
+        evaluator: Evaluator | Callable[[Any, Any], float] | None = None,
+        preprocess: Preprocessor | Callable[[Any], Any] | None = None,
+        postprocess: Callable[[list[Any]], Any] | None = None,
         top_k: int = 5,
-        vector_store: Any = None,
+        vector_store: VectorSearch | None = None,
         normalize: bool = True,
         max_text_chars: int | None = MAX_TEXT_CHARS,
     ):
