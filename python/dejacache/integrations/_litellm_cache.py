@@ -120,7 +120,9 @@ class LiteLLMCache(_LiteLLMCacheBase):
 
     def __init__(self, cache: CacheLike, supported_call_types: list[str]):
         # max_messages=None: a long conversation is cached like any other request.
-        super().__init__(type=LiteLLMCacheType.LOCAL, supported_call_types=cast(Any, supported_call_types), max_messages=None)
+        super().__init__(
+            type=LiteLLMCacheType.LOCAL, supported_call_types=cast(Any, supported_call_types), max_messages=None
+        )
         self.dejacache = cache
         # A semantic lookup or store embeds text (milliseconds): async calls run it off the loop.
         self.offload = getattr(cache, "semantic", None) is not None
