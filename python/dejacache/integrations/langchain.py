@@ -17,7 +17,6 @@ types, ``additional_kwargs``, ``response_metadata``, ``usage_metadata`` and ``ge
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -25,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.messages import message_to_dict, messages_from_dict
 from langchain_core.outputs import ChatGeneration, Generation
@@ -43,8 +43,8 @@ def _messages(prompt: str) -> tuple[str, list[dict[str, Any]]]:
     """(kind, OpenAI-style messages) of a LangChain prompt: a chat model's serialized messages,
     or a text model's prompt as one user message."""
     try:
-        parsed = json.loads(prompt)
-    except ValueError:
+        parsed = orjson.loads(prompt)
+    except orjson.JSONDecodeError:
         parsed = None
     if isinstance(parsed, list) and parsed and all(isinstance(m, dict) and "kwargs" in m for m in parsed):
         out = []
@@ -120,7 +120,8 @@ class DejacacheCache(BaseCache):
         self.namespace = namespace
         # A semantic lookup or store embeds text (milliseconds): async calls run it off the loop.
         self.offload = getattr(cache, "semantic", None) is not None
-        self._started: OrderedDict[str, float] = OrderedDict()
+        # (prompt, llm_string) -> when the lookup missed: the model latency a later hit saves.
+        self._started: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -137,13 +138,14 @@ class DejacacheCache(BaseCache):
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         request = self.request(prompt, llm_string)
         try:
-            key = self.cache.key(request)
+            hit = self.cache.get(request, namespace=self.namespace)
+            if hit is not None:
+                return _load(hit.response)
             with self._lock:
-                self._started[key] = time.perf_counter()
+                self._started[(prompt, llm_string)] = time.perf_counter()
                 while len(self._started) > _STARTED_MAX:
                     self._started.popitem(last=False)
-            hit = self.cache.get(request, namespace=self.namespace)
-            return None if hit is None else _load(hit.response)
+            return None
         except (TypeError, ValueError, KeyError, IndexError) as exc:  # fail-open: the model answers
             log.warning("dejacache: LangChain lookup failed, calling the model: %s", exc)
             return None
@@ -152,7 +154,7 @@ class DejacacheCache(BaseCache):
         request = self.request(prompt, llm_string)
         try:
             with self._lock:
-                start = self._started.pop(self.cache.key(request), None)
+                start = self._started.pop((prompt, llm_string), None)
             latency = None if start is None else time.perf_counter() - start
             self.cache.put(request, _dump(return_val), namespace=self.namespace, meta=_meta(return_val, latency))
         except (TypeError, ValueError) as exc:  # fail-open: the caller has its answer already
