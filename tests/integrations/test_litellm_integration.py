@@ -289,3 +289,21 @@ def test_disable_restores_the_previous_cache(provider):
         assert litellm.cache is own
     finally:
         litellm.disable_cache()
+
+
+def test_ollama_num_ctx_is_in_the_key(enabled):
+    # BerriAI/litellm#42400, offline: the same mocked call under two context windows.
+    enabled()
+    kw = dict(model="ollama/llama3.2", messages=msgs("hello"), mock_response="same text", num_retries=0)
+    litellm.completion(num_ctx=2048, **kw)
+    assert not is_hit(litellm.completion(num_ctx=8192, **kw))
+    assert is_hit(litellm.completion(num_ctx=2048, **kw))
+
+
+def test_text_completions_are_cached(enabled, provider):
+    enabled()
+    kw = dict(model="openai/gpt-3.5-turbo-instruct", prompt="Say hi", api_base=provider.url + "/v1", api_key="sk-test")
+    first = litellm.text_completion(**kw)
+    again = litellm.text_completion(**kw)
+    assert provider.counts["/v1/completions"] == 1
+    assert again.choices[0].text == first.choices[0].text
