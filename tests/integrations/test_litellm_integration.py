@@ -307,3 +307,13 @@ def test_text_completions_are_cached(enabled, provider):
     again = litellm.text_completion(**kw)
     assert provider.counts["/v1/completions"] == 1
     assert again.choices[0].text == first.choices[0].text
+
+
+async def test_a_request_that_cannot_be_keyed_still_reaches_the_provider(enabled):
+    # A ModelResponse as mock_response is no JSON: the cache steps aside (fail-open), sync and async.
+    cache = enabled()
+    canned = litellm.ModelResponse(choices=[{"message": {"role": "assistant", "content": "canned"}}])
+    kw = dict(model="gpt-4o-mini", messages=msgs("unkeyable"), mock_response=canned)
+    assert litellm.completion(**kw).choices[0].message.content == "canned"
+    assert (await litellm.acompletion(**kw)).choices[0].message.content == "canned"
+    assert len(cache) == 0

@@ -156,8 +156,11 @@ class LiteLLMCache(_LiteLLMCacheBase):
         for the ``async_get_cache(cache_key=...)`` that follows."""
         self._start(kwargs)
         request = _request(kwargs)
-        ctl = self.dejacache.resolve_controls(request)
-        token = f"{ctl.namespace}:{self.dejacache.key(request)}"
+        ctl = self.dejacache.resolve_controls(request)  # bad controls: a clear ValueError for the caller
+        try:
+            token = f"{ctl.namespace}:{self.dejacache.key(request)}"
+        except (TypeError, ValueError):  # cannot be keyed: LiteLLM's lookup with it finds nothing
+            return f"{ctl.namespace}:not-cacheable"
         if _is_embedding(request) and not isinstance(request["input"], list):
             with self._pending_lock:
                 self._pending[token] = request
