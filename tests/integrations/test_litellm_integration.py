@@ -317,3 +317,15 @@ async def test_a_request_that_cannot_be_keyed_still_reaches_the_provider(enabled
     assert litellm.completion(**kw).choices[0].message.content == "canned"
     assert (await litellm.acompletion(**kw)).choices[0].message.content == "canned"
     assert len(cache) == 0
+
+
+async def test_async_streamed_miss_is_stored(enabled, provider):
+    cache = enabled()
+    kw = dict(model=MODEL, messages=msgs("astream miss"), api_base=provider.url + "/v1", api_key="sk-test")
+    text = "".join([c.choices[0].delta.content or "" async for c in await litellm.acompletion(**kw, stream=True)])
+    for _ in range(100):
+        if len(cache):
+            break
+        await asyncio.sleep(0.01)
+    again = await litellm.acompletion(**kw)
+    assert is_hit(again) and again.choices[0].message.content == text and chat_calls(provider) == 1
