@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "bench": "dejacache._cli.bench",
     "eval": "dejacache._cli.eval",
     "tune": "dejacache._cli.tune",
+    "import-gptcache": "dejacache._cli.import_gptcache",
 }
 
 
