@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -165,6 +166,35 @@ class Cache:
         # (Redis) is awaited; any other store's I/O runs in a thread, off the event loop.
         self._local_store = isinstance(self._store, _core.EntryStore)
         self._async_store = store_has(self._store, "alookup", "aget", "aput")
+        self._follow_invalidations()
+
+    def _follow_invalidations(self) -> None:
+        """Keeps this level coherent with a shared store below it: a delete or clear made by any
+        process on that store (Redis pub/sub) removes the same entries here within milliseconds;
+        after a lost connection (messages missed) this level is cleared."""
+        if store_has(self._store, "subscribe_invalidations"):
+            return  # this level is the shared store itself
+        level = self._next
+        while level is not None and not store_has(level._store, "subscribe_invalidations"):
+            level = level._next
+        if level is None:
+            return
+        local: Any = self._store
+
+        def forget(namespace: str | None, key: str | None) -> None:
+            if key is None:
+                local.clear(namespace)
+            elif namespace is not None:
+                local.remove(key, namespace)
+
+        try:
+            handle = level._store.subscribe_invalidations(  # type: ignore[attr-defined]
+                forget, ignore_own=True, on_reconnect=lambda: local.clear(None), wait_s=1.0
+            )
+        except Exception as exc:  # noqa: BLE001 - a cache without coherence still answers
+            log.warning("dejacache: not following %r's invalidations: %r", level._store, exc)
+            return
+        weakref.finalize(self, handle.close)
 
     def _find_shared_flights(self) -> SharedFlights | None:
         """Single-flight across processes on the first level whose store keeps flight locks
