@@ -180,6 +180,7 @@ class Cache:
         if level is None:
             return
         local: Any = self._store
+        shared: Any = level._store
 
         def forget(namespace: str | None, key: str | None) -> None:
             if key is None:
@@ -188,11 +189,11 @@ class Cache:
                 local.remove(key, namespace)
 
         try:
-            handle = level._store.subscribe_invalidations(  # type: ignore[attr-defined]
+            handle = shared.subscribe_invalidations(
                 forget, ignore_own=True, on_reconnect=lambda: local.clear(None), wait_s=1.0
             )
         except Exception as exc:  # noqa: BLE001 - a cache without coherence still answers
-            log.warning("dejacache: not following %r's invalidations: %r", level._store, exc)
+            log.warning("dejacache: not following %r's invalidations: %r", shared, exc)
             return
         weakref.finalize(self, handle.close)
 
