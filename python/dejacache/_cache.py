@@ -423,6 +423,13 @@ class Cache:
         """Drops entries whose ttl has run out (reads drop them lazily anyway)."""
         return self._store.purge_expired(self._clock())
 
+    def close(self) -> None:
+        """Releases the store's connections and files (a store opened from a URL); the
+        in-process store has none. The cache is unusable afterwards."""
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            close()
+
     def __len__(self) -> int:
         return len(self._store)
 

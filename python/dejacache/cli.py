@@ -12,6 +12,7 @@ import sys
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
     "bench": "dejacache._cmd_bench",
+    "cache": "dejacache._cmd_cache",
     "eval": "dejacache._cmd_eval",
     "tune": "dejacache._cmd_tune",
 }
