@@ -12,8 +12,10 @@ Invalidation
 Single-flight
   ``try_lead`` takes a lock key (``SET NX PX``, a random token); ``end_lead`` deletes it only while
   the token still matches (a Lua script), so a leader whose lock expired cannot free another
-  leader's lock; ``wait_for`` polls the entry and the lock (one pipelined round trip, both in the
-  same Cluster slot) with backoff from 1 ms to 50 ms. A leader that dies leaves its lock to expire.
+  leader's lock, and ``extend_lead`` keeps it alive while its leader works; ``wait_for`` (and
+  ``await_for``, on the async client) polls the entry and the lock (one pipelined round trip, both
+  in the same Cluster slot) with backoff from 1 ms to 50 ms. A leader that dies leaves its lock to
+  expire. ``dejacache._shared_flight`` puts these together for ``Cache``.
 """
 
 from __future__ import annotations
