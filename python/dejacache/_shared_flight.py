@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -60,6 +61,11 @@ class Leases:
     """Keeps held locks alive: one daemon thread extends each every ``lease_s / 3``."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state; also in a forked child, which holds no lock of its parent's and must not
+        inherit a lock the parent's lease thread held at the fork."""
         self._lock = threading.Lock()
         # token -> (store, namespace, key, lease_s, when its next extension is due)
         self._held: dict[str, tuple[Any, str, str, float, float]] = {}
@@ -100,6 +106,8 @@ class Leases:
 
 
 _leases = Leases()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_leases._reset)
 
 
 class SharedFlights:
