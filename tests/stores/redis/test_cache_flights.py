@@ -45,10 +45,10 @@ def url(request, tmp_path):
     return f"redis://127.0.0.1:{server.port}/0"
 
 
-@pytest.mark.parametrize("mode", ["sync", "async", "l1"])
+@pytest.mark.parametrize(
+    ("url", "mode"), [("redis", "sync"), ("redis", "async"), ("redis", "l1"), ("sqlite", "sync")], indirect=["url"]
+)
 def test_concurrent_misses_in_four_processes_make_one_provider_call(url, mode):
-    if mode != "sync" and url.startswith("sqlite"):
-        pytest.skip("one mode is enough for SQLite")
     start_at = time.time() + 2.0  # every child has imported and opened its cache by then
     procs = [spawn(url, start_at, 5.0, mode, f"p{i}") for i in range(4)]
     results = [events(p) for p in procs]
