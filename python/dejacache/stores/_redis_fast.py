@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import weakref
 from typing import Any
 
 _CRLF = b"\r\n"
@@ -33,11 +34,23 @@ def _command(*args: bytes) -> bytes:
 
 
 class _Conn:
-    __slots__ = ("sock", "pid")
+    """One thread's socket; closed when dropped, or with its thread (no descriptor outlives it)."""
+
+    __slots__ = ("sock", "pid", "__weakref__")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.pid = os.getpid()
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid():  # never close a descriptor a forked child inherited
+            self.close()
 
 
 class FastGet:
@@ -65,7 +78,7 @@ class FastGet:
         self.connect_timeout = connect_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._socks: list[socket.socket] = []
+        self._conns: weakref.WeakSet[_Conn] = weakref.WeakSet()  # for close(); threads own theirs
 
     @classmethod
     def for_target(cls, target: Any) -> FastGet | None:
@@ -112,27 +125,21 @@ class FastGet:
         conn = _Conn(sock)
         self._local.conn = conn
         with self._lock:
-            self._socks.append(sock)
+            self._conns.add(conn)
         return conn
 
     def _drop(self, conn: _Conn) -> None:
         self._local.conn = None
         with self._lock:
-            if conn.sock in self._socks:
-                self._socks.remove(conn.sock)
-        try:
-            conn.sock.close()
-        except OSError:
-            pass
+            self._conns.discard(conn)
+        conn.close()
 
     def close(self) -> None:
         with self._lock:
-            socks, self._socks = self._socks, []
-        for sock in socks:
-            try:
-                sock.close()
-            except OSError:
-                pass
+            conns = list(self._conns)
+            self._conns = weakref.WeakSet()
+        for conn in conns:
+            conn.close()
         self._local = threading.local()
 
     # -- replies ----------------------------------------------------------------------------

@@ -88,3 +88,27 @@ def test_only_plain_redis_urls_take_the_fast_path(tls_server, certs, cluster):
     assert tls._fast is None and clu._fast is None
     tls.close()
     clu.close()
+
+
+def test_a_thread_that_ends_takes_its_socket_with_it(standalone):
+    import gc
+    import threading
+
+    fast = FastGet("127.0.0.1", standalone.port)
+
+    def clients() -> int:
+        return int(standalone.cli("info", "clients").split("connected_clients:")[1].split()[0])
+
+    before = clients()
+    threads = [threading.Thread(target=fast.get, args=("dejacache:none",)) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while clients() > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert clients() <= before  # 20 threads came and went: no connection left open
+    fast.get("dejacache:none")
+    fast.close()
