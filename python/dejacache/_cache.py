@@ -166,6 +166,7 @@ class Cache:
         # (Redis) is awaited; any other store's I/O runs in a thread, off the event loop.
         self._local_store = isinstance(self._store, _core.EntryStore)
         self._async_store = store_has(self._store, "alookup", "aget", "aput")
+        self._unfollow: Callable[[], Any] | None = None
         self._follow_invalidations()
 
     def _follow_invalidations(self) -> None:
@@ -195,7 +196,7 @@ class Cache:
         except Exception as exc:  # noqa: BLE001 - a cache without coherence still answers
             log.warning("dejacache: not following %r's invalidations: %r", shared, exc)
             return
-        weakref.finalize(self, handle.close)
+        self._unfollow = weakref.finalize(self, handle.close)
 
     def _find_shared_flights(self) -> SharedFlights | None:
         """Single-flight across processes on the first level whose store keeps flight locks
@@ -424,8 +425,11 @@ class Cache:
         return self._store.purge_expired(self._clock())
 
     def close(self) -> None:
-        """Releases the store's connections and files (a store opened from a URL); the
-        in-process store has none. The cache is unusable afterwards."""
+        """Releases the store's connections and files (a store opened from a URL; the
+        in-process store has none) and stops following a lower level's invalidations. Lower
+        levels are closed by their own ``close()``. The cache is unusable afterwards."""
+        if self._unfollow is not None:
+            self._unfollow()
         close = getattr(self._store, "close", None)
         if close is not None:
             close()

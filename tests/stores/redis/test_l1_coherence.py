@@ -84,6 +84,24 @@ def test_delete_and_clear_in_one_process_reach_the_other_l1(standalone):
     assert delete_ms < 250 and clear_ms < 250, (delete_ms, clear_ms)
 
 
+def test_close_stops_following(standalone):
+    url = f"redis://127.0.0.1:{standalone.port}/0"
+
+    def subscribers() -> int:
+        return int(standalone.cli("pubsub", "numsub", "dejacache:invalidate").split()[1])
+
+    before = subscribers()
+    lower = dejacache.Cache(store=url)
+    cache = dejacache.Cache(max_entries=10, next_cache=lower)
+    assert subscribers() == before + 1
+    cache.close()
+    deadline = time.monotonic() + 5
+    while subscribers() > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert subscribers() == before
+    lower.close()
+
+
 def test_a_cache_on_the_shared_store_itself_subscribes_to_nothing(standalone):
     url = f"redis://127.0.0.1:{standalone.port}/0"
     before = standalone.cli("pubsub", "numsub", "dejacache:invalidate").split()
