@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds
 from ._hit import Hit
 from ._protocols import StoreAs
 from ._savings import FOLD_AT, Savings, zero_savings
+from ._shared_flight import SharedFlights, lock_capable, store_has
 from ._singleflight import AsyncFlights, StreamFlights, ThreadFlights
 from ._tiers import LowerLevel, SemanticStage, Tier, Tiers
 from .stores._base import COUNTER_NAMES, EntryStore
@@ -159,6 +161,52 @@ class Cache:
             tiers.append(LowerLevel(next_cache))
         self._next: Cache | None = next_cache
         self._tiers = Tiers(tiers, self._write) if tiers else None
+        self._shared_flights = self._find_shared_flights()
+        # acall: the in-process store answers inline (microseconds); a store with async methods
+        # (Redis) is awaited; any other store's I/O runs in a thread, off the event loop.
+        self._local_store = isinstance(self._store, _core.EntryStore)
+        self._async_store = store_has(self._store, "alookup", "aget", "aput")
+        self._unfollow: Callable[[], Any] | None = None
+        self._follow_invalidations()
+
+    def _follow_invalidations(self) -> None:
+        """Keeps this level coherent with a shared store below it: a delete or clear made by any
+        process on that store (Redis pub/sub) removes the same entries here within milliseconds;
+        after a lost connection (messages missed) this level is cleared."""
+        if store_has(self._store, "subscribe_invalidations"):
+            return  # this level is the shared store itself
+        level = self._next
+        while level is not None and not store_has(level._store, "subscribe_invalidations"):
+            level = level._next
+        if level is None:
+            return
+        local: Any = self._store
+        shared: Any = level._store
+
+        def forget(namespace: str | None, key: str | None) -> None:
+            if key is None:
+                local.clear(namespace)
+            elif namespace is not None:
+                local.remove(key, namespace)
+
+        try:
+            handle = shared.subscribe_invalidations(
+                forget, ignore_own=True, on_reconnect=lambda: local.clear(None), wait_s=1.0
+            )
+        except Exception as exc:  # noqa: BLE001 - a cache without coherence still answers
+            log.warning("dejacache: not following %r's invalidations: %r", shared, exc)
+            return
+        self._unfollow = weakref.finalize(self, handle.close)
+
+    def _find_shared_flights(self) -> SharedFlights | None:
+        """Single-flight across processes on the first level whose store keeps flight locks
+        (Redis, SQLite), when every level down to it keys requests alike."""
+        level: Cache | None = self
+        while level is not None and level._key_func is self._key_func:
+            if lock_capable(level._store):
+                return SharedFlights(level._store)
+            level = level._next
+        return None
 
     @classmethod
     def from_config(cls, config: Any) -> Cache:
@@ -376,6 +424,16 @@ class Cache:
         """Drops entries whose ttl has run out (reads drop them lazily anyway)."""
         return self._store.purge_expired(self._clock())
 
+    def close(self) -> None:
+        """Releases the store's connections and files (a store opened from a URL; the
+        in-process store has none) and stops following a lower level's invalidations. Lower
+        levels are closed by their own ``close()``. The cache is unusable afterwards."""
+        if self._unfollow is not None:
+            self._unfollow()
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            close()
+
     def __len__(self) -> int:
         return len(self._store)
 
@@ -393,6 +451,23 @@ class Cache:
     def stream_flights(self) -> StreamFlights:
         """Single-flight for streamed misses (used by the SDK wrappers)."""
         return self._stream_flights
+
+    @property
+    def shared_flights(self) -> SharedFlights | None:
+        """Single-flight across processes (``lease_s``, ``wait_s``), when a level's store is
+        shared (Redis, SQLite); None otherwise."""
+        return self._shared_flights
+
+    def _adopt(self, key: str, blob: bytes, ctl: Controls) -> tuple[Any, bytes] | None:
+        """The answer a leader in another process stored, as this call's outcome (copied into
+        this level's store when the lock lives in a lower level's); None when unreadable."""
+        try:
+            response = self._shared_copy((None, blob), ctl.namespace)
+        except ValueError:
+            return None
+        if self._shared_flights is not None and self._shared_flights.store is not self._store:
+            self._write(key, blob, ctl)
+        return response, blob
 
     def _shared_copy(self, outcome: tuple[Any, bytes | None], namespace: str) -> Any:
         """What a single-flight waiter gets: its own decoded copy of the leader's answer."""
@@ -518,14 +593,21 @@ class Cache:
                     response["cache"] = True
                 return response
 
+        def provide() -> tuple[Any, bytes | None]:
+            start = time.perf_counter()
+            response = llm(request)
+            return self._finish(key, ctl, response, time.perf_counter() - start, request, memos, store_as)
+
         def produce() -> tuple[Any, bytes | None]:
             if ctl.read:
                 stored = self._stored_meanwhile(key, ctl)
                 if stored is not None:
                     return stored
-            start = time.perf_counter()
-            response = llm(request)
-            return self._finish(key, ctl, response, time.perf_counter() - start, request, memos, store_as)
+            shared = self._shared_flights
+            if shared is None or not (ctl.read and ctl.write):
+                return provide()
+            adopt = lambda blob: self._adopt(key, blob, ctl)  # noqa: E731
+            return shared.run(ctl.namespace, key, self._clock(), ctl.max_age, provide, adopt)
 
         outcome, led = self._flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
@@ -549,7 +631,12 @@ class Cache:
 
         if not (ctl.read or ctl.write):
             return await invoke()
-        key, hit, memos = self._begin(request, ctl)
+        if self._local_store:
+            key, hit, memos = self._begin(request, ctl)
+        elif self._async_store and ctl.read:
+            key, hit, memos = await self._abegin(request, ctl)
+        else:
+            key, hit, memos = await asyncio.to_thread(self._begin, request, ctl)
         if hit is not None:
             return hit
         if key is None:
@@ -564,20 +651,76 @@ class Cache:
                     response["cache"] = True
                 return response
 
-        async def produce() -> tuple[Any, bytes | None]:
-            if ctl.read:
-                stored = self._stored_meanwhile(key, ctl)
-                if stored is not None:
-                    return stored
+        async def provide() -> tuple[Any, bytes | None]:
             start = time.perf_counter()
             response = await invoke()
             latency = time.perf_counter() - start
-            if tiers is not None:
-                return await asyncio.to_thread(self._finish, key, ctl, response, latency, request, memos, store_as)
+            if tiers is not None or not self._local_store:
+                return await self._afinish(key, ctl, response, latency, request, memos, store_as)
             return self._finish(key, ctl, response, latency, store_as=store_as)
+
+        async def produce() -> tuple[Any, bytes | None]:
+            if ctl.read:
+                if self._local_store:
+                    stored = self._stored_meanwhile(key, ctl)
+                else:
+                    stored = await asyncio.to_thread(self._stored_meanwhile, key, ctl)
+                if stored is not None:
+                    return stored
+            shared = self._shared_flights
+            if shared is None or not (ctl.read and ctl.write):
+                return await provide()
+            adopt = lambda blob: self._adopt(key, blob, ctl)  # noqa: E731
+            return await shared.arun(ctl.namespace, key, self._clock(), ctl.max_age, provide, adopt)
 
         outcome, led = await self._async_flights.run((ctl.namespace, key), produce, join=ctl.read)
         return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
+
+    async def _abegin(self, request: Any, ctl: Controls) -> tuple[str | None, Any, Any]:
+        """``_begin`` with the store's async read (``ctl.read`` is true)."""
+        store: Any = self._store  # has alookup / aget (self._async_store)
+        now = self._clock()
+        try:
+            if self._key_func is None:
+                key, blob, _ = await store.alookup(self._schema, request, ctl.namespace, now, ctl.max_age)
+            else:
+                key = self.key(request)
+                found = await store.aget(key, ctl.namespace, now, ctl.max_age)
+                blob = None if found is None else found[0]
+        except (TypeError, ValueError) as exc:
+            log.warning("dejacache: request not cacheable, calling the provider directly: %s", exc)
+            return None, None, None
+        if blob is not None:
+            found = self._read(key, blob, ctl.namespace)
+            if found is not None:
+                response = found[0]
+                if isinstance(response, dict):
+                    response["cache"] = True
+                return key, response, None
+        return key, None, None
+
+    async def _afinish(
+        self,
+        key: str,
+        ctl: Controls,
+        response: Any,
+        latency: float,
+        request: Any,
+        memos: Any,
+        store_as: StoreAs | None,
+    ) -> tuple[Any, bytes | None]:
+        """``_finish`` off the event loop: the store's async write when it has one (and no tier
+        follows), else in a thread."""
+        if self._tiers is not None or not self._async_store or not ctl.write:
+            return await asyncio.to_thread(self._finish, key, ctl, response, latency, request, memos, store_as)
+        unwritten = Controls(ctl.read, False, ctl.ttl, ctl.max_age, ctl.namespace)
+        outcome = self._finish(key, unwritten, response, latency, store_as=store_as)  # encodes only
+        if outcome[1] is not None:
+            store: Any = self._store  # has aput (self._async_store)
+            stored, _ = await store.aput(key, ctl.namespace, outcome[1], self._clock(), ctl.ttl)
+            if not stored:
+                log.debug("dejacache: entry %s not stored (larger than max_bytes, or ttl 0)", key)
+        return outcome
 
     def wrap(self, client: Any, **options: Any) -> Any:
         """``client`` (an OpenAI or Anthropic SDK client) with its calls cached here; see

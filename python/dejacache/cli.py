@@ -12,9 +12,10 @@ import sys
 #: subcommand -> module implementing it
 COMMANDS: dict[str, str] = {
     "bench": "dejacache._cli.bench",
+    "cache": "dejacache._cli.cache",
     "eval": "dejacache._cli.eval",
-    "tune": "dejacache._cli.tune",
     "import-gptcache": "dejacache._cli.import_gptcache",
+    "tune": "dejacache._cli.tune",
 }
 
 

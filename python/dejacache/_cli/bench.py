@@ -74,7 +74,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zipf", type=float, default=1.1, help="Zipf exponent of prompt popularity (default 1.1)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="simulated LLM latency (default 20 ms)")
     parser.add_argument("--concurrency", type=int, default=8, help="caller threads (default 8)")
-    parser.add_argument("--get-loops", type=int, default=200_000, help="Cache.get calls in the hit-throughput phase")
+    parser.add_argument(
+        "--get-loops",
+        type=int,
+        default=None,
+        help="Cache.get calls in the hit-throughput phase (200000; 20000 with --store)",
+    )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="run against this store (sqlite:///b.db, redis://host:6379/0, postgresql://..., os.environ/NAME) "
+        "instead of in-process memory; uses and clears the namespace 'dejacache-bench' only",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--report", type=Path, default=Path("dejacache-bench.json"), help="JSON report path")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -146,12 +157,17 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def run_workload(args: argparse.Namespace, progress: Any = None) -> dict[str, Any]:
     from .._cache import Cache
 
+    if args.get_loops is None:
+        args.get_loops = 200_000 if getattr(args, "store", None) is None else 20_000
     for name in ("requests", "unique", "concurrency", "get_loops"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be at least 1")
     pool = make_requests(args.unique, args.seed)
     stream = zipf_stream(args.requests, args.unique, args.zipf, args.seed)
-    cache = Cache(max_entries=max(args.unique, 1))
+    store = getattr(args, "store", None)
+    cache = Cache(max_entries=max(args.unique, 1), store=store, namespace=BENCH_NAMESPACE)
+    if store is not None:
+        cache.clear(BENCH_NAMESPACE)  # a run starts cold, whatever an earlier run left
     llm = SimulatedLLM(args.latency_ms / 1000.0)
     hit_lat: list[float] = []
     miss_lat: list[float] = []
@@ -183,10 +199,15 @@ def run_workload(args: argparse.Namespace, progress: Any = None) -> dict[str, An
         get(stored[i % len(stored)])
     get_wall = time.perf_counter() - t0
 
+    if store is not None:
+        cache.clear(BENCH_NAMESPACE)
+        cache.close()
     hit_lat.sort()
     miss_lat.sort()
     us = 1e6
     return {
+        "store": "in-process memory" if store is None else _shown_store(store),
+        "store_errors": st.get("store_errors", 0),
         "workload": {
             "requests": args.requests,
             "unique": args.unique,
@@ -216,11 +237,23 @@ def run_workload(args: argparse.Namespace, progress: Any = None) -> dict[str, An
     }
 
 
+BENCH_NAMESPACE = "dejacache-bench"
+
+
+def _shown_store(url: str) -> str:
+    from .cache import safe_url
+    from .stores import resolve_secret
+
+    return safe_url(str(resolve_secret(url, "--store")))
+
+
 def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="dejacache bench: exact cache, embedded default (in-process memory)")
+    where = report.get("store", "in-process memory")
+    title = "embedded default (in-process memory)" if where == "in-process memory" else f"store {where}"
+    table = Table(title=f"dejacache bench: exact cache, {title}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     w = report["workload"]
@@ -241,6 +274,8 @@ def print_report(report: dict[str, Any]) -> None:
         "hits/s (Cache.get, 1 thread)", f"{report['get_hits_per_s']:,.0f} ({report['get_us_per_hit']:.2f} us/hit)"
     )
     table.add_row("provider time saved", f"{report['provider_latency_saved_s']:.1f} s")
+    if report.get("store_errors"):
+        table.add_row("store errors (answered by the provider)", str(report["store_errors"]))
     Console().print(table)
 
 
@@ -248,6 +283,8 @@ def run(args: argparse.Namespace) -> int:
     if args.requests is None:
         args.requests = 2_000 if args.workload == "semantic" else 20_000
     if args.workload == "semantic":
+        if getattr(args, "store", None) is not None:
+            raise SystemExit("--store applies to the chat workload (the exact cache)")
         from .bench_semantic import print_semantic_report, run_semantic
 
         report = run_semantic(args)

@@ -218,15 +218,30 @@ class GuardedStore:
         return (key, None, 0.0) if found is None else (key, found[0], found[1])
 
     def try_lead(self, namespace: str, key: str, ttl_s: float) -> str | None:
-        """None on a fault too: the caller then waits (``wait_for`` answers None at once on a
-        fault) and calls the provider itself."""
-        return self._call(None, self.store.try_lead, namespace, key, ttl_s)
+        """A token (lead), None (another caller leads) or ``""`` on a fault: the store could not
+        say, and the caller calls the provider itself."""
+        return self._call("", self.store.try_lead, namespace, key, ttl_s)
 
     def end_lead(self, namespace: str, key: str, token: str) -> bool:
         return self._call(False, self.store.end_lead, namespace, key, token)
 
+    def extend_lead(self, namespace: str, key: str, token: str, ttl_s: float) -> bool:
+        return self._call(False, self.store.extend_lead, namespace, key, token, ttl_s)
+
     def wait_for(self, namespace: str, key: str, now: float, timeout_s: float) -> tuple[bytes, float] | None:
+        """None at once on a fault: the caller then tries to lead or calls the provider itself."""
         return self._call(None, self.store.wait_for, namespace, key, now, timeout_s, timed=False)
+
+    async def await_for(self, namespace: str, key: str, now: float, timeout_s: float) -> tuple[bytes, float] | None:
+        if not self._admit():
+            return None
+        try:
+            result = await self.store.await_for(namespace, key, now, timeout_s)
+        except Exception as exc:
+            self._failed(type(exc).__name__, error=True)
+            return None
+        self._succeeded(None)
+        return result
 
     def subscribe_invalidations(self, callback: Callable[[str | None, str | None], None], **options: Any) -> Any:
         """Passed through: the listener thread reconnects by itself."""

@@ -39,6 +39,7 @@ from urllib.parse import quote, unquote
 
 from .. import _core
 from ._redis_connect import RedisTarget, make_client, parse_url
+from ._redis_fast import FastGet
 from ._redis_shared import InvalidationHandle, SharedMixin
 
 _HEADER = struct.Struct("<dd")
@@ -93,6 +94,7 @@ class RedisStore(SharedMixin):
         publish_invalidations: bool = True,
         description: str | None = None,
         _target: RedisTarget | None = None,
+        _fast: FastGet | None = None,
     ) -> None:
         if max_entries is not None:
             raise ValueError(
@@ -106,6 +108,8 @@ class RedisStore(SharedMixin):
             raise ValueError(f"default_ttl must be >= 0 seconds, got {default_ttl}")
         self._r = client
         self._target = _target
+        self._fast = _fast
+        self._get = client.get if _fast is None else _fast.get  # the hit's one GET
         self._async_given = async_client
         self._async: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.max_bytes = max_bytes
@@ -133,7 +137,8 @@ class RedisStore(SharedMixin):
         }
         options.pop("eviction", None)  # the server's maxmemory-policy decides
         target = parse_url(url, **options)
-        return cls(make_client(target), description=target.safe_url, _target=target, **store_opts)
+        client = make_client(target)
+        return cls(client, description=target.safe_url, _target=target, _fast=FastGet.for_target(target), **store_opts)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._description!r})"
@@ -184,13 +189,13 @@ class RedisStore(SharedMixin):
         return raw[_HLEN:], created
 
     def get(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
-        return self._decode(self._r.get(self._key(key, namespace)), namespace, now, max_age)
+        return self._decode(self._get(self._key(key, namespace)), namespace, now, max_age)
 
     def lookup(
         self, schema: Any, request: Any, namespace: str, now: float, max_age: float | None = None
     ) -> tuple[str, bytes | None, float]:
         key = schema.key(request)
-        found = self._decode(self._r.get(f"{self._prefix(namespace)}{{{key}}}"), namespace, now, max_age)
+        found = self._decode(self._get(f"{self._prefix(namespace)}{{{key}}}"), namespace, now, max_age)
         return (key, None, 0.0) if found is None else (key, found[0], found[1])
 
     def contains(self, key: str, namespace: str, now: float) -> bool:
@@ -398,4 +403,6 @@ class RedisStore(SharedMixin):
 
     def close(self) -> None:
         self._close_shared()
+        if self._fast is not None:
+            self._fast.close()
         self._r.close()

@@ -12,12 +12,15 @@ Invalidation
 Single-flight
   ``try_lead`` takes a lock key (``SET NX PX``, a random token); ``end_lead`` deletes it only while
   the token still matches (a Lua script), so a leader whose lock expired cannot free another
-  leader's lock; ``wait_for`` polls the entry and the lock (one pipelined round trip, both in the
-  same Cluster slot) with backoff from 1 ms to 50 ms. A leader that dies leaves its lock to expire.
+  leader's lock, and ``extend_lead`` keeps it alive while its leader works; ``wait_for`` (and
+  ``await_for``, on the async client) polls the entry and the lock (one pipelined round trip, both
+  in the same Cluster slot) with backoff from 1 ms to 50 ms. A leader that dies leaves its lock to
+  expire. ``dejacache._shared_flight`` puts these together for ``Cache``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -31,6 +34,9 @@ log = logging.getLogger("dejacache.stores")
 
 CHANNEL = "dejacache:invalidate"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_EXTEND = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
 
 
 class InvalidationHandle:
@@ -113,6 +119,7 @@ class SharedMixin:
         self._origin = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._handles: set[InvalidationHandle] = set()
         self._release: Any = None
+        self._extend: Any = None
 
     def _close_shared(self) -> None:
         for handle in list(self._handles):
@@ -153,6 +160,35 @@ class SharedMixin:
         if self._release is None:
             self._release = self._r.register_script(_RELEASE)
         return bool(self._release(keys=[self._lock_key(namespace, key)], args=[token]))
+
+    def extend_lead(self, namespace: str, key: str, token: str, ttl_s: float) -> bool:
+        """Gives the lock ``ttl_s`` more seconds if ``token`` still holds it; True when it did."""
+        if self._extend is None:
+            self._extend = self._r.register_script(_EXTEND)
+        return bool(self._extend(keys=[self._lock_key(namespace, key)], args=[token, max(1, int(ttl_s * 1000))]))
+
+    async def await_for(self, namespace: str, key: str, now: float, timeout_s: float) -> tuple[bytes, float] | None:
+        """``wait_for`` with the event loop's async client: the loop stays free meanwhile."""
+        client = self._aclient()  # type: ignore[attr-defined]
+        rkey = self._key(key, namespace)  # type: ignore[attr-defined]
+        lkey = f"dejacache:lock:{rkey}"
+        start = time.monotonic()
+        delay = 0.001
+        while True:
+            pipe = client.pipeline(transaction=False)
+            pipe.get(rkey)
+            pipe.exists(lkey)
+            raw, locked = await pipe.execute()
+            elapsed = time.monotonic() - start
+            found = self._live(raw, now + elapsed)
+            if found is not None:
+                return found
+            if not locked:
+                return self._live(await client.get(rkey), now + elapsed)
+            if elapsed >= timeout_s:
+                return None
+            await asyncio.sleep(min(delay, max(0.0, timeout_s - elapsed)))
+            delay = min(delay * 2, 0.05)
 
     def wait_for(self, namespace: str, key: str, now: float, timeout_s: float) -> tuple[bytes, float] | None:
         """Waits for the leader's entry: ``(value, created)``, or None when the lock is gone

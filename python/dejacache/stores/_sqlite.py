@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ._sqlite_locks import SQLiteLocks
 from ._sqlshared import (
     EVICTIONS_I,
     EXPIRATIONS,
@@ -103,7 +104,7 @@ _TOUCH = (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteLocks):
     """An entry store in one SQLite file (see the module docstring).
 
     ``path``: a file path or ``sqlite:///relative/path`` / ``sqlite:////absolute/path``.

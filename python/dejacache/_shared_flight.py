@@ -1,0 +1,208 @@
+"""Single-flight across processes: concurrent identical misses in different processes (or hosts)
+sharing one store make one provider call.
+
+The store holds a short-lived lock per ``(namespace, key)`` (``try_lead`` / ``end_lead`` /
+``wait_for``, plus ``extend_lead``; ``RedisStore`` and ``SQLiteStore`` have them). The caller that
+takes the lock leads: it checks the store once more (a previous leader may have stored and left
+between this caller's miss and its lock), calls the provider, stores the answer and releases the
+lock. The others wait for the leader's entry and answer with it. A leader's lock lives
+``lease_s`` seconds and is extended every ``lease_s / 3`` while the leader works (one daemon
+thread per process), so a slow provider keeps its lock and a leader that dies (SIGKILL, OOM,
+a lost host) releases it by expiry within ``lease_s``: a waiter then takes over.
+
+Fail-open: a store fault never fails the call. When the store cannot say who leads (a fault,
+a timeout, an open breaker), the caller calls the provider itself; a waiter whose wait ends
+without an entry (the leader failed or stored nothing) tries to lead, at most ``ATTEMPTS``
+times, then calls the provider itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("dejacache")
+
+#: How many times a waiter whose leader left no entry tries to lead before calling on its own.
+ATTEMPTS = 3
+#: ``try_lead``'s answer when the store could not say (a fault): lead without a lock.
+FAULT = ""
+
+Outcome = tuple[Any, "bytes | None"]
+
+
+def store_has(store: Any, *names: str) -> bool:
+    """True when ``store`` (or the store a ``GuardedStore`` wraps: the guard forwards every
+    method, whether the store has it or not) has every method named."""
+    inner = getattr(store, "store", store) if type(store).__name__ == "GuardedStore" else store
+    return all(callable(getattr(inner, name, None)) for name in names)
+
+
+def lock_capable(store: Any) -> bool:
+    """True when ``store`` keeps flight locks."""
+    return store_has(store, "try_lead", "end_lead", "wait_for", "extend_lead")
+
+
+def _safe(fallback: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """A lock operation on an unguarded store: its exception is a fault, never the caller's."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - fail-open
+        log.debug("dejacache: flight lock operation %s failed: %r", getattr(fn, "__name__", fn), exc)
+        return fallback
+
+
+class Leases:
+    """Keeps held locks alive: one daemon thread extends each every ``lease_s / 3``."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state; also in a forked child, which holds no lock of its parent's and must not
+        inherit a lock the parent's lease thread held at the fork."""
+        self._lock = threading.Lock()
+        # token -> (store, namespace, key, lease_s, when its next extension is due)
+        self._held: dict[str, tuple[Any, str, str, float, float]] = {}
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def hold(self, store: Any, namespace: str, key: str, token: str, lease_s: float) -> None:
+        with self._lock:
+            self._held[token] = (store, namespace, key, lease_s, time.monotonic() + lease_s / 3)
+            if self._thread is None or not self._thread.is_alive():  # none yet, or lost in a fork
+                self._thread = threading.Thread(target=self._run, name="dejacache-leases", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def drop(self, token: str) -> None:
+        with self._lock:
+            self._held.pop(token, None)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._held:
+                    self._wake.wait()
+                now = time.monotonic()
+                due = [(t, h) for t, h in self._held.items() if h[4] <= now]
+                if not due:
+                    self._wake.wait(min(h[4] for h in self._held.values()) - now)
+                    continue
+                for token, (store, namespace, key, lease_s, _) in due:
+                    self._held[token] = (store, namespace, key, lease_s, now + lease_s / 3)
+            for token, (store, namespace, key, lease_s, _) in due:
+                if not _safe(False, store.extend_lead, namespace, key, token, lease_s):
+                    # Lost (expired while this process stalled, or a fault): another caller may lead now.
+                    log.debug("dejacache: flight lock of %s in %r not extended", key, namespace)
+
+
+_leases = Leases()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_leases._reset)
+
+
+class SharedFlights:
+    """Cross-process single-flight on ``store`` (see the module docstring).
+
+    ``lease_s``: how long a lock outlives a leader that stops extending it (a dead leader's
+    waiters take over after at most this). ``wait_s``: the longest a waiter waits for a leader
+    that keeps its lock before calling the provider itself.
+    """
+
+    def __init__(self, store: Any, lease_s: float = 10.0, wait_s: float = 600.0) -> None:
+        self.store = store
+        self.lease_s = lease_s
+        self.wait_s = wait_s
+        self.leases = _leases
+
+    def __repr__(self) -> str:
+        return f"SharedFlights({self.store!r}, lease_s={self.lease_s}, wait_s={self.wait_s})"
+
+    def _recheck(self, namespace: str, key: str, now: float, max_age: float | None) -> bytes | None:
+        store = self.store
+        if not _safe(False, store.contains, key, namespace, now):  # contains() counts no read
+            return None
+        found = _safe(None, store.get, key, namespace, now, max_age)
+        return None if found is None else found[0]
+
+    def run(
+        self,
+        namespace: str,
+        key: str,
+        now: float,
+        max_age: float | None,
+        produce: Callable[[], Outcome],
+        adopt: Callable[[bytes], Outcome | None],
+    ) -> Outcome:
+        """``produce()`` (the provider call, storing its answer) under the store's lock, or
+        ``adopt(value)`` of the entry another process's leader stored (None: unreadable, so
+        ``produce()`` after all)."""
+        store = self.store
+        for _ in range(ATTEMPTS):
+            token = _safe(FAULT, store.try_lead, namespace, key, self.lease_s)
+            if token == FAULT:
+                break
+            if token is not None:
+                self.leases.hold(store, namespace, key, token, self.lease_s)
+                try:
+                    blob = self._recheck(namespace, key, now, max_age)
+                    adopted = None if blob is None else adopt(blob)
+                    return adopted if adopted is not None else produce()
+                finally:
+                    self.leases.drop(token)
+                    _safe(False, store.end_lead, namespace, key, token)
+            found = _safe(None, store.wait_for, namespace, key, now, self.wait_s)
+            adopted = None if found is None else adopt(found[0])
+            if adopted is not None:
+                return adopted
+        return produce()
+
+    async def arun(
+        self,
+        namespace: str,
+        key: str,
+        now: float,
+        max_age: float | None,
+        produce: Callable[[], Awaitable[Outcome]],
+        adopt: Callable[[bytes], Outcome | None],
+    ) -> Outcome:
+        """``run`` for asyncio: the store's lock operations run off the event loop."""
+        store = self.store
+        to_thread = asyncio.to_thread
+        for _ in range(ATTEMPTS):
+            token = await to_thread(_safe, FAULT, store.try_lead, namespace, key, self.lease_s)
+            if token == FAULT:
+                break
+            if token is not None:
+                self.leases.hold(store, namespace, key, token, self.lease_s)
+                try:
+                    blob = await to_thread(self._recheck, namespace, key, now, max_age)
+                    adopted = None if blob is None else adopt(blob)
+                    return adopted if adopted is not None else await produce()
+                finally:
+                    self.leases.drop(token)
+                    await to_thread(_safe, False, store.end_lead, namespace, key, token)
+            found = await self._await_entry(namespace, key, now)
+            adopted = None if found is None else adopt(found[0])
+            if adopted is not None:
+                return adopted
+        return await produce()
+
+    async def _await_entry(self, namespace: str, key: str, now: float) -> tuple[bytes, float] | None:
+        await_for = getattr(self.store, "await_for", None)
+        if await_for is not None:  # polls with the store's async client: no thread held meanwhile
+            try:
+                return await await_for(namespace, key, now, self.wait_s)
+            except Exception as exc:  # noqa: BLE001 - fail-open
+                log.debug("dejacache: await_for failed: %r", exc)
+                return None
+        return await asyncio.to_thread(_safe, None, self.store.wait_for, namespace, key, now, self.wait_s)
