@@ -2,59 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import os
 import sys
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from . import _core
+from ._cache_calls import Calls
 from ._checks import check_meta
 from ._codec import ENVELOPE_VERSION, decode, encode
 from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls, short_repr
 from ._hit import Hit
 from ._protocols import StoreAs
-from ._savings import FOLD_AT, Savings, zero_savings
+from ._savings import FOLD_AT, Savings
 from ._shared_flight import SharedFlights, lock_capable, store_has
 from ._singleflight import AsyncFlights, StreamFlights, ThreadFlights
+from ._stats import assemble_stats
 from ._tiers import LowerLevel, SemanticStage, Tier, Tiers
-from .stores._base import COUNTER_NAMES, EntryStore
+from .stores._base import EntryStore
 
 log = logging.getLogger("dejacache")
 
 _EVICTIONS = ("lru", "lfu", "fifo")
 #: Largest max_entries / max_bytes: what the core's counters (usize) hold.
 MAX_CAP = sys.maxsize
-_ZERO_COUNTERS = dict.fromkeys(COUNTER_NAMES, 0)
 _loads = orjson.loads
 
 __all__ = ["Cache", "StoreAs"]
 
 
-def _open_url_store(
-    url: Any, max_entries: int | None, max_bytes: int | None, ttl: float | None, eviction: str
-) -> EntryStore:
-    """The store a URL names, with the cache's caps, behind the fail-open guard: a backend that
-    is down or slow makes misses (counted in ``stats()``), never a failed call."""
-    from .stores import open_store, store_kind
-    from .stores._guard import GuardedStore
-
-    if store_kind(os.fspath(url)) == "redis":
-        # Redis caps its memory itself (maxmemory + an allkeys-lru policy): max_entries and the
-        # eviction policy are the server's, not ours.
-        options: dict[str, Any] = {"max_bytes": max_bytes, "default_ttl": ttl}
-    else:
-        options = {"max_entries": max_entries, "max_bytes": max_bytes, "default_ttl": ttl, "eviction": eviction}
-    return GuardedStore(open_store(url, **options))
-
-
-class Cache:
+class Cache(Calls):
     """An LLM call cache. An identical request is answered from memory in microseconds.
 
     A request is an OpenAI-style dict (``model``, ``messages`` / ``prompt`` / ``input`` and
@@ -119,7 +101,9 @@ class Cache:
         if store is None:
             store = _core.EntryStore(max_entries, max_bytes, ttl, eviction)
         elif isinstance(store, (str, os.PathLike)):
-            store = _open_url_store(store, max_entries, max_bytes, ttl, eviction)
+            from .stores import open_for_cache
+
+            store = open_for_cache(store, max_entries, max_bytes, ttl, eviction)
         elif not isinstance(store, EntryStore):
             raise TypeError(f"store must be a URL, a path or a dejacache.stores entry store, not {store!r}")
         self._store = store
@@ -458,270 +442,6 @@ class Cache:
         shared (Redis, SQLite); None otherwise."""
         return self._shared_flights
 
-    def _adopt(self, key: str, blob: bytes, ctl: Controls) -> tuple[Any, bytes] | None:
-        """The answer a leader in another process stored, as this call's outcome (copied into
-        this level's store when the lock lives in a lower level's); None when unreadable."""
-        try:
-            response = self._shared_copy((None, blob), ctl.namespace)
-        except ValueError:
-            return None
-        if self._shared_flights is not None and self._shared_flights.store is not self._store:
-            self._write(key, blob, ctl)
-        return response, blob
-
-    def _shared_copy(self, outcome: tuple[Any, bytes | None], namespace: str) -> Any:
-        """What a single-flight waiter gets: its own decoded copy of the leader's answer."""
-        response, blob = outcome
-        if blob is not None:
-            response, meta = decode(blob)
-            self._savings.record(namespace, meta, coalesced=True)
-        if isinstance(response, dict):
-            response["cache"] = True
-        return response
-
-    def _begin(self, request: Any, ctl: Controls) -> tuple[str | None, Any, Any]:
-        """(key, marked response on a hit, the tiers' memos); key None means: bypass the cache."""
-        now = self._clock()
-        try:
-            if not ctl.read:
-                key, blob = self.key(request), None
-            elif self._key_func is None:  # _lookup, inline (the hit path)
-                key, blob, created = self._store.lookup(self._schema, request, ctl.namespace, now, ctl.max_age)
-            else:
-                key, blob, created = self._lookup(request, ctl, now)
-        except (TypeError, ValueError) as exc:
-            # The provider may still accept this request; the cache must not be why it fails.
-            log.warning("dejacache: request not cacheable, calling the provider directly: %s", exc)
-            return None, None, None
-        if blob is not None:
-            found = self._read(key, blob, ctl.namespace)
-            if found is not None:
-                response = found[0]
-                if isinstance(response, dict):
-                    response["cache"] = True
-                return key, response, None
-        return key, None, None
-
-    def _stored_meanwhile(self, key: str, ctl: Controls) -> tuple[Any, bytes] | None:
-        """The answer an identical call stored after this one missed every tier, for a caller
-        about to lead a flight: the previous leader may have stored and ended its flight in
-        between, and a second provider call must not follow (issue 15)."""
-        now = self._clock()
-        if not self._store.contains(key, ctl.namespace, now):  # contains() counts no read
-            return None
-        found = self._store.get(key, ctl.namespace, now, ctl.max_age)
-        if found is None:
-            return None
-        read = self._read(key, found[0], ctl.namespace)
-        if read is None:
-            return None
-        response = read[0]
-        if isinstance(response, dict):
-            response["cache"] = True
-        return response, found[0]
-
-    def _finish(
-        self,
-        key: str,
-        ctl: Controls,
-        response: Any,
-        latency: float,
-        request: Any = None,
-        memos: Any = None,
-        store_as: StoreAs | None = None,
-    ) -> tuple[Any, bytes | None]:
-        meta: dict[str, Any] | None
-        try:
-            if store_as is None:
-                form, meta = response, {"latency_s": latency}
-            else:
-                form, meta = store_as(response, latency)
-                meta = check_meta(meta)
-            blob = encode(form, meta)
-        except (TypeError, ValueError) as exc:
-            log.warning("dejacache: answer not stored: %s", exc)
-            return response, None
-        if ctl.write:
-            stored = self._write(key, blob, ctl)
-            if self._tiers is not None:
-                self._tiers.keep(request, key, ctl, form, meta, stored, memos)
-        return response, blob
-
-    def call(
-        self,
-        request: Any,
-        llm: Callable[[Any], Any],
-        *,
-        caching: bool | None = None,
-        cache: Mapping[str, Any] | None = None,
-        namespace: str | None = None,
-        store_as: StoreAs | None = None,
-    ) -> Any:
-        """Answers ``request`` from the cache, or calls ``llm(request)`` and stores its answer.
-
-        Concurrent identical misses make one ``llm`` call (single-flight); an exception from
-        ``llm`` reaches every waiting caller and is never stored. Dict answers served without
-        a call of their own carry ``"cache": True``.
-
-        ``store_as(response, latency_s) -> (json_form, meta)`` lets a caller whose ``llm``
-        returns non-JSON objects (SDK models) choose what is stored and what the call cost;
-        the leader still gets ``llm``'s own object, waiters and hits get the stored form.
-        """
-        if (
-            caching is None
-            and cache is None
-            and namespace is None
-            and type(request) is dict
-            and "cache" not in request
-            and "caching" not in request
-        ):
-            ctl = self._defaults
-        else:
-            ctl = parse_controls(request, caching, cache, namespace, self._defaults)
-        if not (ctl.read or ctl.write):
-            return llm(request)
-        key, hit, memos = self._begin(request, ctl)
-        if hit is not None:
-            return hit
-        if key is None:
-            return llm(request)
-        if self._tiers is not None:
-            found, memos = self._tiers.find(request, key, ctl, self._clock())
-            if found is not None:
-                response = found.response
-                if isinstance(response, dict):
-                    response["cache"] = True
-                return response
-
-        def provide() -> tuple[Any, bytes | None]:
-            start = time.perf_counter()
-            response = llm(request)
-            return self._finish(key, ctl, response, time.perf_counter() - start, request, memos, store_as)
-
-        def produce() -> tuple[Any, bytes | None]:
-            if ctl.read:
-                stored = self._stored_meanwhile(key, ctl)
-                if stored is not None:
-                    return stored
-            shared = self._shared_flights
-            if shared is None or not (ctl.read and ctl.write):
-                return provide()
-            adopt = lambda blob: self._adopt(key, blob, ctl)  # noqa: E731
-            return shared.run(ctl.namespace, key, self._clock(), ctl.max_age, provide, adopt)
-
-        outcome, led = self._flights.run((ctl.namespace, key), produce, join=ctl.read)
-        return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
-
-    async def acall(
-        self,
-        request: Any,
-        llm: Callable[[Any], Any | Awaitable[Any]],
-        *,
-        caching: bool | None = None,
-        cache: Mapping[str, Any] | None = None,
-        namespace: str | None = None,
-        store_as: StoreAs | None = None,
-    ) -> Any:
-        """``call`` for asyncio: ``llm`` may be a coroutine function or a plain callable."""
-        ctl = self.resolve_controls(request, caching, cache, namespace)
-
-        async def invoke() -> Any:
-            result = llm(request)
-            return await result if inspect.isawaitable(result) else result
-
-        if not (ctl.read or ctl.write):
-            return await invoke()
-        if self._local_store:
-            key, hit, memos = self._begin(request, ctl)
-        elif self._async_store and ctl.read:
-            key, hit, memos = await self._abegin(request, ctl)
-        else:
-            key, hit, memos = await asyncio.to_thread(self._begin, request, ctl)
-        if hit is not None:
-            return hit
-        if key is None:
-            return await invoke()
-        tiers = self._tiers
-        if tiers is not None:
-            # Embedding takes milliseconds: keep the event loop free meanwhile.
-            found, memos = await asyncio.to_thread(tiers.find, request, key, ctl, self._clock())
-            if found is not None:
-                response = found.response
-                if isinstance(response, dict):
-                    response["cache"] = True
-                return response
-
-        async def provide() -> tuple[Any, bytes | None]:
-            start = time.perf_counter()
-            response = await invoke()
-            latency = time.perf_counter() - start
-            if tiers is not None or not self._local_store:
-                return await self._afinish(key, ctl, response, latency, request, memos, store_as)
-            return self._finish(key, ctl, response, latency, store_as=store_as)
-
-        async def produce() -> tuple[Any, bytes | None]:
-            if ctl.read:
-                if self._local_store:
-                    stored = self._stored_meanwhile(key, ctl)
-                else:
-                    stored = await asyncio.to_thread(self._stored_meanwhile, key, ctl)
-                if stored is not None:
-                    return stored
-            shared = self._shared_flights
-            if shared is None or not (ctl.read and ctl.write):
-                return await provide()
-            adopt = lambda blob: self._adopt(key, blob, ctl)  # noqa: E731
-            return await shared.arun(ctl.namespace, key, self._clock(), ctl.max_age, provide, adopt)
-
-        outcome, led = await self._async_flights.run((ctl.namespace, key), produce, join=ctl.read)
-        return outcome[0] if led else self._shared_copy(outcome, ctl.namespace)
-
-    async def _abegin(self, request: Any, ctl: Controls) -> tuple[str | None, Any, Any]:
-        """``_begin`` with the store's async read (``ctl.read`` is true)."""
-        store: Any = self._store  # has alookup / aget (self._async_store)
-        now = self._clock()
-        try:
-            if self._key_func is None:
-                key, blob, _ = await store.alookup(self._schema, request, ctl.namespace, now, ctl.max_age)
-            else:
-                key = self.key(request)
-                found = await store.aget(key, ctl.namespace, now, ctl.max_age)
-                blob = None if found is None else found[0]
-        except (TypeError, ValueError) as exc:
-            log.warning("dejacache: request not cacheable, calling the provider directly: %s", exc)
-            return None, None, None
-        if blob is not None:
-            found = self._read(key, blob, ctl.namespace)
-            if found is not None:
-                response = found[0]
-                if isinstance(response, dict):
-                    response["cache"] = True
-                return key, response, None
-        return key, None, None
-
-    async def _afinish(
-        self,
-        key: str,
-        ctl: Controls,
-        response: Any,
-        latency: float,
-        request: Any,
-        memos: Any,
-        store_as: StoreAs | None,
-    ) -> tuple[Any, bytes | None]:
-        """``_finish`` off the event loop: the store's async write when it has one (and no tier
-        follows), else in a thread."""
-        if self._tiers is not None or not self._async_store or not ctl.write:
-            return await asyncio.to_thread(self._finish, key, ctl, response, latency, request, memos, store_as)
-        unwritten = Controls(ctl.read, False, ctl.ttl, ctl.max_age, ctl.namespace)
-        outcome = self._finish(key, unwritten, response, latency, store_as=store_as)  # encodes only
-        if outcome[1] is not None:
-            store: Any = self._store  # has aput (self._async_store)
-            stored, _ = await store.aput(key, ctl.namespace, outcome[1], self._clock(), ctl.ttl)
-            if not stored:
-                log.debug("dejacache: entry %s not stored (larger than max_bytes, or ttl 0)", key)
-        return outcome
-
     def wrap(self, client: Any, **options: Any) -> Any:
         """``client`` (an OpenAI or Anthropic SDK client) with its calls cached here; see
         ``dejacache.wrap``.
@@ -740,27 +460,7 @@ class Cache:
         latency, money and tokens saved by hits. ``namespaces`` lists every namespace written to,
         and up to 1024 names only read from (their misses); misses under other names, and under
         names only read from before a ``clear()``, count in the totals only."""
-        savings = self._savings.totals()
-        per_ns: dict[str, dict[str, Any]] = {
-            ns: {**counters, **(savings.pop(ns, {}) or zero_savings())} for ns, counters in self._store.stats()
-        }
-        if self._tiers is not None:
-            self._tiers.adjust_stats(per_ns)
-        total: dict[str, Any] = {**_ZERO_COUNTERS, **zero_savings()}
-        # Misses under tenant names never written to are not kept per name past a bound (a read
-        # must not grow the cache); they still count in the totals.
-        total["misses"] += getattr(self._store, "unlisted_misses", 0)
-        guard_stats = getattr(self._store, "guard_stats", None)
-        if guard_stats is not None:  # a shared store's faults: store_errors, store_skipped, breaker
-            total.update(guard_stats())
-        for counters in per_ns.values():
-            for name, value in counters.items():
-                total[name] = total.get(name, 0) + value
-        for counters in (*per_ns.values(), total):
-            reads = counters["hits"] + counters["misses"]
-            counters["hit_rate"] = counters["hits"] / reads if reads else 0.0
-        total["namespaces"] = per_ns
-        return total
+        return assemble_stats(self._store, self._savings, self._tiers)
 
     def __repr__(self) -> str:
         return (

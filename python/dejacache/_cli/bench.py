@@ -241,8 +241,8 @@ BENCH_NAMESPACE = "dejacache-bench"
 
 
 def _shown_store(url: str) -> str:
+    from ..stores import resolve_secret
     from .cache import safe_url
-    from .stores import resolve_secret
 
     return safe_url(str(resolve_secret(url, "--store")))
 

@@ -117,3 +117,19 @@ def open_store(target: Any, **options: Any) -> EntryStore:
     from ._sql import SQLStore
 
     return SQLStore.from_url(target, **options)
+
+
+def open_for_cache(
+    url: Any, max_entries: int | None, max_bytes: int | None, ttl: float | None, eviction: str
+) -> EntryStore:
+    """The store a URL names, with the cache's caps, behind the fail-open guard: a backend that
+    is down or slow makes misses (counted in ``stats()``), never a failed call."""
+    from ._guard import GuardedStore
+
+    if store_kind(os.fspath(url)) == "redis":
+        # Redis caps its memory itself (maxmemory + an allkeys-lru policy): max_entries and the
+        # eviction policy are the server's, not ours.
+        options: dict[str, Any] = {"max_bytes": max_bytes, "default_ttl": ttl}
+    else:
+        options = {"max_entries": max_entries, "max_bytes": max_bytes, "default_ttl": ttl, "eviction": eviction}
+    return GuardedStore(open_store(url, **options))
