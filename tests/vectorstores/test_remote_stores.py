@@ -285,3 +285,28 @@ def test_a_store_opened_with_another_dimension_says_so(remote_store):
     other = type(store).from_url(store._url, DIM * 2, name=store.name)
     with pytest.raises(ValueError, match="another name|pick another"):
         other.count()
+
+
+@pytest.mark.parametrize(
+    "cls, module, extra", [(RedisVectorStore, "redis", "redis"), (PgVectorStore, "psycopg", "pgvector")]
+)
+def test_a_missing_client_names_the_extra(cls, module, extra, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=rf"pip install 'dejacache\[{extra}\]'"):
+        cls(DIM)
+
+
+def test_importing_the_stores_loads_no_client_and_makes_no_connection():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dejacache.vectorstores as v; "
+        "v.RedisVectorStore(8, url='redis://127.0.0.1:1/0'); v.PgVectorStore(8, url='postgresql://u@127.0.0.1:1/d'); "
+        "assert 'psycopg' in sys.modules and 'redis' in sys.modules"  # imported by the constructors...
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # ...which connect to nothing (port 1 is closed)
+    code = "import sys, dejacache.vectorstores; assert not {'redis', 'psycopg'} & set(sys.modules), sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
