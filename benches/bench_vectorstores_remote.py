@@ -92,6 +92,16 @@ def main() -> None:
                 end = start_row + 1000
                 store.add(ids[start_row:end], rows[start_row:end], namespace=SCOPE, payloads=payloads[start_row:end])
             load_s = time.perf_counter() - t
+            if isinstance(store, PgVectorStore):
+                with store._conn() as conn:  # what autovacuum does after a bulk load, here at once
+                    conn.execute(f'ANALYZE "{store.name}"')
+                    plan = conn.execute(
+                        f'EXPLAIN SELECT id FROM "{store.name}" WHERE tenant = %s AND scope = %s '
+                        f"ORDER BY v <=> %s::vector LIMIT {K}",
+                        ["bench", SCOPE, "[" + ",".join(["0.05"] * DIM) + "]"],
+                    ).fetchall()
+                uses = "the HNSW index" if any("_hnsw" in row[0] for row in plan) else "a scan of the scope"
+                print(f"{label}: the planner searches with {uses}")
             results[label] = timed(lambda q, s=store: s.search_payloads(q, K, namespace=SCOPE)[0], queries, source)
             print(f"{label}: loaded {args.n} vectors in {load_s:.1f} s")
             store.close()

@@ -371,6 +371,9 @@ class SemanticTier:
         # A store shared by processes keeps each vector's entry (key, text) beside it, so a
         # process that did not store a vector can still evaluate and serve it.
         self._shared = callable(getattr(index, "search_payloads", None))
+        # Other processes' vectors are no business of this one: in a store on a server, a
+        # vector this process cannot place is skipped, never removed as stale.
+        self._remote = bool(getattr(index, "remote", False))
         self._entries: dict[tuple[str, int], _Entry] = {}
         self._scopes: dict[tuple[str, str], str] = {}
         self._lock = threading.RLock()
@@ -500,7 +503,8 @@ class SemanticTier:
             if entry is None and payload is not None:
                 entry = _entry_of_payload(payload, ns, vid)
             if entry is None:
-                stale.append((vid, None))
+                if not self._remote:
+                    stale.append((vid, None))
                 continue
             cand = _Candidate(self, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope)
             cand.reading = (ns, now, ctl.max_age, reads)

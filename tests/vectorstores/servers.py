@@ -125,10 +125,10 @@ def redis_stack_paths() -> tuple[str, str, dict[str, str]]:
     return str(server), str(module), env
 
 
-def start_redis_stack() -> Server:
+def start_redis_stack(port: int | None = None) -> Server:
     server, module, env = redis_stack_paths()
     tmp = tempfile.mkdtemp(prefix="dejacache-redisstack-")
-    port = free_port()
+    port = port or free_port()
     log = os.path.join(tmp, "log")
     logf = open(log, "w")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(

@@ -171,6 +171,19 @@ def test_delete_and_replace_through_a_cache(remote_store):
     assert cache.get(chat("capital of Spain please"), namespace="t1") is None
 
 
+def test_a_vector_another_process_cannot_place_is_skipped_never_removed(remote_store):
+    store = remote_store(DIM * 8)
+    cache = semantic_cache(store)
+    cache.put(chat("What's the capital of France?"), answer("Paris"))
+    (scope,) = store.namespaces()
+    vec = cache.semantic.embedder.embed(["capital france"])
+    # Vectors in the same scope that this process cannot place: no payload, a foreign one.
+    store.add(np.array([111, 222], np.uint64), np.vstack([vec, vec]), namespace=scope, payloads=[None, '{"n": "x"}'])
+    hit = cache.get(chat("capital of France please"))
+    assert hit is not None and hit.response == answer("Paris")
+    assert store.contains(111, scope) and store.contains(222, scope) and store.count(scope) == 3
+
+
 def test_threads_share_one_cache_and_store(remote_store):
     store = remote_store(DIM * 8)
     cache = semantic_cache(store)
@@ -229,6 +242,37 @@ def test_server_dying_mid_use():
         assert cache.get(chat("capital of France please")) is None  # down: a miss, not an error
         cache.put(chat("What's the capital of Spain?"), answer("Madrid"))
         assert cache.get(chat("What's the capital of Spain?")).source == "exact"
+    finally:
+        server.stop()
+
+
+def test_the_breaker_skips_a_dead_server_and_closes_when_it_is_back():
+    from .servers import start_redis_stack
+
+    try:
+        server = start_redis_stack()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(str(exc))
+    now = [0.0]
+    try:
+        guard = GuardedVectorStore(RedisVectorStore(DIM, url=server.url, name="brk"), clock=lambda: now[0])
+        v = unit(np.random.default_rng(0), 3)
+        guard.add(np.arange(3, dtype=np.uint64), v, namespace="t/p")
+        assert guard.search(v[1], k=1, namespace="t/p")[0][0] == 1
+        port = server.port
+        server.stop()
+        for _ in range(guard.failures_to_open + 2):
+            ids, scores = guard.search(v[1], k=2, namespace="t/p")
+            assert (ids == EMPTY_ID).all() and np.isnan(scores).all()
+        assert guard.errors == guard.failures_to_open and guard.skipped == 2
+        assert guard.remove(np.array([1], np.uint64), namespace="t/p") == 0  # skipped, no error
+        server = start_redis_stack(port)  # back, empty
+        assert guard.search(v[1], k=1, namespace="t/p")[0][0] == EMPTY_ID  # still skipping
+        now[0] += guard.probe_after_s
+        # The probe goes through and succeeds (the store makes its index again on the new server).
+        assert guard.search(v[1], k=1, namespace="t/p")[0][0] == EMPTY_ID and "closed" in repr(guard)
+        guard.add(np.arange(3, dtype=np.uint64), v, namespace="t/p")
+        assert guard.search(v[1], k=1, namespace="t/p")[0][0] == 1 and guard.errors == guard.failures_to_open
     finally:
         server.stop()
 

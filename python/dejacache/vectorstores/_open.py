@@ -2,6 +2,9 @@
 
 Each scheme names the module and class that opens it; a class implements
 ``from_url(url, dim, metric="cosine", **options)``. A new backend is one line in ``SCHEMES``.
+A store shared by processes should subclass ``RemoteVectorStore`` (``_remote.py``): its
+``remote = True`` puts it behind the semantic tier's fail-open guard, and its payloads let a
+process serve answers another one stored.
 A value written ``os.environ/NAME`` is read from the environment when the store is opened (when
 the cache is built), so a config file need not hold a password.
 
@@ -18,6 +21,7 @@ from typing import Any
 SCHEMES: dict[str, tuple[str, str, str]] = {
     "redis": ("._redisearch", "RedisVectorStore", "redis"),
     "rediss": ("._redisearch", "RedisVectorStore", "redis"),
+    "unix": ("._redisearch", "RedisVectorStore", "redis"),
     "postgresql": ("._pgvector", "PgVectorStore", "pgvector"),
     "postgres": ("._pgvector", "PgVectorStore", "pgvector"),
     "postgresql+psycopg": ("._pgvector", "PgVectorStore", "pgvector"),

@@ -118,8 +118,10 @@ class PgVectorStore(RemoteVectorStore):
                 conn = self._connect()
             try:
                 yield conn
-            except BaseException:
+            except BaseException as exc:
                 conn.close()
+                if isinstance(exc, self._pg.errors.UndefinedTable):
+                    self._ready = False  # the table was dropped under us: the next call makes it again
                 raise
             if conn.closed or conn.broken:
                 return
@@ -153,6 +155,14 @@ class PgVectorStore(RemoteVectorStore):
                             "CREATE TABLE IF NOT EXISTS {} (scope text NOT NULL, tenant text NOT NULL, "
                             "id bigint NOT NULL, v vector({}) NOT NULL, p text, PRIMARY KEY (scope, id))"
                         ).format(self._table, sql.Literal(self._dim))
+                    )
+                    # The tenant follows from the scope: told so, the planner does not multiply
+                    # the two filters' selectivities and underestimate a scope's rows (which
+                    # would make it scan and sort the scope instead of walking the graph).
+                    conn.execute(
+                        sql.SQL("CREATE STATISTICS IF NOT EXISTS {} (dependencies) ON scope, tenant FROM {}").format(
+                            sql.Identifier(f"{self._name}_deps"), self._table
+                        )
                     )
                     conn.execute(
                         sql.SQL(

@@ -163,25 +163,43 @@ class RedisVectorStore(RemoteVectorStore):
             out.append((vid, self._score(float(values[b"d"])), None if payload is None else payload.decode()))
         return out
 
-    def _search_rows(self, namespace: str, query: np.ndarray, k: int) -> list[tuple[int, float, str | None]]:
+    def _ft(self, run: Any) -> Any:
+        """Runs an index command; when the index is gone (a restarted server without
+        persistence, a FLUSHALL), makes it again, once, and reruns the command."""
         self._ensure()
-        return self._rows(self._r.execute_command(*self._query(namespace, query, k)))
+        try:
+            return run()
+        except self._response_error as exc:
+            text = str(exc).lower()
+            if "no such index" not in text and "unknown index" not in text:
+                raise
+            with self._ready_lock:
+                self._ready = False
+            self._ensure()
+            return run()
+
+    def _search_rows(self, namespace: str, query: np.ndarray, k: int) -> list[tuple[int, float, str | None]]:
+        return self._rows(self._ft(lambda: self._r.execute_command(*self._query(namespace, query, k))))
 
     def _search_many(self, namespace: str, queries: np.ndarray, k: int) -> list[list[tuple[int, float, str | None]]]:
-        self._ensure()
         if len(queries) == 1:
             return [self._search_rows(namespace, queries[0], k)]
-        pipe = self._r.pipeline(transaction=False)
-        for q in queries:
-            pipe.execute_command(*self._query(namespace, q, k))
-        return [self._rows(reply) for reply in pipe.execute()]
+
+        def run() -> list[Any]:
+            pipe = self._r.pipeline(transaction=False)
+            for q in queries:
+                pipe.execute_command(*self._query(namespace, q, k))
+            return pipe.execute()
+
+        return [self._rows(reply) for reply in self._ft(run)]
 
     def _contains(self, namespace: str, id: int) -> bool:
         return bool(self._r.exists(self._key(tag_of(namespace), id)))
 
     def _total(self, where: str) -> int:
-        self._ensure()
-        return int(self._r.execute_command("FT.SEARCH", self._idx, where, "LIMIT", 0, 0, "DIALECT", 2)[0])
+        return int(
+            self._ft(lambda: self._r.execute_command("FT.SEARCH", self._idx, where, "LIMIT", 0, 0, "DIALECT", 2))[0]
+        )
 
     def count(self, namespace: str = "default") -> int:
         return self._total(f"@s:{{{tag_of(namespace)}}}")
