@@ -17,7 +17,7 @@ Example (``cache.yaml``)::
         of: [cosine, {name: time_decay, evaluator: cosine, max_age: 604800}]
       postprocess: first
       embedder: default
-      vector_store: {name: index, kind: flat}
+      vector_store: {name: index, kind: flat}   # or a URL: redis://host:6379, postgresql://...
     next_cache:
       max_entries: 1000000
 
@@ -266,7 +266,11 @@ def _semantic(spec: Any, where: str) -> Any:
     ):
         if key in spec:
             kwargs[key] = _build(kind, table(), spec[key], f"{where}.{key}")
-    if "vector_store" in spec:
+    store_url = spec.get("vector_store")
+    if isinstance(store_url, str) and ("://" in store_url or store_url.startswith("os.environ/")):
+        # a vector database's URL (redis://, postgresql://, ...): opened when the cache is built
+        kwargs["vector_store"] = store_url
+    elif "vector_store" in spec:
 
         def dim() -> int:
             embedder = kwargs.get("embedder")

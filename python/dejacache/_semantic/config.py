@@ -53,7 +53,12 @@ class Semantic:
         vector_store: an object with ``add(ids, vectors, namespace=)``,
             ``remove(ids, namespace=)`` and ``search(queries, k, namespace=)`` returning
             ``(ids, similarities)``; default a new ``dejacache.VectorIndex`` (cosine).
-            Give each Cache its own store.
+            Give each Cache its own store, except a store on a server (``remote = True``),
+            which caches in several processes share (with one shared exact ``store``), or the
+            URL of one: ``"redis://host:6379"``, ``"postgresql://user:pw@host/db"`` (see
+            ``dejacache.vectorstores.open_vector_store``; ``os.environ/NAME`` is read when the
+            cache is built). Such a store sits behind a fail-open guard: when it is down,
+            lookups are misses and vectors are not stored, and no call fails.
         max_text_chars: the longest text (after ``preprocess``) the tier embeds, default
             16,000 characters (~4,000 tokens). Normalising and embedding cost grows with the
             text on every lookup; a longer text gets no semantic lookup and no vector (the exact
@@ -81,7 +86,7 @@ class Semantic:
         preprocess: Preprocessor | Callable[[Any], Any] | None = None,
         postprocess: Callable[[list[Any]], Any] | None = None,
         top_k: int = 5,
-        vector_store: VectorSearch | None = None,
+        vector_store: VectorSearch | str | None = None,
         normalize: bool = True,
         max_text_chars: int | None = MAX_TEXT_CHARS,
     ):
@@ -103,7 +108,11 @@ class Semantic:
             raise TypeError("preprocess must be a callable request -> text (see dejacache.preprocess)")
         if postprocess is not None and not callable(postprocess):
             raise TypeError("postprocess must be a callable candidates -> candidate (see dejacache.postprocess)")
-        if vector_store is not None:
+        if isinstance(vector_store, str):
+            from ..vectorstores._open import scheme_of
+
+            scheme_of(vector_store)  # an unknown scheme is refused now; the store opens with the cache
+        elif vector_store is not None:
             missing = [m for m in ("add", "remove", "search") if not callable(getattr(vector_store, m, None))]
             if missing:
                 raise TypeError(

@@ -19,6 +19,7 @@ Why each rule holds:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -78,6 +79,31 @@ class _Entry:
 
     def __init__(self, namespace: str, key: str, text: Any, embed_text: Any):
         self.namespace, self.key, self.text, self.embed_text = namespace, key, text, embed_text
+
+
+def _payload_of(entry: _Entry) -> str:
+    """What a shared vector store keeps beside a vector: the entry's namespace, key and texts
+    (JSON; a text that is not JSON data goes as its ``str``)."""
+    doc: dict[str, Any] = {"n": entry.namespace, "k": entry.key, "t": entry.text}
+    if entry.embed_text is not entry.text:
+        doc["e"] = entry.embed_text
+    return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def _entry_of_payload(payload: str, namespace: str, vid: int) -> _Entry | None:
+    """The entry a shared store's payload describes, or None when it does not belong to this
+    namespace and id (a foreign or damaged payload is never served)."""
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("n") != namespace or not isinstance(doc.get("k"), str):
+        return None
+    key = doc["k"]
+    if vector_id(key) != vid:
+        return None
+    text = doc.get("t")
+    return _Entry(namespace, key, text, doc.get("e", text))
 
 
 class _Gone(Exception):
@@ -166,6 +192,14 @@ class SemanticTier:
         self.postprocess = config.postprocess if config.postprocess is not None else first
         self.top_k = config.top_k
         index = config.vector_store
+        if isinstance(index, str):
+            from ..vectorstores._open import open_vector_store
+
+            index = open_vector_store(index, int(embedder.dim))
+        if getattr(index, "remote", False):
+            from ..vectorstores._guard import GuardedVectorStore
+
+            index = GuardedVectorStore(index)
         if index is None:
             from .._core import VectorIndex
 
@@ -188,6 +222,12 @@ class SemanticTier:
             )
         self.index = index
         self._own_index = type(index) is _core.VectorIndex
+        # A store shared by processes keeps each vector's entry (key, text) beside it, so a
+        # process that did not store a vector can still evaluate and serve it.
+        self._shared = callable(getattr(index, "search_payloads", None))
+        # Other processes' vectors are no business of this one: in a store on a server, a
+        # vector this process cannot place is skipped, never removed as stale.
+        self._remote = bool(getattr(index, "remote", False))
         self._entries: dict[tuple[str, int], _Entry] = {}
         self._scopes: dict[tuple[str, str], str] = {}
         self._lock = threading.RLock()
@@ -285,7 +325,12 @@ class SemanticTier:
 
     def search(self, probe: Probe, ctl: Controls, now: float) -> Hit | None:
         ns, scope = probe.namespace, probe.scope
-        ids, sims = self.index.search(probe.vector[None, :], self.top_k, namespace=scope)
+        payloads: Sequence[str | None]
+        if self._shared:
+            ids, sims, payloads = self.index.search_payloads(probe.vector, self.top_k, namespace=scope)
+        else:
+            ids, sims = self.index.search(probe.vector[None, :], self.top_k, namespace=scope)
+            payloads = [None] * self.top_k
         query = {"text": probe.ext.text, "embedding": probe.vector}
         passing: list[dict[str, Any]] = []
         stale: list[tuple[int, _Entry | None]] = []  # (id, the entry seen): dropped only if unchanged
@@ -298,17 +343,22 @@ class SemanticTier:
         # With those and the default post-processor (the best score wins), candidates come in
         # falling similarity, so once one passes, a later one can only tie or lose: stop.
         best_only = capped and type(self.postprocess) is First
-        found = list(zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist()))
+        found = list(zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist(), payloads))
+        shared_stale: list[int] = []  # vectors another process stored, whose entry is gone
         if best_only and not self._own_index:  # VectorIndex returns best first; another store need not
             found.sort(key=lambda f: -f[1] if f[1] == f[1] else math.inf)
-        for vid, sim in found:
+        for vid, sim, payload in found:
             if best_only and passing and sim <= passing[0]["score"]:
                 break
             if vid == EMPTY_ID or math.isnan(sim) or (capped and sim < threshold):
                 continue
             entry = self._entries.get((scope, vid))
+            local = entry is not None
+            if entry is None and payload is not None:
+                entry = _entry_of_payload(payload, ns, vid)
             if entry is None:
-                stale.append((vid, None))
+                if not self._remote:
+                    stale.append((vid, None))
                 continue
             cand = _Candidate(self, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope)
             cand.reading = (ns, now, ctl.max_age, reads)
@@ -318,20 +368,28 @@ class SemanticTier:
                     continue
                 blob = cand.blob()
             except _Gone as gone:
-                if gone.stale:
-                    stale.append((vid, entry))  # evicted, expired or deleted: never served, and dropped
+                if gone.stale:  # evicted, expired or deleted: never served, and dropped
+                    if local:
+                        stale.append((vid, entry))
+                    else:
+                        shared_stale.append(vid)
                 continue
             try:
                 response, meta = decode(blob)
             except ValueError as exc:
                 log.warning("dejacache: dropping unreadable entry %s in %r: %s", entry.key, ns, exc)
                 self._store.remove(entry.key, ns)
-                stale.append((vid, entry))
+                if local:
+                    stale.append((vid, entry))
+                else:
+                    shared_stale.append(vid)
                 continue
             cand.update(score=score, response=response, meta=meta)
             passing.append(cand)
         if stale:
             self._drop(scope, stale)
+        if shared_stale:
+            self._drop_shared(scope, shared_stale)
         if not passing:
             self._count(ns, False, reads)
             return None
@@ -357,12 +415,19 @@ class SemanticTier:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def _add(self, ids: np.ndarray, rows: np.ndarray, scope: str, entries: Sequence[_Entry], **kwargs: Any) -> None:
+        """Adds vectors to the index; a shared store gets each entry's payload beside its vector."""
+        if self._shared:
+            self.index.add(ids, rows, namespace=scope, payloads=[_payload_of(e) for e in entries], **kwargs)
+        else:
+            self.index.add(ids, rows, namespace=scope, **kwargs)
+
     def store(self, probe: Probe, key: str) -> None:
         """Adds the vector of an entry just written to the exact store under ``key``."""
         with self._lock:
             scope, vid, entry = self._register(probe, key)
             try:
-                self.index.add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], namespace=scope)
+                self._add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], scope, [entry])
             except BaseException:
                 self._unregister(scope, vid, entry)
                 raise
@@ -431,7 +496,7 @@ class SemanticTier:
                         # the vector_store protocol has no such argument).
                         self.index.add(ids, rows, namespace=scope, threads=min(os.cpu_count() or 1, 8))
                     else:
-                        self.index.add(ids, rows, namespace=scope)
+                        self._add(ids, rows, scope, [f[1] for f in filed])
                 except Exception as exc:  # noqa: BLE001 - the other scopes still get theirs
                     failed = failed or exc
                     for vid, entry, _ in filed:
@@ -459,6 +524,14 @@ class SemanticTier:
                     if self._scopes.get((entry.namespace, entry.key)) == scope:
                         del self._scopes[(entry.namespace, entry.key)]
                 gone.append(vid)
+            if gone:
+                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
+
+    def _drop_shared(self, scope: str, vids: list[int]) -> None:
+        """Removes vectors of a shared store whose entry (stored by another process) is gone,
+        unless this process has since filed an entry under the same id."""
+        with self._lock:
+            gone = [vid for vid in vids if (scope, vid) not in self._entries]
             if gone:
                 self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
 

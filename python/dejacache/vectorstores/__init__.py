@@ -1,5 +1,7 @@
 """Vector stores behind one interface: the built-in index (default) and adapters for hnswlib,
-usearch and faiss, each importing its library only when constructed.
+usearch and faiss, each importing its library only when constructed; and stores on a server,
+shared by processes and hosts: Redis Stack (RediSearch) and PostgreSQL with pgvector, opened by
+URL with ``open_vector_store`` (``Semantic(vector_store="redis://...")``).
 
 >>> from dejacache.vectorstores import BuiltinStore, HnswlibStore
 >>> store = BuiltinStore(dim=384, metric="cosine")  # doctest: +SKIP
@@ -9,7 +11,12 @@ usearch and faiss, each importing its library only when constructed.
 from ._base import EMPTY_ID, METRICS, VectorStore
 from ._builtin import BuiltinStore
 from ._faiss import FaissStore
+from ._guard import GuardedVectorStore
 from ._hnswlib import HnswlibStore
+from ._open import open_vector_store
+from ._pgvector import PgVectorStore
+from ._redisearch import RedisVectorStore
+from ._remote import RemoteVectorStore
 from ._usearch import UsearchStore
 
 __all__ = [
@@ -17,7 +24,12 @@ __all__ = [
     "METRICS",
     "BuiltinStore",
     "FaissStore",
+    "GuardedVectorStore",
     "HnswlibStore",
+    "PgVectorStore",
+    "RedisVectorStore",
+    "RemoteVectorStore",
     "UsearchStore",
     "VectorStore",
+    "open_vector_store",
 ]

@@ -1,0 +1,229 @@
+"""What the vector stores on a server (Redis Stack, pgvector, ...) share beyond ``VectorStore``.
+
+- **Payloads.** Several processes search one server, so a vector carries the text its finder
+  needs (``add(..., payloads=[str, ...])``, read back with ``search_payloads``): the semantic
+  tier stores the entry key and the request text there, and a process that did not store the
+  vector can still serve it (reading the answer through the shared exact store by that key).
+- **Scope and tenant.** The semantic tier's namespaces are scopes ``"<tenant>/<hash of the
+  parameters>"``; the adapters keep the tenant (the part before the first ``/``) and the scope
+  as two filter fields, and every search filters on both.
+- **No I/O at construction.** The index or table is created on first use, so a cache starts
+  while its vector database is down (the semantic tier then answers misses, see ``_guard``).
+- **save / load** write and restore a snapshot (every vector and payload) of the store's
+  name on its server; the file records the URL without its password (``os.environ/NAME`` is
+  kept as written), or ``load(path, url=...)`` names the server.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+import os
+import shutil
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._base import _FORMAT, _META, EMPTY_ID, VectorStore, _check_namespace
+
+#: longest payload kept with a vector (the semantic tier's key and request text)
+MAX_PAYLOAD_BYTES = 1 << 20
+
+
+def tenant_of(namespace: str) -> str:
+    """The tenant of a scope ``"<tenant>/<parameters>"`` (the whole name when it has no ``/``)."""
+    return namespace.split("/", 1)[0]
+
+
+def tag_of(name: str) -> str:
+    """A short hex digest of a name: safe in any query language, no escaping needed."""
+    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (an ``os.environ/NAME`` reference is kept as it is)."""
+    if url.startswith("os.environ/") or "://" not in url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class RemoteVectorStore(VectorStore):
+    """A ``VectorStore`` kept on a server and shared by every process that opens the same name.
+
+    Subclasses implement ``_add`` (with payloads), ``_remove``, ``_search_rows``, ``_contains``,
+    ``count``, ``namespaces``, ``_dump`` and ``_drop_all``; plus ``from_url``.
+    """
+
+    #: the semantic tier puts a store with ``remote = True`` behind its fail-open guard
+    remote = True
+
+    def __init__(self, dim: int, metric: str, url: str, name: str) -> None:
+        super().__init__(dim, metric)
+        if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
+            raise ValueError(f"name must be a non-empty string of letters, digits, _ and -, got {name!r}")
+        self._url, self._name = url, name
+
+    @property
+    def name(self) -> str:
+        """The index (Redis) or table (PostgreSQL) name on the server."""
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self._url)!r}, name={self._name!r}, dim={self._dim}, metric={self._metric!r})"
+
+    @classmethod
+    @abc.abstractmethod
+    def from_url(cls, url: str, dim: int, metric: str = "cosine", **options: Any) -> RemoteVectorStore:
+        """The store on the server ``url`` names (``os.environ/NAME`` read from the environment)."""
+
+    # -- payloads -------------------------------------------------------------------------
+
+    def add(self, ids: Any, vectors: Any, namespace: str = "default", payloads: Sequence[str] | None = None) -> None:
+        """``VectorStore.add``, each vector with an optional text payload (``payloads[i]`` for ``ids[i]``)."""
+        namespace = _check_namespace(namespace)
+        ids = self._ids(ids)
+        vectors = self._vectors(vectors, "vectors")
+        if len(ids) != len(vectors):
+            raise ValueError(f"got {len(ids)} ids for {len(vectors)} vectors: pass one id per vector")
+        texts: list[str | None] = [None] * len(ids)
+        if payloads is not None:
+            texts = list(payloads)
+            if len(texts) != len(ids):
+                raise ValueError(f"got {len(texts)} payloads for {len(ids)} ids: pass one payload (or None) per id")
+            for t in texts:
+                if t is not None and (not isinstance(t, str) or len(t) > MAX_PAYLOAD_BYTES):
+                    raise ValueError(f"a payload must be a str of at most {MAX_PAYLOAD_BYTES} characters, or None")
+        if len(ids) == 0:
+            return
+        _, last = np.unique(ids[::-1], return_index=True)
+        if len(last) != len(ids):  # keep the last occurrence of each id, as sequential adds would
+            keep = np.sort(len(ids) - 1 - last)
+            ids, vectors, texts = ids[keep], vectors[keep], [texts[i] for i in keep.tolist()]
+        self._add_rows(namespace, ids, vectors, texts)
+
+    def _add(self, namespace: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._add_rows(namespace, ids, vectors, [None] * len(ids))
+
+    def search_payloads(
+        self, query: Any, k: int = 10, namespace: str = "default"
+    ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """The ``k`` nearest vectors of one query (dim,), best first, with their payloads:
+        ``(ids (k,), scores (k,), payloads)``; empty slots hold ``EMPTY_ID``, NaN and None."""
+        namespace = _check_namespace(namespace)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        if np.ndim(query) != 1:
+            raise ValueError(f"search_payloads takes one query of shape ({self._dim},), got {np.shape(query)}")
+        q = self._vectors(query, "query")
+        ids = np.full(int(k), EMPTY_ID, np.uint64)
+        scores = np.full(int(k), np.nan, np.float32)
+        texts: list[str | None] = [None] * int(k)
+        for j, (vid, score, text) in enumerate(self._search_rows(namespace, q[0], int(k))[: int(k)]):
+            ids[j], scores[j], texts[j] = vid, score, text
+        return ids, scores, texts
+
+    def _search(self, namespace: str, queries: np.ndarray, k: int, ids: np.ndarray, scores: np.ndarray) -> None:
+        for i, rows in enumerate(self._search_many(namespace, queries, k)):
+            for j, (vid, score, _) in enumerate(rows[:k]):
+                ids[i, j], scores[i, j] = vid, score
+
+    def search(self, queries: Any, k: int = 10, namespace: str = "default") -> tuple[np.ndarray, np.ndarray]:
+        # The base class asks count() first to skip an empty namespace: a second round trip here.
+        namespace = _check_namespace(namespace)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        one = np.ndim(queries) == 1
+        q = self._vectors(queries, "queries")
+        ids = np.full((len(q), int(k)), EMPTY_ID, np.uint64)
+        scores = np.full((len(q), int(k)), np.nan, np.float32)
+        if len(q):
+            self._search(namespace, q, int(k), ids, scores)
+        return (ids[0], scores[0]) if one else (ids, scores)
+
+    def _search_many(self, namespace: str, queries: np.ndarray, k: int) -> list[list[tuple[int, float, str | None]]]:
+        """Rows of each query; a subclass may send them in one round trip."""
+        return [self._search_rows(namespace, q, k) for q in queries]
+
+    @abc.abstractmethod
+    def _add_rows(self, namespace: str, ids: np.ndarray, vectors: np.ndarray, payloads: list[str | None]) -> None: ...
+
+    @abc.abstractmethod
+    def _search_rows(self, namespace: str, query: np.ndarray, k: int) -> list[tuple[int, float, str | None]]:
+        """(id, score, payload) of the nearest vectors, best first; the score as the base class defines it."""
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _dump(self, namespace: str) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """Every (id, vector, payload) of a namespace."""
+
+    @abc.abstractmethod
+    def drop_all(self) -> None:
+        """Deletes every vector of this store's name on the server (its index or table too)."""
+
+    def _options(self) -> dict[str, Any]:
+        return {"name": self._name}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        names = self.namespaces()
+        for i, namespace in enumerate(names):
+            ids, vectors, payloads = self._dump(namespace)
+            np.save(tmp / f"ns{i}.ids.npy", ids)
+            np.save(tmp / f"ns{i}.vectors.npy", vectors)
+            (tmp / f"ns{i}.payloads.json").write_text(json.dumps(payloads))
+        meta = {
+            "format": _FORMAT,
+            "store": type(self).__name__,
+            "dim": self._dim,
+            "metric": self._metric,
+            "url": redact(self._url),
+            "options": self._options(),
+            "namespaces": names,
+        }
+        (tmp / _META).write_text(json.dumps(meta))
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], url: str | None = None, **options: Any) -> RemoteVectorStore:
+        """Restores a snapshot into the server (``url``, else the one recorded): the store's name
+        on the server then holds exactly the saved vectors."""
+        path = Path(path)
+        try:
+            meta = json.loads((path / _META).read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path} is not a saved vector store ({e}): pass the path given to save()") from e
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("store") != cls.__name__:
+            raise ValueError(
+                f"{path} holds a {meta.get('store') if isinstance(meta, dict) else 'foreign'} store, "
+                f"not a {cls.__name__} one: load it with its own class"
+            )
+        store = cls.from_url(url or meta["url"], meta["dim"], meta["metric"], **{**meta["options"], **options})
+        store.drop_all()
+        for i, namespace in enumerate(meta["namespaces"]):
+            ids = np.load(path / f"ns{i}.ids.npy")
+            vectors = np.load(path / f"ns{i}.vectors.npy")
+            payloads = json.loads((path / f"ns{i}.payloads.json").read_text())
+            if len(ids):
+                store.add(ids, vectors, namespace=namespace, payloads=payloads)
+        return store

@@ -1,0 +1,20 @@
+"""The vector-store behaviour suite of tests/vector/test_vectorstores.py, run on Redis Stack and pgvector."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from vector import test_vectorstores as suite
+
+# Every test of the suite that takes a store factory runs here against the servers' stores.
+for _name, _test in inspect.getmembers(suite, inspect.isfunction):
+    if _name.startswith("test_") and "make" in inspect.signature(_test).parameters:
+        globals()[_name] = _test
+
+metric = suite.metric
+
+
+@pytest.fixture
+def make(remote_store):
+    return remote_store
