@@ -285,7 +285,26 @@ class Gateway:
                 if answer is not None:
                     await self.store(call, answer, time.perf_counter() - start)
 
-        return StreamingResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
+        return RelayResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
+
+
+class RelayResponse(StreamingResponse):
+    """A stream that stops (its generator cancelled, so nothing is stored) as soon as the client
+    goes away, whatever ASGI spec version the server speaks: the disconnect is always awaited
+    beside the stream, never inferred from a failed send (which some servers make silent)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import anyio
+
+        async with anyio.create_task_group() as group:
+
+            async def stream() -> None:
+                await self.stream_response(send)
+                group.cancel_scope.cancel()
+
+            group.start_soon(stream)
+            await self.listen_for_disconnect(receive)
+            group.cancel_scope.cancel()
 
 
 def _usage_asked(body: dict) -> bool:
