@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "bench": "dejacache._cmd_bench",
     "eval": "dejacache._cmd_eval",
     "tune": "dejacache._cmd_tune",
+    "serve": "dejacache.proxy._cmd_serve",
 }
 
 

@@ -218,7 +218,8 @@ async def model_info(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    return _json({"status": "healthy"})
+    """Liveness; ``pid`` tells which worker answered."""
+    return _json({"status": "healthy", "pid": os.getpid()})
 
 
 async def readiness(request: Request) -> Response:
