@@ -13,10 +13,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 def model_list(url: str, **params: Any) -> list[dict]:
     """Every OpenAI model name to the fake's /v1, Claude names to its Anthropic route, and
-    an alias (``mini`` -> gpt-4o-mini)."""
+    an alias (``mini`` -> gpt-4o-mini); ``error-*`` reaches the fake's errors on both."""
     return [
         {"model_name": "mini", "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": url + "/v1", **params}},
         {"model_name": "claude-*", "litellm_params": {"model": "anthropic/*", "api_base": url, **params}},
+        {"model_name": "error-*", "litellm_params": {"model": "anthropic/*", "api_base": url, **params}},
         {"model_name": "*", "litellm_params": {"model": "openai/*", "api_base": url + "/v1", **params}},
     ]
 

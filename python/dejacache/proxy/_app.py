@@ -169,7 +169,7 @@ async def models(request: Request) -> Response:
         return exc.response()
     seen: dict[str, dict] = {}
     for r in gw.config.models:
-        if r.name != "*" and r.name not in seen:
+        if "*" not in r.name and r.name not in seen:
             seen[r.name] = {"id": r.name, "object": "model", "created": 0, "owned_by": r.provider}
     return _json({"object": "list", "data": list(seen.values())})
 
@@ -265,7 +265,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
-        upstream = Upstream(config.upstream_timeout)
+        upstream = Upstream(config.upstream_timeout, config.master_key is None)
         app.state.gateway.upstream = upstream
         try:
             yield
@@ -281,7 +281,13 @@ def create_app(
     ):
         for path in paths:
             routes.append(Route(path, _route_for(kind_name), methods=["POST"]))
+    from ._admin import admin_routes
+    from ._embeddings import embeddings
+    from ._openapi import openapi
+
     routes += [
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/embeddings", embeddings, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),
         Route("/model/info", model_info, methods=["GET"]),
@@ -290,6 +296,8 @@ def create_app(
         Route("/health/liveliness", health, methods=["GET"]),
         Route("/health/readiness", readiness, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *admin_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     gw = Gateway(config, cache, None, Metrics(), keys)

@@ -102,7 +102,7 @@ class Gateway:
         if self.upstream is None:
             from ._upstream import Upstream
 
-            self.upstream = Upstream(self.config.upstream_timeout)
+            self.upstream = Upstream(self.config.upstream_timeout, self.config.master_key is None)
         return self.upstream
 
     # -- cache access (embedding runs on a thread) -------------------------------------------

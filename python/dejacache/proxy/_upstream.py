@@ -1,8 +1,8 @@
 """Calls to the providers behind the proxy, over one pooled ``httpx.AsyncClient`` per worker.
 
 What is sent: the client's body (its model replaced by the route's upstream model, dejacache's
-``cache`` field removed), the route's API key (or, when the route has none, the client's own),
-and only the headers that change an answer (``anthropic-version``, ``anthropic-beta``,
+``cache`` field removed), the route's API key (or, when the route has none and the proxy checks
+no keys itself, the client's own), and only the headers that change an answer (``anthropic-version``, ``anthropic-beta``,
 ``openai-beta``). Keys never appear in what this module logs or raises.
 """
 
@@ -28,8 +28,12 @@ class UpstreamError(Exception):
 
 
 class Upstream:
-    def __init__(self, timeout: float):
+    """``forward_client_key``: send the client's own key when a route has none (only when the
+    proxy checks no keys itself: a master or virtual key must never reach a provider)."""
+
+    def __init__(self, timeout: float, forward_client_key: bool = True):
         self.timeout = timeout
+        self.forward_client_key = forward_client_key
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
@@ -48,8 +52,7 @@ class Upstream:
             base += "/v1"
         return base + path
 
-    @staticmethod
-    def headers(route: ModelRoute, incoming: Any) -> dict[str, str]:
+    def headers(self, route: ModelRoute, incoming: Any) -> dict[str, str]:
         out = {"content-type": "application/json"}
         for name in FORWARDED:
             value = incoming.get(name)
@@ -58,12 +61,12 @@ class Upstream:
         key = route.api_key
         if route.provider == "anthropic":
             out.setdefault("anthropic-version", ANTHROPIC_VERSION)
-            if key is None:
+            if key is None and self.forward_client_key:
                 key = incoming.get("x-api-key") or _bearer(incoming.get("authorization"))
             if key:
                 out["x-api-key"] = key
         else:
-            if key is None:
+            if key is None and self.forward_client_key:
                 key = _bearer(incoming.get("authorization"))
             if key:
                 out["authorization"] = f"Bearer {key}"
