@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import dejacache
+import pytest
 
 REQ = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
