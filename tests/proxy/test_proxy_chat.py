@@ -175,3 +175,16 @@ async def test_concurrent_identical_misses_make_one_upstream_call(proxy, upstrea
     assert upstream.total() - before == 1
     assert len({a.choices[0].message.content for a in answers}) == 1
     await client.close()
+
+
+def test_a_wrapped_sdk_client_and_the_proxy_share_entries(make_proxy, upstream):
+    import dejacache
+
+    cache = dejacache.Cache()
+    proxy = make_proxy({"model_list": model_list(upstream.url)}, cache=cache)
+    wrapped = cache.wrap(openai.OpenAI(api_key="sk-x", base_url=upstream.url + "/v1", max_retries=0))
+    text = unique("shared with the wrapper")
+    stored = wrapped.chat.completions.create(model="gpt-4o", messages=ask(text), temperature=0)
+    r = oai(proxy).chat.completions.with_raw_response.create(model="gpt-4o", messages=ask(text), temperature=0)
+    assert r.headers["x-dejacache"] == "exact"
+    assert r.parse().choices[0].message.content == stored.choices[0].message.content
