@@ -166,17 +166,33 @@ def _client_of_worker(url: str, avoid: int | None, tries: int = 60) -> tuple[htt
     raise AssertionError("every connection reached the same worker")
 
 
-def test_two_workers_share_one_sqlite_store(tmp_path, upstream):
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_store(request, tmp_path):
+    """The cache part of a config shared by workers: dejacache's native SQLite store, or
+    LiteLLM's redis cache_params on a real redis-server."""
+    if request.param == "sqlite":
+        yield f"cache:\n  store: sqlite:///{tmp_path}/shared.db\n"
+        return
+    pytest.importorskip("redis")
+    from stores.redis.servers import REDIS_SERVER, RedisServer, need
+
+    need(REDIS_SERVER, "redis-server")
+    server = RedisServer(tmp_path / "redis")
+    yield f"litellm_settings:\n  cache: true\n  cache_params: {{type: redis, host: 127.0.0.1, port: {server.port}}}\n"
+    server.stop()
+
+
+def test_two_workers_share_one_store(tmp_path, upstream, shared_store):
     config = write(
         tmp_path,
         f"""
         model_list:
           - model_name: "*"
             litellm_params: {{model: openai/*, api_base: "{upstream.url}/v1"}}
-        cache:
-          store: sqlite:///{tmp_path}/shared.db
         """,
     )
+    with open(config, "a") as f:
+        f.write(shared_store)
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
@@ -198,7 +214,7 @@ def test_two_workers_share_one_sqlite_store(tmp_path, upstream):
             time.sleep(0.1)
         one, pid_one = _client_of_worker(url, None)
         two, pid_two = _client_of_worker(url, pid_one)
-        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "shared across workers"}]}
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": f"shared across workers {tmp_path.name}"}]}
         before = upstream.total()
         miss = one.post("/v1/chat/completions", json=body)
         hit = two.post("/v1/chat/completions", json=body)
