@@ -188,3 +188,22 @@ def test_a_wrapped_sdk_client_and_the_proxy_share_entries(make_proxy, upstream):
     r = oai(proxy).chat.completions.with_raw_response.create(model="gpt-4o", messages=ask(text), temperature=0)
     assert r.headers["x-dejacache"] == "exact"
     assert r.parse().choices[0].message.content == stored.choices[0].message.content
+
+
+def test_cache_control_markers_are_stripped_only_for_the_official_openai_host():
+    from dejacache.proxy import ModelRoute
+    from dejacache.proxy._gateway import KINDS, Call
+
+    marked = {
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}
+        ],
+    }
+    official = Call(
+        KINDS["chat"], ModelRoute("*", "openai", "*", "https://api.openai.com/v1"), marked, None, None, None
+    )
+    assert "cache_control" not in official.upstream_body["messages"][0]["content"][0]
+    assert "cache_control" not in official.key_doc["messages"][0]["content"][0]
+    gateway = Call(KINDS["chat"], ModelRoute("*", "openai", "*", "http://127.0.0.1:9/v1"), marked, None, None, None)
+    assert gateway.upstream_body["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}

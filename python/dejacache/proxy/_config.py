@@ -89,6 +89,12 @@ class ModelRoute:
     timeout: float | None = None
     info: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from urllib.parse import urlsplit
+
+        # the official OpenAI API rejects Anthropic's cache_control markers; others read them
+        self.rejects_markers = self.provider == "openai" and urlsplit(self.api_base).hostname == "api.openai.com"
+
     def upstream_model(self, asked: str) -> str:
         if self.model == "*":
             return asked

@@ -72,7 +72,7 @@ class Call:
     def __init__(self, kind: Kind, route: ModelRoute, body: dict, caching: Any, controls: Any, namespace: Any):
         self.kind, self.route, self.body = kind, route, body
         sent = {**body, "model": route.upstream_model(body["model"])}
-        if kind.provider == "openai":
+        if kind.provider == "openai" and route.rejects_markers:
             sent = strip_cache_control(sent, route.api_base)
         self.upstream_body = sent
         self.key_doc = {ENDPOINT_FIELD: kind.endpoint, PROVIDER_FIELD: route.identity, **sent}
@@ -116,18 +116,20 @@ class Gateway:
             raise ProxyError(400, str(exc), "invalid_request_error", param="cache") from None
         if call.kind.name not in self.config.cached_routes or not (call.ctl.read or call.ctl.write):
             return None
+        kw = {"caching": call.caching, "cache": call.controls, "namespace": call.namespace}
         try:
+            if call.ctl.read:
+                if self.semantic:
+                    hit = await asyncio.to_thread(lambda: cache.get(call.key_doc, **kw))
+                else:
+                    hit = cache.get(call.key_doc, **kw)
+                if hit is not None:
+                    call.key = hit.key
+                    return hit
             call.key = cache.key(call.key_doc)
         except (TypeError, ValueError) as exc:
             log.warning("dejacache serve: request not cacheable, forwarded as it is: %s", exc)
-            return None
-        if not call.ctl.read:
-            return None
-        args = (call.key_doc,)
-        kw = {"caching": call.caching, "cache": call.controls, "namespace": call.namespace}
-        if self.semantic:
-            return await asyncio.to_thread(lambda: cache.get(*args, **kw))
-        return cache.get(*args, **kw)
+        return None
 
     async def store(self, call: Call, answer: dict, latency: float) -> None:
         if call.key is None or not call.ctl.write:
