@@ -84,7 +84,9 @@ def test_upstream_timeout_is_504_and_not_cached(make_proxy, upstream):
     upstream.delay = 0.3
     with pytest.raises(openai.APIStatusError) as info:
         oai(proxy).chat.completions.create(model="slow", messages=ask(unique("t")))
-    assert info.value.status_code == 504 and "did not answer in time" in info.value.body["message"]
+    assert info.value.status_code == 504
+    assert info.value.body["message"] == "the upstream provider for model 'slow' did not answer in time"
+    assert proxy.cache.stats()["stores"] == 0
 
 
 def test_bad_json_unknown_model_and_size_limit(make_proxy, upstream):

@@ -100,7 +100,9 @@ async def _answer(
         upstream_body = {**sent, "input": [requests[i]["input"] for i in missing]}
     t0 = time.perf_counter()
     try:
-        resp = await gw.client().send(route, "/embeddings", orjson.dumps(upstream_body), request.headers)
+        resp = await gw.client().send(
+            route, "/embeddings", orjson.dumps(upstream_body), request.headers, model=doc.get("model")
+        )
     except UpstreamError as exc:
         gw.metrics.upstream_error(exc.status)
         raise ProxyError(exc.status, str(exc), "upstream_error") from None

@@ -183,7 +183,9 @@ class Gateway:
     async def _fetch(self, call: Call, request: Request) -> tuple[int, bytes, str, dict | None, float]:
         """(status, body, content type, parsed answer of a 200 or None, seconds) from upstream."""
         start = time.perf_counter()
-        resp = await self.client().send(call.route, call.kind.path, orjson.dumps(call.upstream_body), request.headers)
+        resp = await self.client().send(
+            call.route, call.kind.path, orjson.dumps(call.upstream_body), request.headers, model=call.body["model"]
+        )
         latency = time.perf_counter() - start
         content = resp.content
         answer = None
@@ -245,7 +247,7 @@ class Gateway:
         start = time.perf_counter()
         try:
             resp = await self.client().send(
-                call.route, call.kind.path, orjson.dumps(body), request.headers, stream=True
+                call.route, call.kind.path, orjson.dumps(body), request.headers, stream=True, model=call.body["model"]
             )
         except UpstreamError as exc:
             self.metrics.upstream_error(exc.status)

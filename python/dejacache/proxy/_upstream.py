@@ -86,17 +86,20 @@ class Upstream:
             "POST", self.url(route, path), content=body, headers=self.headers(route, incoming), extensions=ext
         )
 
-    async def send(self, route: ModelRoute, path: str, body: bytes, incoming: Any, stream: bool = False) -> Any:
+    async def send(
+        self, route: ModelRoute, path: str, body: bytes, incoming: Any, stream: bool = False, model: Any = None
+    ) -> Any:
         """The provider's response (read in full unless ``stream``); UpstreamError when it
-        cannot be reached or times out."""
+        cannot be reached or times out (naming ``model``, the name the client asked for)."""
         request = self._request(route, path, body, incoming)
+        name = model if isinstance(model, str) else route.name
         try:
             return await self.client.send(request, stream=stream)
         except httpx.TimeoutException:
-            raise UpstreamError(504, f"the upstream provider for model {route.name!r} did not answer in time") from None
+            raise UpstreamError(504, f"the upstream provider for model {name!r} did not answer in time") from None
         except httpx.HTTPError as exc:
             raise UpstreamError(
-                502, f"the upstream provider for model {route.name!r} could not be reached ({type(exc).__name__})"
+                502, f"the upstream provider for model {name!r} could not be reached ({type(exc).__name__})"
             ) from None
 
 
