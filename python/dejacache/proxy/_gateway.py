@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from .._cache_control import strip_cache_control
 from .._cost import call_meta
+from .._protocols import CacheLike
 from . import _sse
 from ._config import ModelRoute
 from ._costs import hit_headers, miss_headers
@@ -88,7 +89,7 @@ class Call:
 class Gateway:
     """The proxy's shared state: config, cache, upstream client, metrics, flights."""
 
-    def __init__(self, config: Any, cache: Any, upstream: Any, metrics: Any, keys: Any):
+    def __init__(self, config: Any, cache: CacheLike, upstream: Any, metrics: Any, keys: Any):
         self.config = config
         self.keys = keys
         self.cache = cache
