@@ -130,6 +130,25 @@ def test_unknown_or_bad_keys_say_what_is_allowed(doc, message):
         load_proxy_config(doc)
 
 
+def test_litellm_general_settings_and_environment_variables(monkeypatch):
+    monkeypatch.delenv("DEJACACHE_TEST_FROM_CONFIG", raising=False)
+    cfg = load_proxy_config(
+        {
+            "environment_variables": {"DEJACACHE_TEST_FROM_CONFIG": "sk-env"},
+            "model_list": [
+                {
+                    "model_name": "m",
+                    "litellm_params": {"model": "openai/m", "api_key": "os.environ/DEJACACHE_TEST_FROM_CONFIG"},
+                }
+            ],
+            "general_settings": {"max_request_size_mb": 0.5},
+            "litellm_settings": {"request_timeout": 12},
+        }
+    )
+    assert cfg.models[0].api_key == "sk-env" and cfg.max_body_bytes == 512 * 1024 and cfg.upstream_timeout == 12
+    monkeypatch.delenv("DEJACACHE_TEST_FROM_CONFIG")
+
+
 def test_no_config_is_the_documented_default(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1234/v1/")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
