@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 from fake_provider import embedding_of
-from proxy_helpers import oai
+from proxy_helpers import model_list, oai
 
 anthropic = pytest.importorskip("anthropic")
 
@@ -146,3 +146,21 @@ def test_health_readiness_metrics_openapi(proxy):
     assert (
         doc["openapi"].startswith("3.") and "/v1/chat/completions" in doc["paths"] and "/key/generate" in doc["paths"]
     )
+
+
+def test_a_dead_store_fails_readiness_but_never_a_call(make_proxy, upstream):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proxy = make_proxy({"model_list": model_list(upstream.url), "cache": {"store": f"redis://127.0.0.1:{port}/0"}})
+    text = unique("store down")
+    for _ in range(2):
+        r = oai(proxy).chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=[{"role": "user", "content": text}]
+        )
+        assert r.status_code == 200 and r.headers["x-dejacache"] == "miss"
+    ready = httpx.get(proxy.url + "/health/readiness")
+    assert ready.status_code == 503 and ready.json()["status"] == "unhealthy"
+    assert httpx.get(proxy.url + "/health").status_code == 200

@@ -223,10 +223,12 @@ async def health(request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
-    """Ready when the store answers a read (a shared store that is down makes this a 503)."""
+    """Ready when the store answers a read: a shared store that faults or times out on the probe,
+    or whose breaker is open, makes this a 503 (calls still go to the provider: fail-open)."""
     gw: Gateway = request.app.state.gateway
     cache = gw.cache
     try:
+        before = cache.stats().get("store_errors", 0)
         cache.get({"dejacache.proxy": "readiness probe"}, namespace=KEYS_NAMESPACE)
         stats = cache.stats()
     except Exception as exc:  # noqa: BLE001 - a readiness probe reports, never raises
@@ -234,6 +236,8 @@ async def readiness(request: Request) -> Response:
     breaker = stats.get("breaker")
     if breaker not in (None, "closed"):
         return _json({"status": "unhealthy", "store": f"breaker {breaker}"}, 503)
+    if stats.get("store_errors", 0) > before:
+        return _json({"status": "unhealthy", "store": "the probe read failed"}, 503)
     return _json({"status": "healthy", "store": "reachable", "entries": stats.get("entries")})
 
 
