@@ -209,3 +209,19 @@ def test_cache_control_markers_are_stripped_only_for_the_official_openai_host():
     assert "cache_control" not in official.key_doc["messages"][0]["content"][0]
     gateway = Call(KINDS["chat"], ModelRoute("*", "openai", "*", "http://127.0.0.1:9/v1"), marked, None, None, None)
     assert gateway.upstream_body["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+
+
+def test_openai_compatible_usage_gets_openai_cached_tokens(proxy):
+    """DeepSeek reports its prompt cache as prompt_cache_hit_tokens; clients also get OpenAI's field."""
+    client = oai(proxy)
+    text = unique("deepseek")
+    miss = client.chat.completions.create(model="deepseek-chat", messages=ask(text))
+    hit = client.chat.completions.create(model="deepseek-chat", messages=ask(text))
+    streamed = unique("deepseek stream")
+    list(client.chat.completions.create(model="deepseek-chat", messages=ask(streamed), stream=True))
+    raw = client.chat.completions.with_raw_response.create(model="deepseek-chat", messages=ask(streamed))
+    assert raw.headers["x-dejacache"] == "exact"  # the assembled stream, stored
+    from_stream = raw.parse()
+    for answer in (miss, hit, from_stream):
+        assert answer.usage.prompt_tokens_details.cached_tokens == 4
+        assert answer.usage.model_extra["prompt_cache_hit_tokens"] == 4

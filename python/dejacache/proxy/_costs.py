@@ -8,7 +8,7 @@ from typing import Any
 from .._cost import price_table
 from .._errors import PriceError, UnknownModelError, UsageError
 from .._pricing import _in_range, for_call, multiplier
-from .._usage import fields, read_counts
+from .._usage import read_counts
 
 _PARTS = ("input", "output", "cache_read", "cache_creation")
 
@@ -78,11 +78,17 @@ def hit_headers(meta: Any) -> dict[str, str]:
     }
 
 
-def openai_usage_view(usage: Any) -> dict | None:
-    """``usage`` in OpenAI's shape with prompt-caching fields (see ``normalize_usage``)."""
-    from .._usage import normalize_usage
-
+def add_cached_tokens(answer: dict) -> bool:
+    """Gives an OpenAI-format answer from an OpenAI-compatible service that reports its prompt
+    cache in its own fields (DeepSeek's ``prompt_cache_hit_tokens``) OpenAI's
+    ``prompt_tokens_details.cached_tokens`` too, so every client reads one shape; the service's
+    own fields stay. True when the answer changed."""
+    usage = answer.get("usage")
+    if not isinstance(usage, dict) or "prompt_tokens" not in usage or "prompt_tokens_details" in usage:
+        return False
     try:
-        return normalize_usage(fields(usage))
+        counts = read_counts(usage)
     except (UsageError, TypeError):
-        return None
+        return False
+    usage["prompt_tokens_details"] = {"cached_tokens": counts.cached}
+    return True

@@ -24,7 +24,7 @@ from .._cost import call_meta
 from .._protocols import CacheLike
 from . import _sse
 from ._config import ModelRoute
-from ._costs import hit_headers, miss_headers
+from ._costs import add_cached_tokens, hit_headers, miss_headers
 from ._errors import ProxyError
 from ._upstream import UpstreamError
 
@@ -135,6 +135,8 @@ class Gateway:
     async def store(self, call: Call, answer: dict, latency: float) -> None:
         if call.key is None or not call.ctl.write:
             return
+        if call.kind.name in ("chat", "completions"):
+            add_cached_tokens(answer)  # a streamed answer's usage, in the shape hits serve
         meta = call_meta(answer, latency_s=latency)
         cache = self.cache
 
@@ -196,6 +198,8 @@ class Gateway:
                 answer = doc if isinstance(doc, dict) else None
             except orjson.JSONDecodeError:
                 answer = None
+            if answer is not None and call.kind.name in ("chat", "completions") and add_cached_tokens(answer):
+                content = orjson.dumps(answer)
         return resp.status_code, content, resp.headers.get("content-type", "application/json"), answer, latency
 
     async def _miss(self, call: Call, request: Request) -> tuple[Response, str]:
