@@ -208,10 +208,12 @@ def test_two_workers_share_one_store(tmp_path, upstream, shared_store):
         model_list:
           - model_name: "*"
             litellm_params: {{model: openai/*, api_base: "{upstream.url}/v1"}}
+        general_settings: {{master_key: sk-workers-master}}
         """,
     )
     with open(config, "a") as f:
         f.write(shared_store)
+    master = {"authorization": "Bearer sk-workers-master"}
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
@@ -233,13 +235,18 @@ def test_two_workers_share_one_store(tmp_path, upstream, shared_store):
             time.sleep(0.1)
         one, pid_one = _client_of_worker(url, None)
         two, pid_two = _client_of_worker(url, pid_one)
+        # a virtual key made through one worker works through the other; revoked, it fails on both
+        key = one.post("/key/generate", json={"namespace": "team"}, headers=master).json()["key"]
+        tenant = {"authorization": f"Bearer {key}"}
         body = {"model": "gpt-4o", "messages": [{"role": "user", "content": f"shared across workers {tmp_path.name}"}]}
         before = upstream.total()
-        miss = one.post("/v1/chat/completions", json=body)
-        hit = two.post("/v1/chat/completions", json=body)
+        miss = one.post("/v1/chat/completions", json=body, headers=tenant)
+        hit = two.post("/v1/chat/completions", json=body, headers=tenant)
         assert pid_one != pid_two
         assert miss.headers["x-dejacache"] == "miss" and hit.headers["x-dejacache"] == "exact"
         assert hit.json() == miss.json() and upstream.total() - before == 1
+        assert two.post("/key/delete", json={"keys": [key]}, headers=master).json()["deleted_keys"] == [key]
+        assert one.post("/v1/chat/completions", json=body, headers=tenant).status_code == 401
         one.close(), two.close()
     finally:
         proc.terminate()
