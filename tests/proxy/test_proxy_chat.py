@@ -225,3 +225,21 @@ def test_openai_compatible_usage_gets_openai_cached_tokens(proxy):
     for answer in (miss, hit, from_stream):
         assert answer.usage.prompt_tokens_details.cached_tokens == 4
         assert answer.usage.model_extra["prompt_cache_hit_tokens"] == 4
+
+
+def test_upstream_keys_never_reach_an_error_body_or_a_log(make_proxy, caplog):
+    import logging
+    import socket
+
+    with socket.socket() as s:  # nothing listens here: the upstream is unreachable
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    caplog.set_level(logging.DEBUG)
+    proxy = make_proxy({"model_list": model_list(dead, api_key="sk-upstream-SECRET")})
+    with pytest.raises(openai.APIStatusError) as info:
+        oai(proxy).chat.completions.create(model="gpt-4o", messages=ask("x"))
+    assert info.value.status_code == 502
+    assert "could not be reached" in info.value.body["message"]
+    assert "SECRET" not in info.value.response.text and "SECRET" not in str(dict(info.value.response.headers))
+    assert "httpcore" in caplog.text and "SECRET" not in caplog.text  # the client logged, without the key
+    assert "SECRET" not in repr(proxy.gateway.config)
