@@ -243,3 +243,28 @@ def test_upstream_keys_never_reach_an_error_body_or_a_log(make_proxy, caplog):
     assert "SECRET" not in info.value.response.text and "SECRET" not in str(dict(info.value.response.headers))
     assert "httpcore" in caplog.text and "SECRET" not in caplog.text  # the client logged, without the key
     assert "SECRET" not in repr(proxy.gateway.config)
+
+
+async def test_a_failed_flight_leader_leaves_waiters_to_call_themselves(make_proxy, upstream):
+    proxy = make_proxy()
+    gateway = proxy.gateway
+    real_fetch = gateway._fetch
+    calls = []
+
+    async def fetch(call, request):
+        calls.append(call)
+        if len(calls) == 1:  # the leader breaks after the waiter has joined it
+            await asyncio.sleep(0.3)
+            raise RuntimeError("leader broke")
+        return await real_fetch(call, request)
+
+    gateway._fetch = fetch
+    client = aoai(proxy)
+    text = unique("broken leader")
+    leader = asyncio.ensure_future(client.chat.completions.create(model="gpt-4o", messages=ask(text)))
+    await asyncio.sleep(0.1)
+    waiter = await client.chat.completions.create(model="gpt-4o", messages=ask(text))
+    with pytest.raises(openai.InternalServerError):
+        await leader
+    assert waiter.choices[0].message.content.endswith(text) and len(calls) == 2
+    await client.close()

@@ -208,8 +208,11 @@ class Gateway:
             slot = (call.ctl.namespace, call.key)
             leader = self.flights.get(slot)
             if leader is not None:  # an identical call is upstream: share its answer
-                status, content, ctype, answer, _ = await asyncio.shield(leader)
-                return self._upstream_response(call, status, content, ctype, answer), "miss"
+                await asyncio.wait({leader})  # raises only if this request itself is cancelled
+                if not leader.cancelled() and leader.exception() is None:
+                    status, content, ctype, answer, _ = leader.result()
+                    return self._upstream_response(call, status, content, ctype, answer), "miss"
+                slot = None  # the leader failed or was cancelled: make a call of our own
         future: asyncio.Future | None = None
         if slot is not None:
             future = asyncio.get_running_loop().create_future()
@@ -225,10 +228,9 @@ class Gateway:
                 await self.store(call, answer, latency)
             if future is not None:
                 future.set_result(outcome)
-        except BaseException as exc:
+        except BaseException:
             if future is not None:
-                future.set_exception(exc)
-                future.exception()  # retrieved: no "never retrieved" warning without waiters
+                future.cancel()  # waiters make their own calls
             raise
         finally:
             if slot is not None and self.flights.get(slot) is future:
