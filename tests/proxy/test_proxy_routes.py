@@ -164,3 +164,19 @@ def test_a_dead_store_fails_readiness_but_never_a_call(make_proxy, upstream):
     ready = httpx.get(proxy.url + "/health/readiness")
     assert ready.status_code == 503 and ready.json()["status"] == "unhealthy"
     assert httpx.get(proxy.url + "/health").status_code == 200
+
+
+def test_beta_headers_change_the_key(proxy, upstream):
+    client = claude(proxy)
+    msgs = [{"role": "user", "content": unique("beta")}]
+    plain = client.messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=8, messages=msgs)
+    beta = client.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=8, messages=msgs, extra_headers={"anthropic-beta": "some-beta-2025"}
+    )
+    assert plain.headers["x-dejacache"] == beta.headers["x-dejacache"] == "miss"
+    assert plain.headers["x-dejacache-key"] != beta.headers["x-dejacache-key"]
+    assert upstream.requests[-1][1]["anthropic-beta"] == "some-beta-2025"
+    again = client.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=8, messages=msgs, extra_headers={"anthropic-beta": "some-beta-2025"}
+    )
+    assert again.headers["x-dejacache"] == "exact"

@@ -143,7 +143,7 @@ async def _json_route(request: Request, kind_name: str) -> Response:
             namespace = gw.keys.namespace_of(principal, controls)
         except ValueError as exc:
             raise ProxyError(403, str(exc), "permission_error", provider=kind.provider) from None
-        call = Call(kind, route, doc, caching, controls, namespace)
+        call = Call(kind, route, doc, caching, controls, namespace, request.headers)
         response, outcome = await gw.answer(call, request)
     except ProxyError as exc:
         exc.provider = kind.provider

@@ -26,7 +26,7 @@ from . import _sse
 from ._config import ModelRoute
 from ._costs import add_cached_tokens, hit_headers, miss_headers
 from ._errors import ProxyError
-from ._upstream import UpstreamError
+from ._upstream import ANTHROPIC_VERSION, UpstreamError
 
 log = logging.getLogger("dejacache.proxy")
 
@@ -70,13 +70,25 @@ class Call:
 
     __slots__ = ("kind", "route", "body", "upstream_body", "key_doc", "caching", "controls", "namespace", "ctl", "key")
 
-    def __init__(self, kind: Kind, route: ModelRoute, body: dict, caching: Any, controls: Any, namespace: Any):
+    def __init__(
+        self,
+        kind: Kind,
+        route: ModelRoute,
+        body: dict,
+        caching: Any,
+        controls: Any,
+        namespace: Any,
+        headers: Any = None,
+    ):
         self.kind, self.route, self.body = kind, route, body
         sent = {**body, "model": route.upstream_model(body["model"])}
         if kind.provider == "openai" and route.rejects_markers:
             sent = strip_cache_control(sent, route.api_base)
         self.upstream_body = sent
         self.key_doc = {ENDPOINT_FIELD: kind.endpoint, PROVIDER_FIELD: route.identity, **sent}
+        answer_headers = _answer_headers(headers)
+        if answer_headers:  # as the SDK wrappers key extra_headers that change an answer
+            self.key_doc["extra_headers"] = answer_headers
         self.caching, self.controls, self.namespace = caching, controls, namespace
         self.ctl: Any = None
         self.key: str | None = None
@@ -316,6 +328,22 @@ class RelayResponse(StreamingResponse):
             group.start_soon(stream)
             await self.listen_for_disconnect(receive)
             group.cancel_scope.cancel()
+
+
+def _answer_headers(headers: Any) -> dict[str, str]:
+    """The forwarded headers that change an answer: betas always, and ``anthropic-version`` when it
+    is not the version every SDK sends (so the proxy and a wrapped SDK still share entries)."""
+    if headers is None:
+        return {}
+    out = {}
+    for name in ("anthropic-beta", "openai-beta"):
+        value = headers.get(name)
+        if value is not None:
+            out[name] = value
+    version = headers.get("anthropic-version")
+    if version is not None and version != ANTHROPIC_VERSION:
+        out["anthropic-version"] = version
+    return out
 
 
 def _usage_asked(body: dict) -> bool:
