@@ -394,6 +394,18 @@ class Cache(Calls):
             removed = self._tiers.forget(request, key, ns) or removed
         return removed
 
+    def delete_key(self, key: str, *, namespace: str | None = None) -> bool:
+        """Removes the entry stored under ``key`` (what ``Hit.key`` and the proxy's
+        ``x-dejacache-key`` name) at every level; True if there was one. Its vector, if any, is
+        dropped lazily (answers are read through the exact store, so it is never served)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"key must be a non-empty string, not {key!r}")
+        ns = self._defaults.namespace if namespace is None else check_namespace(namespace)
+        removed = self._store.remove(key, ns)
+        if self._next is not None:
+            removed = self._next.delete_key(key, namespace=ns) or removed
+        return removed
+
     def clear(self, namespace: str | None = None) -> int:
         """Removes every entry of ``namespace`` (all namespaces when None) at every level, with
         their vectors; returns how many entries."""

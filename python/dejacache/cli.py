@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "cache": "dejacache._cli.cache",
     "eval": "dejacache._cli.eval",
     "import-gptcache": "dejacache._cli.import_gptcache",
+    "serve": "dejacache._cli.serve",
     "tune": "dejacache._cli.tune",
 }
 

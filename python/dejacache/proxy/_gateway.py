@@ -1,0 +1,351 @@
+"""The cached call path of the JSON routes (chat, completions, responses, messages).
+
+One request: its body is keyed like the SDK wrappers key theirs (endpoint, provider and base
+URL, the body with the upstream model name), looked up in the cache (exact, then semantic when
+configured), and on a miss sent upstream; a successful answer is stored with what it cost.
+Upstream errors pass through with their status and body and are never stored. Streams pass
+through event by event and are stored only when they ran to their end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .._cost.cost import call_meta
+from .._protocols import CacheLike
+from .._sdk.cache_control import strip_cache_control
+from . import _sse
+from ._config import ModelRoute
+from ._costs import add_cached_tokens, hit_headers, miss_headers
+from ._errors import ProxyError
+from ._upstream import ANTHROPIC_VERSION, UpstreamError
+
+log = logging.getLogger("dejacache.proxy")
+
+ENDPOINT_FIELD = "dejacache.endpoint"  # the SDK wrappers' key fields (_sdk/base.py)
+PROVIDER_FIELD = "dejacache.provider"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One JSON route: where it goes upstream and how its streams look."""
+
+    name: str  # chat, completions, responses, messages
+    path: str  # upstream path under the route's base URL
+    provider: str
+    endpoint: str  # names the method in keys, as the SDK wrappers do
+    named_events: bool  # SSE "event:" lines (Anthropic, Responses API)
+    done_marker: bool  # a final "data: [DONE]"
+    usage_option: bool  # stream_options.include_usage exists
+
+    def sdk_endpoint(self) -> Any:
+        """The SDK wrappers' Endpoint: its assembler and its replay."""
+        if self.provider == "anthropic":
+            from .._sdk.anthropic.messages import MESSAGES
+
+            return MESSAGES
+        from .._sdk.openai.endpoints import CHAT, COMPLETIONS, RESPONSES
+
+        return {"chat": CHAT, "completions": COMPLETIONS, "responses": RESPONSES}[self.name]
+
+
+KINDS = {
+    "chat": Kind("chat", "/chat/completions", "openai", "openai.chat.completions", False, True, True),
+    "completions": Kind("completions", "/completions", "openai", "openai.completions", False, True, True),
+    "responses": Kind("responses", "/responses", "openai", "openai.responses", True, False, False),
+    "messages": Kind("messages", "/messages", "anthropic", "anthropic.messages", True, False, False),
+}
+
+
+class Call:
+    """What one request asks: its route, body, key document and cache controls."""
+
+    __slots__ = ("kind", "route", "body", "upstream_body", "key_doc", "caching", "controls", "namespace", "ctl", "key")
+
+    def __init__(
+        self,
+        kind: Kind,
+        route: ModelRoute,
+        body: dict,
+        caching: Any,
+        controls: Any,
+        namespace: Any,
+        headers: Any = None,
+    ):
+        self.kind, self.route, self.body = kind, route, body
+        sent = {**body, "model": route.upstream_model(body["model"])}
+        if kind.provider == "openai" and route.rejects_markers:
+            sent = strip_cache_control(sent, route.api_base)
+        self.upstream_body = sent
+        self.key_doc = {ENDPOINT_FIELD: kind.endpoint, PROVIDER_FIELD: route.identity, **sent}
+        answer_headers = _answer_headers(headers)
+        if answer_headers:  # as the SDK wrappers key extra_headers that change an answer
+            self.key_doc["extra_headers"] = answer_headers
+        self.caching, self.controls, self.namespace = caching, controls, namespace
+        self.ctl: Any = None
+        self.key: str | None = None
+
+    @property
+    def stream(self) -> bool:
+        return self.body.get("stream") is True
+
+
+class Gateway:
+    """The proxy's shared state: config, cache, upstream client, metrics, flights."""
+
+    def __init__(self, config: Any, cache: CacheLike, upstream: Any, metrics: Any, keys: Any):
+        self.config = config
+        self.keys = keys
+        self.cache = cache
+        self.upstream = upstream
+        self.metrics = metrics
+        self.semantic = cache.semantic is not None  # its lookups and writes embed: off the loop
+        self.flights: dict[tuple[str, str], asyncio.Future] = {}
+
+    def client(self) -> Any:
+        """The upstream client, made on first use when the server ran no lifespan."""
+        if self.upstream is None:
+            from ._upstream import Upstream
+
+            self.upstream = Upstream(self.config.upstream_timeout, self.config.master_key is None)
+        return self.upstream
+
+    # -- cache access (embedding runs on a thread) -------------------------------------------
+
+    async def lookup(self, call: Call) -> Any:
+        """The hit for ``call`` or None; sets ``call.ctl`` and ``call.key`` (None: not keyable)."""
+        cache = self.cache
+        try:
+            call.ctl = cache.resolve_controls(call.key_doc, call.caching, call.controls, call.namespace)
+        except ValueError as exc:
+            raise ProxyError(400, str(exc), "invalid_request_error", param="cache") from None
+        if call.kind.name not in self.config.cached_routes or not (call.ctl.read or call.ctl.write):
+            return None
+        kw = {"caching": call.caching, "cache": call.controls, "namespace": call.namespace}
+        try:
+            if call.ctl.read:
+                if self.semantic:
+                    hit = await asyncio.to_thread(lambda: cache.get(call.key_doc, **kw))
+                else:
+                    hit = cache.get(call.key_doc, **kw)
+                if hit is not None:
+                    call.key = hit.key
+                    return hit
+            call.key = cache.key(call.key_doc)
+        except (TypeError, ValueError) as exc:
+            log.warning("dejacache serve: request not cacheable, forwarded as it is: %s", exc)
+        return None
+
+    async def store(self, call: Call, answer: dict, latency: float) -> None:
+        if call.key is None or not call.ctl.write:
+            return
+        if call.kind.name in ("chat", "completions"):
+            add_cached_tokens(answer)  # a streamed answer's usage, in the shape hits serve
+        meta = call_meta(answer, latency_s=latency)
+        cache = self.cache
+
+        def put() -> None:
+            try:
+                cache.put(
+                    call.key_doc, answer, caching=call.caching, cache=call.controls, namespace=call.namespace, meta=meta
+                )
+            except (TypeError, ValueError) as exc:
+                log.warning("dejacache serve: answer not stored: %s", exc)
+
+        if self.semantic:
+            await asyncio.to_thread(put)
+        else:
+            put()
+
+    # -- the call ------------------------------------------------------------------------------
+
+    async def answer(self, call: Call, request: Request) -> tuple[Response, str]:
+        """(the response, its outcome: exact, semantic, miss or error)."""
+        hit = await self.lookup(call)
+        if hit is not None:
+            return self._hit(call, hit), hit.source
+        if call.stream:
+            return await self._stream_miss(call, request), "miss"
+        return await self._miss(call, request)
+
+    def _headers(self, call: Call, outcome: str) -> dict[str, str]:
+        out = {"x-dejacache": outcome}
+        if call.key is not None:
+            out["x-dejacache-key"] = call.key
+        return out
+
+    def _hit(self, call: Call, hit: Any) -> Response:
+        headers = self._headers(call, hit.source)
+        headers["x-dejacache-key"] = hit.key
+        if hit.similarity is not None:
+            headers["x-dejacache-similarity"] = f"{hit.similarity:.4f}"
+        headers.update(hit_headers(hit.meta))
+        self.metrics.saved(hit.meta)
+        if call.stream:
+            replay = call.kind.sdk_endpoint().replay(hit.response, call.body, self.config.replay_chunk_chars)
+            data = _sse.write(replay, call.kind.named_events, call.kind.done_marker)
+            return Response(data, media_type="text/event-stream", headers=headers)
+        return Response(orjson.dumps(hit.response), media_type="application/json", headers=headers)
+
+    async def _fetch(self, call: Call, request: Request) -> tuple[int, bytes, str, dict | None, float]:
+        """(status, body, content type, parsed answer of a 200 or None, seconds) from upstream."""
+        start = time.perf_counter()
+        resp = await self.client().send(
+            call.route, call.kind.path, orjson.dumps(call.upstream_body), request.headers, model=call.body["model"]
+        )
+        latency = time.perf_counter() - start
+        content = resp.content
+        answer = None
+        if resp.status_code == 200:
+            try:
+                doc = orjson.loads(content)
+                answer = doc if isinstance(doc, dict) else None
+            except orjson.JSONDecodeError:
+                answer = None
+            if answer is not None and call.kind.name in ("chat", "completions") and add_cached_tokens(answer):
+                content = orjson.dumps(answer)
+        return resp.status_code, content, resp.headers.get("content-type", "application/json"), answer, latency
+
+    async def _miss(self, call: Call, request: Request) -> tuple[Response, str]:
+        slot = None
+        if call.key is not None and call.ctl.read:
+            slot = (call.ctl.namespace, call.key)
+            leader = self.flights.get(slot)
+            if leader is not None:  # an identical call is upstream: share its answer
+                await asyncio.wait({leader})  # raises only if this request itself is cancelled
+                if not leader.cancelled() and leader.exception() is None:
+                    status, content, ctype, answer, _ = leader.result()
+                    return self._upstream_response(call, status, content, ctype, answer), "miss"
+                slot = None  # the leader failed or was cancelled: make a call of our own
+        future: asyncio.Future | None = None
+        if slot is not None:
+            future = asyncio.get_running_loop().create_future()
+            self.flights[slot] = future
+        try:
+            try:
+                outcome = await self._fetch(call, request)
+            except UpstreamError as exc:
+                err = ProxyError(exc.status, str(exc), "upstream_error", provider=call.kind.provider)
+                outcome = (exc.status, err.body(), "application/json", None, 0.0)
+            status, content, ctype, answer, latency = outcome
+            if answer is not None:
+                await self.store(call, answer, latency)
+            if future is not None:
+                future.set_result(outcome)
+        except BaseException:
+            if future is not None:
+                future.cancel()  # waiters make their own calls
+            raise
+        finally:
+            if slot is not None and self.flights.get(slot) is future:
+                del self.flights[slot]
+        if status != 200:
+            self.metrics.upstream_error(status)
+        return self._upstream_response(call, status, content, ctype, answer), "miss" if status == 200 else "error"
+
+    def _upstream_response(self, call: Call, status: int, content: bytes, ctype: str, answer: Any) -> Response:
+        headers = self._headers(call, "miss")
+        if answer is not None:
+            headers.update(miss_headers(answer))
+        return Response(content, status_code=status, headers=headers, media_type=ctype)
+
+    async def _stream_miss(self, call: Call, request: Request) -> Response:
+        body = call.upstream_body
+        recording = call.key is not None and call.ctl.write
+        if call.kind.usage_option and not _usage_asked(body) and recording:
+            # ask for usage so the stored answer knows what it cost; the client does not see it
+            body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+        start = time.perf_counter()
+        try:
+            resp = await self.client().send(
+                call.route, call.kind.path, orjson.dumps(body), request.headers, stream=True, model=call.body["model"]
+            )
+        except UpstreamError as exc:
+            self.metrics.upstream_error(exc.status)
+            raise ProxyError(exc.status, str(exc), "upstream_error", provider=call.kind.provider) from None
+        if resp.status_code != 200:
+            content = await resp.aread()
+            await resp.aclose()
+            self.metrics.upstream_error(resp.status_code)
+            ctype = resp.headers.get("content-type", "application/json")
+            return Response(
+                content, status_code=resp.status_code, headers=self._headers(call, "miss"), media_type=ctype
+            )
+        assembler = call.kind.sdk_endpoint().assembler(call.body) if recording else None
+
+        async def relay() -> Any:
+            nonlocal assembler
+            complete = False
+            try:
+                async for raw, data in _sse.events(resp.aiter_bytes()):
+                    visible = True
+                    if assembler is not None and data is not None and data != "[DONE]":
+                        doc = _sse.parse(data)
+                        try:
+                            visible = assembler.add(_sse.Doc(doc)) if doc is not None else True
+                        except Exception as exc:  # noqa: BLE001 - only costs the cache entry
+                            log.warning("dejacache serve: stream event not understood, not stored: %r", exc)
+                            assembler = None
+                    if visible:
+                        yield raw
+                complete = True
+            finally:
+                await resp.aclose()
+            if complete and assembler is not None:
+                try:
+                    answer = assembler.result()
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("dejacache serve: streamed answer not assembled: %r", exc)
+                    answer = None
+                if answer is not None:
+                    await self.store(call, answer, time.perf_counter() - start)
+
+        return RelayResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
+
+
+class RelayResponse(StreamingResponse):
+    """A stream that stops (its generator cancelled, so nothing is stored) as soon as the client
+    goes away, whatever ASGI spec version the server speaks: the disconnect is always awaited
+    beside the stream, never inferred from a failed send (which some servers make silent)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import anyio
+
+        async with anyio.create_task_group() as group:
+
+            async def stream() -> None:
+                await self.stream_response(send)
+                group.cancel_scope.cancel()
+
+            group.start_soon(stream)
+            await self.listen_for_disconnect(receive)
+            group.cancel_scope.cancel()
+
+
+def _answer_headers(headers: Any) -> dict[str, str]:
+    """The forwarded headers that change an answer: betas always, and ``anthropic-version`` when it
+    is not the version every SDK sends (so the proxy and a wrapped SDK still share entries)."""
+    if headers is None:
+        return {}
+    out = {}
+    for name in ("anthropic-beta", "openai-beta"):
+        value = headers.get(name)
+        if value is not None:
+            out[name] = value
+    version = headers.get("anthropic-version")
+    if version is not None and version != ANTHROPIC_VERSION:
+        out["anthropic-version"] = version
+    return out
+
+
+def _usage_asked(body: dict) -> bool:
+    opts = body.get("stream_options")
+    return isinstance(opts, dict) and bool(opts.get("include_usage"))
