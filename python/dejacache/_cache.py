@@ -444,6 +444,13 @@ class Cache(Calls):
         return self._semantic
 
     @property
+    def in_process(self) -> bool:
+        """True when reads and writes are answered in this process's memory alone (no store on
+        a server or file, no semantic tier, no lower level): callers on an event loop may then
+        call ``get`` / ``put`` inline; otherwise they belong on a thread (or use ``acall``)."""
+        return self._local_store and self._tiers is None
+
+    @property
     def stream_flights(self) -> StreamFlights:
         """Single-flight for streamed misses (used by the SDK wrappers)."""
         return self._stream_flights

@@ -107,7 +107,9 @@ class Gateway:
         self.cache = cache
         self.upstream = upstream
         self.metrics = metrics
-        self.semantic = cache.semantic is not None  # its lookups and writes embed: off the loop
+        # Reads and writes answered in this process's memory run inline (microseconds); a store
+        # on a server or a semantic tier (embedding) runs on a thread, off the event loop.
+        self.inline = cache.in_process
         self.flights: dict[tuple[str, str], asyncio.Future] = {}
 
     def client(self) -> Any:
@@ -132,10 +134,10 @@ class Gateway:
         kw = {"caching": call.caching, "cache": call.controls, "namespace": call.namespace}
         try:
             if call.ctl.read:
-                if self.semantic:
-                    hit = await asyncio.to_thread(lambda: cache.get(call.key_doc, **kw))
-                else:
+                if self.inline:
                     hit = cache.get(call.key_doc, **kw)
+                else:
+                    hit = await asyncio.to_thread(lambda: cache.get(call.key_doc, **kw))
                 if hit is not None:
                     call.key = hit.key
                     return hit
@@ -160,10 +162,10 @@ class Gateway:
             except (TypeError, ValueError) as exc:
                 log.warning("dejacache serve: answer not stored: %s", exc)
 
-        if self.semantic:
-            await asyncio.to_thread(put)
-        else:
+        if self.inline:
             put()
+        else:
+            await asyncio.to_thread(put)
 
     # -- the call ------------------------------------------------------------------------------
 
