@@ -26,6 +26,7 @@ from the driver's text.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -113,17 +114,13 @@ class SQLStore:
         )
         self.table = t = columns(table)
         self.backend = backend
-        with self.engine.begin() as c:
-            t.create(c, checkfirst=True)
+        schema: list[Any] = [t]
         if backend != "duckdb":  # DuckDB scans fast and updates indexed columns poorly
             order_cols = {"lru": [t.c.last_access], "fifo": [t.c.created], "lfu": [t.c.hits, t.c.last_access]}
-            indexes = [
-                sa.Index(f"{table}_expires", t.c.expires),
-                sa.Index(f"{table}_{self.eviction}", *order_cols[self.eviction]),
-            ]
-            with self.engine.begin() as c:
-                for index in indexes:
-                    index.create(c, checkfirst=True)
+            schema.append(sa.Index(f"{table}_expires", t.c.expires))
+            schema.append(sa.Index(f"{table}_{self.eviction}", *order_cols[self.eviction]))
+        for item in schema:
+            self._create(item)
         ns: Any = sa.bindparam("ns")
         key: Any = sa.bindparam("k")
         pk = sa.and_(t.c.namespace == ns, t.c.key == key)
@@ -141,6 +138,23 @@ class SQLStore:
         ]
         self._upsert_many: Any = upsert(t, backend, None) if backend in UPSERT_KIND else None
         self._upsert_one = Raw(self._upsert_many, dialect) if backend in UPSERT_KIND else None
+
+    def _create(self, item: Any) -> None:
+        """Creates the table or an index when missing. Workers starting at once race between
+        the check and the CREATE (PostgreSQL reports a duplicate catalog row, MariaDB "already
+        exists"): a CREATE that fails while the object now exists lost that race, harmlessly."""
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as c:
+                    item.create(c, checkfirst=True)
+                return
+            except sa.exc.DBAPIError as exc:
+                lost_race = isinstance(exc, sa.exc.IntegrityError) or any(
+                    words in str(exc.orig) for words in ("already exists", "Duplicate key name")
+                )
+                if attempt == 2 or not lost_race:
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # the winner's transaction commits meanwhile
 
     # -- plumbing ------------------------------------------------------------------------------
 
