@@ -434,7 +434,13 @@ class Cache(Calls):
         return len(self._store)
 
     def __contains__(self, request: Any) -> bool:
-        return self._store.contains(self.key(request), self._defaults.namespace, self._clock())
+        return self.contains(request)
+
+    def contains(self, request: Any, *, namespace: str | None = None) -> bool:
+        """Whether the exact tier holds a live entry for ``request`` (in ``namespace``, default
+        the cache's); counts no read."""
+        ns = self._defaults.namespace if namespace is None else check_namespace(namespace)
+        return self._store.contains(self.key(request), ns, self._clock())
 
     # -- calls ------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ pytest.importorskip("openai")
 
 import fake_provider  # noqa: E402
 from dejacache.proxy import create_app  # noqa: E402
-from proxy_helpers import Proxy, model_list  # noqa: E402
+
+from .proxy_helpers import Proxy, model_list  # noqa: E402
 
 
 @pytest.fixture(scope="module")

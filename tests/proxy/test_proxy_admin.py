@@ -7,7 +7,8 @@ import uuid
 import httpx
 import openai
 import pytest
-from proxy_helpers import model_list, oai
+
+from .proxy_helpers import model_list, oai
 
 MASTER = "sk-master-test"
 

@@ -9,7 +9,8 @@ import uuid
 import httpx
 import openai
 import pytest
-from proxy_helpers import aoai, model_list, oai
+
+from .proxy_helpers import aoai, model_list, oai
 
 
 def ask(text: str) -> list[dict]:

@@ -15,7 +15,8 @@ import pytest
 from dejacache.proxy._openapi import document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from proxy_helpers import model_list
+
+from .proxy_helpers import model_list
 
 EXAMPLES = int(os.environ.get("DEJACACHE_PROBE_EXAMPLES", "150"))
 MASTER = "sk-fuzz-master"

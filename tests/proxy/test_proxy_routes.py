@@ -8,7 +8,8 @@ import uuid
 import httpx
 import pytest
 from fake_provider import embedding_of
-from proxy_helpers import model_list, oai
+
+from .proxy_helpers import model_list, oai
 
 anthropic = pytest.importorskip("anthropic")
 

@@ -11,7 +11,8 @@ import dejacache
 import httpx
 import pytest
 from dejacache.stores import SQLiteStore
-from proxy_helpers import model_list
+
+from .proxy_helpers import model_list
 
 
 class SlowStore(SQLiteStore):

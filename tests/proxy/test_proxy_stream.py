@@ -8,7 +8,8 @@ import uuid
 import httpx
 import openai
 import pytest
-from proxy_helpers import oai
+
+from .proxy_helpers import oai
 
 
 def ask(text: str) -> list[dict]:

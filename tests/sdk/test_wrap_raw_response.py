@@ -40,7 +40,7 @@ def check_hit(hit, miss, body: dict) -> None:
     """What a hit must look like, next to the real raw response ``miss`` of the same SDK."""
     assert type(hit) is type(miss)
     assert type(hit.headers) is type(miss.headers)  # the SDK's own httpx(2).Headers
-    assert hit.headers["x-dejacache"] == "hit" and hit.headers["content-type"] == "application/json"
+    assert hit.headers["x-dejacache"] == "exact" and hit.headers["content-type"] == "application/json"
     assert "x-dejacache" not in miss.headers
     assert hit.status_code == 200 and hit.http_response.status_code == 200
     assert type(hit.http_response) is type(miss.http_response)
@@ -70,7 +70,7 @@ def test_raw_and_plain_create_share_one_entry_and_the_client_level_path_reaches_
     c = oai(provider, cache)
     plain = c.chat.completions.create(**CHAT)
     via_client = c.with_raw_response.chat.completions.create(**CHAT)
-    assert provider.total() == 1 and via_client.headers["x-dejacache"] == "hit"
+    assert provider.total() == 1 and via_client.headers["x-dejacache"] == "exact"
     assert via_client.parse().id == plain.id
     other = dejacache.Cache()
     c2 = oai(provider, other)
@@ -188,7 +188,7 @@ def test_concurrent_identical_raw_misses_make_one_call_and_waiters_get_raw_hits(
     answers = asyncio.run(run())
     assert provider.total() == 1 and all(isinstance(r, LegacyAPIResponse) for r in answers)
     marked = [r.headers.get("x-dejacache") for r in answers]
-    assert marked.count("hit") == 3 and marked.count(None) == 1
+    assert marked.count("exact") == 3 and marked.count(None) == 1
     assert len({r.parse().id for r in answers}) == 1
 
 

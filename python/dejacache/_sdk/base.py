@@ -262,9 +262,10 @@ def _cacheable(ctx: WrapContext, request: dict) -> bool:
 class _Call:
     """One call's controls, key document and arguments, as both call paths need them."""
 
-    __slots__ = ("kwargs", "request", "caching", "controls", "namespace")
+    __slots__ = ("kwargs", "request", "caching", "controls", "namespace", "source")
 
     def __init__(self, endpoint: Endpoint, ctx: WrapContext, kwargs: dict):
+        self.source = "exact"  # the tier that answered a replayed stream
         self.caching, self.controls = pop_controls(kwargs)
         self.namespace = ctx.namespace_for(self.controls)
         self.kwargs, self.request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
@@ -279,6 +280,7 @@ class _Call:
         cache = ctx.cache
         hit = cache.get(self.request, caching=self.caching, cache=self.controls, namespace=self.namespace)
         if hit is not None:
+            self.source = hit.source
             return endpoint.replay(hit.response, self.kwargs, ctx.replay_chunk_chars), None, None
         store = _Store(ctx, endpoint, self.request, self.caching, self.controls, self.namespace)
         ctl = cache.resolve_controls(self.request, self.caching, self.controls, self.namespace)
@@ -307,7 +309,7 @@ def _stream_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, strea
         # ended: look again (a replay, or lead the retry); stalled: make a call of our own
         owner = owner if flight.wait(ctx.cache.stream_flights.stall_s) else None
     if events is not None:
-        return streams.Replay(events, endpoint.event_builder())
+        return streams.Replay(events, endpoint.event_builder(), call.source)
     if store is None:
         return original(**call.kwargs)
     try:
@@ -326,7 +328,7 @@ async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable
             break
         owner = owner if await flight.await_end(ctx.cache.stream_flights.stall_s) else None
     if events is not None:
-        return streams.AsyncReplay(events, endpoint.event_builder())
+        return streams.AsyncReplay(events, endpoint.event_builder(), call.source)
     if store is None:
         return await original(**call.kwargs)
     try:

@@ -6,7 +6,7 @@ entry as a plain ``create`` with the same body. A hit is the SDK's own raw-respo
 (openai ``LegacyAPIResponse``, anthropic ``APIResponse`` / ``AsyncAPIResponse``) around an
 in-memory HTTP response that holds the cached JSON, so ``.parse()`` runs the SDK's own parsing
 (the result carries ``cache=True``, which is in the body) and ``.headers`` says
-``x-dejacache: hit``.
+``x-dejacache: exact`` or ``semantic``.
 
 The raw-response constructors are SDK internals: they are checked once per wrapped method; when
 they differ, the method passes straight through to the SDK, uncached, with one warning.
@@ -30,7 +30,8 @@ from .helpers import expect_parameters, warn_uncached
 #: What ``LegacyAPIResponse`` / ``APIResponse`` take, in both SDKs at the versions tested.
 _PARAMETERS = ["raw", "cast_to", "client", "stream", "stream_cls", "options", "retries_taken"]
 
-HIT_HEADERS = {"content-type": "application/json", "x-dejacache": "hit"}
+#: the headers of a hit, by the tier that answered (the proxy's ``x-dejacache`` values)
+HIT_HEADERS = {source: {"content-type": "application/json", "x-dejacache": source} for source in ("exact", "semantic")}
 
 
 def _http_library(client: Any) -> Any:
@@ -62,13 +63,24 @@ class RawAnswers:
             self.reason = f"its raw-response classes differ: {exc!r}"
         self.client = client
 
-    def build(self, stored: dict) -> Any:
+    def build(self, stored: dict, source: str = "exact") -> Any:
         """The SDK's raw response for a cached answer (``stored`` carries the hit marker)."""
-        http = self.http.Response(200, headers=HIT_HEADERS, content=orjson.dumps(stored), request=self.request)
+        headers = HIT_HEADERS[source]
+        http = self.http.Response(200, headers=headers, content=orjson.dumps(stored), request=self.request)
         http.elapsed = datetime.timedelta(0)
         return self.response_cls(
             raw=http, cast_to=self.cast_to, client=self.client, stream=False, stream_cls=None, options=self.options
         )
+
+
+def _source(cache: Any, call: _Call) -> str:
+    """Which tier answered a hit: ``exact`` when the exact tier holds the request (an answer
+    shared by single-flight is stored there too), else ``semantic``. Asked only on a hit."""
+    try:
+        namespace = cache.resolve_controls(call.request, call.caching, call.controls, call.namespace).namespace
+        return "exact" if cache.contains(call.request, namespace=namespace) else "semantic"
+    except (TypeError, ValueError):
+        return "exact"
 
 
 def _passes_through(answers: RawAnswers, kwargs: dict) -> bool:
@@ -117,7 +129,7 @@ def raw_method(
                 namespace=call.namespace,
                 store_as=store_as,
             )
-            return answers.build(out) if type(out) is dict else out
+            return answers.build(out, _source(ctx.cache, call)) if type(out) is dict else out
 
         return functools.wraps(original)(acreate)
 
@@ -134,6 +146,6 @@ def raw_method(
         out = ctx.cache.call(
             call.request, llm, caching=call.caching, cache=call.controls, namespace=call.namespace, store_as=store_as
         )
-        return answers.build(out) if type(out) is dict else out
+        return answers.build(out, _source(ctx.cache, call)) if type(out) is dict else out
 
     return functools.wraps(original)(create)

@@ -90,11 +90,14 @@ class _Replayer:
 
     cache = True
 
-    def __init__(self, events: list[dict], build: Callable[[dict], Any], http_response: Callable[[], Any]):
+    def __init__(
+        self, events: list[dict], build: Callable[[dict], Any], http_response: Callable[[str], Any], source: str
+    ):
         self._events = events
         self._build = build
         self._pos = 0
         self._http_response = http_response
+        self._source = source
         self._http: Any = None
 
     def _take(self) -> Any:
@@ -113,28 +116,30 @@ class _Replayer:
     @property
     def response(self) -> Any:  # what the SDK's streams expose; a hit had no HTTP exchange
         if self._http is None:
-            self._http = self._http_response()
+            self._http = self._http_response(self._source)
         return self._http
 
 
-def empty_http_response() -> Any:
-    """A stand-in for the HTTP response a replayed stream never had (status 200, no body)."""
+def empty_http_response(source: str = "exact") -> Any:
+    """A stand-in for the HTTP response a replayed stream never had (status 200, no body); its
+    ``x-dejacache`` header names the tier that answered (``exact`` or ``semantic``), as the
+    proxy's does."""
     http: Any
     try:
         import httpx2 as http  # what current SDKs use
     except ImportError:
         import httpx as http
-    return http.Response(200, headers={"x-dejacache": "hit"})
+    return http.Response(200, headers={"x-dejacache": source})
 
 
-def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], Any]) -> Any:
+def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[str], Any]) -> Any:
     """Replay and recording stream classes for one SDK, as attributes of one namespace object."""
 
     class Replay(_Replayer, Stream):
         """A cached answer, played back chunk by chunk as the SDK's own types."""
 
-        def __init__(self, events: list[dict], build: Callable[[dict], Any]):
-            _Replayer.__init__(self, events, build, http_response)
+        def __init__(self, events: list[dict], build: Callable[[dict], Any], source: str = "exact"):
+            _Replayer.__init__(self, events, build, http_response, source)
 
         def __next__(self) -> Any:
             event = self._take()
@@ -151,8 +156,8 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[], 
     class AsyncReplay(_Replayer, AsyncStream):
         """``Replay`` for ``async for``."""
 
-        def __init__(self, events: list[dict], build: Callable[[dict], Any]):
-            _Replayer.__init__(self, events, build, http_response)
+        def __init__(self, events: list[dict], build: Callable[[dict], Any], source: str = "exact"):
+            _Replayer.__init__(self, events, build, http_response, source)
 
         async def __anext__(self) -> Any:
             event = self._take()

@@ -74,7 +74,7 @@ def wrap(
     ``stream=True`` too; the SDK helpers OpenAI ``chat.completions.stream`` / ``.parse``,
     ``responses.stream`` / ``.parse`` and Anthropic ``messages.stream`` / ``.parse``; and
     ``chat.completions.with_raw_response.create`` / ``messages.with_raw_response.create``
-    (hits are the SDK's raw-response class, header ``x-dejacache: hit``). All of these share
+    (hits are the SDK's raw-response class, header ``x-dejacache: exact`` or ``semantic``). All of these share
     entries with ``create`` calls that send the same body. Everything else passes straight to the client. Answers are the SDK's
     own types; a hit carries ``cache=True`` (read it with ``getattr(r, "cache", False)``).
     Identical calls made while one is under way wait for it (streamed ones too) instead of
