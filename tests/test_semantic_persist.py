@@ -13,15 +13,13 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import pytest
 from conftest import chat
-from semantic_helpers import WordEmbedder
-
 from dejacache import Cache, Semantic
 from dejacache import _semantic_persist as persist
 from dejacache._semantic import vector_id
 from dejacache.stores import SQLiteStore
 from dejacache.vectorstores import EMPTY_ID
+from semantic_helpers import WordEmbedder
 
 TESTS = Path(__file__).parent
 

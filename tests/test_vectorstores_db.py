@@ -150,7 +150,7 @@ def shared_store(make):
     return make(8, "dot"), iter(range(10**6))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     names=st.lists(_namespace_names, min_size=2, max_size=4, unique=True),
     ids=st.lists(st.integers(0, 2**64 - 2), min_size=1, max_size=6, unique=True),
@@ -212,7 +212,7 @@ def test_concurrent_adds_removes_and_searches_from_threads(make):
         store.remove(ids[:30], namespace=f"t{part}")
 
     def reader(part):
-        for _ in range(20):
+        for _ in range(8):
             found, _ = store.search(rows[part * 60 : part * 60 + 2], k=5, namespace=f"t{part}")
             got = found[found != EMPTY_ID]
             assert ((got >= part * 60) & (got < part * 60 + 60)).all()
