@@ -90,6 +90,7 @@ def test_semantic_hits_survive_a_restart(tmp_path):
 
 def test_snapshots_replace_the_journal_and_reopen_mapped(tmp_path, monkeypatch):
     monkeypatch.setattr(persist, "COMPACT_AFTER", 16)
+    monkeypatch.setattr(persist, "SNAPSHOT_SHARE", 1e9)  # no pause between snapshots
     path = tmp_path / "c.db"
     cache = open_cache(path)
     for i in range(100):
@@ -108,6 +109,25 @@ def test_snapshots_replace_the_journal_and_reopen_mapped(tmp_path, monkeypatch):
     for i in range(100):
         hit = cache.get(ask_again(i))
         assert (hit is None) if i % 10 == 0 else (hit.response == {"a": i})
+    close(cache)
+
+
+def test_a_long_journal_replays_in_batches_then_becomes_a_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setattr(persist, "COMPACT_AFTER", 500)
+    monkeypatch.setattr(persist, "SNAPSHOT_SHARE", 1e-9)  # no snapshot while loading
+    path = tmp_path / "c.db"
+    cache = open_cache(path)
+    cache.put_many([(ask(i), {"a": i}) for i in range(600)])  # one run of 600 adds in the journal
+    for i in range(5):
+        cache.put(ask(i), {"a": -i})  # the same ids again, later in the journal
+    assert cache.semantic.index.compactions == 0
+    close(cache)
+    cache = open_cache(path)
+    index = cache.semantic.index
+    index.compact()  # waits for the snapshot the open started (605 records replayed >= 500)
+    assert index.compactions >= 1
+    assert len(cache.semantic) == 600 and index.count(next(iter(index_contents(cache)))) == 600
+    assert [cache.get(ask_again(i)).response for i in (0, 4, 5, 599)] == [{"a": 0}, {"a": -4}, {"a": 5}, {"a": 599}]
     close(cache)
 
 
