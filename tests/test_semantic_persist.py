@@ -48,6 +48,7 @@ def index_contents(cache: Cache) -> dict[str, set[int]]:
     """Every (scope -> ids) in the tier's index: a search as wide as each scope (a scan while
     a scope is small, so every vector is returned)."""
     index = cache.semantic.index
+    index.compact()  # waits until the vectors replayed at open are in the graph: counts are exact then
     out = {}
     for scope in index.namespaces():
         n = index.count(scope)
@@ -128,6 +129,45 @@ def test_a_long_journal_replays_in_batches_then_becomes_a_snapshot(tmp_path, mon
     assert index.compactions >= 1
     assert len(cache.semantic) == 600 and index.count(next(iter(index_contents(cache)))) == 600
     assert [cache.get(ask_again(i)).response for i in (0, 4, 5, 599)] == [{"a": 0}, {"a": -4}, {"a": 5}, {"a": 599}]
+    close(cache)
+
+
+def test_replayed_vectors_serve_from_a_flat_delta_until_moved_into_the_graph(tmp_path, monkeypatch):
+    path = tmp_path / "c.db"
+    cache = open_cache(path)
+    for i in range(40):
+        cache.put(ask(i), {"a": i})
+    cache.semantic.index.compact()  # 0..39 in the snapshot
+    for i in range(40, 60):
+        cache.put(ask(i), {"a": i})  # 40..59 in the journal only
+    close(cache)
+    drain = persist.PersistentIndex._drain
+    monkeypatch.setattr(persist.PersistentIndex, "_drain", lambda self: None)  # hold the delta
+    cache = open_cache(path)
+    index = cache.semantic.index
+    assert index.delta is not None and index.delta.count(next(iter(index.namespaces()))) == 20
+    assert len(index) == 60 and len(cache.semantic) == 60
+    assert [cache.get(ask_again(i)).response for i in (0, 39, 40, 59)] == [{"a": i} for i in (0, 39, 40, 59)]
+    cache.put(ask(45), {"a": "new"})  # replaced: out of the delta, into the graph
+    cache.delete(ask(50))  # removed from the delta
+    cache.delete(ask(5))  # removed from the graph
+    assert len(index) == 58 and index.delta.count(next(iter(index.namespaces()))) == 18
+    assert cache.get(ask_again(45)).response == {"a": "new"}
+    assert cache.get(ask_again(50)) is None and cache.get(ask_again(5)) is None
+    # One id in both for a moment (as while it moves): returned once.
+    (scope, vid), row = next(iter(index._pending.items()))
+    index.index.add(np.array([vid], np.uint64), row[None, :], scope)
+    ids, _ = index.search(np.ones((1, index.dim), np.float32), k=60, namespace=scope)
+    assert len(set(ids[ids != EMPTY_ID].tolist())) == (ids != EMPTY_ID).sum() == 58
+    drain(index)  # the real thing: moves them, then writes a snapshot
+    index.compact()
+    assert index.delta is None and index.search == index.index.search and len(index) == 58
+    assert index_contents(cache)[scope] == {vector_id(cache.key(ask(i))) for i in range(60) if i not in (5, 50)}
+    close(cache)
+    monkeypatch.undo()
+    cache = open_cache(path)
+    assert cache.semantic.index.delta is None  # all in the snapshot now: nothing replayed
+    assert cache.get(ask_again(45)).response == {"a": "new"} and cache.get(ask_again(59)).response == {"a": 59}
     close(cache)
 
 

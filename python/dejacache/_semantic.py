@@ -315,7 +315,7 @@ class SemanticTier:
                 return VectorIndex(int(embedder.dim), metric="cosine", M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
 
             # Beside a file store (SQLite), the vectors are kept on disk too: hits survive a restart.
-            from ._semantic_persist import open_persisted
+            from ._semantic_reopen import open_persisted
 
             persisted = open_persisted(store, embedder, self.normalize, new_index, _Entry)
             index = persisted[0] if persisted is not None else new_index()

@@ -33,14 +33,12 @@ same store reads it at open and keeps its own new vectors in memory only (a warn
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,29 +52,13 @@ log = logging.getLogger("dejacache")
 _FORMAT = 1
 _HEAD = struct.Struct("<II")  # body length, crc32 of the body
 _ADD, _REMOVE = 0, 1
+_EMPTY = 2**64 - 1
 #: journal records after which a new snapshot is written: what an open replays (graph inserts,
 #: ~0.3-1 ms each at 384-d) stays well inside the reopen budget, whatever the size
 COMPACT_AFTER = 1024
 #: ... but snapshots take at most this share of the time (a bulk load lets the journal grow,
 #: and the open after it replays more, once: it then writes a snapshot)
 SNAPSHOT_SHARE = 0.1
-
-
-def folder_of(store: Any) -> Path | None:
-    """Where the vectors of ``store`` are kept: ``<file>.vectors`` beside a SQLite store's file;
-    None for a store that is not a local file (the in-process store, a server)."""
-    while not hasattr(store, "path") and hasattr(store, "store"):  # GuardedStore(SQLiteStore)
-        store = store.store
-    path = getattr(store, "path", None)
-    if type(store).__name__ != "SQLiteStore" or not isinstance(path, str):
-        return None
-    return Path(path + ".vectors")
-
-
-def _store_of(store: Any) -> Any:
-    while not hasattr(store, "path") and hasattr(store, "store"):
-        store = store.store
-    return store
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -111,7 +93,13 @@ class PersistentIndex:
 
     def __init__(self, folder: Path, index: VectorIndex, identity: dict[str, Any], sync: bool, writable: bool):
         self.folder, self.index, self._identity, self._sync, self.writable = folder, index, identity, sync, writable
-        self.search = index.search
+        self.search = index.search  # replaced by _search_both while a delta is drained
+        # The journal's adds replayed at open sit in a flat index (a copy, no graph work) until a
+        # background thread has moved them into the graph: an open never waits for graph inserts.
+        self.delta: VectorIndex | None = None
+        self._pending: dict[tuple[str, int], np.ndarray] = {}
+        self._drain_lock = threading.Lock()
+        self._draining: threading.Thread | None = None
         self.entries: dict[tuple[str, int], Any] = {}
         self._lock = threading.Lock()
         self._file: Any = None  # the journal (unbuffered; closed with this object)
@@ -133,18 +121,91 @@ class PersistentIndex:
         return self.index.metric
 
     def count(self, namespace: str | None = None) -> int:
-        return self.index.count(namespace)
+        # (while the delta is moved into the graph, an id being moved may count twice)
+        delta = self.delta
+        return self.index.count(namespace) + (delta.count(namespace) if delta is not None else 0)
 
     def namespaces(self) -> list[str]:
-        return self.index.namespaces()
+        delta = self.delta
+        return sorted(set(self.index.namespaces()) | set(delta.namespaces() if delta is not None else ()))
 
     def contains(self, id: int, namespace: str | None = None) -> bool:
-        return self.index.contains(id, namespace)
+        delta = self.delta
+        return self.index.contains(id, namespace) or (delta is not None and delta.contains(id, namespace))
 
     def __len__(self) -> int:
-        return len(self.index)
+        delta = self.delta
+        return len(self.index) + (len(delta) if delta is not None else 0)
+
+    def _search_both(
+        self, queries: Any, k: int = 10, ef: int | None = None, namespace: str | None = None, threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's and the delta's neighbours merged, best first. The delta is searched
+        first: a vector moves by an add to the graph and then a remove from the delta, so one
+        the delta no longer holds is already in the graph when that is searched (and one in
+        both for a moment is returned once)."""
+        delta = self.delta
+        if delta is None:
+            return self.index.search(queries, k, ef, namespace, threads)
+        ids2, sims2 = delta.search(queries, k, namespace=namespace)
+        ids, sims = self.index.search(queries, k, ef, namespace, threads)
+        shape = ids.shape
+        all_ids = np.concatenate([ids.reshape(-1, k), ids2.reshape(-1, k)], axis=1)
+        all_sims = np.concatenate([sims.reshape(-1, k), sims2.reshape(-1, k)], axis=1)
+        out_ids = np.full((len(all_ids), k), _EMPTY, np.uint64)
+        out_sims = np.full((len(all_ids), k), np.nan, np.float32)
+        for row in range(len(all_ids)):
+            seen: set[int] = set()
+            j = 0
+            for col in np.argsort(np.where(np.isnan(all_sims[row]), np.inf, -all_sims[row]), kind="stable"):
+                vid = int(all_ids[row, col])
+                if vid == _EMPTY or vid in seen:
+                    continue
+                seen.add(vid)
+                out_ids[row, j], out_sims[row, j] = vid, all_sims[row, col]
+                j += 1
+                if j == k:
+                    break
+        return out_ids.reshape(shape), out_sims.reshape(shape)
+
+    def _forget_pending(self, ids: np.ndarray, namespace: str | None) -> int:
+        """Takes ids out of the delta (they are being replaced or removed); how many were there."""
+        if not self._pending and self.delta is None:
+            return 0
+        with self._drain_lock:
+            scope = namespace or "default"
+            for vid in ids.tolist():
+                self._pending.pop((scope, vid), None)
+            delta = self.delta
+            return 0 if delta is None else delta.remove(ids, namespace)
+
+    def _drain(self) -> None:
+        """Moves the delta into the graph, a few vectors per hold of the lock, then writes a
+        snapshot (the next open maps them instead of replaying them)."""
+        try:
+            while True:
+                with self._drain_lock:
+                    delta = self.delta
+                    if delta is None:
+                        return
+                    if not self._pending:
+                        self.delta, self.search = None, self.index.search
+                        break
+                    chunk: dict[str, list[tuple[int, np.ndarray]]] = {}
+                    for _ in range(min(64, len(self._pending))):
+                        (scope, vid), row = self._pending.popitem()
+                        chunk.setdefault(scope, []).append((vid, row))
+                    for scope, items in chunk.items():
+                        ids = np.fromiter((vid for vid, _ in items), np.uint64, len(items))
+                        self.index.add(ids, np.stack([row for _, row in items]), scope)
+                        delta.remove(ids, scope)
+        except Exception as exc:  # noqa: BLE001 - the delta keeps serving what was not moved
+            log.warning("dejacache: semantic vectors not moved into the graph: %r", exc)
+            return
+        self.compact(wait=False)
 
     def add(self, ids: Any, vectors: Any, namespace: str | None = None, threads: int | None = None) -> None:
+        self._forget_pending(np.asarray(ids, np.uint64).reshape(-1), namespace)
         self.index.add(ids, vectors, namespace, threads)
         if self._file is None:
             return
@@ -168,7 +229,7 @@ class PersistentIndex:
         vids = np.asarray(ids, np.uint64).reshape(-1)
         if self._file is not None and len(vids):
             self._append([b"R" + _dumps([_REMOVE, namespace or "default", vids.tolist()])])
-        return self.index.remove(vids, namespace)
+        return self._forget_pending(vids, namespace) + self.index.remove(vids, namespace)
 
     # -- the journal -----------------------------------------------------------------------
 
@@ -201,11 +262,15 @@ class PersistentIndex:
     def compact(self, wait: bool = True) -> None:
         """Writes a new snapshot (on a background thread unless ``wait``) and drops the journals
         it replaces. The caller may hold the tier's lock: only the rotation happens inline."""
+        if wait and self._draining is not None:
+            self._draining.join()  # it writes a snapshot when done; ours follows
         while wait and (running := self._compacting) is not None and running.is_alive():
             running.join()  # one snapshot at a time: let the one under way finish, then write ours
         with self._lock:
             if self._file is None or (self._compacting is not None and self._compacting.is_alive()):
                 return
+            if self.delta is not None:
+                return  # the snapshot would miss the delta's vectors: the drain writes one when done
             old = self._generation
             self._generation = new = old + 1
             self._file.close()
@@ -246,6 +311,8 @@ class PersistentIndex:
 
     def close(self) -> None:
         """Waits for a snapshot being written and closes the journal (a later add is not kept)."""
+        if self._draining is not None:
+            self._draining.join()
         thread = self._compacting
         if thread is not None:
             thread.join()
@@ -256,193 +323,3 @@ class PersistentIndex:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
-
-
-def open_persisted(
-    store: Any, embedder: Any, normalize: bool, new_index: Callable[[], VectorIndex], make_entry: Callable
-) -> tuple[PersistentIndex, dict[tuple[str, int], Any]] | None:
-    """:func:`open_beside` for a semantic tier: the identity is the embedder (name, dimension)
-    and whether texts are normalised; a folder that cannot be used is logged and skipped (the
-    tier then keeps its vectors in memory, as without a file store)."""
-    index = new_index()
-    identity = {
-        "embedder": str(getattr(embedder, "name", type(embedder).__name__)),
-        "dim": int(embedder.dim),
-        "normalize": bool(normalize),
-        "M": index.M,
-        "ef_search": index.ef_search,
-    }
-    try:
-        return open_beside(store, identity, new_index, make_entry)
-    except (OSError, ValueError) as exc:
-        log.warning("dejacache: semantic vectors kept in memory only: %r", exc)
-        return None
-
-
-def _read_journal(path: Path) -> tuple[list[tuple[list, bytes]], int]:
-    """The records of a journal and the length of its sound prefix (a torn tail is left out)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return [], 0
-    records, pos = [], 0
-    while pos + _HEAD.size <= len(data):
-        length, crc = _HEAD.unpack_from(data, pos)
-        body = data[pos + _HEAD.size : pos + _HEAD.size + length]
-        if len(body) != length or zlib.crc32(body) != crc:
-            break
-        pos += _HEAD.size + length
-        if body[:1] == b"R":
-            records.append((orjson.loads(body[1:]), b""))
-        elif body[:1] == b"A":
-            (n,) = struct.unpack_from("<I", body, 1)
-            records.append((orjson.loads(body[5 : 5 + n]), body[5 + n :]))
-    return records, pos
-
-
-def open_beside(
-    store: Any,
-    identity: dict[str, Any],
-    new_index: Callable[[], VectorIndex],
-    make_entry: Callable[[str, str, Any, Any], Any],
-) -> tuple[PersistentIndex, dict[tuple[str, int], Any]] | None:
-    """The persistent index of ``store`` (None when the store is not a local file) and the
-    entries it holds, checked against the store. ``identity`` (embedder, dim, ...) must match
-    what the folder was written with, else its vectors are set aside and the tier starts empty;
-    ``make_entry(namespace, key, text, embed_text)`` builds the tier's entry objects."""
-    folder = folder_of(store)
-    if folder is None:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_file = open(folder / "lock", "a+b")  # noqa: SIM115 - held for the index's life
-    try:
-        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        writable = True
-    except OSError:
-        writable = False
-        log.warning(
-            "dejacache: %s is in use by another process: this cache reads its vectors but keeps its new ones "
-            "in memory only",
-            folder,
-        )
-    identity = {"format": _FORMAT, **identity}
-    try:
-        manifest = orjson.loads((folder / "manifest.json").read_bytes())
-    except FileNotFoundError:
-        manifest = None
-    except ValueError as exc:
-        log.warning("dejacache: %s/manifest.json is damaged (%r): semantic vectors start empty", folder, exc)
-        manifest = None
-    generation = 0
-    index: VectorIndex | None = None
-    entries: dict[tuple[str, int], Any] = {}
-    if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
-        log.warning(
-            "dejacache: the vectors in %s were made by %s, not %s: semantic vectors start empty",
-            folder,
-            {k: manifest.get(k) for k in identity},
-            identity,
-        )
-        manifest = None
-        if writable:
-            for p in folder.iterdir():
-                if p.name != "lock":
-                    p.unlink(missing_ok=True)
-    if manifest is not None:
-        generation = int(manifest["generation"])
-    if manifest is not None and (folder / f"index.{generation}").exists():  # none before the first snapshot
-        try:
-            index = VectorIndex.load(folder / f"index.{generation}", mmap=True)
-            rows = orjson.loads((folder / f"entries.{generation}").read_bytes())
-            entries = {(r[0], r[1]): make_entry(r[2], r[3], r[4], r[4] if r[5] is None else r[5]) for r in rows}
-        except (OSError, ValueError) as exc:
-            log.warning("dejacache: semantic snapshot in %s unreadable (%r): starting from the journals", folder, exc)
-            index, entries = None, {}
-    if index is None:
-        index = new_index()
-    # Replay every journal from the snapshot's generation on (a crash during a snapshot leaves
-    # the newer journal beside the older manifest), in order; cut a torn tail off.
-    g, replayed = generation, 0
-    while True:
-        path = folder / f"journal.{g}"
-        if not path.exists():
-            break
-        records, sound = _read_journal(path)
-        if writable and sound != path.stat().st_size:
-            log.warning("dejacache: cutting a torn record off %s (a process stopped mid-write)", path)
-            with open(path, "r+b") as f:
-                f.truncate(sound)
-        _replay(index, entries, records, make_entry)
-        replayed += len(records)
-        g += 1
-    last = max(g - 1, generation)
-    sync = getattr(_store_of(store), "synchronous", "") == "FULL"
-    persistent = PersistentIndex(folder, index, identity, sync=sync, writable=writable)
-    persistent._lock_file = lock_file
-    persistent._generation = last
-    if writable:
-        persistent._open_journal(last)
-        if manifest is None:
-            _write_atomic(folder / "manifest.json", _dumps({**identity, "generation": 0}))
-    _check_against_store(_store_of(store), persistent, entries)
-    persistent.entries = entries  # the tier's own map from now on
-    if writable and replayed >= COMPACT_AFTER:
-        persistent.compact(wait=False)  # the next open need not replay them again
-    return persistent, entries
-
-
-def _replay(index: VectorIndex, entries: dict, records: list[tuple[list, bytes]], make_entry: Callable) -> None:
-    """Applies journal records in order; runs of adds to one scope go to the index together
-    (the graph is then built on every core)."""
-    dim = index.dim
-    run: list[tuple[int, bytes]] = []  # (vid, vector bytes) of consecutive adds to run_scope
-    run_ids: set[int] = set()
-    run_scope = ""
-
-    def flush() -> None:
-        if run:
-            ids = np.fromiter((vid for vid, _ in run), np.uint64, len(run))
-            rows = np.frombuffer(b"".join(v for _, v in run), np.float32).reshape(len(run), dim)
-            index.add(ids, rows, run_scope, min(os.cpu_count() or 1, 8) if len(run) >= 256 else None)
-            run.clear()
-            run_ids.clear()
-
-    for rec, vector in records:
-        if rec[0] == _ADD:
-            _, scope, vid, ns, key, text, embed = rec
-            if len(vector) != 4 * dim:
-                continue
-            if scope != run_scope or vid in run_ids:  # one add per id and call
-                flush()
-                run_scope = scope
-            run.append((vid, vector))
-            run_ids.add(vid)
-            entries[(scope, vid)] = make_entry(ns, key, text, text if embed is None else embed)
-        elif rec[0] == _REMOVE:
-            flush()
-            _, scope, vids = rec
-            index.remove(np.asarray(vids, np.uint64), scope)
-            for vid in vids:
-                entries.pop((scope, vid), None)
-    flush()
-
-
-def _check_against_store(store: Any, index: PersistentIndex, entries: dict) -> None:
-    """Drops the vectors whose entry the store no longer holds (one ``keys`` call per namespace),
-    journaling the removes so that the next open need not drop them again."""
-    live: dict[str, set[str]] = {}
-    gone: dict[str, list[int]] = {}
-    try:
-        for (scope, vid), entry in entries.items():
-            keys = live.get(entry.namespace)
-            if keys is None:
-                keys = live[entry.namespace] = set(store.keys(entry.namespace))
-            if entry.key not in keys:
-                gone.setdefault(scope, []).append(vid)
-    except Exception as exc:  # noqa: BLE001 - unchecked now, stale vectors are dropped when met
-        log.warning("dejacache: could not check semantic vectors against the store: %r", exc)
-        return
-    for scope, vids in gone.items():
-        for vid in vids:
-            del entries[(scope, vid)]
-        index.remove(np.asarray(vids, np.uint64), scope)
