@@ -364,6 +364,10 @@ def test_urls_open_each_database(tmp_path, monkeypatch, milvus_server):
         store.close()
     assert (tmp_path / "q").is_dir() and (tmp_path / "q2").is_dir() and (tmp_path / "c").is_dir()
     assert (tmp_path / "m.db").exists()
+    monkeypatch.setenv("DEJACACHE_TEST_VEC_URL", "chroma:///from-env")
+    store = ChromaStore.from_url("os.environ/DEJACACHE_TEST_VEC_URL", 4)
+    store.close()
+    assert (tmp_path / "from-env").is_dir()
     for bad in ["qdrant://", "qdrant://host:1/extra", "chroma://host:1", "redis://x", "milvus:/x.db", "chroma:///"]:
         with pytest.raises(ValueError):
             open_more(bad, 4)

@@ -57,7 +57,13 @@ def row_key(namespace: str, id: int) -> bytes:
 def url_parts(url: str, schemes: tuple[str, ...]) -> tuple[str, str, str]:
     """``(scheme, host:port, path)`` of a vector-database URL: ``scheme://host:port`` names a
     server; ``scheme:///relative/path`` and ``scheme:////absolute/path`` a local database
-    (SQLAlchemy's convention, as ``sqlite:`` store URLs)."""
+    (SQLAlchemy's convention, as ``sqlite:`` store URLs). ``os.environ/NAME`` is read from the
+    environment."""
+    from ..stores import resolve_secret
+
+    url = resolve_secret(url, "vector_store")
+    if not isinstance(url, str):
+        raise TypeError(f"a vector store URL must be a str, not {url!r}")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in schemes:
         raise ValueError(f"{url!r} is not a {' or '.join(s + '://' for s in schemes)} URL")

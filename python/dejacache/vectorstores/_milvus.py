@@ -54,7 +54,10 @@ class MilvusStore(DatabaseStore):
         if uri is None and client is None:
             self._tmp = tempfile.mkdtemp(prefix="dejacache-milvus-")
             uri = str(Path(self._tmp) / "vectors.db")
-        self._uri, self._token, self._given = uri, token, client
+        from ..stores import resolve_secret
+
+        self._uri, self._given = uri, client
+        self._token = resolve_secret(token, "token")  # os.environ/NAME: read from the environment
         self._collection = collection or f"dejacache_{self._metric}_{self._dim}"
         self._index_type, self._timeout = index_type, float(timeout)
         self._client: Any = None

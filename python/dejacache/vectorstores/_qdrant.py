@@ -44,7 +44,10 @@ class QdrantStore(DatabaseStore):
         super().__init__(dim, metric)
         if url is not None and path is not None:
             raise ValueError("give QdrantStore a url (a server) or a path (local mode), not both")
-        self._url, self._path, self._api_key, self._timeout = url, path, api_key, timeout
+        from ..stores import resolve_secret
+
+        self._url, self._path, self._timeout = url, path, timeout
+        self._api_key = resolve_secret(api_key, "api_key")  # os.environ/NAME: read from the environment
         self._given = client
         self._serialize = url is None and client is None  # local mode is not safe for threads
         self._collection = collection or f"dejacache_{self._metric}_{self._dim}"
