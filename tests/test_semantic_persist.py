@@ -238,6 +238,30 @@ def test_a_second_cache_on_the_same_file_reads_and_keeps_its_own_in_memory(tmp_p
     close(cache)
 
 
+def test_a_forked_child_leaves_the_folder_to_its_parent(tmp_path):
+    path = tmp_path / "c.db"
+    cache = open_cache(path)
+    cache.put(ask(1), {"a": 1})
+    journal = tmp_path / "c.db.vectors" / "journal.0"
+    size = journal.stat().st_size
+    pid = os.fork()
+    if pid == 0:  # the child: reads what the parent had, writes nothing to the folder
+        code = 1
+        try:
+            cache.put(ask(2), {"a": 2})
+            ok = cache.get(ask_again(2)).response == {"a": 2} and cache.get(ask_again(1)).response == {"a": 1}
+            code = 0 if ok and journal.stat().st_size == size else 1
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    cache.put(ask(3), {"a": 3})  # the parent still journals
+    assert journal.stat().st_size > size
+    close(cache)
+    cache = open_cache(path)
+    assert cache.get(ask_again(3)).response == {"a": 3} and cache.get(ask_again(2)) is None
+    close(cache)
+
+
 def test_no_file_store_no_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cache = Cache(semantic=Semantic(embedder=WordEmbedder()))

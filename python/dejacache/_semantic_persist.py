@@ -38,6 +38,7 @@ import os
 import struct
 import threading
 import time
+import weakref
 import zlib
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,29 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=str)
 
 
+#: every index with its folder open, so a forked child can let go of them (see _after_fork)
+_OPEN: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """In a forked child (a pre-forking server), the parent still writes the folder: the child
+    keeps what it read and stores its new vectors in memory only, as a second process would."""
+    for index in list(_OPEN):
+        file, lock_file = index._file, index._lock_file
+        index._file, index._lock_file, index.writable = None, None, False
+        for f in (file, lock_file):
+            if f is not None:
+                try:
+                    f.close()  # this process's descriptors only: the parent keeps its lock
+                except OSError:
+                    pass
+        index._drain_lock = threading.Lock()
+        index._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 class PersistentIndex:
     """The tier's ``VectorIndex`` with every add and remove journaled (see the module docstring).
 
@@ -109,6 +133,7 @@ class PersistentIndex:
         self._snapshot_cost, self._snapshot_end = 0.0, time.monotonic()
         self._lock_file: Any = None
         self.compactions = 0
+        _OPEN.add(self)
 
     # -- the VectorIndex surface the tier uses ------------------------------------------------
 
