@@ -21,8 +21,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,11 +193,13 @@ def bench_search(m: int, queries: int, databases: bool) -> None:
     truth = np.argmax(qs @ base.T, axis=1)
     ids = np.arange(m, dtype=np.uint64)
     tmp = tempfile.mkdtemp(prefix="bench-search-")
+    atexit.register(shutil.rmtree, tmp, True)
     stores = {"builtin": lambda: BuiltinStore(DIM, "cosine", M=32, ef_search=32)}
     if databases:
         from dejacache.vectorstores import ChromaStore, MilvusStore, QdrantStore
 
-        stores["milvus-lite"] = lambda: MilvusStore(DIM, "cosine", uri=f"{tmp}/m.db")
+        # milvus-lite 3 is a Python engine (numpy brute force, or faiss HNSW): slow, with a long timeout
+        stores["milvus-lite"] = lambda: MilvusStore(DIM, "cosine", uri=f"{tmp}/m.db", timeout=120)
         stores["qdrant-local"] = lambda: QdrantStore(DIM, "cosine")
         stores["chroma"] = lambda: ChromaStore(DIM, "cosine", path=f"{tmp}/chroma")
     results = {}
