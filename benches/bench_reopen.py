@@ -180,7 +180,7 @@ def bench_reopen(n: int, repeats: int) -> None:
 # -- 2. search on the databases --------------------------------------------------------------
 
 
-def bench_search(m: int, queries: int, databases: bool) -> None:
+def bench_search(m: int, queries: int, databases: bool, only: set[str] | None = None) -> None:
     from dejacache.vectorstores import BuiltinStore
 
     rng = np.random.default_rng(0)
@@ -204,6 +204,8 @@ def bench_search(m: int, queries: int, databases: bool) -> None:
         stores["chroma"] = lambda: ChromaStore(DIM, "cosine", path=f"{tmp}/chroma")
     results = {}
     for name, make in stores.items():
+        if only and name not in only and name != "builtin":
+            continue
         try:
             store = make()
             t0 = time.perf_counter()
@@ -240,6 +242,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-databases", action="store_true")
     ap.add_argument("--no-reopen", action="store_true")
+    ap.add_argument("--only", help="comma-separated databases to measure (builtin always)")
     ap.add_argument("--child", choices=["build", "reopen", "settle", "rebuild"])
     ap.add_argument("--path")
     ap.add_argument("--journal", type=int, default=0)
@@ -253,7 +256,8 @@ def main() -> None:
         sys.exit("dejacache is a debug build: reinstall in release mode before benchmarking")
     if not args.no_reopen:
         bench_reopen(args.entries, args.repeats)
-    bench_search(args.search_entries, args.queries, not args.no_databases)
+    only = set(args.only.split(",")) if args.only else None
+    bench_search(args.search_entries, args.queries, not args.no_databases, only)
 
 
 if __name__ == "__main__":
