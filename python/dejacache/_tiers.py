@@ -107,11 +107,17 @@ class SemanticStage:
             log.warning("dejacache: vectors not stored: %r", exc)
 
     def forget(self, request: Any, key: str, namespace: str) -> bool:
-        self.tier.forget(namespace, key)
+        try:
+            self.tier.forget(namespace, key)
+        except Exception as exc:  # noqa: BLE001 - the entry is gone; a vector left behind is never served
+            log.warning("dejacache: vector not removed: %r", exc)
         return False  # the answer itself lives in the exact tier
 
     def clear(self, namespace: str | None) -> int:
-        self.tier.clear(namespace)
+        try:
+            self.tier.clear(namespace)
+        except Exception as exc:  # noqa: BLE001 - as forget: vectors of gone entries are never served
+            log.warning("dejacache: vectors not removed: %r", exc)
         return 0
 
     def adjust_stats(self, per_ns: dict[str, dict[str, Any]]) -> None:

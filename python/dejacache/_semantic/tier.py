@@ -200,6 +200,7 @@ class SemanticTier:
             from ..vectorstores._guard import GuardedVectorStore
 
             index = GuardedVectorStore(index)
+        persisted = None
         if index is None:
             from .._core import VectorIndex
 
@@ -207,7 +208,14 @@ class SemanticTier:
             # the stored neighbour of every real-embedding query in ~60 us, and 98% of them on
             # uniform random vectors in ~110 us, where M 16 / ef 64 took ~90 us and ~145 us for
             # 87% (notes/semantic.md). Inserts cost about twice as much; a put follows an LLM call.
-            index = VectorIndex(int(embedder.dim), metric="cosine", M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
+            def new_index() -> VectorIndex:
+                return VectorIndex(int(embedder.dim), metric="cosine", M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
+
+            # Beside a file store (SQLite), the vectors are kept on disk too: hits survive a restart.
+            from .reopen import open_persisted
+
+            persisted = open_persisted(store, embedder, self.normalize, new_index, _Entry)
+            index = persisted[0] if persisted is not None else new_index()
         metric = getattr(index, "metric", "cosine")
         if metric not in ("cosine", "dot"):
             raise ValueError(
@@ -221,15 +229,17 @@ class SemanticTier:
                 f"makes {embedder.dim}-dimensional ones"
             )
         self.index = index
-        self._own_index = type(index) is _core.VectorIndex
+        self._own_index = type(index) is _core.VectorIndex or getattr(index, "builtin", False) is True
         # A store shared by processes keeps each vector's entry (key, text) beside it, so a
         # process that did not store a vector can still evaluate and serve it.
         self._shared = callable(getattr(index, "search_payloads", None))
         # Other processes' vectors are no business of this one: in a store on a server, a
         # vector this process cannot place is skipped, never removed as stale.
         self._remote = bool(getattr(index, "remote", False))
-        self._entries: dict[tuple[str, int], _Entry] = {}
-        self._scopes: dict[tuple[str, str], str] = {}
+        self._entries: dict[tuple[str, int], _Entry] = {} if persisted is None else persisted[1]
+        self._scopes: dict[tuple[str, str], str] = {(e.namespace, e.key): sc for (sc, _), e in self._entries.items()}
+        if persisted is not None:
+            index.entries = self._entries  # what it journals beside each vector
         self._lock = threading.RLock()
         # namespace -> [semantic hits, lookups without a hit, candidate reads found, candidate reads missed]
         self._counts: dict[str, list[int]] = {}

@@ -25,6 +25,15 @@ SCHEMES: dict[str, tuple[str, str, str]] = {
     "postgresql": ("._pgvector", "PgVectorStore", "pgvector"),
     "postgres": ("._pgvector", "PgVectorStore", "pgvector"),
     "postgresql+psycopg": ("._pgvector", "PgVectorStore", "pgvector"),
+    # milvus://host:port (milvuss:// over TLS), or a milvus-lite file: milvus:///relative/x.db,
+    # milvus:////absolute/x.db
+    "milvus": ("._milvus", "MilvusStore", "milvus"),
+    "milvuss": ("._milvus", "MilvusStore", "milvus"),
+    # qdrant://host:port (qdrants:// over HTTPS), or local mode on disk: qdrant:///relative/dir
+    "qdrant": ("._qdrant", "QdrantStore", "qdrant"),
+    "qdrants": ("._qdrant", "QdrantStore", "qdrant"),
+    # Chroma embedded: chroma:///relative/dir, chroma:////absolute/dir
+    "chroma": ("._chroma", "ChromaStore", "chroma"),
 }
 
 _ENV_PREFIX = "os.environ/"
