@@ -19,7 +19,6 @@ Why each rule holds:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -37,11 +36,10 @@ from ..evaluation import AllOf, Cosine, _bind, score_of
 from ..postprocess import First, first
 from ..preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
 from .config import Semantic, default_evaluator, default_threshold
+from .entries import EMPTY_ID, Candidate, Entry, Gone, Probe, entry_of_payload, payload_of, vector_id
 
 log = logging.getLogger("dejacache")
 
-#: The id the vector index returns in slots it could not fill.
-EMPTY_ID = 2**64 - 1
 
 _SWEEP_MIN = 1024
 #: texts per embedder call when many are embedded at once (Cache.put_many)
@@ -52,107 +50,6 @@ STORE_CHUNK = 2048
 _PARALLEL_ADD_FROM = 1024
 #: the graph of the tier's default index: links per node, and the search beam
 SEMANTIC_INDEX_M, SEMANTIC_INDEX_EF = 32, 32
-
-
-_HEX = frozenset("0123456789abcdef")  # the digits of the core's keys
-
-
-def vector_id(key: str) -> int:
-    """The vector id of an entry key: the low 64 bits of its 128-bit hash."""
-    if len(key) != 32 or not _HEX.issuperset(key):  # a key_func's own key: hash it to hex first
-        key = _core.key_of_text(key)
-    vid = int(key[16:], 16)
-    return vid - 1 if vid == EMPTY_ID else vid
-
-
-class Probe:
-    """One request, pre-processed and embedded: what a lookup found out, reused to store."""
-
-    __slots__ = ("scope", "namespace", "ext", "vector")
-
-    def __init__(self, scope: str, namespace: str, ext: Extraction, vector: np.ndarray):
-        self.scope, self.namespace, self.ext, self.vector = scope, namespace, ext, vector
-
-
-class _Entry:
-    __slots__ = ("namespace", "key", "text", "embed_text")
-
-    def __init__(self, namespace: str, key: str, text: Any, embed_text: Any):
-        self.namespace, self.key, self.text, self.embed_text = namespace, key, text, embed_text
-
-
-def _payload_of(entry: _Entry) -> str:
-    """What a shared vector store keeps beside a vector: the entry's namespace, key and texts
-    (JSON; a text that is not JSON data goes as its ``str``)."""
-    doc: dict[str, Any] = {"n": entry.namespace, "k": entry.key, "t": entry.text}
-    if entry.embed_text is not entry.text:
-        doc["e"] = entry.embed_text
-    return json.dumps(doc, ensure_ascii=False, default=str)
-
-
-def _entry_of_payload(payload: str, namespace: str, vid: int) -> _Entry | None:
-    """The entry a shared store's payload describes, or None when it does not belong to this
-    namespace and id (a foreign or damaged payload is never served)."""
-    try:
-        doc = json.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict) or doc.get("n") != namespace or not isinstance(doc.get("k"), str):
-        return None
-    key = doc["k"]
-    if vector_id(key) != vid:
-        return None
-    text = doc.get("t")
-    return _Entry(namespace, key, text, doc.get("e", text))
-
-
-class _Gone(Exception):
-    """The candidate's exact entry cannot be served (``stale``: it no longer exists at all)."""
-
-    def __init__(self, stale: bool):
-        self.stale = stale
-
-
-class _Candidate(dict):
-    """A candidate as evaluators see it. Its ``"embedding"`` and ``"age"`` are computed only if
-    asked for: most candidates are refused on similarity alone, without touching the store."""
-
-    reading: tuple = ()
-
-    def __init__(self, tier: SemanticTier, entry: _Entry, **fields: Any):
-        super().__init__(text=entry.text, **fields)
-        self._tier, self._entry = tier, entry
-        self._found: tuple[bytes, float] | None = None
-
-    def blob(self) -> bytes:
-        """The stored answer, read through the exact store by key (raises _Gone)."""
-        if self._found is None:
-            ns, now, max_age, reads = self.reading
-            store, key = self._tier._store, self._entry.key
-            found = store.get(key, ns, now, max_age)
-            if found is None:
-                reads[1] += 1
-                raise _Gone(stale=not store.contains(key, ns, now))
-            reads[0] += 1
-            self._found = found
-            self["age"] = now - found[1]
-        return self._found[0]
-
-    def __missing__(self, name: str) -> Any:
-        if name == "embedding":
-            vec = self._tier.embed_one(self._entry.embed_text)
-            self["embedding"] = vec
-            return vec
-        if name == "age":
-            self.blob()
-            return self["age"]
-        raise KeyError(name)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            return default
 
 
 class SemanticTier:
@@ -214,7 +111,7 @@ class SemanticTier:
             # Beside a file store (SQLite), the vectors are kept on disk too: hits survive a restart.
             from .reopen import open_persisted
 
-            persisted = open_persisted(store, embedder, self.normalize, new_index, _Entry)
+            persisted = open_persisted(store, embedder, self.normalize, new_index, Entry)
             index = persisted[0] if persisted is not None else new_index()
         metric = getattr(index, "metric", "cosine")
         if metric not in ("cosine", "dot"):
@@ -236,7 +133,7 @@ class SemanticTier:
         # Other processes' vectors are no business of this one: in a store on a server, a
         # vector this process cannot place is skipped, never removed as stale.
         self._remote = bool(getattr(index, "remote", False))
-        self._entries: dict[tuple[str, int], _Entry] = {} if persisted is None else persisted[1]
+        self._entries: dict[tuple[str, int], Entry] = {} if persisted is None else persisted[1]
         self._scopes: dict[tuple[str, str], str] = {(e.namespace, e.key): sc for (sc, _), e in self._entries.items()}
         if persisted is not None:
             index.entries = self._entries  # what it journals beside each vector
@@ -343,7 +240,7 @@ class SemanticTier:
             payloads = [None] * self.top_k
         query = {"text": probe.ext.text, "embedding": probe.vector}
         passing: list[dict[str, Any]] = []
-        stale: list[tuple[int, _Entry | None]] = []  # (id, the entry seen): dropped only if unchanged
+        stale: list[tuple[int, Entry | None]] = []  # (id, the entry seen): dropped only if unchanged
         reads = [0, 0]  # found, missed
         threshold = self.threshold
         # When the score can be no higher than the similarity (Cosine, or AllOf starting with
@@ -365,19 +262,21 @@ class SemanticTier:
             entry = self._entries.get((scope, vid))
             local = entry is not None
             if entry is None and payload is not None:
-                entry = _entry_of_payload(payload, ns, vid)
+                entry = entry_of_payload(payload, ns, vid)
             if entry is None:
                 if not self._remote:
                     stale.append((vid, None))
                 continue
-            cand = _Candidate(self, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope)
+            cand = Candidate(
+                self._store, self.embed_one, entry, similarity=float(sim), key=entry.key, id=vid, scope=scope
+            )
             cand.reading = (ns, now, ctl.max_age, reads)
             try:
                 score = score_of(self.evaluator, query, cand)
                 if score < threshold:
                     continue
                 blob = cand.blob()
-            except _Gone as gone:
+            except Gone as gone:
                 if gone.stale:  # evicted, expired or deleted: never served, and dropped
                     if local:
                         stale.append((vid, entry))
@@ -425,10 +324,10 @@ class SemanticTier:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _add(self, ids: np.ndarray, rows: np.ndarray, scope: str, entries: Sequence[_Entry], **kwargs: Any) -> None:
+    def _add(self, ids: np.ndarray, rows: np.ndarray, scope: str, entries: Sequence[Entry], **kwargs: Any) -> None:
         """Adds vectors to the index; a shared store gets each entry's payload beside its vector."""
         if self._shared:
-            self.index.add(ids, rows, namespace=scope, payloads=[_payload_of(e) for e in entries], **kwargs)
+            self.index.add(ids, rows, namespace=scope, payloads=[payload_of(e) for e in entries], **kwargs)
         else:
             self.index.add(ids, rows, namespace=scope, **kwargs)
 
@@ -444,7 +343,7 @@ class SemanticTier:
             if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
                 self.sweep()
 
-    def _register(self, probe: Probe, key: str) -> tuple[str, int, _Entry]:
+    def _register(self, probe: Probe, key: str) -> tuple[str, int, Entry]:
         """Files the entry of ``key`` under its probe's scope, dropping the vector it had
         before (caller holds the lock and adds the vector next)."""
         ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
@@ -455,12 +354,12 @@ class SemanticTier:
             self._remove_vector(scope, vid)
         # The entry goes in before the vector: a search that finds the vector must find
         # its entry, or it would take the vector for a stale one.
-        entry = _Entry(ns, key, probe.ext.text, probe.ext.embed)
+        entry = Entry(ns, key, probe.ext.text, probe.ext.embed)
         self._entries[(scope, vid)] = entry
         self._scopes[(ns, key)] = scope
         return scope, vid, entry
 
-    def _unregister(self, scope: str, vid: int, entry: _Entry) -> None:
+    def _unregister(self, scope: str, vid: int, entry: Entry) -> None:
         """Undoes :meth:`_register` when the vector could not be added."""
         del self._entries[(scope, vid)]
         del self._scopes[(entry.namespace, entry.key)]
@@ -490,7 +389,7 @@ class SemanticTier:
                 "dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
                 int((~usable).sum()),
             )
-        by_scope: dict[str, list[tuple[int, _Entry, int]]] = {}  # scope -> (vid, entry, row of vectors)
+        by_scope: dict[str, list[tuple[int, Entry, int]]] = {}  # scope -> (vid, entry, row of vectors)
         failed: BaseException | None = None
         with self._lock:
             for row, ((probe, key), ok) in enumerate(zip(items, usable.tolist())):
@@ -522,7 +421,7 @@ class SemanticTier:
             del self._scopes[(entry.namespace, entry.key)]
         self.index.remove(np.asarray([vid], dtype=np.uint64), namespace=scope)
 
-    def _drop(self, scope: str, seen: list[tuple[int, _Entry | None]]) -> None:
+    def _drop(self, scope: str, seen: list[tuple[int, Entry | None]]) -> None:
         """Removes vectors found stale, unless their entry changed since (a concurrent store)."""
         with self._lock:
             gone = []
@@ -555,7 +454,7 @@ class SemanticTier:
     def clear(self, namespace: str | None = None) -> None:
         """Removes every vector of ``namespace`` (all namespaces when None)."""
         with self._lock:
-            by_scope: dict[str, list[tuple[int, _Entry | None]]] = {}
+            by_scope: dict[str, list[tuple[int, Entry | None]]] = {}
             for (scope, vid), entry in self._entries.items():
                 if namespace is None or entry.namespace == namespace:
                     by_scope.setdefault(scope, []).append((vid, entry))
@@ -566,7 +465,7 @@ class SemanticTier:
         """Drops vectors whose exact entry is gone; returns how many."""
         now = self._clock()
         with self._lock:
-            by_scope: dict[str, list[tuple[int, _Entry | None]]] = {}
+            by_scope: dict[str, list[tuple[int, Entry | None]]] = {}
             for (scope, vid), entry in list(self._entries.items()):
                 if not self._store.contains(entry.key, entry.namespace, now):
                     by_scope.setdefault(scope, []).append((vid, entry))
