@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ import numpy as np
 __all__ = ["EMPTY_ID", "METRICS", "VectorStore"]
 
 EMPTY_ID = np.uint64(2**64 - 1)
+#: longest text payload (characters) a store keeps beside a vector (vectorstores on a server or database)
+MAX_PAYLOAD_BYTES = 1 << 20
 METRICS = ("cosine", "dot", "l2")
 _METRIC_ALIASES = {"cosine": "cosine", "dot": "dot", "ip": "dot", "l2": "l2"}
 _META = "store.json"
@@ -89,6 +92,38 @@ class VectorStore(abc.ABC):
         if (out == EMPTY_ID).any():
             raise ValueError("id 2**64-1 is reserved for empty result slots: use another id")
         return out
+
+    def _payload_rows(
+        self, ids: Any, vectors: Any, payloads: Sequence[str | None] | None
+    ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """``add``'s arguments checked for a store that keeps a text payload beside each vector:
+        (ids, vectors, payloads), each id once (its last occurrence, as sequential adds would)."""
+        ids = self._ids(ids)
+        vectors = self._vectors(vectors, "vectors")
+        if len(ids) != len(vectors):
+            raise ValueError(f"got {len(ids)} ids for {len(vectors)} vectors: pass one id per vector")
+        texts: list[str | None] = [None] * len(ids)
+        if payloads is not None:
+            texts = list(payloads)
+            if len(texts) != len(ids):
+                raise ValueError(f"got {len(texts)} payloads for {len(ids)} ids: pass one payload (or None) per id")
+            for t in texts:
+                if t is not None and (not isinstance(t, str) or len(t) > MAX_PAYLOAD_BYTES):
+                    raise ValueError(f"a payload must be a str of at most {MAX_PAYLOAD_BYTES} characters, or None")
+        if len(ids) > 1:
+            _, last = np.unique(ids[::-1], return_index=True)
+            if len(last) != len(ids):
+                keep = np.sort(len(ids) - 1 - last)
+                ids, vectors, texts = ids[keep], vectors[keep], [texts[i] for i in keep.tolist()]
+        return ids, vectors, texts
+
+    def _payload_query(self, query: Any, k: Any) -> tuple[np.ndarray, int]:
+        """``search_payloads``' arguments checked: (the query as a (1, dim) array, k)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        if np.ndim(query) != 1:
+            raise ValueError(f"search_payloads takes one query of shape ({self._dim},), got {np.shape(query)}")
+        return self._vectors(query, "query"), int(k)
 
     def _vectors(self, vectors: Any, name: str) -> np.ndarray:
         arr = np.asarray(vectors)
@@ -345,3 +380,16 @@ class PerNamespaceStore(VectorStore):
             store._indexes[namespace] = store._index_load(folder / cls._LIBRARY_FILE, len(live))
             store._live[namespace] = set(live.tolist())
         return store
+
+
+def payload_results(
+    rows: Sequence[tuple[int, float, str | None]], k: int
+) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """``search_payloads``' answer from (id, score, payload) rows, best first: (ids (k,), scores
+    (k,), payloads); empty slots hold ``EMPTY_ID``, NaN and None."""
+    ids = np.full(k, EMPTY_ID, np.uint64)
+    scores = np.full(k, np.nan, np.float32)
+    texts: list[str | None] = [None] * k
+    for j, (vid, score, text) in enumerate(rows[:k]):
+        ids[j], scores[j], texts[j] = vid, score, text
+    return ids, scores, texts

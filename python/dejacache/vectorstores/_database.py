@@ -36,12 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from ._base import _FORMAT, _META, EMPTY_ID, VectorStore, _check_namespace
+from ._base import _FORMAT, _META, EMPTY_ID, VectorStore, _check_namespace, payload_results
 
 #: rows sent to a database per request when adding or exporting many
 BATCH = 1000
 #: longest payload kept with a vector (the semantic tier's key and request text)
-MAX_PAYLOAD_BYTES = 1 << 20
 
 #: (id, score, payload) of one neighbour, as a database returns it
 Row = tuple[int, float, "str | None"]
@@ -188,24 +187,9 @@ class DatabaseStore(VectorStore):
     ) -> None:
         """``VectorStore.add``, each vector with an optional text payload (``payloads[i]`` for ``ids[i]``)."""
         namespace = _check_namespace(namespace)
-        ids = self._ids(ids)
-        vectors = self._vectors(vectors, "vectors")
-        if len(ids) != len(vectors):
-            raise ValueError(f"got {len(ids)} ids for {len(vectors)} vectors: pass one id per vector")
-        texts: list[str | None] = [None] * len(ids)
-        if payloads is not None:
-            texts = list(payloads)
-            if len(texts) != len(ids):
-                raise ValueError(f"got {len(texts)} payloads for {len(ids)} ids: pass one payload (or None) per id")
-            for t in texts:
-                if t is not None and (not isinstance(t, str) or len(t) > MAX_PAYLOAD_BYTES):
-                    raise ValueError(f"a payload must be a str of at most {MAX_PAYLOAD_BYTES} characters, or None")
-        if len(ids) == 0:
+        ids, vectors, texts = self._payload_rows(ids, vectors, payloads)
+        if not len(ids):
             return
-        _, last = np.unique(ids[::-1], return_index=True)
-        if len(last) != len(ids):  # keep the last occurrence of each id, as sequential adds would
-            keep = np.sort(len(ids) - 1 - last)
-            ids, vectors, texts = ids[keep], vectors[keep], [texts[i] for i in keep.tolist()]
         with self._call():
             for start in range(0, len(ids), BATCH):
                 end = start + BATCH
@@ -234,19 +218,10 @@ class DatabaseStore(VectorStore):
         """The ``k`` nearest vectors of one query (dim,), best first, with their payloads:
         ``(ids (k,), scores (k,), payloads)``; empty slots hold ``EMPTY_ID``, NaN and None."""
         namespace = _check_namespace(namespace)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        if np.ndim(query) != 1:
-            raise ValueError(f"search_payloads takes one query of shape ({self._dim},), got {np.shape(query)}")
-        q = self._vectors(query, "query")
-        ids = np.full(int(k), EMPTY_ID, np.uint64)
-        scores = np.full(int(k), np.nan, np.float32)
-        texts: list[str | None] = [None] * int(k)
+        q, k = self._payload_query(query, k)
         with self._call():
-            rows = self._query(namespace, q, int(k))[0]
-        for j, (vid, score, text) in enumerate(rows[: int(k)]):
-            ids[j], scores[j], texts[j] = vid, score, text
-        return ids, scores, texts
+            rows = self._query(namespace, q, k)[0]
+        return payload_results(rows, k)
 
     def _contains(self, namespace: str, id: int) -> bool:
         with self._call():

@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ._base import _FORMAT, _META, EMPTY_ID, VectorStore, _check_namespace
+from ._base import _FORMAT, _META, EMPTY_ID, VectorStore, _check_namespace, payload_results
 
 #: longest payload kept with a vector (the semantic tier's key and request text)
-MAX_PAYLOAD_BYTES = 1 << 20
 
 
 def tenant_of(namespace: str) -> str:
@@ -94,25 +93,9 @@ class RemoteVectorStore(VectorStore):
     def add(self, ids: Any, vectors: Any, namespace: str = "default", payloads: Sequence[str] | None = None) -> None:
         """``VectorStore.add``, each vector with an optional text payload (``payloads[i]`` for ``ids[i]``)."""
         namespace = _check_namespace(namespace)
-        ids = self._ids(ids)
-        vectors = self._vectors(vectors, "vectors")
-        if len(ids) != len(vectors):
-            raise ValueError(f"got {len(ids)} ids for {len(vectors)} vectors: pass one id per vector")
-        texts: list[str | None] = [None] * len(ids)
-        if payloads is not None:
-            texts = list(payloads)
-            if len(texts) != len(ids):
-                raise ValueError(f"got {len(texts)} payloads for {len(ids)} ids: pass one payload (or None) per id")
-            for t in texts:
-                if t is not None and (not isinstance(t, str) or len(t) > MAX_PAYLOAD_BYTES):
-                    raise ValueError(f"a payload must be a str of at most {MAX_PAYLOAD_BYTES} characters, or None")
-        if len(ids) == 0:
-            return
-        _, last = np.unique(ids[::-1], return_index=True)
-        if len(last) != len(ids):  # keep the last occurrence of each id, as sequential adds would
-            keep = np.sort(len(ids) - 1 - last)
-            ids, vectors, texts = ids[keep], vectors[keep], [texts[i] for i in keep.tolist()]
-        self._add_rows(namespace, ids, vectors, texts)
+        ids, vectors, texts = self._payload_rows(ids, vectors, payloads)
+        if len(ids):
+            self._add_rows(namespace, ids, vectors, texts)
 
     def _add(self, namespace: str, ids: np.ndarray, vectors: np.ndarray) -> None:
         self._add_rows(namespace, ids, vectors, [None] * len(ids))
@@ -123,17 +106,8 @@ class RemoteVectorStore(VectorStore):
         """The ``k`` nearest vectors of one query (dim,), best first, with their payloads:
         ``(ids (k,), scores (k,), payloads)``; empty slots hold ``EMPTY_ID``, NaN and None."""
         namespace = _check_namespace(namespace)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        if np.ndim(query) != 1:
-            raise ValueError(f"search_payloads takes one query of shape ({self._dim},), got {np.shape(query)}")
-        q = self._vectors(query, "query")
-        ids = np.full(int(k), EMPTY_ID, np.uint64)
-        scores = np.full(int(k), np.nan, np.float32)
-        texts: list[str | None] = [None] * int(k)
-        for j, (vid, score, text) in enumerate(self._search_rows(namespace, q[0], int(k))[: int(k)]):
-            ids[j], scores[j], texts[j] = vid, score, text
-        return ids, scores, texts
+        q, k = self._payload_query(query, k)
+        return payload_results(self._search_rows(namespace, q[0], k), k)
 
     def _search(self, namespace: str, queries: np.ndarray, k: int, ids: np.ndarray, scores: np.ndarray) -> None:
         for i, rows in enumerate(self._search_many(namespace, queries, k)):
