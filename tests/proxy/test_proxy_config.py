@@ -83,11 +83,31 @@ def test_litellm_cache_types(tmp_path):
     )
     assert semantic.cache_kwargs["store"] == "redis://127.0.0.1:6379/0"
     assert semantic.cache_kwargs["semantic"].threshold == 0.9
+    # the vectors go to the same Redis (its search module), shared by every worker
+    assert semantic.cache_kwargs["semantic"].vector_store == "redis://127.0.0.1:6379/0"
+    qdrant = load_proxy_config(
+        {
+            "litellm_settings": {
+                "cache": True,
+                "cache_params": {
+                    "type": "qdrant-semantic",
+                    "qdrant_api_base": "https://vectors.example:6333/",
+                    "similarity_threshold": 0.93,
+                },
+            }
+        }
+    )
+    assert qdrant.cache_kwargs["semantic"].vector_store == "qdrants://vectors.example:6333"
+    assert qdrant.cache_kwargs["semantic"].threshold == 0.93
+    with pytest.raises(ConfigError, match="qdrant_api_base must be http"):
+        load_proxy_config(
+            {"litellm_settings": {"cache": True, "cache_params": {"type": "qdrant-semantic", "qdrant_api_base": "x"}}}
+        )
     disk = load_proxy_config(
         {"litellm_settings": {"cache": True, "cache_params": {"type": "disk", "disk_cache_dir": str(tmp_path)}}}
     )
     assert disk.store_url == f"sqlite:///{tmp_path}/dejacache.db"
-    for kind in ("qdrant-semantic", "s3"):
+    for kind in ("s3", "redis-cluster"):
         with pytest.raises(ConfigError, match=f"'{kind}' is not supported by dejacache yet; use local, redis"):
             load_proxy_config({"litellm_settings": {"cache": True, "cache_params": {"type": kind}}})
 

@@ -61,6 +61,9 @@ _CACHE_PARAMS = (
     "disk_cache_dir",
     "redis_semantic_cache_embedding_model",
     "max_entries",
+    "qdrant_api_base",
+    "qdrant_collection_name",
+    "qdrant_semantic_cache_embedding_model",
 )
 #: LiteLLM call types -> the proxy routes they name.
 CALL_TYPES = {
@@ -226,21 +229,41 @@ def _litellm_cache(params: Mapping, where: str) -> tuple[dict, str | None, froze
         url = f"{scheme}://{auth}{host}:{port}/0"
         kwargs["store"] = url
         if kind == "redis-semantic":
+            # The vectors live beside the entries, in the same Redis (Redis Stack's search module,
+            # as LiteLLM's redis-semantic needs too): every worker serves every worker's paraphrases.
             threshold = params.get("similarity_threshold", 0.95)
-            kwargs["semantic"] = {"threshold": _number(threshold, f"{where}.similarity_threshold")}
+            kwargs["semantic"] = {
+                "threshold": _number(threshold, f"{where}.similarity_threshold"),
+                "vector_store": url,
+            }
     elif kind == "disk":
         folder = params.get("disk_cache_dir") or ".dejacache"
         os.makedirs(folder, exist_ok=True)
         url = f"sqlite:///{os.path.join(folder, 'dejacache.db')}"
         kwargs["store"] = url
-    elif kind in ("qdrant-semantic", "s3", "gcs", "azure-blob", "redis-cluster"):
+    elif kind == "qdrant-semantic":
+        # Vectors (with their entries' keys and texts) in Qdrant; answers in this worker's memory
+        # unless the native cache: section names a shared store, as LiteLLM keeps them in Qdrant.
+        base = _text(_secret(params.get("qdrant_api_base", "http://127.0.0.1:6333"), f"{where}.qdrant_api_base"), where)
+        scheme, _, netloc = base.partition("://")
+        if scheme not in ("http", "https") or not netloc:
+            raise ConfigError(f"{where}.qdrant_api_base must be http://host:port or https://host:port, not {base!r}")
+        vector_url = f"{'qdrants' if scheme == 'https' else 'qdrant'}://{netloc.rstrip('/')}"
+        threshold = params.get("similarity_threshold", 0.95)
+        kwargs["semantic"] = {
+            "threshold": _number(threshold, f"{where}.similarity_threshold"),
+            "vector_store": vector_url,
+        }
+    elif kind in ("s3", "gcs", "azure-blob", "redis-cluster"):
         raise ConfigError(
-            f"{where}.type {kind!r} is not supported by dejacache yet; use local, redis, redis-semantic or "
+            f"{where}.type {kind!r} is not supported by dejacache yet; use local, redis, redis-semantic, qdrant-semantic or "
             "disk here, or the native cache: section (store: sqlite:///..., redis://..., postgresql://...; "
             "semantic: {threshold: ...})"
         )
     else:
-        raise ConfigError(f"{where}.type must be one of local, redis, redis-semantic, disk; not {kind!r}")
+        raise ConfigError(
+            f"{where}.type must be one of local, redis, redis-semantic, qdrant-semantic, disk; not {kind!r}"
+        )
     if params.get("ttl") is not None:
         kwargs["ttl"] = _number(params["ttl"], f"{where}.ttl", lo=-1)
     if params.get("namespace") is not None:
@@ -252,10 +275,9 @@ def _litellm_cache(params: Mapping, where: str) -> tuple[dict, str | None, froze
         raise ConfigError(f"{where}.mode must be default_on or default_off, not {mode!r}")
     if mode == "default_off":
         kwargs["opt_in"] = True
-    if params.get("redis_semantic_cache_embedding_model") is not None:
-        log.warning(
-            "dejacache serve: %s.redis_semantic_cache_embedding_model is ignored: dejacache embeds locally", where
-        )
+    for name in ("redis_semantic_cache_embedding_model", "qdrant_semantic_cache_embedding_model"):
+        if params.get(name) is not None:
+            log.warning("dejacache serve: %s.%s is ignored: dejacache embeds locally", where, name)
     routes = frozenset(ROUTE_KINDS)
     types = params.get("supported_call_types")
     if types is not None:
