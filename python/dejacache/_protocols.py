@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ._controls import Controls
     from ._hit import Hit
+    from ._shared_flight import SharedFlights
     from ._singleflight import StreamFlights
 
 #: ``(response, latency_s) -> (JSON-like form to store, meta)``: see ``Cache.call``.
@@ -96,6 +97,9 @@ class CacheLike(Protocol):
 
     @property
     def in_process(self) -> bool: ...
+
+    @property
+    def shared_flights(self) -> SharedFlights | None: ...
 
     @property
     def semantic(self) -> Any: ...

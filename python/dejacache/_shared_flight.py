@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger("dejacache")
 
@@ -33,7 +33,8 @@ ATTEMPTS = 3
 #: ``try_lead``'s answer when the store could not say (a fault): lead without a lock.
 FAULT = ""
 
-Outcome = tuple[Any, "bytes | None"]
+#: what a flight produces: the cache's (response, stored bytes), or a caller's own outcome
+Outcome = TypeVar("Outcome")
 
 
 def store_has(store: Any, *names: str) -> bool:
@@ -198,7 +199,8 @@ class SharedFlights:
         return await produce()
 
     async def _await_entry(self, namespace: str, key: str, now: float) -> tuple[bytes, float] | None:
-        await_for = getattr(self.store, "await_for", None)
+        # (store_has looks through the fail-open guard, which offers await_for for every store)
+        await_for = getattr(self.store, "await_for", None) if store_has(self.store, "await_for") else None
         if await_for is not None:  # polls with the store's async client: no thread held meanwhile
             try:
                 return await await_for(namespace, key, now, self.wait_s)

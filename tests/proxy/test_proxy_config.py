@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import httpx
@@ -265,6 +266,28 @@ def test_two_workers_share_one_store(tmp_path, upstream, shared_store):
         assert pid_one != pid_two
         assert miss.headers["x-dejacache"] == "miss" and hit.headers["x-dejacache"] == "exact"
         assert hit.json() == miss.json() and upstream.total() - before == 1
+        # identical misses arriving at both workers at once make one upstream call (a lock in
+        # the shared store); the worker that waited answers with the leader's stored answer
+        slow = {"model": "slow", "messages": [{"role": "user", "content": f"one call for all {tmp_path.name}"}]}
+        delay, upstream.delay = upstream.delay, 1.0
+        before = upstream.total()
+        answers: list[httpx.Response] = []
+        racers = [
+            threading.Thread(
+                target=lambda c=c: answers.append(c.post("/v1/chat/completions", json=slow, headers=tenant))
+            )
+            for c in (one, two)
+        ]
+        try:
+            for t in racers:
+                t.start()
+            for t in racers:
+                t.join(30)
+        finally:
+            upstream.delay = delay
+        assert [a.status_code for a in answers] == [200, 200]
+        assert answers[0].json()["choices"] == answers[1].json()["choices"]
+        assert upstream.total() - before == 1
         assert two.post("/key/delete", json={"keys": [key]}, headers=master).json()["deleted_keys"] == [key]
         assert one.post("/v1/chat/completions", json=body, headers=tenant).status_code == 401
         one.close(), two.close()

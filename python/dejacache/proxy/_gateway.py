@@ -19,6 +19,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from .._codec import decode
 from .._cost.cost import call_meta
 from .._protocols import CacheLike
 from .._sdk.cache_control import strip_cache_control
@@ -232,14 +233,8 @@ class Gateway:
             future = asyncio.get_running_loop().create_future()
             self.flights[slot] = future
         try:
-            try:
-                outcome = await self._fetch(call, request)
-            except UpstreamError as exc:
-                err = ProxyError(exc.status, str(exc), "upstream_error", provider=call.kind.provider)
-                outcome = (exc.status, err.body(), "application/json", None, 0.0)
+            outcome = await self._fetch_across_workers(call, request)
             status, content, ctype, answer, latency = outcome
-            if answer is not None:
-                await self.store(call, answer, latency)
             if future is not None:
                 future.set_result(outcome)
         except BaseException:
@@ -252,6 +247,39 @@ class Gateway:
         if status != 200:
             self.metrics.upstream_error(status)
         return self._upstream_response(call, status, content, ctype, answer), "miss" if status == 200 else "error"
+
+    async def _fetch_and_store(self, call: Call, request: Request) -> tuple[int, bytes, str, dict | None, float]:
+        try:
+            outcome = await self._fetch(call, request)
+        except UpstreamError as exc:
+            err = ProxyError(exc.status, str(exc), "upstream_error", provider=call.kind.provider)
+            outcome = (exc.status, err.body(), "application/json", None, 0.0)
+        if outcome[3] is not None:
+            await self.store(call, outcome[3], outcome[4])
+        return outcome
+
+    async def _fetch_across_workers(self, call: Call, request: Request) -> tuple[int, bytes, str, dict | None, float]:
+        """One upstream call for identical misses in every worker sharing the store (a short
+        lock in Redis or SQLite, see ``Cache.shared_flights``): the others take the answer the
+        leader stored. Without a shared store, or when the lock cannot be had, a call of its own."""
+        shared = self.cache.shared_flights
+        if shared is None or call.key is None or not (call.ctl.read and call.ctl.write):
+            return await self._fetch_and_store(call, request)
+        ctl = call.ctl
+
+        def adopt(blob: bytes) -> tuple[int, bytes, str, dict | None, float] | None:
+            try:
+                answer, _ = decode(blob)
+            except ValueError:
+                return None
+            if not isinstance(answer, dict):
+                return None
+            answer.pop("cache", None)
+            return 200, orjson.dumps(answer), "application/json", answer, 0.0
+
+        return await shared.arun(
+            ctl.namespace, call.key, time.time(), ctl.max_age, lambda: self._fetch_and_store(call, request), adopt
+        )
 
     def _upstream_response(self, call: Call, status: int, content: bytes, ctype: str, answer: Any) -> Response:
         headers = self._headers(call, "miss")
