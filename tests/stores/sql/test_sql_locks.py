@@ -4,8 +4,10 @@ the same miss through ``Cache(store=URL)``, and ``Cache.shared_flights`` behind 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -120,27 +122,30 @@ def test_cache_on_a_guarded_sql_store_uses_shared_flights(store):
     assert calls == [1]
 
 
+def spawn(url: str, start_at: float, prompt: str, calls: str, name: str, *more: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, CHILD, url, str(start_at), prompt, calls, name, *more],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def answer(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-3000:]
+    return [json.loads(line) for line in out.splitlines() if json.loads(line)["event"] == "answer"][0]
+
+
 @pytest.mark.parametrize("server_fixture", ["postgres_server", "mariadb_server"])
 def test_four_processes_one_provider_call(request, server_fixture, tmp_path):
     server = request.getfixturevalue(server_fixture)
     calls = tmp_path / "calls"
     prompt = f"one provider call, please {uuid.uuid4().hex}"
     start_at = time.time() + 2.5  # every child has imported and opened its cache by then
-    procs = [
-        subprocess.Popen(
-            [sys.executable, CHILD, server.url, str(start_at), prompt, str(calls), f"p{i}"],
-            env=ENV,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(4)
-    ]
-    answers = []
-    for p in procs:
-        out, err = p.communicate(timeout=60)
-        assert p.returncode == 0, err[-3000:]
-        answers.append(json.loads(out))
+    procs = [spawn(server.url, start_at, prompt, str(calls), f"p{i}") for i in range(4)]
+    answers = [answer(p) for p in procs]
     called = calls.read_text().split()
     assert len(called) == 1, called
     leader = called[0]
@@ -149,3 +154,42 @@ def test_four_processes_one_provider_call(request, server_fixture, tmp_path):
             assert a["got"] == {"answer": leader}
         else:  # a waiter: the leader's answer, from the store
             assert a["got"] == {"answer": leader, "cache": True}, a
+
+
+def test_a_killed_leader_hands_over_after_its_lock_expires(postgres_server, tmp_path):
+    lease = 0.6
+    calls, prompt = str(tmp_path / "calls"), f"kill the leader {uuid.uuid4().hex}"
+    leader = spawn(postgres_server.url, 0.0, prompt, calls, "leader", str(lease), "hang")
+    assert leader.stdout is not None
+    assert json.loads(leader.stdout.readline())["event"] == "provider"
+    waiter = spawn(postgres_server.url, 0.0, prompt, calls, "waiter", str(lease))
+    time.sleep(2.5 * lease + 1.0)  # past the lease: the leader's lock lives on only if extended
+    assert waiter.poll() is None, "the waiter did not wait for a live leader"
+    killed = time.monotonic()
+    leader.send_signal(signal.SIGKILL)
+    leader.wait(10)
+    got = answer(waiter)
+    assert got["got"] == {"answer": "waiter"}
+    assert time.monotonic() - killed < lease + 1.5
+    assert open(calls).read().split() == ["leader", "waiter"]
+
+
+def test_acall_of_two_caches_on_one_database_makes_one_provider_call(sql_store_maker, postgres_server):
+    """Two caches (two workers' stores) on one table, racing ``acall``: one provider call; the
+    waiter's wait runs off the event loop."""
+    table = f"t_{uuid.uuid4().hex[:12]}"
+    caches = [dejacache.Cache(store=sql_store_maker(postgres_server.url, table=table)) for _ in range(2)]
+    calls = []
+
+    async def provider(request: dict) -> dict:
+        calls.append(1)
+        await asyncio.sleep(0.3)
+        return {"a": len(calls)}
+
+    async def race() -> list:
+        req = {"model": "m", "prompt": uuid.uuid4().hex}
+        return await asyncio.gather(*(c.acall(req, provider) for c in caches))
+
+    got = asyncio.run(race())
+    assert calls == [1]
+    assert sorted(map(str, got)) == sorted(map(str, [{"a": 1}, {"a": 1, "cache": True}]))
