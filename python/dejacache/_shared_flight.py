@@ -2,7 +2,7 @@
 sharing one store make one provider call.
 
 The store holds a short-lived lock per ``(namespace, key)`` (``try_lead`` / ``end_lead`` /
-``wait_for``, plus ``extend_lead``; ``RedisStore`` and ``SQLiteStore`` have them). The caller that
+``wait_for``, plus ``extend_lead``; ``RedisStore``, ``SQLiteStore`` and ``SQLStore`` have them). The caller that
 takes the lock leads: it checks the store once more (a previous leader may have stored and left
 between this caller's miss and its lock), calls the provider, stores the answer and releases the
 lock. The others wait for the leader's entry and answer with it. A leader's lock lives

@@ -18,6 +18,8 @@ writers the table may exceed a cap by what the others wrote since their last che
 not write: access times and hit counts are written back in batches. Counters of hits, misses,
 stores, evictions and expirations are this process's; entries and bytes are the table's.
 
+Single-flight across processes: a lock table beside the entries table (``_sql_locks``).
+
 Passwords never appear in ``repr``, logs or errors: driver errors are raised as
 ``StoreUnavailable`` with the URL rendered without its password and the password scrubbed
 from the driver's text.
@@ -33,6 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ._base import StoreUnavailable
+from ._sql_locks import SQLLocks
 from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
 from ._sqlshared import (
     EVICTIONS_I,
@@ -52,7 +55,7 @@ from ._sqlshared import (
 )
 
 
-class SQLStore:
+class SQLStore(SQLLocks):
     """An entry store in a SQL database reached by a SQLAlchemy URL (see the module docstring).
 
     ``table``: the table's name (made when missing). ``connect_timeout_s``: connection timeout
@@ -121,6 +124,7 @@ class SQLStore:
             schema.append(sa.Index(f"{table}_{self.eviction}", *order_cols[self.eviction]))
         for item in schema:
             self._create(item)
+        self._setup_locks(table)  # single-flight locks across processes (_sql_locks)
         ns: Any = sa.bindparam("ns")
         key: Any = sa.bindparam("k")
         pk = sa.and_(t.c.namespace == ns, t.c.key == key)

@@ -49,6 +49,7 @@ def sql_store_maker():
     for store in made:
         try:
             store.table.drop(store.engine, checkfirst=True)
+            store.locks.drop(store.engine, checkfirst=True)
         except Exception:  # noqa: BLE001 - a test may have broken the connection on purpose
             pass
         store.close()
