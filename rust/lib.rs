@@ -4,8 +4,10 @@
 //! `cargo test` builds and tests the core without an interpreter.
 
 pub mod embed;
+pub mod envelope;
 pub mod error;
 pub mod key;
+pub mod savings;
 pub mod store;
 pub mod vector;
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::CoreError;
+use crate::savings::Saved;
 
 const NIL: u32 = u32::MAX;
 
@@ -86,6 +87,8 @@ pub struct Found {
     pub expires: f64,
     /// Reads of this entry, this one included.
     pub hits: u64,
+    /// What the call behind the entry cost, when the writer said (`put_saved`).
+    pub saved: Option<Saved>,
 }
 
 /// Why a read found nothing usable.
@@ -114,6 +117,8 @@ struct Entry {
     created: f64,
     expires: f64,
     hits: u64,
+    /// Boxed: most entries have none, and the rest pay 8 bytes here.
+    saved: Option<Box<Saved>>,
     /// Last read or write, for LFU tie-breaks.
     tick: u64,
     prev: u32,
@@ -376,6 +381,7 @@ impl EntryStore {
             created: e.created,
             expires: e.expires,
             hits: e.hits,
+            saved: e.saved.as_deref().copied(),
         })
     }
 
@@ -399,6 +405,20 @@ impl EntryStore {
         value: Arc<[u8]>,
         now: f64,
         ttl: Option<f64>,
+    ) -> Result<Stored, CoreError> {
+        self.put_saved(namespace, key, value, now, ttl, None)
+    }
+
+    /// `put`, keeping with the entry what the call behind it cost (returned by reads in
+    /// `Found::saved`, so a hit can count its savings without decoding the value).
+    pub fn put_saved(
+        &self,
+        namespace: &str,
+        key: u128,
+        value: Arc<[u8]>,
+        now: f64,
+        ttl: Option<f64>,
+        saved: Option<Saved>,
     ) -> Result<Stored, CoreError> {
         let ttl = match ttl {
             Some(t) => {
@@ -428,6 +448,7 @@ impl EntryStore {
             created: now,
             expires,
             hits: 0,
+            saved: saved.map(Box::new),
             tick,
             prev: NIL,
             next: NIL,
@@ -627,6 +648,20 @@ mod tests {
 
     fn val(s: &str) -> Arc<[u8]> {
         Arc::from(s.as_bytes())
+    }
+
+    #[test]
+    fn savings_kept_with_an_entry_come_back_with_each_read() {
+        use crate::savings::Num;
+        let s = EntryStore::new(StoreConfig::default()).unwrap();
+        let saved = [Num::Float(0.5), Num::Int(0), Num::Int(7)];
+        s.put_saved("n", 1, val("one"), 0.0, None, Some(saved))
+            .unwrap();
+        s.put("n", 2, val("two"), 0.0, None).unwrap();
+        assert_eq!(s.get("n", 1, 1.0, None).unwrap().saved, Some(saved));
+        assert_eq!(s.get("n", 2, 1.0, None).unwrap().saved, None);
+        s.put("n", 1, val("again"), 0.0, None).unwrap(); // a rewrite drops what was kept
+        assert_eq!(s.get("n", 1, 1.0, None).unwrap().saved, None);
     }
 
     #[test]

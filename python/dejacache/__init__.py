@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._cache import Cache
 from ._controls import EXCLUDED_PARAMS
-from ._core import VectorIndex, __version__
+from ._core import Hit, VectorIndex, __version__
 from ._cost.cost import (
     PriceError,
     UnknownModelError,
@@ -30,7 +30,6 @@ from ._errors import (
     PreprocessError,
     StoreUnavailable,
 )
-from ._hit import Hit
 from ._sdk.cache_control import strip_cache_control
 from ._sdk.wrap import wrap
 

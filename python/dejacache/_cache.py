@@ -17,7 +17,7 @@ from ._cache_calls import Calls
 from ._checks import check_meta
 from ._codec import ENVELOPE_VERSION, decode, encode
 from ._controls import EXCLUDED_PARAMS, Controls, check_namespace, check_seconds, parse_controls, short_repr
-from ._hit import Hit
+from ._core import Hit
 from ._protocols import StoreAs
 from ._savings import FOLD_AT, Savings
 from ._shared_flight import SharedFlights, lock_capable, store_has
@@ -149,6 +149,14 @@ class Cache(Calls):
         # acall: the in-process store answers inline (microseconds); a store with async methods
         # (Redis) is awaited; any other store's I/O runs in a thread, off the event loop.
         self._local_store = isinstance(self._store, _core.EntryStore)
+        # The in-process store serves a whole exact hit in one Rust call (it counts the savings
+        # of the hits it serves; every other read counts them in self._savings).
+        self._store_hit = self._store.hit if self._local_store and key_func is None else None
+        self._default_hit = (
+            _core.HitPath(self._store, self._schema, self._defaults.namespace, self._clock)
+            if self._store_hit is not None and self._defaults.read
+            else None
+        )
         self._async_store = store_has(self._store, "alookup", "aget", "aput")
         self._unfollow: Callable[[], Any] | None = None
         self._follow_invalidations()
@@ -278,32 +286,43 @@ class Cache(Calls):
         """
         # The hit path, inlined: every Python frame here costs a measurable share of a hit
         # (benches/bench_hit_path.py).
-        if (
-            caching is None
-            and cache is None
-            and namespace is None
-            and type(request) is dict
-            and "cache" not in request
-            and "caching" not in request
-        ):
-            ctl = self._defaults
-        else:
-            ctl = parse_controls(request, caching, cache, namespace, self._defaults)
+        if caching is None and cache is None and namespace is None and self._default_hit is not None:
+            found = self._default_hit(request)  # None: the request carries controls of its own
+            if type(found) is Hit:
+                return found
+            if found is not None:
+                return self._after_store_hit(request, found, self._defaults)
+        ctl = self.resolve_controls(request, caching, cache, namespace)
         if not ctl.read:
             return None
         now = self._clock()
+        if self._store_hit is not None:  # the in-process store: key, read, decode and Hit in Rust
+            found = self._store_hit(self._schema, request, ctl.namespace, now, ctl.max_age)
+            if type(found) is Hit:
+                return found
+            return self._after_store_hit(request, found, ctl)
         if self._key_func is None:
             key, blob, created = self._store.lookup(self._schema, request, ctl.namespace, now, ctl.max_age)
         else:
             key, blob, created = self._lookup(request, ctl, now)
         if blob is None:
-            if self._tiers is None:
-                return None
-            return self._tiers.find(request, key, ctl, now)[0]
+            return None if self._tiers is None else self._tiers.find(request, key, ctl, now)[0]
         found = self._read(key, blob, ctl.namespace)
         if found is None:
             return None
         return Hit(found[0], key, "exact", now - created, ctl.namespace, None, found[1])
+
+    def _after_store_hit(self, request: Any, found: Any, ctl: Controls) -> Hit | None:
+        """``get``'s answer when ``EntryStore.hit`` found no plain hit: a miss (the key; the
+        tiers after the exact store are asked) or ``(key, stored bytes, created)`` to read the
+        careful way."""
+        if type(found) is str:
+            return None if self._tiers is None else self._tiers.find(request, found, ctl, self._clock())[0]
+        key, blob, created = found
+        read = self._read(key, blob, ctl.namespace)
+        if read is None:
+            return None
+        return Hit(read[0], key, "exact", self._clock() - created, ctl.namespace, None, read[1])
 
     def put(
         self,
@@ -327,7 +346,7 @@ class Cache(Calls):
         meta = check_meta(meta)
         if ctl.write:
             blob = encode(response, meta)
-            stored = self._write(key, blob, ctl)
+            stored = self._write(key, blob, ctl, meta)
             if self._tiers is not None:
                 self._tiers.keep(request, key, ctl, response, meta, stored, None)
         return key
@@ -374,13 +393,18 @@ class Cache(Calls):
         kept = []
         for request, response, meta, ctl, key, blob in prepared:
             if blob is not None:
-                kept.append((request, key, ctl, response, meta, self._write(key, blob, ctl)))
+                kept.append((request, key, ctl, response, meta, self._write(key, blob, ctl, meta)))
         if self._tiers is not None and kept:
             self._tiers.keep_many(kept)
         return [p[4] for p in prepared]
 
-    def _write(self, key: str, blob: bytes, ctl: Controls) -> bool:
-        stored, _ = self._store.put(key, ctl.namespace, blob, self._clock(), ctl.ttl)
+    def _write(self, key: str, blob: bytes, ctl: Controls, meta: dict | None = None) -> bool:
+        """Stores ``blob``; ``meta``, when given, is the (checked) meta encoded in it, which the
+        in-process store keeps beside it so a hit counts its savings without decoding it."""
+        if meta and self._local_store:
+            stored, _ = self._store.put(key, ctl.namespace, blob, self._clock(), ctl.ttl, meta)
+        else:
+            stored, _ = self._store.put(key, ctl.namespace, blob, self._clock(), ctl.ttl)
         if not stored:
             log.debug("dejacache: entry %s not stored (larger than max_bytes, or ttl 0)", key)
         return stored

@@ -1,6 +1,7 @@
 """Type stubs of the compiled core (checked against the binary by tests/test_stubs.py)."""
 
 from os import PathLike
+from collections.abc import Callable
 from typing import Any, final
 
 from typing_extensions import Self
@@ -13,6 +14,8 @@ __all__ = [
     "DEBUG_BUILD",
     "EntryStore",
     "HashingEmbedder",
+    "Hit",
+    "HitPath",
     "KEY_SCHEMA_VERSION",
     "KeySchema",
     "VectorIndex",
@@ -56,8 +59,25 @@ class EntryStore:
     def lookup(
         self, schema: KeySchema, request: object, namespace: str, now: float, max_age: float | None = None
     ) -> tuple[str, bytes | None, float]: ...
+    def hit(
+        self,
+        schema: KeySchema,
+        request: object,
+        namespace: str,
+        now: float,
+        max_age: float | None = None,
+        mark: bool = False,
+    ) -> Hit | list[Any] | str | tuple[str, bytes, float]: ...
     def get(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None: ...
-    def put(self, key: str, namespace: str, value: bytes, now: float, ttl: float | None = None) -> tuple[bool, int]: ...
+    def put(
+        self,
+        key: str,
+        namespace: str,
+        value: bytes,
+        now: float,
+        ttl: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[bool, int]: ...
     def remove(self, key: str, namespace: str) -> bool: ...
     def contains(self, key: str, namespace: str, now: float) -> bool: ...
     def clear(self, namespace: str | None = None) -> int: ...
@@ -69,6 +89,32 @@ class EntryStore:
     @property
     def unlisted_misses(self) -> int: ...
     def stats(self) -> list[tuple[str, dict[str, int]]]: ...
+
+@final
+class Hit:
+    response: Any
+    key: str
+    source: str
+    age: float
+    namespace: str
+    similarity: float | None
+    meta: dict[str, Any]
+    def __new__(
+        cls,
+        response: Any,
+        key: str,
+        source: str,
+        age: float,
+        namespace: str,
+        similarity: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Self: ...
+    def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]: ...
+
+@final
+class HitPath:
+    def __new__(cls, store: EntryStore, schema: KeySchema, namespace: str, clock: Callable[[], float]) -> Self: ...
+    def __call__(self, request: object, mark: bool = False) -> Hit | list[Any] | str | tuple[str, bytes, float] | None: ...
 
 @final
 class VectorIndex:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._controls import Controls
-    from ._hit import Hit
+    from ._core import Hit
     from ._shared_flight import SharedFlights
     from ._singleflight import StreamFlights
 

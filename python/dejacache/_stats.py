@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._savings import zero_savings
+from ._savings import SAVINGS_FIELDS, zero_savings
 from .stores._base import COUNTER_NAMES
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ def assemble_stats(store: Any, savings: Savings, tiers: Tiers | None) -> dict[st
     """The dict ``Cache.stats()`` returns (see there)."""
     totals = savings.totals()
     per_ns: dict[str, dict[str, Any]] = {
-        ns: {**counters, **(totals.pop(ns, {}) or zero_savings())} for ns, counters in store.stats()
+        ns: _with_savings(counters, totals.pop(ns, None)) for ns, counters in store.stats()
     }
     if tiers is not None:
         tiers.adjust_stats(per_ns)
@@ -38,3 +38,12 @@ def assemble_stats(store: Any, savings: Savings, tiers: Tiers | None) -> dict[st
         counters["hit_rate"] = counters["hits"] / reads if reads else 0.0
     total["namespaces"] = per_ns
     return total
+
+
+def _with_savings(counters: dict[str, Any], saved: dict[str, float] | None) -> dict[str, Any]:
+    """One namespace's counters with its savings: those the store counted itself (the
+    in-process store counts the hits it serves whole) plus those counted in Python."""
+    row = dict(counters)
+    for name in SAVINGS_FIELDS:
+        row[name] = row.get(name, 0) + (saved[name] if saved else 0)
+    return row

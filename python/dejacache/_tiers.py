@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ._codec import encode
 from ._controls import Controls
-from ._hit import Hit
+from ._core import Hit
 from ._protocols import CacheLike
 
 log = logging.getLogger("dejacache")

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyList, PyString};
 
 use super::args::opt_usize_in;
 use super::errors::to_py;
+use super::hit::{decode_envelope, saved_of_meta, Hit, Meta, SavingsTotals};
 use super::request_key::{request_key, KeySchema};
 use crate::key::{key_from_text as parse_key, key_to_hex};
 use crate::store::{self, Eviction, StoreConfig, Stored};
@@ -16,6 +18,8 @@ type Lookup<'py> = (String, Option<Bound<'py, PyBytes>>, f64);
 #[pyclass(frozen, module = "dejacache._core")]
 pub struct EntryStore {
     inner: store::EntryStore,
+    /// What the hits `hit()` served saved, per namespace (other reads count in Python).
+    saved: SavingsTotals,
 }
 
 #[pymethods]
@@ -37,7 +41,30 @@ impl EntryStore {
         };
         Ok(EntryStore {
             inner: store::EntryStore::new(config).map_err(to_py)?,
+            saved: SavingsTotals::default(),
         })
+    }
+
+    /// The exact hit path in one call: keys the request, reads, decodes the stored envelope
+    /// (with `orjson.loads`), counts the entry's savings and returns the `Hit`. On a miss,
+    /// returns the key. When the stored bytes are not a plain envelope of this version
+    /// (another version or process wrote them, or they are corrupt) it returns
+    /// `(key, value, created)` as `lookup` does, for the caller's careful read. With `mark`
+    /// (what `call` returns), a hit is `[response]` alone, a dict response carrying
+    /// `"cache": True`.
+    #[pyo3(signature = (schema, request, namespace, now, max_age=None, mark=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn hit<'py>(
+        &self,
+        py: Python<'py>,
+        schema: &KeySchema,
+        request: &Bound<'py, PyAny>,
+        namespace: &Bound<'py, PyString>,
+        now: f64,
+        max_age: Option<f64>,
+        mark: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.serve(py, schema, request, namespace, now, max_age, mark)
     }
 
     /// Key and read in one call (the hit path): returns (key, value or None, created).
@@ -63,7 +90,7 @@ impl EntryStore {
         })
     }
 
-    /// Reads by key: (value, created) or None.
+    /// Reads by key: (value, created) or None. Savings are counted by the caller.
     #[pyo3(signature = (key, namespace, now, max_age=None))]
     fn get<'py>(
         &self,
@@ -83,7 +110,10 @@ impl EntryStore {
     /// Writes by key, with the GIL released while the value is copied and the store evicts.
     /// Returns (stored, evicted): stored is False when the value alone exceeds max_bytes or
     /// the ttl is 0.
-    #[pyo3(signature = (key, namespace, value, now, ttl=None))]
+    /// `meta`, when given, must be the meta encoded in `value` (checked by `put`): its
+    /// savings are kept with the entry, so a hit counts them without decoding the meta.
+    #[pyo3(signature = (key, namespace, value, now, ttl=None, meta=None))]
+    #[allow(clippy::too_many_arguments)]
     fn put(
         &self,
         py: Python<'_>,
@@ -92,11 +122,16 @@ impl EntryStore {
         value: &Bound<'_, PyBytes>,
         now: f64,
         ttl: Option<f64>,
+        meta: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<(bool, usize)> {
         let key = parse_key(key);
         let bytes = value.as_bytes();
+        let saved = meta.map(saved_of_meta).transpose()?;
         let outcome = py
-            .detach(|| self.inner.put(namespace, key, Arc::from(bytes), now, ttl))
+            .detach(|| {
+                self.inner
+                    .put_saved(namespace, key, Arc::from(bytes), now, ttl, saved)
+            })
             .map_err(to_py)?;
         Ok(match outcome {
             Stored::Stored { evicted } => (true, evicted),
@@ -147,7 +182,9 @@ impl EntryStore {
     }
 
     /// Counters per namespace: [(namespace, {hits, misses, stores, ...})].
+    /// With the savings of the hits `hit()` served, where there were any.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, Bound<'py, PyDict>)>> {
+        let saved = self.saved.snapshot();
         self.inner
             .stats()
             .into_iter()
@@ -160,8 +197,122 @@ impl EntryStore {
                 d.set_item("expirations", s.expirations)?;
                 d.set_item("entries", s.entries)?;
                 d.set_item("bytes", s.bytes)?;
+                saved.write_into(&name, &d)?;
                 Ok((name, d))
             })
             .collect()
+    }
+}
+
+impl EntryStore {
+    /// `hit` (see there).
+    #[allow(clippy::too_many_arguments)]
+    fn serve<'py>(
+        &self,
+        py: Python<'py>,
+        schema: &KeySchema,
+        request: &Bound<'py, PyAny>,
+        namespace: &Bound<'py, PyString>,
+        now: f64,
+        max_age: Option<f64>,
+        mark: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let key = request_key(request, &schema.exclude)?;
+        let ns = namespace.to_str()?;
+        let found = match self.inner.get(ns, key, now, max_age) {
+            Ok(found) => found,
+            Err(_) => return Ok(PyString::new(py, &key_to_hex(key)).into_any()),
+        };
+        let careful = || {
+            (
+                key_to_hex(key),
+                PyBytes::new(py, &found.value),
+                found.created,
+            )
+                .into_pyobject(py)
+                .map(|t| t.into_any())
+        };
+        let Some((response, meta)) = decode_envelope(py, &found.value, found.saved.is_some(), mark)
+        else {
+            return careful();
+        };
+        match (&meta, found.saved) {
+            (_, Some(saved)) => self.saved.add(ns, &saved),
+            (Meta::Decoded(dict), None) if !dict.is_empty() => {
+                self.saved.add(ns, &saved_of_meta(dict)?)
+            }
+            _ => {}
+        }
+        if mark {
+            return Ok(PyList::new(py, [response])?.into_any());
+        }
+        let hit = Hit::new_exact(
+            response,
+            PyString::new(py, &key_to_hex(key)).into_any(),
+            intern!(py, "exact").clone().into_any(),
+            PyFloat::new(py, now - found.created).into_any(),
+            namespace.clone().into_any(),
+            meta,
+        );
+        Ok(Bound::new(py, hit)?.into_any())
+    }
+}
+
+/// A cache's exact hit path under its default controls, bound once: `path(request, mark)` is
+/// `store.hit(schema, request, namespace, clock(), None, mark)` for a plain dict request that
+/// carries no controls of its own (no `cache` or `caching` field), and None for any other
+/// request (the caller then resolves its controls). Saves the hit path the Python attribute
+/// reads and tests that cost a measurable share of a hit.
+#[pyclass(frozen, module = "dejacache._core")]
+pub struct HitPath {
+    store: Py<EntryStore>,
+    schema: Py<KeySchema>,
+    namespace: Py<PyString>,
+    clock: Py<PyAny>,
+}
+
+#[pymethods]
+impl HitPath {
+    #[new]
+    fn new(
+        store: Py<EntryStore>,
+        schema: Py<KeySchema>,
+        namespace: Py<PyString>,
+        clock: Py<PyAny>,
+    ) -> Self {
+        HitPath {
+            store,
+            schema,
+            namespace,
+            clock,
+        }
+    }
+
+    #[pyo3(signature = (request, mark=false))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        mark: bool,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Ok(fields) = request.cast_exact::<PyDict>() else {
+            return Ok(None);
+        };
+        if fields.contains(intern!(py, "cache"))? || fields.contains(intern!(py, "caching"))? {
+            return Ok(None);
+        }
+        let now: f64 = self.clock.bind(py).call0()?.extract()?;
+        let store = self.store.get();
+        store
+            .serve(
+                py,
+                self.schema.get(),
+                request,
+                self.namespace.bind(py),
+                now,
+                None,
+                mark,
+            )
+            .map(Some)
     }
 }

@@ -5,6 +5,7 @@ mod distance;
 mod entry_store;
 mod errors;
 mod hashing;
+mod hit;
 mod request_key;
 mod sampling;
 mod vector_index;
@@ -19,6 +20,8 @@ fn dejacache_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEBUG_BUILD", cfg!(debug_assertions))?;
     m.add_class::<request_key::KeySchema>()?;
     m.add_class::<entry_store::EntryStore>()?;
+    m.add_class::<hit::Hit>()?;
+    m.add_class::<entry_store::HitPath>()?;
     m.add_class::<vector_index::VectorIndex>()?;
     m.add_class::<hashing::HashingEmbedder>()?;
     m.add_function(wrap_pyfunction!(request_key::key_of_text, m)?)?;

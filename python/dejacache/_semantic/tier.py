@@ -31,7 +31,7 @@ import numpy as np
 from .. import _core
 from .._codec import decode
 from .._controls import Controls
-from .._hit import Hit
+from .._core import Hit
 from ..evaluation import AllOf, Cosine, _bind, score_of
 from ..postprocess import First, first
 from ..preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
