@@ -28,17 +28,17 @@ from the driver's text.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from ._base import StoreUnavailable
+from ._sql_conn import SQLConnections
 from ._sql_locks import SQLLocks
+from ._sql_trim import SQLTrim
 from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
 from ._sqlshared import (
-    EVICTIONS_I,
     EXPIRATIONS,
     HITS,
     MISSES,
@@ -50,12 +50,10 @@ from ._sqlshared import (
     check_value,
     key_bytes,
     merge_stats,
-    pick_victims,
-    trim_target,
 )
 
 
-class SQLStore(SQLLocks):
+class SQLStore(SQLTrim, SQLConnections, SQLLocks):
     """An entry store in a SQL database reached by a SQLAlchemy URL (see the module docstring).
 
     ``table``: the table's name (made when missing). ``connect_timeout_s``: connection timeout
@@ -142,80 +140,6 @@ class SQLStore(SQLLocks):
         ]
         self._upsert_many: Any = upsert(t, backend, None) if backend in UPSERT_KIND else None
         self._upsert_one = Raw(self._upsert_many, dialect) if backend in UPSERT_KIND else None
-
-    def _create(self, item: Any) -> None:
-        """Creates the table or an index when missing. Workers starting at once race between
-        the check and the CREATE (PostgreSQL reports a duplicate catalog row, MariaDB "already
-        exists"): a CREATE that fails while the object now exists lost that race, harmlessly."""
-        for attempt in range(3):
-            try:
-                with self.engine.begin() as c:
-                    item.create(c, checkfirst=True)
-                return
-            except sa.exc.DBAPIError as exc:
-                lost_race = isinstance(exc, sa.exc.IntegrityError) or any(
-                    words in str(exc.orig) for words in ("already exists", "Duplicate key name")
-                )
-                if attempt == 2 or not lost_race:
-                    raise
-                time.sleep(0.05 * (attempt + 1))  # the winner's transaction commits meanwhile
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def _clean(self, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Runs ``fn``; a database fault becomes ``StoreUnavailable`` without the password
-        (raised outside the ``except`` so the driver's error is not chained to it)."""
-        try:
-            return fn(*args)
-        except (sa.exc.SQLAlchemyError, OSError, RuntimeError) as exc:
-            message = self._clean(exc)
-        except Exception as exc:  # the driver's own errors (raw connections): Error subclasses
-            dbapi = getattr(getattr(self, "engine", None), "dialect", None)
-            error = getattr(getattr(dbapi, "loaded_dbapi", None), "Error", None)
-            if error is None or not isinstance(exc, error):
-                raise
-            message = self._clean(exc)
-        self._drop_raw()
-        raise StoreUnavailable(f"SQL store {self.url}: {message}")
-
-    def _raw(self) -> Any:
-        try:
-            return self._local.raw
-        except AttributeError:
-            pass
-        if self._closed:
-            raise ValueError("this SQLStore is closed")
-        fairy = self._read_engine.raw_connection()
-        raw = (fairy, fairy.cursor())
-        with self._lock:
-            self._raws.append(raw)
-        self._local.raw = raw
-        return raw
-
-    def _run(self, stmt: Raw, values: dict[str, Any]) -> Any:
-        cursor = self._raw()[1]
-        cursor.execute(stmt.sql, stmt.params(values))
-        return cursor
-
-    def _drop_raw(self) -> None:
-        """Forgets this thread's raw connection after a fault (the next call reconnects)."""
-        raw = getattr(self._local, "raw", None)
-        if raw is None:
-            return
-        del self._local.raw
-        with self._lock:
-            if raw in self._raws:
-                self._raws.remove(raw)
-        try:
-            raw[0].invalidate()
-        except Exception:  # noqa: BLE001 - the connection is already broken; nothing to keep
-            pass
 
     def __repr__(self) -> str:
         return (
@@ -388,81 +312,3 @@ class SQLStore(SQLLocks):
                 return int(c.execute(stmt).rowcount)
 
         return self._guard(run)
-
-    def purge_expired(self, now: float) -> int:
-        def run() -> int:
-            with self.engine.begin() as c:
-                return self._purge_in(c, now)
-
-        return self._guard(run)
-
-    def _purge_in(self, c: Any, now: float) -> int:
-        t = self.table
-        counts = c.execute(
-            sa.select(t.c.namespace, sa.func.count()).where(t.c.expires <= now).group_by(t.c.namespace)
-        ).all()
-        if not counts:
-            return 0
-        c.execute(sa.delete(t).where(t.c.expires <= now))
-        for ns, n in counts:
-            self._counters.add(ns, EXPIRATIONS, int(n))
-        return sum(int(n) for _, n in counts)
-
-    def _over(self, entries: int, nbytes: int) -> bool:
-        return (self.max_entries is not None and entries > self.max_entries) or (
-            self.max_bytes is not None and nbytes > self.max_bytes
-        )
-
-    def _maybe_trim(self, now: float, keep: tuple[str, bytes] | None, entries: int, nbytes: int) -> int:
-        if self.max_entries is None and self.max_bytes is None:
-            return 0
-        with self._lock:
-            self._since_entries += entries
-            self._since_bytes += nbytes
-            due = (self._check_entries is not None and self._since_entries >= self._check_entries) or (
-                self._check_bytes is not None and self._since_bytes >= self._check_bytes
-            )
-            if due:
-                self._since_entries = self._since_bytes = 0
-        return self._guard(self._trim, now, keep) if due else 0
-
-    def _trim(self, now: float, keep: tuple[str, bytes] | None) -> int:
-        t = self.table
-        totals = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.size), 0)).select_from(t)
-        with self.engine.begin() as c:
-            entries, nbytes = (int(x) for x in c.execute(totals).one())
-            if not self._over(entries, nbytes):
-                return 0
-            self._touch_in(c, self._access.take())
-            if self._purge_in(c, now):
-                entries, nbytes = (int(x) for x in c.execute(totals).one())
-                if not self._over(entries, nbytes):
-                    return 0
-            target_entries, target_bytes = trim_target(self.max_entries), trim_target(self.max_bytes)
-            drop_entries = entries - target_entries if target_entries is not None and self._over(entries, 0) else 0
-            drop_bytes = nbytes - target_bytes if target_bytes is not None and self._over(0, nbytes) else 0
-            query = sa.select(t.c.namespace, t.c.key, t.c.size).order_by(*self._order)
-            if not drop_bytes:
-                query = query.limit(drop_entries + 1)  # + 1: the entry just written is skipped
-            rows = [(ns, bytes(kb), size) for ns, kb, size in c.execute(query)]
-            victims = pick_victims(rows, keep, drop_entries, drop_bytes)
-            if victims:
-                c.execute(self._delete_pk, [{"ns": ns, "k": kb} for ns, kb, _ in victims])
-        for ns, _, _ in victims:
-            self._counters.add(ns, EVICTIONS_I)
-        return len(victims)
-
-    def _touch_in(self, c: Any, updates: list[tuple[str, bytes, float, int]]) -> None:
-        if updates:
-            c.execute(self._touch, [{"ns": ns, "k": kb, "la": la, "h": h} for ns, kb, la, h in updates])
-
-    def _flush_access(self) -> None:
-        if not self._access or self._closed:
-            return
-        updates = self._access.take()
-
-        def run() -> None:
-            with self.engine.begin() as c:
-                self._touch_in(c, updates)
-
-        self._guard(run)

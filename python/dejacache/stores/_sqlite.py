@@ -33,8 +33,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._sqlite_locks import SQLiteLocks
+from ._sqlite_schema import (
+    CONTAINS,
+    DELETE_ONE,
+    EXPIRE_ONE,
+    GET,
+    ORDER_BY,
+    ORDER_INDEX,
+    SCHEMA,
+    TOTALS,
+    UPSERT,
+)
+from ._sqlite_trim import SQLiteTrim
 from ._sqlshared import (
-    EVICTIONS_I,
     EXPIRATIONS,
     HITS,
     MISSES,
@@ -46,65 +57,11 @@ from ._sqlshared import (
     check_value,
     key_bytes,
     merge_stats,
-    pick_victims,
     sqlite_path_of_url,
-    trim_target,
-)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dejacache_entries (
-    namespace TEXT NOT NULL,
-    key BLOB NOT NULL,
-    value BLOB NOT NULL,
-    created REAL NOT NULL,
-    expires REAL,
-    last_access REAL NOT NULL,
-    hits INTEGER NOT NULL DEFAULT 0,
-    size INTEGER NOT NULL,
-    PRIMARY KEY (namespace, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dejacache_entries_expires ON dejacache_entries(expires) WHERE expires IS NOT NULL;
-CREATE TABLE IF NOT EXISTS dejacache_totals (
-    namespace TEXT PRIMARY KEY,
-    entries INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS dejacache_entries_ins AFTER INSERT ON dejacache_entries BEGIN
-    INSERT INTO dejacache_totals(namespace, entries, bytes) VALUES (NEW.namespace, 1, NEW.size)
-    ON CONFLICT(namespace) DO UPDATE SET entries = entries + 1, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER IF NOT EXISTS dejacache_entries_del AFTER DELETE ON dejacache_entries BEGIN
-    UPDATE dejacache_totals SET entries = entries - 1, bytes = bytes - OLD.size WHERE namespace = OLD.namespace;
-END;
-CREATE TRIGGER IF NOT EXISTS dejacache_entries_upd AFTER UPDATE OF size ON dejacache_entries BEGIN
-    UPDATE dejacache_totals SET bytes = bytes - OLD.size + NEW.size WHERE namespace = NEW.namespace;
-END;
-"""
-# One index per eviction order, made by the first store that evicts that way.
-_ORDER_INDEX = {
-    "lru": "CREATE INDEX IF NOT EXISTS dejacache_entries_lru ON dejacache_entries(last_access)",
-    "fifo": "CREATE INDEX IF NOT EXISTS dejacache_entries_fifo ON dejacache_entries(created)",
-    "lfu": "CREATE INDEX IF NOT EXISTS dejacache_entries_lfu ON dejacache_entries(hits, last_access)",
-}
-_ORDER_BY = {"lru": "last_access", "fifo": "created", "lfu": "hits, last_access"}
-
-_GET = "SELECT value, created, expires, last_access FROM dejacache_entries WHERE namespace = ? AND key = ?"
-_CONTAINS = "SELECT 1 FROM dejacache_entries WHERE namespace = ? AND key = ? AND (expires IS NULL OR expires > ?)"
-_UPSERT = (
-    "INSERT INTO dejacache_entries(namespace, key, value, created, expires, last_access, hits, size)"
-    " VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT(namespace, key) DO UPDATE SET value = excluded.value,"
-    " created = excluded.created, expires = excluded.expires, last_access = excluded.last_access,"
-    " hits = 0, size = excluded.size"
-)
-_TOTALS = "SELECT COALESCE(SUM(entries), 0), COALESCE(SUM(bytes), 0) FROM dejacache_totals"
-_EXPIRE_ONE = "DELETE FROM dejacache_entries WHERE namespace = ? AND key = ? AND expires <= ?"
-_DELETE_ONE = "DELETE FROM dejacache_entries WHERE namespace = ? AND key = ?"
-_TOUCH = (
-    "UPDATE dejacache_entries SET last_access = MAX(last_access, ?), hits = hits + ? WHERE namespace = ? AND key = ?"
 )
 
 
-class SQLiteStore(SQLiteLocks):
+class SQLiteStore(SQLiteTrim, SQLiteLocks):
     """An entry store in one SQLite file (see the module docstring).
 
     ``path``: a file path or ``sqlite:///relative/path`` / ``sqlite:////absolute/path``.
@@ -154,12 +111,12 @@ class SQLiteStore(SQLiteLocks):
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._closed = False
-        self._order = f"SELECT namespace, key, size FROM dejacache_entries ORDER BY {_ORDER_BY[eviction]}"
+        self._order = f"SELECT namespace, key, size FROM dejacache_entries ORDER BY {ORDER_BY[eviction]}"
         conn = self._conn()
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file
         try:
-            conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + _ORDER_INDEX[eviction] + "; COMMIT;")
+            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + ORDER_INDEX[eviction] + "; COMMIT;")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -227,14 +184,14 @@ class SQLiteStore(SQLiteLocks):
     def get(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
         kb = key_bytes(key)
         conn = self._conn()
-        row = conn.execute(_GET, (namespace, kb)).fetchone()
+        row = conn.execute(GET, (namespace, kb)).fetchone()
         if row is None:
             self._counters.add(namespace, MISSES)
             return None
         value, created, expires, last_access = row
         if expires is not None and expires <= now:
             with self._write() as c:
-                gone = c.execute(_EXPIRE_ONE, (namespace, kb, now)).rowcount
+                gone = c.execute(EXPIRE_ONE, (namespace, kb, now)).rowcount
             if gone:
                 self._counters.add(namespace, EXPIRATIONS)
             self._counters.add(namespace, MISSES)
@@ -255,7 +212,7 @@ class SQLiteStore(SQLiteLocks):
         return (key, None, 0.0) if found is None else (key, found[0], found[1])
 
     def contains(self, key: str, namespace: str, now: float) -> bool:
-        return self._conn().execute(_CONTAINS, (namespace, key_bytes(key), now)).fetchone() is not None
+        return self._conn().execute(CONTAINS, (namespace, key_bytes(key), now)).fetchone() is not None
 
     def keys(self, namespace: str) -> list[str]:
         """Keys of one namespace, the most recently used (LRU, LFU) or newest (FIFO) first."""
@@ -268,11 +225,11 @@ class SQLiteStore(SQLiteLocks):
 
     def __len__(self) -> int:
         """Entries in the file (expired ones included until read or purged), from the totals."""
-        return int(self._conn().execute(_TOTALS).fetchone()[0])
+        return int(self._conn().execute(TOTALS).fetchone()[0])
 
     @property
     def bytes(self) -> int:
-        return int(self._conn().execute(_TOTALS).fetchone()[1])
+        return int(self._conn().execute(TOTALS).fetchone()[1])
 
     def stats(self) -> list[tuple[str, dict[str, int]]]:
         rows = self._conn().execute("SELECT namespace, entries, bytes FROM dejacache_totals").fetchall()
@@ -298,7 +255,7 @@ class SQLiteStore(SQLiteLocks):
         if prepared is None:
             return False, 0
         kb, expires = prepared
-        self._conn().execute(_UPSERT, (namespace, kb, value, now, expires, now, len(value)))
+        self._conn().execute(UPSERT, (namespace, kb, value, now, expires, now, len(value)))
         self._counters.add(namespace, STORES)
         return True, self._trim(now, (namespace, kb))
 
@@ -317,7 +274,7 @@ class SQLiteStore(SQLiteLocks):
             stored[namespace] = stored.get(namespace, 0) + 1
         if rows:
             with self._write() as c:
-                c.executemany(_UPSERT, rows.values())
+                c.executemany(UPSERT, rows.values())
         for namespace, n in stored.items():
             self._counters.add(namespace, STORES, n)
         if rows:
@@ -325,78 +282,12 @@ class SQLiteStore(SQLiteLocks):
         return sum(stored.values())
 
     def remove(self, key: str, namespace: str) -> bool:
-        return self._conn().execute(_DELETE_ONE, (namespace, key_bytes(key))).rowcount > 0
+        return self._conn().execute(DELETE_ONE, (namespace, key_bytes(key))).rowcount > 0
 
     def clear(self, namespace: str | None = None) -> int:
         if namespace is None:
             return self._conn().execute("DELETE FROM dejacache_entries").rowcount
         return self._conn().execute("DELETE FROM dejacache_entries WHERE namespace = ?", (namespace,)).rowcount
-
-    def purge_expired(self, now: float) -> int:
-        with self._write() as c:
-            return self._purge_in(c, now)
-
-    def _purge_in(self, c: sqlite3.Connection, now: float) -> int:
-        counts = c.execute(
-            "SELECT namespace, COUNT(*) FROM dejacache_entries WHERE expires <= ? GROUP BY namespace", (now,)
-        ).fetchall()
-        if not counts:
-            return 0
-        c.execute("DELETE FROM dejacache_entries WHERE expires <= ?", (now,))
-        for namespace, n in counts:
-            self._counters.add(namespace, EXPIRATIONS, n)
-        return sum(n for _, n in counts)
-
-    def _over(self, entries: int, nbytes: int) -> bool:
-        return (self.max_entries is not None and entries > self.max_entries) or (
-            self.max_bytes is not None and nbytes > self.max_bytes
-        )
-
-    def _trim(self, now: float, keep: tuple[str, builtins.bytes] | None) -> int:
-        """Brings the file under its caps when a write crossed one; returns entries evicted."""
-        if self.max_entries is None and self.max_bytes is None:
-            return 0
-        conn = self._conn()
-        if not self._over(*conn.execute(_TOTALS).fetchone()):
-            return 0
-        with self._write() as c:
-            self._touch_in(c, self._access.take())
-            if not self._over(*c.execute(_TOTALS).fetchone()):  # another process trimmed first
-                return 0
-            self._purge_in(c, now)
-            entries, nbytes = c.execute(_TOTALS).fetchone()
-            if not self._over(entries, nbytes):
-                return 0
-            target_entries, target_bytes = trim_target(self.max_entries), trim_target(self.max_bytes)
-            drop_entries = entries - target_entries if target_entries is not None and self._over(entries, 0) else 0
-            drop_bytes = nbytes - target_bytes if target_bytes is not None and self._over(0, nbytes) else 0
-            cursor = c.execute(self._order)
-            victims = pick_victims(cursor, keep, drop_entries, drop_bytes)
-            cursor.close()
-            c.executemany(_DELETE_ONE, [(ns, kb) for ns, kb, _ in victims])
-        by_ns: dict[str, int] = {}
-        for ns, _, _ in victims:
-            by_ns[ns] = by_ns.get(ns, 0) + 1
-        for ns, n in by_ns.items():
-            self._counters.add(ns, EVICTIONS_I, n)
-        return len(victims)
-
-    def _touch_in(self, c: sqlite3.Connection, updates: list[tuple[str, builtins.bytes, float, int]]) -> None:
-        if updates:
-            c.executemany(_TOUCH, [(la, h, ns, kb) for ns, kb, la, h in updates])
-
-    def _flush_access(self, quiet: bool) -> None:
-        """Writes the batched access times / hit counts. With ``quiet`` a busy file drops them:
-        they only order evictions, and a read must not fail for them."""
-        if not self._access or self._closed:
-            return
-        updates = self._access.take()
-        try:
-            with self._write() as c:
-                self._touch_in(c, updates)
-        except sqlite3.OperationalError:
-            if not quiet:
-                raise
 
 
 _inherited: list[sqlite3.Connection] = []
