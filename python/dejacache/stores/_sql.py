@@ -39,15 +39,7 @@ from ._sql_locks import SQLLocks
 from ._sql_trim import SQLTrim
 from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
 from ._sqlshared import (
-    EXPIRATIONS,
-    HITS,
-    MISSES,
     STORES,
-    AccessLog,
-    Counters,
-    check_options,
-    check_ttl,
-    check_value,
     key_bytes,
     merge_stats,
 )
@@ -75,23 +67,16 @@ class SQLStore(SQLTrim, SQLConnections, SQLLocks):
         access_granularity_s: float = 1.0,
         engine_options: dict[str, Any] | None = None,
     ) -> None:
-        check_options(max_entries, max_bytes, default_ttl, eviction)
+        self._init_options(max_entries, max_bytes, default_ttl, eviction, access_granularity_s)
         url = sa.make_url(url)
         if url.drivername in DEFAULT_DRIVERS:
             url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
         self.url = url.render_as_string(hide_password=True)
         self._secrets = [s for s in (url.password, url.render_as_string(hide_password=False)) if s]
-        self.max_entries, self.max_bytes, self.eviction = max_entries, max_bytes, eviction
-        self.default_ttl = None if default_ttl is None else float(default_ttl)
-        self._counters = Counters()
-        self._access = AccessLog(eviction, granularity=access_granularity_s)
         self._check_entries = max(1, max_entries // 20) if max_entries is not None else None
         self._check_bytes = max(1, max_bytes // 20) if max_bytes is not None else None
         self._since_entries = self._since_bytes = 1 << 62  # the first write checks the caps
-        self._local = threading.local()
-        self._lock = threading.Lock()
         self._raws: list[Any] = []
-        self._closed = False
 
         backend = url.get_backend_name()
         options: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": connect_timeout_s}
@@ -168,37 +153,20 @@ class SQLStore(SQLTrim, SQLConnections, SQLLocks):
 
     def get(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
         kb = key_bytes(key)
-        row = self._guard(self._get_row, namespace, kb)
-        if row is None:
-            self._counters.add(namespace, MISSES)
-            return None
-        value, created, expires, last_access = row
-        if expires is not None and expires <= now:
-            gone = self._guard(lambda: self._run(self._expire_one, {"ns": namespace, "k": kb, "now": now}).rowcount)
-            if gone:
-                self._counters.add(namespace, EXPIRATIONS)
-            self._counters.add(namespace, MISSES)
-            return None
-        if max_age is not None and now - created > max_age:
-            self._counters.add(namespace, MISSES)
-            return None
-        self._counters.add(namespace, HITS)
-        if self._access.note(namespace, kb, now, last_access):
-            try:
-                self._flush_access()
-            except StoreUnavailable:
-                pass  # the answer is right; the access times only order evictions
-        return bytes(value), created
+        found = self._answer(self._guard(self._get_row, namespace, kb), namespace, kb, now, max_age)
+        return None if found is None else (bytes(found[0]), found[1])
 
     def _get_row(self, namespace: str, kb: bytes) -> Any:
         return self._run(self._get, {"ns": namespace, "k": kb}).fetchone()
 
-    def lookup(
-        self, schema: Any, request: Any, namespace: str, now: float, max_age: float | None = None
-    ) -> tuple[str, bytes | None, float]:
-        key = schema.key(request)
-        found = self.get(key, namespace, now, max_age)
-        return (key, None, 0.0) if found is None else (key, found[0], found[1])
+    def _delete_expired(self, namespace: str, kb: bytes, now: float) -> int:
+        return int(self._guard(lambda: self._run(self._expire_one, {"ns": namespace, "k": kb, "now": now}).rowcount))
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush_access()
+        except StoreUnavailable:
+            pass  # the answer is right; the access times only order evictions
 
     def contains(self, key: str, namespace: str, now: float) -> bool:
         values = {"ns": namespace, "k": key_bytes(key), "now": now}
@@ -235,23 +203,20 @@ class SQLStore(SQLTrim, SQLConnections, SQLLocks):
 
     def _row(self, key: str, namespace: str, value: Any, ttl: Any, now: float) -> dict[str, Any] | None:
         kb = key_bytes(key)
-        check_value(value)
         if len(namespace.encode()) > MAX_NAMESPACE_BYTES:
             raise ValueError(
                 f"a SQL store's namespace is at most {MAX_NAMESPACE_BYTES} bytes of UTF-8, "
                 f"not {len(namespace.encode())}: use a shorter name"
             )
-        ttl = check_ttl(ttl)
-        if ttl is None:
-            ttl = self.default_ttl
-        if ttl == 0 or (self.max_bytes is not None and len(value) > self.max_bytes):
+        stored, expires = self._expiry(value, ttl, now)
+        if not stored:
             return None
         return {
             "namespace": namespace,
             "key": kb,
             "value": value,
             "created": now,
-            "expires": None if ttl is None else now + ttl,
+            "expires": expires,
             "last_access": now,
             "hits": 0,
             "size": len(value),

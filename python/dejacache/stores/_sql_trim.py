@@ -3,29 +3,23 @@ every 1/20 of a cap of this process's writes) and writing back the batched acces
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
-from ._sqlshared import EVICTIONS_I, EXPIRATIONS, AccessLog, Counters, pick_victims, trim_target
+from ._capped import CappedTable
+from ._sqlshared import EVICTIONS_I, EXPIRATIONS, pick_victims
 
 
-class SQLTrim:
+class SQLTrim(CappedTable):
     """Mixed into ``SQLStore``: ``purge_expired``, ``_maybe_trim`` and ``_flush_access``."""
 
     engine: Any
     table: sa.Table
-    max_entries: int | None
-    max_bytes: int | None
     _order: list[Any]
     _delete_pk: Any
     _touch: Any
-    _closed: bool
-    _counters: Counters
-    _access: AccessLog
-    _lock: threading.Lock
     _check_entries: int | None
     _check_bytes: int | None
     _since_entries: int
@@ -50,11 +44,6 @@ class SQLTrim:
         for ns, n in counts:
             self._counters.add(ns, EXPIRATIONS, int(n))
         return sum(int(n) for _, n in counts)
-
-    def _over(self, entries: int, nbytes: int) -> bool:
-        return (self.max_entries is not None and entries > self.max_entries) or (
-            self.max_bytes is not None and nbytes > self.max_bytes
-        )
 
     def _maybe_trim(self, now: float, keep: tuple[str, bytes] | None, entries: int, nbytes: int) -> int:
         if self.max_entries is None and self.max_bytes is None:
@@ -81,9 +70,7 @@ class SQLTrim:
                 entries, nbytes = (int(x) for x in c.execute(totals).one())
                 if not self._over(entries, nbytes):
                     return 0
-            target_entries, target_bytes = trim_target(self.max_entries), trim_target(self.max_bytes)
-            drop_entries = entries - target_entries if target_entries is not None and self._over(entries, 0) else 0
-            drop_bytes = nbytes - target_bytes if target_bytes is not None and self._over(0, nbytes) else 0
+            drop_entries, drop_bytes = self._to_drop(entries, nbytes)
             query = sa.select(t.c.namespace, t.c.key, t.c.size).order_by(*self._order)
             if not drop_bytes:
                 query = query.limit(drop_entries + 1)  # + 1: the entry just written is skipped

@@ -46,15 +46,7 @@ from ._sqlite_schema import (
 )
 from ._sqlite_trim import SQLiteTrim
 from ._sqlshared import (
-    EXPIRATIONS,
-    HITS,
-    MISSES,
     STORES,
-    AccessLog,
-    Counters,
-    check_options,
-    check_ttl,
-    check_value,
     key_bytes,
     merge_stats,
     sqlite_path_of_url,
@@ -87,7 +79,7 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
         mmap_bytes: int = 256 << 20,
         cache_kib: int = 16 << 10,
     ) -> None:
-        check_options(max_entries, max_bytes, default_ttl, eviction)
+        self._init_options(max_entries, max_bytes, default_ttl, eviction, access_granularity_s)
         if str(synchronous).upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         path = os.fspath(path)
@@ -96,8 +88,6 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
         if not path or path == ":memory:" or path.startswith("file::memory:"):
             raise ValueError("SQLiteStore needs a file path; for a store in memory use the default in-process store")
         self.path = path
-        self.max_entries, self.max_bytes, self.eviction = max_entries, max_bytes, eviction
-        self.default_ttl = None if default_ttl is None else float(default_ttl)
         self.busy_timeout_s = float(busy_timeout_s)
         self.synchronous = str(synchronous).upper()
         self._pragmas = [
@@ -105,12 +95,7 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
             f"PRAGMA mmap_size={int(mmap_bytes)}",
             f"PRAGMA cache_size={-int(cache_kib)}",
         ]
-        self._counters = Counters()
-        self._access = AccessLog(eviction, granularity=access_granularity_s)
-        self._local = threading.local()
-        self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
-        self._closed = False
         self._order = f"SELECT namespace, key, size FROM dejacache_entries ORDER BY {ORDER_BY[eviction]}"
         conn = self._conn()
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -183,33 +168,14 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
 
     def get(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
         kb = key_bytes(key)
-        conn = self._conn()
-        row = conn.execute(GET, (namespace, kb)).fetchone()
-        if row is None:
-            self._counters.add(namespace, MISSES)
-            return None
-        value, created, expires, last_access = row
-        if expires is not None and expires <= now:
-            with self._write() as c:
-                gone = c.execute(EXPIRE_ONE, (namespace, kb, now)).rowcount
-            if gone:
-                self._counters.add(namespace, EXPIRATIONS)
-            self._counters.add(namespace, MISSES)
-            return None
-        if max_age is not None and now - created > max_age:
-            self._counters.add(namespace, MISSES)
-            return None
-        self._counters.add(namespace, HITS)
-        if self._access.note(namespace, kb, now, last_access):
-            self._flush_access(quiet=True)
-        return value, created
+        return self._answer(self._conn().execute(GET, (namespace, kb)).fetchone(), namespace, kb, now, max_age)
 
-    def lookup(
-        self, schema: Any, request: Any, namespace: str, now: float, max_age: float | None = None
-    ) -> tuple[str, bytes | None, float]:
-        key = schema.key(request)
-        found = self.get(key, namespace, now, max_age)
-        return (key, None, 0.0) if found is None else (key, found[0], found[1])
+    def _delete_expired(self, namespace: str, kb: builtins.bytes, now: float) -> int:
+        with self._write() as c:
+            return int(c.execute(EXPIRE_ONE, (namespace, kb, now)).rowcount)
+
+    def _flush_quietly(self) -> None:
+        self._flush_access(quiet=True)
 
     def contains(self, key: str, namespace: str, now: float) -> bool:
         return self._conn().execute(CONTAINS, (namespace, key_bytes(key), now)).fetchone() is not None
@@ -240,13 +206,8 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
     def _prepare(self, key: str, value: Any, ttl: Any, now: float) -> tuple[builtins.bytes, float | None] | None:
         """``(key bytes, expires)``, or None when the entry is not to be stored."""
         kb = key_bytes(key)
-        check_value(value)
-        ttl = check_ttl(ttl)
-        if ttl is None:
-            ttl = self.default_ttl
-        if ttl == 0 or (self.max_bytes is not None and len(value) > self.max_bytes):
-            return None
-        return kb, None if ttl is None else now + ttl
+        stored, expires = self._expiry(value, ttl, now)
+        return (kb, expires) if stored else None
 
     def put(
         self, key: str, namespace: str, value: builtins.bytes, now: float, ttl: float | None = None

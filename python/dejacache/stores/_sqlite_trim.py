@@ -8,19 +8,15 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from ._capped import CappedTable
 from ._sqlite_schema import DELETE_ONE, TOTALS, TOUCH
-from ._sqlshared import EVICTIONS_I, EXPIRATIONS, AccessLog, Counters, pick_victims, trim_target
+from ._sqlshared import EVICTIONS_I, EXPIRATIONS, pick_victims
 
 
-class SQLiteTrim:
+class SQLiteTrim(CappedTable):
     """Mixed into ``SQLiteStore``: ``purge_expired``, ``_trim`` and ``_flush_access``."""
 
-    max_entries: int | None
-    max_bytes: int | None
     _order: str
-    _closed: bool
-    _counters: Counters
-    _access: AccessLog
     _conn: Callable[[], sqlite3.Connection]
     _write: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
@@ -39,11 +35,6 @@ class SQLiteTrim:
             self._counters.add(namespace, EXPIRATIONS, n)
         return sum(n for _, n in counts)
 
-    def _over(self, entries: int, nbytes: int) -> bool:
-        return (self.max_entries is not None and entries > self.max_entries) or (
-            self.max_bytes is not None and nbytes > self.max_bytes
-        )
-
     def _trim(self, now: float, keep: tuple[str, builtins.bytes] | None) -> int:
         """Brings the file under its caps when a write crossed one; returns entries evicted."""
         if self.max_entries is None and self.max_bytes is None:
@@ -59,9 +50,7 @@ class SQLiteTrim:
             entries, nbytes = c.execute(TOTALS).fetchone()
             if not self._over(entries, nbytes):
                 return 0
-            target_entries, target_bytes = trim_target(self.max_entries), trim_target(self.max_bytes)
-            drop_entries = entries - target_entries if target_entries is not None and self._over(entries, 0) else 0
-            drop_bytes = nbytes - target_bytes if target_bytes is not None and self._over(0, nbytes) else 0
+            drop_entries, drop_bytes = self._to_drop(entries, nbytes)
             cursor = c.execute(self._order)
             victims = pick_victims(cursor, keep, drop_entries, drop_bytes)
             cursor.close()
