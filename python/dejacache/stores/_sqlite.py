@@ -8,9 +8,10 @@ nothing acknowledged: the write is in the operating system's page cache, which o
 process (tests/stores/sql/test_sqlite_crash.py kills a writer at random points and checks every
 acknowledged key). Pass ``synchronous="FULL"`` to survive power loss too, at one fsync per write.
 
-Layout: table ``dejacache_entries`` (WITHOUT ROWID, primary key ``(namespace, key)`` with the
-key as its 16 bytes) and ``dejacache_totals`` (entries and bytes per namespace, kept by
-triggers, so caps and ``len`` never count the table). Values are the exact bytes the cache
+Layout (version 2 in ``PRAGMA user_version``, see ``_sqlite_schema``): table ``dejacache_entries``
+(a rowid table, primary key ``(namespace, key)`` with the key as its 16 bytes; a file of the
+first layout, WITHOUT ROWID, is rebuilt once on open) and ``dejacache_totals`` (entries and
+bytes per namespace, kept by triggers, so caps and ``len`` never count the table). Values are the exact bytes the cache
 encoded (an orjson envelope), never pickled.
 
 Caps are enforced after the write that crosses them, by a batched trim: expired entries go
@@ -40,9 +41,9 @@ from ._sqlite_schema import (
     GET,
     ORDER_BY,
     ORDER_INDEX,
-    SCHEMA,
     TOTALS,
     UPSERT,
+    open_layout,
 )
 from ._sqlite_trim import SQLiteTrim
 from ._sqlshared import (
@@ -51,6 +52,8 @@ from ._sqlshared import (
     merge_stats,
     sqlite_path_of_url,
 )
+
+_fromhex = builtins.bytes.fromhex
 
 
 class SQLiteStore(SQLiteTrim, SQLiteLocks):
@@ -100,12 +103,7 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
         conn = self._conn()
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file
-        try:
-            conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + ORDER_INDEX[eviction] + "; COMMIT;")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        open_layout(conn, ORDER_INDEX[eviction])
         _forget_after_fork.add(self)
 
     @classmethod
@@ -221,26 +219,38 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
         return True, self._trim(now, (namespace, kb))
 
     def put_many(self, items: Sequence[tuple[str, str, builtins.bytes, float | None]], now: float) -> int:
-        """Writes every item in one transaction (one commit); a later item with the same
-        ``(namespace, key)`` wins. Returns how many were stored."""
-        rows: dict[tuple[str, bytes], tuple[Any, ...]] = {}
+        """Writes every item in one transaction (one commit), in order, so a later item with the
+        same ``(namespace, key)`` wins. Returns how many were stored."""
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
         stored: dict[str, int] = {}
+        # Without a default ttl or a byte cap, an item with no ttl needs only its key converted
+        # (the per-item checks cost a third of a bulk write): done inline, the rest via _prepare.
+        plain = self.default_ttl is None and self.max_bytes is None
         for key, namespace, value, ttl in items:
-            prepared = self._prepare(key, value, ttl, now)
-            if prepared is None:
-                continue
-            kb, expires = prepared
-            rows.pop((namespace, kb), None)  # keep the order of the last write
-            rows[(namespace, kb)] = (namespace, kb, value, now, expires, now, len(value))
+            kb = None
+            if plain and ttl is None and type(value) is builtins.bytes and len(key) == 32:
+                try:
+                    kb = _fromhex(key)
+                except (ValueError, TypeError):
+                    pass
+            if kb is not None and len(kb) == 16:
+                expires = None
+            else:
+                prepared = self._prepare(key, value, ttl, now)
+                if prepared is None:
+                    continue
+                kb, expires = prepared
+            append((namespace, kb, value, now, expires, now, len(value)))
             stored[namespace] = stored.get(namespace, 0) + 1
         if rows:
             with self._write() as c:
-                c.executemany(UPSERT, rows.values())
+                c.executemany(UPSERT, rows)
         for namespace, n in stored.items():
             self._counters.add(namespace, STORES, n)
         if rows:
             self._trim(now, None)
-        return sum(stored.values())
+        return len(rows)
 
     def remove(self, key: str, namespace: str) -> bool:
         return self._conn().execute(DELETE_ONE, (namespace, key_bytes(key))).rowcount > 0
