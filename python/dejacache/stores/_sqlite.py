@@ -35,6 +35,7 @@ from typing import Any
 
 from ._sqlite_locks import SQLiteLocks
 from ._sqlite_schema import (
+    BULK_ROWS,
     CONTAINS,
     DELETE_ONE,
     EXPIRE_ONE,
@@ -43,6 +44,7 @@ from ._sqlite_schema import (
     ORDER_INDEX,
     TOTALS,
     UPSERT,
+    UPSERT_BULK,
     open_layout,
 )
 from ._sqlite_trim import SQLiteTrim
@@ -244,8 +246,11 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
             append((namespace, kb, value, now, expires, now, len(value)))
             stored[namespace] = stored.get(namespace, 0) + 1
         if rows:
-            with self._write() as c:
-                c.executemany(UPSERT, rows)
+            whole = len(rows) - len(rows) % BULK_ROWS
+            with self._write() as c:  # rows in order: a later write of a key wins
+                for i in range(0, whole, BULK_ROWS):
+                    c.execute(UPSERT_BULK, [x for row in rows[i : i + BULK_ROWS] for x in row])
+                c.executemany(UPSERT, rows[whole:])
         for namespace, n in stored.items():
             self._counters.add(namespace, STORES, n)
         if rows:
