@@ -5,7 +5,7 @@ Durability: WAL with ``synchronous=NORMAL`` (the default here). A ``put`` return
 transaction is in the WAL file; with NORMAL the WAL is not fsynced at each commit, so a power
 loss or OS crash may lose the last transactions, but a killed process (kill -9, OOM) loses
 nothing acknowledged: the write is in the operating system's page cache, which outlives the
-process (tests/stores/sql/test_sqlite_crash.py kills a writer at random points and checks every
+process (tests/stores/sql/test_sql_processes.py kills a writer at random points and checks every
 acknowledged key). Pass ``synchronous="FULL"`` to survive power loss too, at one fsync per write.
 
 Layout (version 2 in ``PRAGMA user_version``, see ``_sqlite_schema``): table ``dejacache_entries``
