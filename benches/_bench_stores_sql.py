@@ -21,7 +21,8 @@ def key(i: int) -> str:
 
 def _servers(args):
     """Running servers from --postgres / --mariadb, else ones started from the Debian packages."""
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "stores", "sql"))
+    tests = os.path.join(os.path.dirname(__file__), "..", "tests")
+    sys.path[:0] = [os.path.join(tests, "stores", "sql"), tests]  # servers.py imports tests/pg_server.py
     import servers as srv  # noqa: PLC0415
 
     class Given:

