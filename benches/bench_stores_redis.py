@@ -32,6 +32,7 @@ The hit's ``GET`` goes over dejacache's own lean socket for plain ``redis://`` U
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import statistics
@@ -309,22 +310,30 @@ def test_dejacache_redis_hit_vs_litellm_get_cache(benchmark, redis_port, capsys)
         }
 
     times = benchmark.pedantic(measure, rounds=1, iterations=1)
-    p50 = {name: statistics.median(xs) for name, xs in times.items()}
-    ratio = p50["litellm"] / p50["ours"]
-    ratio_noloop = p50["litellm_noloop"] / p50["ours_noloop"]
-    benchmark.extra_info.update({f"{name}_p50_us": v * 1e6 for name, v in p50.items()})
-    benchmark.extra_info.update(ratio=ratio, ratio_no_loop=ratio_noloop, ours_over_raw=p50["ours"] / p50["raw"])
+    # p10: the calls no other process interrupted (stable under load); p50: the typical call, which
+    # load stretches more on the longer side (a 1 ms call is preempted more often than a 0.1 ms one).
+    p10 = {name: _p(xs, 0.1) * 1e6 for name, xs in times.items()}
+    p50 = {name: statistics.median(xs) * 1e6 for name, xs in times.items()}
+    ratios = {
+        (q, mode): d[f"litellm{mode}"] / d[f"ours{mode}"]
+        for q, d in (("p10", p10), ("p50", p50))
+        for mode in ("", "_noloop")
+    }
+    benchmark.extra_info.update({f"{name}_p10_us": v for name, v in p10.items()})
+    benchmark.extra_info.update({f"{name}_p50_us": v for name, v in p50.items()})
+    benchmark.extra_info.update({f"ratio_{q}{mode or '_loop'}": r for (q, mode), r in ratios.items()})
     with capsys.disabled():
-        us = {name: v * 1e6 for name, v in p50.items()}
-        p90 = {name: _p(xs, 0.9) * 1e6 for name, xs in times.items()}
         print(
-            f"\n[redis hit vs LiteLLM get_cache, alternating; stored {our_bytes} / {their_bytes} bytes]"
-            f"\n  thread has an idle event loop: Cache.get {us['ours']:.1f} us (p90 {p90['ours']:.0f}), "
-            f"LiteLLM get_cache {us['litellm']:.1f} us (p90 {p90['litellm']:.0f}), raw redis-py GET "
-            f"{us['raw']:.1f} us: LiteLLM / ours = {ratio:.1f}x (target >= 20); ours / raw GET = "
-            f"{us['ours'] / us['raw']:.2f}"
-            f"\n  no event loop (asyncio.run per LiteLLM hit): Cache.get {us['ours_noloop']:.1f} us, "
-            f"LiteLLM get_cache {us['litellm_noloop']:.1f} us: {ratio_noloop:.1f}x"
+            f"\n[redis hit vs LiteLLM get_cache, alternating; stored {our_bytes} / {their_bytes} bytes; "
+            f"load {os.getloadavg()[0]:.1f}] p10 / p50 of single calls"
+            f"\n  idle event loop: Cache.get {p10['ours']:.0f} / {p50['ours']:.0f} us, LiteLLM get_cache "
+            f"{p10['litellm']:.0f} / {p50['litellm']:.0f} us, raw redis-py GET {p10['raw']:.0f} / {p50['raw']:.0f} us"
+            f"\n    LiteLLM / ours = {ratios['p10', '']:.1f}x at p10, {ratios['p50', '']:.1f}x at p50 (target >= 20); "
+            f"ours / raw GET = {p10['ours'] / p10['raw']:.2f} / {p50['ours'] / p50['raw']:.2f} (target <= 1.3)"
+            f"\n  no event loop (asyncio.run per LiteLLM hit): Cache.get {p10['ours_noloop']:.0f} / "
+            f"{p50['ours_noloop']:.0f} us, LiteLLM get_cache {p10['litellm_noloop']:.0f} / "
+            f"{p50['litellm_noloop']:.0f} us"
+            f"\n    LiteLLM / ours = {ratios['p10', '_noloop']:.1f}x at p10, {ratios['p50', '_noloop']:.1f}x at p50"
         )
     idle_loop.close()
     raw.close()
