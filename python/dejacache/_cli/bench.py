@@ -19,22 +19,13 @@ from typing import Any
 
 import orjson
 
+from .workload_topics import TOPICS
+
 HELP = "run a cache-throughput workload against a simulated LLM and report latency and hit rate"
 
-_TOPICS = [
-    "python",
-    "rust",
-    "databases",
-    "caching",
-    "networking",
-    "statistics",
-    "linear algebra",
-    "compilers",
-    "operating systems",
-    "cryptography",
-    "distributed systems",
-    "testing",
-]
+# The chat workload's twelve topics, as they always were ("testing" where the semantic one says
+# "unit testing"), so its request pool and its figures stay the same.
+_TOPICS = [*TOPICS[:11], "testing"]
 _ASKS = [
     "Explain {t} to a new engineer.",
     "What are common mistakes in {t}?",

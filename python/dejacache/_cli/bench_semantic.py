@@ -16,40 +16,7 @@ import statistics
 import time
 from typing import Any
 
-_TOPICS = [
-    "python",
-    "rust",
-    "databases",
-    "caching",
-    "networking",
-    "statistics",
-    "linear algebra",
-    "compilers",
-    "operating systems",
-    "cryptography",
-    "distributed systems",
-    "unit testing",
-    "machine learning",
-    "web security",
-    "cloud computing",
-    "version control",
-    "functional programming",
-    "data visualisation",
-    "quantum computing",
-    "computer graphics",
-    "concurrency",
-    "garbage collection",
-    "search engines",
-    "recommender systems",
-    "natural language processing",
-    "computer vision",
-    "embedded systems",
-    "game development",
-    "blockchains",
-    "mobile apps",
-    "accessibility",
-    "technical writing",
-]
+from .workload_topics import TOPICS as _TOPICS
 
 #: Each inner list is one kind of question, in several wordings that mean the same.
 _ASKS = [

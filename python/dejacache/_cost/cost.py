@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 
 from .._errors import UnknownModelError
+from .counts import fields
 from .pricing import PriceError, Prices, build, check_rates, cost_of_counts, for_call, multiplier
-from .usage import UsageError, fields, read_counts
+from .usage import UsageError, read_counts
 
 log = logging.getLogger("dejacache")
 

@@ -26,7 +26,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any, NamedTuple
 
 from .._errors import PriceError
-from .usage import Counts, fields
+from .counts import Counts, fields
 
 PRICE_FIELDS = (
     "input_cost_per_token",

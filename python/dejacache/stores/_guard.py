@@ -68,6 +68,8 @@ class GuardedStore:
 
     def _admit(self) -> bool:
         """True when the call may go to the backend; counts a skip otherwise."""
+        if self._state == CLOSED:  # the usual case, read without the lock: a racing change is a call a moment earlier
+            return True
         with self._lock:
             if self._state == CLOSED:
                 return True
@@ -102,6 +104,8 @@ class GuardedStore:
     def _succeeded(self, started: float | None) -> None:
         if started is not None and self._clock() - started > self.timeout_s:
             self._failed(f"slower than {self.timeout_s} s", error=False)
+            return
+        if self._failures == 0 and self._state == CLOSED:  # nothing to reset (the usual case): no lock
             return
         with self._lock:
             self._failures = 0

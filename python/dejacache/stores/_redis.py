@@ -45,6 +45,7 @@ from ._redis_shared import InvalidationHandle, SharedMixin
 
 _HEADER = struct.Struct("<dd")
 _HLEN = _HEADER.size
+_unpack = _HEADER.unpack_from
 _INF = float("inf")
 _HEX = re.compile(r"[0-9a-f]{32}")
 _SCAN_BATCH = 500
@@ -178,7 +179,15 @@ class RedisStore(BatchWrites, SharedMixin):
         self, schema: Any, request: Any, namespace: str, now: float, max_age: float | None = None
     ) -> tuple[str, bytes | None, float]:
         key = schema.key(request)
-        found = self._decode(self._get(f"{self._prefix(namespace)}{{{key}}}"), namespace, now, max_age)
+        prefix = self._prefixes.get(namespace) or self._prefix(namespace)
+        raw = self._get(f"{prefix}{{{key}}}")
+        if raw is not None and len(raw) >= _HLEN:  # a fresh hit, inline: each Python call is ~1 us of it
+            created, expires = _unpack(raw)
+            if expires > now and (max_age is None or now - created <= max_age):
+                with self._lock:
+                    self._counts[namespace]["hits"] += 1
+                return key, raw[_HLEN:], created
+        found = self._decode(raw, namespace, now, max_age)
         return (key, None, 0.0) if found is None else (key, found[0], found[1])
 
     def contains(self, key: str, namespace: str, now: float) -> bool:

@@ -5,6 +5,9 @@ reply to be read as the answer to the next GET."""
 from __future__ import annotations
 
 import signal
+import socket
+import struct
+import sys
 import time
 
 import pytest
@@ -111,4 +114,17 @@ def test_a_thread_that_ends_takes_its_socket_with_it(standalone):
         time.sleep(0.02)
     assert clients() <= before  # 20 threads came and went: no connection left open
     fast.get("dejacache:none")
+    fast.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernel socket timeouts are used on Linux only")
+@pytest.mark.parametrize(("timeout", "timeval"), [(0.2, (0, 200_000)), (1.5, (1, 500_000)), (2.0, (2, 0))])
+def test_the_timeout_is_the_kernels_on_a_blocking_socket(standalone, timeout, timeval):
+    # No poll() before each read: the socket blocks and the kernel times the read and the write out.
+    fast = FastGet("127.0.0.1", standalone.port, socket_timeout=timeout)
+    assert fast.get("dejacache:absent") is None
+    sock = fast._local.conn.sock
+    assert sock.gettimeout() is None
+    for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+        assert struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("ll"))) == timeval
     fast.close()
