@@ -56,6 +56,7 @@ def rounds() -> float:
     of its 150 ids, replace 72, remove 76 and search 33 times, checking the count after each."""
     return 0.4
 
+
 LIBRARIES = {"milvus": "pymilvus", "qdrant": "qdrant_client", "chroma": "chromadb"}
 
 
