@@ -169,6 +169,20 @@ def test_removed_ids_are_never_returned(make, metric):
     assert store.search(back, k=1)[0][0, 0] == 60
 
 
+def test_a_search_counts_first_only_where_counting_is_no_round_trip(make, monkeypatch):
+    # In process, a count is free and spares searching an empty namespace; on a server (a
+    # store with ``remote = True``) it would double each search's round trips.
+    store = make(DIM, "cosine")
+    v = vectors(3)
+    store.add(ids_of(3), v)
+    counted = []
+    count = store.count
+    monkeypatch.setattr(store, "count", lambda namespace="default": counted.append(namespace) or count(namespace))
+    assert store.search(v[1], k=1)[0][0] == 1
+    assert (store.search(v[1], k=1, namespace="empty")[0] == EMPTY_ID).all()
+    assert counted == ([] if getattr(store, "remote", False) else ["default", "empty"])
+
+
 def test_k_beyond_the_size_leaves_empty_slots(make):
     store = make(DIM, "cosine")
     store.add(ids_of(3), vectors(3))

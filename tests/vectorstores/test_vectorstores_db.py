@@ -28,6 +28,7 @@ from vector import test_vectorstores as suite
 # The behaviour suite, run here with this module's `make`.
 from vector.test_vectorstores import (  # noqa: F401
     metric,
+    test_a_search_counts_first_only_where_counting_is_no_round_trip,
     test_bad_construction_is_a_value_error,
     test_bad_input_is_a_value_error,
     test_churn_against_a_model,
