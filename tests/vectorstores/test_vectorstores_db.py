@@ -52,9 +52,10 @@ pytest_generate_tests = suite.one_metric_where_it_does_not_matter
 
 @pytest.fixture
 def rounds() -> float:
-    """Two fifths of the churn and thread tests' random operations: each is a round trip to
-    milvus-lite or a pure-Python scan in Qdrant's local mode. The churn's 160 steps still add 130
-    of its 150 ids, replace 72, remove 76 and search 33 times, checking the count after each."""
+    """Two fifths of the churn and thread tests' random operations (and of the growth test's
+    queries): each is a round trip to milvus-lite or a pure-Python scan in Qdrant's local mode.
+    The churn's 160 steps still add 130 of its 150 ids, replace 72, remove 76 and search 33
+    times, checking the count after each."""
     return 0.4
 
 
