@@ -10,7 +10,7 @@ import json
 import sys
 
 from dejacache import Cache, Semantic
-from dejacache.embedders import default_embedder
+from dejacache.embedders import HashingEmbedder
 
 
 def chat(text: str) -> dict:
@@ -19,7 +19,9 @@ def chat(text: str) -> dict:
 
 def main() -> None:
     exact_url, vector_url = sys.argv[1], sys.argv[2]
-    embedder = default_embedder()  # the offline model when installed, else the hashing fallback
+    # Deterministic in every process and quick to start (loading the offline model took ~5 s a
+    # worker, four workers a run); what is tested is the sharing, not the model.
+    embedder = HashingEmbedder()
     cache = Cache(store=exact_url, semantic=Semantic(embedder=embedder, vector_store=vector_url))
     print(json.dumps({"ready": type(cache.semantic.index.store).__name__, "embedder": embedder.name}), flush=True)
     for line in sys.stdin:

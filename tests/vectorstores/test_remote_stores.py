@@ -346,11 +346,11 @@ def test_importing_the_stores_loads_no_client_and_makes_no_connection():
     import subprocess
     import sys
 
+    # One interpreter, in order: the import loads no client; the constructors import theirs...
     code = (
         "import sys, dejacache.vectorstores as v; "
+        "assert not {'redis', 'psycopg'} & set(sys.modules), sorted(sys.modules); "
         "v.RedisVectorStore(8, url='redis://127.0.0.1:1/0'); v.PgVectorStore(8, url='postgresql://u@127.0.0.1:1/d'); "
-        "assert 'psycopg' in sys.modules and 'redis' in sys.modules"  # imported by the constructors...
+        "assert 'psycopg' in sys.modules and 'redis' in sys.modules"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)  # ...which connect to nothing (port 1 is closed)
-    code = "import sys, dejacache.vectorstores; assert not {'redis', 'psycopg'} & set(sys.modules), sorted(sys.modules)"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True)  # ...and connect to nothing (port 1 is closed)

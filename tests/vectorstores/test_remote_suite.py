@@ -13,6 +13,9 @@ for _name, _test in inspect.getmembers(suite, inspect.isfunction):
         globals()[_name] = _test
 
 metric = suite.metric
+rounds = suite.rounds  # a server round trip is fast enough for the whole churn
+# The metric-specific tests on every metric, the others on one (see suite.ONE_METRIC).
+pytest_generate_tests = suite.one_metric_where_it_does_not_matter
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ index: a search in one namespace sees only that namespace's vectors. Scores are 
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ class VectorStore(abc.ABC):
     Subclasses implement the underscored methods; this class converts and checks arguments
     once, so that every backend rejects bad input with the same ValueError.
     """
+
+    #: ``search`` asks ``count()`` first and skips an empty namespace; a store on a server sets
+    #: this False (the count would be a second round trip, and an empty result costs no more)
+    _count_before_search = True
 
     def __init__(self, dim: int, metric: str = "cosine") -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
@@ -180,7 +185,7 @@ class VectorStore(abc.ABC):
         queries = self._vectors(queries, "queries")
         ids = np.full((len(queries), int(k)), EMPTY_ID, np.uint64)
         scores = np.full((len(queries), int(k)), np.nan, np.float32)
-        if len(queries) and self.count(namespace):
+        if len(queries) and (not self._count_before_search or self.count(namespace)):
             self._search(namespace, queries, int(k), ids, scores)
         return (ids[0], scores[0]) if one else (ids, scores)
 
@@ -234,6 +239,36 @@ class VectorStore(abc.ABC):
 
     @abc.abstractmethod
     def _contains(self, namespace: str, id: int) -> bool: ...
+
+
+@contextlib.contextmanager
+def _replace_dir(path: Path) -> Iterator[Path]:
+    """A new directory beside ``path`` to write a save into; when the block ends without an
+    error it takes the place of ``path``. An interrupted save leaves the old one in place."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    yield tmp
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _read_meta(path: Path, cls: type) -> dict[str, Any]:
+    """The ``store.json`` of a directory written by ``cls.save``; a ValueError when it is missing,
+    damaged, or written by another class."""
+    try:
+        meta = json.loads((path / _META).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} is not a saved vector store ({e}): pass the path given to save()") from e
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("store") != cls.__name__:
+        raise ValueError(
+            f"{path} holds a {meta.get('store') if isinstance(meta, dict) else 'foreign'} store, "
+            f"not a {cls.__name__} one: load it with its own class"
+        )
+    return meta
 
 
 def _library(module: str, store: str, extra: str) -> Any:
@@ -336,43 +371,27 @@ class PerNamespaceStore(VectorStore):
             self._save(Path(path))
 
     def _save(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        names = self.namespaces()
-        for i, namespace in enumerate(names):
-            folder = tmp / f"ns{i}"
-            folder.mkdir()
-            self._index_save(self._indexes[namespace], folder / self._LIBRARY_FILE)
-            np.save(folder / "ids.npy", np.fromiter(self._live[namespace], np.uint64))
-        meta = {
-            "format": _FORMAT,
-            "store": type(self).__name__,
-            "dim": self._dim,
-            "metric": self._metric,
-            "options": self._options(),
-            "namespaces": names,
-        }
-        (tmp / _META).write_text(json.dumps(meta))
-        # Swap the finished directory in; an interrupted save leaves the old one in place.
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
+        with _replace_dir(path) as tmp:
+            names = self.namespaces()
+            for i, namespace in enumerate(names):
+                folder = tmp / f"ns{i}"
+                folder.mkdir()
+                self._index_save(self._indexes[namespace], folder / self._LIBRARY_FILE)
+                np.save(folder / "ids.npy", np.fromiter(self._live[namespace], np.uint64))
+            meta = {
+                "format": _FORMAT,
+                "store": type(self).__name__,
+                "dim": self._dim,
+                "metric": self._metric,
+                "options": self._options(),
+                "namespaces": names,
+            }
+            (tmp / _META).write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PerNamespaceStore:
         path = Path(path)
-        try:
-            meta = json.loads((path / _META).read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path} is not a saved vector store ({e}): pass the path given to save()") from e
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("store") != cls.__name__:
-            raise ValueError(
-                f"{path} holds a {meta.get('store') if isinstance(meta, dict) else 'foreign'} store, "
-                f"not a {cls.__name__} one: load it with its own class"
-            )
+        meta = _read_meta(path, cls)
         store = cls(meta["dim"], meta["metric"], **meta["options"])
         for i, namespace in enumerate(meta["namespaces"]):
             folder = path / f"ns{i}"

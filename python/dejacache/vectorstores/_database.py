@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import _FORMAT, _META, EMPTY_ID, VectorStore, _check_namespace, payload_results
+from ._base import _FORMAT, _META, VectorStore, _check_namespace, _read_meta, _replace_dir, payload_results
 
 #: rows sent to a database per request when adding or exporting many
 BATCH = 1000
@@ -105,6 +104,7 @@ class DatabaseStore(VectorStore):
     _serialize = True
     #: the semantic tier keeps payloads in it and puts it behind its fail-open guard
     remote = True
+    _count_before_search = False  # a count before each search would be a second round trip
 
     def __init__(self, dim: int, metric: str = "cosine") -> None:
         super().__init__(dim, metric)
@@ -227,19 +227,6 @@ class DatabaseStore(VectorStore):
         with self._call():
             return bool(self._present(namespace, np.array([id], np.uint64))[0])
 
-    def search(self, queries: Any, k: int = 10, namespace: str = "default") -> tuple[np.ndarray, np.ndarray]:
-        # As VectorStore.search, without its count() first: that would be a second round trip.
-        namespace = _check_namespace(namespace)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        one = np.ndim(queries) == 1
-        queries = self._vectors(queries, "queries")
-        ids = np.full((len(queries), int(k)), EMPTY_ID, np.uint64)
-        scores = np.full((len(queries), int(k)), np.nan, np.float32)
-        if len(queries):
-            self._search(namespace, queries, int(k), ids, scores)
-        return (ids[0], scores[0]) if one else (ids, scores)
-
     def count(self, namespace: str = "default") -> int:
         with self._call():
             return self._count(_check_namespace(namespace))
@@ -256,25 +243,17 @@ class DatabaseStore(VectorStore):
         return {}
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        names = self.namespaces()
-        for i, namespace in enumerate(names):
-            parts = list(self._export_locked(namespace))
-            ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
-            vecs = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, self._dim), np.float32)
-            np.save(tmp / f"ns{i}.ids.npy", ids.astype(np.uint64))
-            np.save(tmp / f"ns{i}.vectors.npy", vecs.astype(np.float32))
-            (tmp / f"ns{i}.payloads.json").write_text(json.dumps([t for p in parts for t in p[2]]))
-        meta = {"format": _FORMAT, "store": type(self).__name__, "dim": self._dim, "metric": self._metric}
-        (tmp / _META).write_text(json.dumps({**meta, "namespaces": names}))
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
+        with _replace_dir(Path(path)) as tmp:
+            names = self.namespaces()
+            for i, namespace in enumerate(names):
+                parts = list(self._export_locked(namespace))
+                ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
+                vecs = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, self._dim), np.float32)
+                np.save(tmp / f"ns{i}.ids.npy", ids.astype(np.uint64))
+                np.save(tmp / f"ns{i}.vectors.npy", vecs.astype(np.float32))
+                (tmp / f"ns{i}.payloads.json").write_text(json.dumps([t for p in parts for t in p[2]]))
+            meta = {"format": _FORMAT, "store": type(self).__name__, "dim": self._dim, "metric": self._metric}
+            (tmp / _META).write_text(json.dumps({**meta, "namespaces": names}))
 
     def _export_locked(self, namespace: str) -> Iterator[tuple[np.ndarray, np.ndarray, list[str | None]]]:
         with self._call():
@@ -284,15 +263,7 @@ class DatabaseStore(VectorStore):
     def load(cls, path: str | os.PathLike[str], **options: Any) -> DatabaseStore:
         """A new store (built with ``options``) holding what ``save`` wrote to ``path``."""
         path = Path(path)
-        try:
-            meta = json.loads((path / _META).read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path} is not a saved vector store ({e}): pass the path given to save()") from e
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("store") != cls.__name__:
-            raise ValueError(
-                f"{path} holds a {meta.get('store') if isinstance(meta, dict) else 'foreign'} store, "
-                f"not a {cls.__name__} one: load it with its own class"
-            )
+        meta = _read_meta(path, cls)
         store = cls(meta["dim"], meta["metric"], **options)
         for i, namespace in enumerate(meta["namespaces"]):
             ids = np.load(path / f"ns{i}.ids.npy")

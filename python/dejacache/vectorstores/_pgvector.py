@@ -63,12 +63,10 @@ class PgVectorStore(RemoteVectorStore):
         super().__init__(dim, metric, url, name)
         if "-" in name:
             raise ValueError(f"name is a table name here: letters, digits and _ only, got {name!r}")
-        for label, value in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{label} must be a positive int, got {value!r}")
+        self._set_hnsw(M, ef_construction, ef_search)
         if dim > 2000:
             raise ValueError(f"pgvector's HNSW index takes at most 2,000 dimensions, got {dim}")
-        self._M, self._efc, self._ef = M, ef_construction, min(ef_search, 1000)
+        self._ef = min(self._ef, 1000)
         self._ops, self._op = _OPS[self._metric]
         self._connect_timeout, self._statement_timeout = connect_timeout, statement_timeout
         self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
@@ -79,19 +77,10 @@ class PgVectorStore(RemoteVectorStore):
         self._table = sql.Identifier(name)
         self._hnsw = sql.Identifier(f"{name}_hnsw")
 
-    @classmethod
-    def from_url(cls, url: str, dim: int, metric: str = "cosine", **options: Any) -> PgVectorStore:
-        return cls(dim, metric, url, **options)
-
-    def _options(self) -> dict[str, Any]:
-        return {"name": self._name, "M": self._M, "ef_construction": self._efc, "ef_search": self._ef}
-
     # -- connections ----------------------------------------------------------------------------
 
     def _connect(self) -> Any:
-        from ..stores import resolve_secret
-
-        url = resolve_secret(self._url, "vector_store")
+        url = self._resolved_url()
         if url.startswith("postgresql+"):  # a SQLAlchemy-style URL: the driver part means nothing here
             url = "postgresql" + url[url.index(":") :]
         conn = self._pg.connect(

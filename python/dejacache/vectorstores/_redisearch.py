@@ -54,17 +54,12 @@ class RedisVectorStore(RemoteVectorStore):
     ) -> None:
         redis = _library("redis", "RedisVectorStore", "redis")
         super().__init__(dim, metric, url, name)
-        for label, value in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{label} must be a positive int, got {value!r}")
-        self._M, self._efc, self._ef = M, ef_construction, ef_search
+        self._set_hnsw(M, ef_construction, ef_search)
         self._response_error = redis.ResponseError
         if client is None:
-            from ..stores import resolve_secret
-
             # No connection is made here: redis-py connects on the first command.
             client = redis.Redis.from_url(
-                resolve_secret(url, "vector_store"),
+                self._resolved_url(),
                 socket_timeout=socket_timeout,
                 socket_connect_timeout=socket_connect_timeout,
                 protocol=2,
@@ -74,13 +69,6 @@ class RedisVectorStore(RemoteVectorStore):
         self._scopes_key, self._meta_key = f"{name}:scopes", f"{name}:meta"
         self._ready = False
         self._ready_lock = threading.Lock()
-
-    @classmethod
-    def from_url(cls, url: str, dim: int, metric: str = "cosine", **options: Any) -> RedisVectorStore:
-        return cls(dim, metric, url, **options)
-
-    def _options(self) -> dict[str, Any]:
-        return {"name": self._name, "M": self._M, "ef_construction": self._efc, "ef_search": self._ef}
 
     # -- the index --------------------------------------------------------------------------
 

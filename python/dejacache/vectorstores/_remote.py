@@ -20,17 +20,19 @@ import abc
 import hashlib
 import json
 import os
-import shutil
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from ._base import _FORMAT, _META, EMPTY_ID, VectorStore, _check_namespace, payload_results
+from ._base import _FORMAT, _META, VectorStore, _check_namespace, _read_meta, _replace_dir, payload_results
 
 #: longest payload kept with a vector (the semantic tier's key and request text)
+
+
+_Store = TypeVar("_Store", bound="RemoteVectorStore")
 
 
 def tenant_of(namespace: str) -> str:
@@ -63,17 +65,33 @@ class RemoteVectorStore(VectorStore):
     """A ``VectorStore`` kept on a server and shared by every process that opens the same name.
 
     Subclasses implement ``_add`` (with payloads), ``_remove``, ``_search_rows``, ``_contains``,
-    ``count``, ``namespaces``, ``_dump`` and ``_drop_all``; plus ``from_url``.
+    ``count``, ``namespaces``, ``_dump`` and ``_drop_all``; a server with an HNSW index checks and
+    keeps its parameters with ``_set_hnsw``.
     """
 
     #: the semantic tier puts a store with ``remote = True`` behind its fail-open guard
     remote = True
+    _count_before_search = False  # a count before each search would be a second round trip
 
     def __init__(self, dim: int, metric: str, url: str, name: str) -> None:
         super().__init__(dim, metric)
         if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
             raise ValueError(f"name must be a non-empty string of letters, digits, _ and -, got {name!r}")
         self._url, self._name = url, name
+        self._M = self._efc = self._ef = 0  # HNSW parameters, when the server builds such an index
+
+    def _set_hnsw(self, M: int, ef_construction: int, ef_search: int) -> None:
+        """Checks and keeps the HNSW parameters: graph degree, construction beam, search beam."""
+        for label, value in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{label} must be a positive int, got {value!r}")
+        self._M, self._efc, self._ef = M, ef_construction, ef_search
+
+    def _resolved_url(self) -> str:
+        """The server's URL, an ``os.environ/NAME`` reference read from the environment."""
+        from ..stores import resolve_secret
+
+        return resolve_secret(self._url, "vector_store")
 
     @property
     def name(self) -> str:
@@ -84,9 +102,9 @@ class RemoteVectorStore(VectorStore):
         return f"{type(self).__name__}({redact(self._url)!r}, name={self._name!r}, dim={self._dim}, metric={self._metric!r})"
 
     @classmethod
-    @abc.abstractmethod
-    def from_url(cls, url: str, dim: int, metric: str = "cosine", **options: Any) -> RemoteVectorStore:
+    def from_url(cls: type[_Store], url: str, dim: int, metric: str = "cosine", **options: Any) -> _Store:
         """The store on the server ``url`` names (``os.environ/NAME`` read from the environment)."""
+        return cls(dim, metric, url, **options)
 
     # -- payloads -------------------------------------------------------------------------
 
@@ -114,19 +132,6 @@ class RemoteVectorStore(VectorStore):
             for j, (vid, score, _) in enumerate(rows[:k]):
                 ids[i, j], scores[i, j] = vid, score
 
-    def search(self, queries: Any, k: int = 10, namespace: str = "default") -> tuple[np.ndarray, np.ndarray]:
-        # The base class asks count() first to skip an empty namespace: a second round trip here.
-        namespace = _check_namespace(namespace)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        one = np.ndim(queries) == 1
-        q = self._vectors(queries, "queries")
-        ids = np.full((len(q), int(k)), EMPTY_ID, np.uint64)
-        scores = np.full((len(q), int(k)), np.nan, np.float32)
-        if len(q):
-            self._search(namespace, q, int(k), ids, scores)
-        return (ids[0], scores[0]) if one else (ids, scores)
-
     def _search_many(self, namespace: str, queries: np.ndarray, k: int) -> list[list[tuple[int, float, str | None]]]:
         """Rows of each query; a subclass may send them in one round trip."""
         return [self._search_rows(namespace, q, k) for q in queries]
@@ -149,49 +154,34 @@ class RemoteVectorStore(VectorStore):
         """Deletes every vector of this store's name on the server (its index or table too)."""
 
     def _options(self) -> dict[str, Any]:
-        return {"name": self._name}
+        hnsw = {"M": self._M, "ef_construction": self._efc, "ef_search": self._ef} if self._M else {}
+        return {"name": self._name, **hnsw}
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        names = self.namespaces()
-        for i, namespace in enumerate(names):
-            ids, vectors, payloads = self._dump(namespace)
-            np.save(tmp / f"ns{i}.ids.npy", ids)
-            np.save(tmp / f"ns{i}.vectors.npy", vectors)
-            (tmp / f"ns{i}.payloads.json").write_text(json.dumps(payloads))
-        meta = {
-            "format": _FORMAT,
-            "store": type(self).__name__,
-            "dim": self._dim,
-            "metric": self._metric,
-            "url": redact(self._url),
-            "options": self._options(),
-            "namespaces": names,
-        }
-        (tmp / _META).write_text(json.dumps(meta))
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
+        with _replace_dir(Path(path)) as tmp:
+            names = self.namespaces()
+            for i, namespace in enumerate(names):
+                ids, vectors, payloads = self._dump(namespace)
+                np.save(tmp / f"ns{i}.ids.npy", ids)
+                np.save(tmp / f"ns{i}.vectors.npy", vectors)
+                (tmp / f"ns{i}.payloads.json").write_text(json.dumps(payloads))
+            meta = {
+                "format": _FORMAT,
+                "store": type(self).__name__,
+                "dim": self._dim,
+                "metric": self._metric,
+                "url": redact(self._url),
+                "options": self._options(),
+                "namespaces": names,
+            }
+            (tmp / _META).write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], url: str | None = None, **options: Any) -> RemoteVectorStore:
         """Restores a snapshot into the server (``url``, else the one recorded): the store's name
         on the server then holds exactly the saved vectors."""
         path = Path(path)
-        try:
-            meta = json.loads((path / _META).read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path} is not a saved vector store ({e}): pass the path given to save()") from e
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT or meta.get("store") != cls.__name__:
-            raise ValueError(
-                f"{path} holds a {meta.get('store') if isinstance(meta, dict) else 'foreign'} store, "
-                f"not a {cls.__name__} one: load it with its own class"
-            )
+        meta = _read_meta(path, cls)
         store = cls.from_url(url or meta["url"], meta["dim"], meta["metric"], **{**meta["options"], **options})
         store.drop_all()
         for i, namespace in enumerate(meta["namespaces"]):
