@@ -176,7 +176,7 @@ class Gateway:
         if hit is not None:
             return self._hit(call, hit), hit.source
         if call.stream:
-            return await self._stream_miss(call, request), "miss"
+            return await self._stream_across_workers(call, request)
         return await self._miss(call, request)
 
     def _headers(self, call: Call, outcome: str) -> dict[str, str]:
@@ -287,7 +287,31 @@ class Gateway:
             headers.update(miss_headers(answer))
         return Response(content, status_code=status, headers=headers, media_type=ctype)
 
-    async def _stream_miss(self, call: Call, request: Request) -> Response:
+    async def _stream_across_workers(self, call: Call, request: Request) -> tuple[Response, str]:
+        """One upstream stream for identical streamed misses in every worker sharing the store
+        (and in this one): the leader relays its stream, stores the answer, then releases the
+        lock; the others wait for the entry and replay it like a hit. A leader that dies, stalls
+        or stores nothing lets the lock go, and a waiter streams from upstream itself."""
+        shared = self.cache.shared_flights
+        lead = None
+        if shared is not None and call.key is not None and call.ctl.read and call.ctl.write:
+            ctl = call.ctl
+            stall_s = self.cache.stream_flights.stall_s
+            lead, stored = await shared.alead_or_wait(ctl.namespace, call.key, ctl.max_age, stall_s)
+            if stored:
+                hit = await self.lookup(call)
+                if hit is not None:
+                    return self._hit(call, hit), hit.source
+        try:
+            return await self._stream_miss(call, request, lead), "miss"
+        except BaseException:
+            if lead is not None:
+                await asyncio.to_thread(lead.end)
+            raise
+
+    async def _stream_miss(self, call: Call, request: Request, lead: Any = None) -> Response:
+        """Relays upstream's stream; ``lead`` (the store's lock, or None) is ended once the answer
+        is stored or the stream is over."""
         body = call.upstream_body
         recording = call.key is not None and call.ctl.write
         if call.kind.usage_option and not _usage_asked(body) and recording:
@@ -306,6 +330,8 @@ class Gateway:
             await resp.aclose()
             self.metrics.upstream_error(resp.status_code)
             ctype = resp.headers.get("content-type", "application/json")
+            if lead is not None:
+                await asyncio.to_thread(lead.end)
             return Response(
                 content, status_code=resp.status_code, headers=self._headers(call, "miss"), media_type=ctype
             )
@@ -326,6 +352,8 @@ class Gateway:
                             assembler = None
                     if visible:
                         yield raw
+                    if lead is not None:
+                        lead.step()
                 complete = True
             finally:
                 await resp.aclose()
@@ -337,27 +365,39 @@ class Gateway:
                     answer = None
                 if answer is not None:
                     await self.store(call, answer, time.perf_counter() - start)
+            if lead is not None:  # after the store: waiters find the entry, or lead themselves
+                await asyncio.to_thread(lead.end)
 
-        return RelayResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
+        relayed = RelayResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
+        relayed.lead = lead
+        return relayed
 
 
 class RelayResponse(StreamingResponse):
     """A stream that stops (its generator cancelled, so nothing is stored) as soon as the client
     goes away, whatever ASGI spec version the server speaks: the disconnect is always awaited
-    beside the stream, never inferred from a failed send (which some servers make silent)."""
+    beside the stream, never inferred from a failed send (which some servers make silent).
+    ``lead``: a cross-worker flight lock to end however the stream ends (a cancelled stream
+    cannot end it itself)."""
+
+    lead: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         import anyio
 
-        async with anyio.create_task_group() as group:
+        try:
+            async with anyio.create_task_group() as group:
 
-            async def stream() -> None:
-                await self.stream_response(send)
+                async def stream() -> None:
+                    await self.stream_response(send)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream)
+                await self.listen_for_disconnect(receive)
                 group.cancel_scope.cancel()
-
-            group.start_soon(stream)
-            await self.listen_for_disconnect(receive)
-            group.cancel_scope.cancel()
+        finally:
+            if self.lead is not None and not self.lead.ended:
+                await asyncio.to_thread(self.lead.end)
 
 
 def _answer_headers(headers: Any) -> dict[str, str]:
