@@ -7,6 +7,7 @@ has imported the SDKs already, so each starts in milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import traceback
 from typing import Any
@@ -30,8 +31,11 @@ def text_of(chunk: object) -> str:
 def main(cfg: dict, out: Any) -> None:
     """One streamed call as ``cfg`` says; a failure is sent as an ``error`` event."""
 
+    lock = threading.Lock()
+
     def say(**event: object) -> None:
-        out.send(event)
+        with lock:
+            out.send(event)
 
     try:
         _call(cfg, say)
@@ -67,6 +71,7 @@ def _call(cfg: dict, say: Any) -> None:
             took=time.monotonic() - started,
         )
 
+    copies = cfg.get("copies", 1)  # identical calls at once in this process: threads, or tasks
     time.sleep(max(0.0, cfg["start_at"] - time.time()))
     started = time.monotonic()
     say(event="calling", name=name)
@@ -79,13 +84,25 @@ def _call(cfg: dict, say: Any) -> None:
                 text += text_of(chunk)
             report(text, stream, started)
 
-        asyncio.run(run())
+        async def run_all() -> None:
+            await asyncio.gather(*(run() for _ in range(copies)))
+
+        asyncio.run(run_all())
         return
-    stream = create(**kw)
-    text = ""
-    for chunk in stream:
-        text += text_of(chunk)
-        if mode == "hang" and text:  # the leader stops reading mid-stream and stays alive
-            say(event="first", name=name, cache=bool(getattr(stream, "cache", False)))
-            time.sleep(3600)
-    report(text, stream, started)
+
+    def run_sync() -> None:
+        stream = create(**kw)
+        text = ""
+        for chunk in stream:
+            text += text_of(chunk)
+            if mode == "hang" and text:  # the leader stops reading mid-stream and stays alive
+                say(event="first", name=name, cache=bool(getattr(stream, "cache", False)))
+                time.sleep(3600)
+        report(text, stream, started)
+
+    threads = [threading.Thread(target=run_sync) for _ in range(copies - 1)]
+    for t in threads:
+        t.start()
+    run_sync()
+    for t in threads:
+        t.join()

@@ -84,10 +84,16 @@ def store(request, tmp_path):
     server.stop()
 
 
-def race(forks, store: str, provider, n: int, mode: str, sdk: str) -> list[dict]:
+def race(forks, store: str, provider, n: int, mode: str, sdk: str, copies: int = 1, **cfg) -> list[dict]:
     start_at = time.time() + 1.0  # every child has opened its cache by then
-    children = [spawn(forks, store, provider, f"p{i}", mode, sdk, start_at=start_at) for i in range(n)]
-    return [c.answer() for c in children]
+    children = [
+        spawn(forks, store, provider, f"p{i}", mode, sdk, start_at=start_at, copies=copies, **cfg) for i in range(n)
+    ]
+    answers = []
+    for c in children:
+        answers += [c.until("answer") for _ in range(copies)]
+        c.proc.join(10)
+    return answers
 
 
 def check_one_call_full_streams(answers: list[dict], provider, path: str) -> None:
@@ -113,6 +119,18 @@ def test_identical_streamed_misses_in_several_processes_make_one_provider_call(f
     provider.event_delay = 0.1  # ~1.3 s of streaming: every process arrives while it runs
     answers = race(forks, store, provider, n, mode, sdk)
     check_one_call_full_streams(answers, provider, CHAT if sdk == "openai" else MESSAGES)
+
+
+@pytest.mark.parametrize(("store", "mode"), [("sqlite", "sync"), ("redis", "async")], indirect=["store"])
+def test_followers_in_a_waiting_process_wait_with_it_past_their_stall_time(forks, store, provider, mode):
+    """Two identical calls in each of three processes: in each process one waits for the other
+    (in-process flight), which waits for the leader in another process. The stream lasts longer
+    than the stall time; the in-process follower keeps waiting because its leader reports that it
+    is still waiting across processes, so there is still one provider call."""
+    provider.event_delay = 0.2  # ~2.6 s of streaming, stall time 1 s
+    answers = race(forks, store, provider, 3, mode, "openai", copies=2, stall_s=1.0)
+    assert len(answers) == 6
+    check_one_call_full_streams(answers, provider, CHAT)
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
