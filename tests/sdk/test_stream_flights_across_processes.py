@@ -27,7 +27,7 @@ def forks():
     return multiprocessing.get_context("fork")
 
 
-from ._stream_flight_child import main, text_of  # noqa: E402  (imports both SDKs before any fork)
+from ._stream_flight_child import QUESTION, main, text_of  # noqa: E402  (imports both SDKs before any fork)
 
 
 class Child:
@@ -85,7 +85,7 @@ def store(request, tmp_path):
 
 
 def race(forks, store: str, provider, n: int, mode: str, sdk: str, copies: int = 1, **cfg) -> list[dict]:
-    start_at = time.time() + 1.0  # every child has opened its cache by then
+    start_at = time.time() + 0.5  # every child has opened its cache by then (a late one still joins)
     children = [
         spawn(forks, store, provider, f"p{i}", mode, sdk, start_at=start_at, copies=copies, **cfg) for i in range(n)
     ]
@@ -100,7 +100,7 @@ def check_one_call_full_streams(answers: list[dict], provider, path: str) -> Non
     assert provider.counts[path] == 1, provider.counts
     live = [a for a in answers if not a["cache"]]
     assert len(live) == 1, answers  # one leader streamed live; every other process replayed
-    expected = f"answer #1 to {'one stream for every process please'}"
+    expected = f"answer #1 to {QUESTION}"
     assert all(a["text"] == expected for a in answers), answers
 
 
@@ -108,10 +108,8 @@ def check_one_call_full_streams(answers: list[dict], provider, path: str) -> Non
     ("store", "mode", "sdk", "n"),
     [
         ("sqlite", "sync", "openai", 4),
-        ("redis", "sync", "openai", 4),
-        ("sqlite", "async", "openai", 3),
-        ("redis", "async", "anthropic", 3),
-        ("sqlite", "sync", "anthropic", 3),
+        ("redis", "sync", "anthropic", 3),
+        ("sqlite", "async", "anthropic", 3),
     ],
     indirect=["store"],
 )
@@ -149,7 +147,7 @@ def test_a_leader_killed_mid_stream_hands_over_after_its_lock_expires(forks, sto
     got = waiter.answer()
     took_over = time.monotonic() - killed
     assert provider.counts[CHAT] == 2  # the waiter streamed from the provider itself
-    assert got["cache"] is False and got["text"] == "answer #2 to one stream for every process please"
+    assert got["cache"] is False and got["text"] == f"answer #2 to {QUESTION}"
     assert took_over < lease + 2.5, took_over
 
 
@@ -167,7 +165,7 @@ def test_a_leader_that_stops_reading_lets_a_waiter_stream_after_the_stall_time(f
         got = waiter.answer()
         assert time.monotonic() - started < stall + lease + 2
         assert provider.counts[CHAT] == 2
-        assert got["cache"] is False and got["text"] == "answer #2 to one stream for every process please"
+        assert got["cache"] is False and got["text"] == f"answer #2 to {QUESTION}"
         assert leader.proc.is_alive()  # it was alive all along
     finally:
         leader.kill()
