@@ -80,11 +80,21 @@ def shared(make_proxy, upstream, tmp_path_factory):
     return make_proxy({"model_list": routes(upstream.url), "cache": {"store": f"sqlite:///{db}"}})
 
 
-@pytest.mark.parametrize(("path", "make_body"), [(CHAT, chat), (MESSAGES, messages)])
-def test_identical_streams_at_once_make_one_upstream_call(shared, upstream, slow_events, path, make_body):
+@pytest.fixture(scope="module")
+def memory(make_proxy, upstream):
+    """A proxy on the default in-process cache (no shared store: flights within the worker)."""
+    return make_proxy({"model_list": routes(upstream.url)})
+
+
+@pytest.mark.parametrize(
+    ("proxy_name", "path", "make_body"),
+    [("shared", CHAT, chat), ("shared", MESSAGES, messages), ("memory", CHAT, chat)],
+)
+def test_identical_streams_at_once_make_one_upstream_call(request, upstream, slow_events, proxy_name, path, make_body):
+    proxy = request.getfixturevalue(proxy_name)
     body = make_body(f"one stream {uuid.uuid4().hex[:8]}")
     before = upstream.counts[path]
-    clients = [httpx.Client(base_url=shared.url, timeout=30) for _ in range(3)]
+    clients = [httpx.Client(base_url=proxy.url, timeout=30) for _ in range(3)]
     try:
         got = race(clients, path, body)
     finally:
@@ -95,7 +105,9 @@ def test_identical_streams_at_once_make_one_upstream_call(shared, upstream, slow
     assert len({t for _, t in got}) == 1 and got[0][1].endswith(body["messages"][0]["content"])
 
 
-def test_a_leader_whose_client_leaves_lets_a_waiter_stream_at_once(shared, upstream, slow_events):
+@pytest.mark.parametrize("proxy_name", ["shared", "memory"])
+def test_a_leader_whose_client_leaves_lets_a_waiter_stream_at_once(request, upstream, slow_events, proxy_name):
+    shared = request.getfixturevalue(proxy_name)
     body = chat(f"left halfway {uuid.uuid4().hex[:8]}")
     before = upstream.counts[CHAT]
     out: list = []
@@ -115,7 +127,7 @@ def test_a_leader_whose_client_leaves_lets_a_waiter_stream_at_once(shared, upstr
         waiter.join(30)
     assert out and out[0][0] == "miss" and out[0][1].endswith(body["messages"][0]["content"])
     assert upstream.counts[CHAT] - before == 2
-    # released when its client left, not after the stall time (30 s) and a lease (10 s)
+    # released when its client left, not after the stall time (30 s) (and a lease, 10 s)
     assert time.monotonic() - left < 8
 
 

@@ -216,19 +216,7 @@ class _Store:
     then ends the single-flights the stream leads: across processes (``lead``, the store's lock)
     and in this one (``flight``)."""
 
-    __slots__ = (
-        "ctx",
-        "endpoint",
-        "request",
-        "caching",
-        "controls",
-        "namespace",
-        "start",
-        "flight",
-        "slot",
-        "lead",
-        "max_age",
-    )
+    __slots__ = ("ctx", "endpoint", "request", "caching", "controls", "namespace", "start", "flight", "slot", "lead")
 
     def __init__(self, ctx, endpoint, request, caching, controls, namespace):
         self.ctx, self.endpoint, self.request = ctx, endpoint, request
@@ -237,7 +225,6 @@ class _Store:
         self.flight: Any = None
         self.slot: Any = None
         self.lead: Any = None  # the store's lock, when this stream leads across processes
-        self.max_age: float | None = None
 
     def step(self) -> None:
         if self.flight is not None:
@@ -249,19 +236,24 @@ class _Store:
         """``collected``: called from a finalizer, which must do no store I/O (the lock then
         expires instead of being released)."""
         done = False
-        if stored is not None:
-            meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
-            try:
-                self.ctx.cache.put(
-                    self.request, stored, caching=self.caching, cache=self.controls, namespace=self.namespace, meta=meta
-                )
-                done = True
-            except (TypeError, ValueError) as exc:
-                log.warning("dejacache: streamed answer not stored: %s", exc)
-        if self.lead is not None:
-            self.lead.end(release=not collected)
-        if self.flight is not None:
-            self.ctx.cache.stream_flights.end(self.slot, self.flight, done)
+        try:
+            done = stored is not None and self._put(stored)
+        finally:  # whatever happened to the answer, the waiters go on
+            if self.lead is not None:
+                self.lead.end(release=not collected)
+            if self.flight is not None:
+                self.ctx.cache.stream_flights.end(self.slot, self.flight, done)
+
+    def _put(self, stored: dict) -> bool:
+        meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
+        try:
+            self.ctx.cache.put(
+                self.request, stored, caching=self.caching, cache=self.controls, namespace=self.namespace, meta=meta
+            )
+            return True
+        except (TypeError, ValueError) as exc:
+            log.warning("dejacache: streamed answer not stored: %s", exc)
+            return False
 
 
 def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
@@ -284,10 +276,11 @@ def _cacheable(ctx: WrapContext, request: dict) -> bool:
 class _Call:
     """One call's controls, key document and arguments, as both call paths need them."""
 
-    __slots__ = ("kwargs", "request", "caching", "controls", "namespace", "source")
+    __slots__ = ("kwargs", "request", "caching", "controls", "namespace", "source", "max_age")
 
     def __init__(self, endpoint: Endpoint, ctx: WrapContext, kwargs: dict):
         self.source = "exact"  # the tier that answered a replayed stream
+        self.max_age: float | None = None  # of a streamed miss: what the store's entry may be
         self.caching, self.controls = pop_controls(kwargs)
         self.namespace = ctx.namespace_for(self.controls)
         self.kwargs, self.request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
@@ -311,7 +304,7 @@ class _Call:
         slot = (ctl.namespace, cache.key(self.request))
         flight, led = cache.stream_flights.lead_or_follow(slot, owner)
         if led:
-            store.flight, store.slot, store.max_age = flight, slot, ctl.max_age
+            store.flight, store.slot, self.max_age = flight, slot, ctl.max_age
         elif flight.owner != owner:  # a caller never waits for a stream it holds itself
             return None, None, flight
         return None, store, None

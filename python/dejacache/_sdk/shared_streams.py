@@ -68,7 +68,7 @@ async def alead_across(endpoint: Any, ctx: Any, call: Any, store: Any) -> list[d
 def _lead_across(shared: Any, endpoint: Any, ctx: Any, call: Any, store: Any) -> list[dict] | None:
     cache = ctx.cache
     namespace, key = store.slot
-    lead, stored = shared.lead_or_wait(namespace, key, store.max_age, cache.stream_flights.stall_s, waiting=store.step)
+    lead, stored = shared.lead_or_wait(namespace, key, call.max_age, cache.stream_flights.stall_s, waiting=store.step)
     if lead is not None:
         store.lead = lead
         return None
@@ -85,7 +85,7 @@ async def _alead_across(shared: Any, endpoint: Any, ctx: Any, call: Any, store: 
     cache = ctx.cache
     namespace, key = store.slot
     lead, stored = await shared.alead_or_wait(
-        namespace, key, store.max_age, cache.stream_flights.stall_s, waiting=store.step
+        namespace, key, call.max_age, cache.stream_flights.stall_s, waiting=store.step
     )
     if lead is not None:
         store.lead = lead

@@ -27,6 +27,7 @@ from . import _sse
 from ._config import ModelRoute
 from ._costs import add_cached_tokens, hit_headers, miss_headers
 from ._errors import ProxyError
+from ._stream_flights import lead_stream
 from ._upstream import ANTHROPIC_VERSION, UpstreamError
 
 log = logging.getLogger("dejacache.proxy")
@@ -176,7 +177,7 @@ class Gateway:
         if hit is not None:
             return self._hit(call, hit), hit.source
         if call.stream:
-            return await self._stream_across_workers(call, request)
+            return await self._stream_flight(call, request)
         return await self._miss(call, request)
 
     def _headers(self, call: Call, outcome: str) -> dict[str, str]:
@@ -287,30 +288,21 @@ class Gateway:
             headers.update(miss_headers(answer))
         return Response(content, status_code=status, headers=headers, media_type=ctype)
 
-    async def _stream_across_workers(self, call: Call, request: Request) -> tuple[Response, str]:
-        """One upstream stream for identical streamed misses in every worker sharing the store
-        (and in this one): the leader relays its stream, stores the answer, then releases the
-        lock; the others wait for the entry and replay it like a hit. A leader that dies, stalls
-        or stores nothing lets the lock go, and a waiter streams from upstream itself."""
-        shared = self.cache.shared_flights
-        lead = None
-        if shared is not None and call.key is not None and call.ctl.read and call.ctl.write:
-            ctl = call.ctl
-            stall_s = self.cache.stream_flights.stall_s
-            lead, stored = await shared.alead_or_wait(ctl.namespace, call.key, ctl.max_age, stall_s)
-            if stored:
-                hit = await self.lookup(call)
-                if hit is not None:
-                    return self._hit(call, hit), hit.source
+    async def _stream_flight(self, call: Call, request: Request) -> tuple[Response, str]:
+        """A streamed miss: one upstream call for identical ones (``_stream_flights``)."""
+        lead, hit = await lead_stream(self, call)
+        if hit is not None:
+            return self._hit(call, hit), hit.source
+        response = None
         try:
-            return await self._stream_miss(call, request, lead), "miss"
-        except BaseException:
-            if lead is not None:
+            response = await self._stream_miss(call, request, lead)
+            return response, "miss"
+        finally:  # a relayed stream ends its lead itself
+            if lead is not None and not isinstance(response, RelayResponse):
                 await asyncio.to_thread(lead.end)
-            raise
 
     async def _stream_miss(self, call: Call, request: Request, lead: Any = None) -> Response:
-        """Relays upstream's stream; ``lead`` (the store's lock, or None) is ended once the answer
+        """Relays upstream's stream; ``lead`` (a single-flight's, or None) is ended once the answer
         is stored or the stream is over."""
         body = call.upstream_body
         recording = call.key is not None and call.ctl.write
@@ -330,8 +322,6 @@ class Gateway:
             await resp.aclose()
             self.metrics.upstream_error(resp.status_code)
             ctype = resp.headers.get("content-type", "application/json")
-            if lead is not None:
-                await asyncio.to_thread(lead.end)
             return Response(
                 content, status_code=resp.status_code, headers=self._headers(call, "miss"), media_type=ctype
             )
@@ -377,8 +367,8 @@ class RelayResponse(StreamingResponse):
     """A stream that stops (its generator cancelled, so nothing is stored) as soon as the client
     goes away, whatever ASGI spec version the server speaks: the disconnect is always awaited
     beside the stream, never inferred from a failed send (which some servers make silent).
-    ``lead``: a cross-worker flight lock to end however the stream ends (a cancelled stream
-    cannot end it itself)."""
+    ``lead``: a single-flight lead to end however the stream ends (a cancelled stream cannot end
+    it itself)."""
 
     lead: Any = None
 
