@@ -125,8 +125,8 @@ def test_followers_in_a_waiting_process_wait_with_it_past_their_stall_time(forks
     (in-process flight), which waits for the leader in another process. The stream lasts longer
     than the stall time; the in-process follower keeps waiting because its leader reports that it
     is still waiting across processes, so there is still one provider call."""
-    provider.event_delay = 0.2  # ~2.6 s of streaming, stall time 1 s
-    answers = race(forks, store, provider, 3, mode, "openai", copies=2, stall_s=1.0)
+    provider.event_delay = 0.25  # ~3.3 s of streaming, stall time 1.5 s
+    answers = race(forks, store, provider, 3, mode, "openai", copies=2, stall_s=1.5)
     assert len(answers) == 6
     check_one_call_full_streams(answers, provider, CHAT)
 
@@ -148,7 +148,7 @@ def test_a_leader_killed_mid_stream_hands_over_after_its_lock_expires(forks, sto
     took_over = time.monotonic() - killed
     assert provider.counts[CHAT] == 2  # the waiter streamed from the provider itself
     assert got["cache"] is False and got["text"] == f"answer #2 to {QUESTION}"
-    assert took_over < lease + 2.5, took_over
+    assert took_over < lease + 4, took_over
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
@@ -163,7 +163,7 @@ def test_a_leader_that_stops_reading_lets_a_waiter_stream_after_the_stall_time(f
         waiter = spawn(forks, store, provider, "waiter", lease_s=lease, stall_s=stall)
         waiter.until("calling")
         got = waiter.answer()
-        assert time.monotonic() - started < stall + lease + 2
+        assert time.monotonic() - started < stall + lease + 4
         assert provider.counts[CHAT] == 2
         assert got["cache"] is False and got["text"] == f"answer #2 to {QUESTION}"
         assert leader.proc.is_alive()  # it was alive all along

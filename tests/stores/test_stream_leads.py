@@ -67,15 +67,16 @@ def test_a_lead_is_kept_while_it_steps_and_expires_once_it_stalls(flights):
         lead.step()
         time.sleep(0.1)
     assert held(flights)
-    time.sleep(1.0 + 0.6 + 0.5)  # no step for the stall time, then the lease runs out
+    time.sleep(1.0 + 0.6 + 1.0)  # no step for the stall time, then the lease runs out
     assert not held(flights) and not lead.ended
 
 
 def test_a_lead_ended_from_a_finalizer_expires_without_store_io(flights):
+    flights.lease_s = 1.5
     lead, _ = flights.lead_or_wait(NS, KEY, None, stall_s=30.0)
     lead.end(release=False)
     assert held(flights)  # not released: no store I/O
-    time.sleep(0.6 + 0.4)
+    time.sleep(1.5 + 0.7)
     assert not held(flights)  # no longer extended: expired
 
 
