@@ -10,6 +10,10 @@ lock. The others wait for the leader's entry and answer with it. A leader's lock
 thread per process), so a slow provider keeps its lock and a leader that dies (SIGKILL, OOM,
 a lost host) releases it by expiry within ``lease_s``: a waiter then takes over.
 
+A streamed miss outlives the call that starts it, so it cannot run inside ``run``:
+``lead_or_wait`` hands it a ``Lead`` to end once its stream is over (and its answer stored), kept
+alive only while the stream makes progress; a waiter replays the entry the leader stored.
+
 Fail-open: a store fault never fails the call. When the store cannot say who leads (a fault,
 a timeout, an open breaker), the caller calls the provider itself; a waiter whose wait ends
 without an entry (the leader failed or stored nothing) tries to lead, at most ``ATTEMPTS``
