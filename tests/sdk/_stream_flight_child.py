@@ -46,7 +46,10 @@ def main(cfg: dict, out: Any) -> None:
 
 def _call(cfg: dict, say: Any) -> None:
     name, mode, sdk = cfg["name"], cfg["mode"], cfg["sdk"]
-    cache = dejacache.Cache(store=cfg["store"])
+    if cfg.get("l1"):  # a memory level in front of the shared store
+        cache = dejacache.Cache(max_entries=100, next_cache=dejacache.Cache(store=cfg["store"]))
+    else:
+        cache = dejacache.Cache(store=cfg["store"])
     assert cache.shared_flights is not None
     cache.shared_flights.lease_s = cfg["lease_s"]
     cache.stream_flights.stall_s = cfg.get("stall_s", 30.0)

@@ -119,14 +119,17 @@ def test_identical_streamed_misses_in_several_processes_make_one_provider_call(f
     check_one_call_full_streams(answers, provider, CHAT if sdk == "openai" else MESSAGES)
 
 
-@pytest.mark.parametrize(("store", "mode"), [("sqlite", "sync"), ("redis", "async")], indirect=["store"])
-def test_followers_in_a_waiting_process_wait_with_it_past_their_stall_time(forks, store, provider, mode):
+@pytest.mark.parametrize(
+    ("store", "mode", "l1"), [("sqlite", "sync", False), ("redis", "async", True)], indirect=["store"]
+)
+def test_followers_in_a_waiting_process_wait_with_it_past_their_stall_time(forks, store, provider, mode, l1):
     """Two identical calls in each of three processes: in each process one waits for the other
     (in-process flight), which waits for the leader in another process. The stream lasts longer
     than the stall time; the in-process follower keeps waiting because its leader reports that it
-    is still waiting across processes, so there is still one provider call."""
+    is still waiting across processes, so there is still one provider call. ``l1``: each process
+    has a memory level in front of the shared store (the lock lives in the lower level)."""
     provider.event_delay = 0.25  # ~3.3 s of streaming, stall time 1.5 s
-    answers = race(forks, store, provider, 3, mode, "openai", copies=2, stall_s=1.5)
+    answers = race(forks, store, provider, 3, mode, "openai", copies=2, stall_s=1.5, l1=l1)
     assert len(answers) == 6
     check_one_call_full_streams(answers, provider, CHAT)
 
