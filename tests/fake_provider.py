@@ -9,6 +9,7 @@ Behaviour is picked by the request's model name:
   stream-drop                                     stream two chunks, then cut the connection
   stream-gated                                    stream one chunk, wait for ``server.gate``, stream the rest
   stream-gated-error                              both: one chunk, the gate, two more, the error event
+  stream-slow                                     stream, waiting ``server.event_delay`` seconds before each event
   anything else                                   a normal answer: "answer #N to <last user text>"
 A request for a JSON schema answer gets {"text": <the normal answer>, "serial": N} as its text.
 """
@@ -79,6 +80,7 @@ class FakeProvider(ThreadingHTTPServer):
         self.requests: list[tuple[str, dict, dict]] = []
         self.lock = threading.Lock()
         self.delay = 0.3
+        self.event_delay = 0.05
         self.gate = threading.Event()
         self.serial = 0
         self.streams_finished = 0
@@ -189,7 +191,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop()
                 return
             events = events[1:]
+        pause = self.server.event_delay if model == "stream-slow" else 0.0
         for n, event in enumerate(events):
+            if pause:
+                time.sleep(pause)
             if n == 2 and model == "stream-drop":
                 self._drop()
                 return

@@ -10,6 +10,10 @@ lock. The others wait for the leader's entry and answer with it. A leader's lock
 thread per process), so a slow provider keeps its lock and a leader that dies (SIGKILL, OOM,
 a lost host) releases it by expiry within ``lease_s``: a waiter then takes over.
 
+A streamed miss outlives the call that starts it, so it cannot run inside ``run``:
+``lead_or_wait`` hands it a ``Lead`` to end once its stream is over (and its answer stored), kept
+alive only while the stream makes progress; a waiter replays the entry the leader stored.
+
 Fail-open: a store fault never fails the call. When the store cannot say who leads (a fault,
 a timeout, an open breaker), the caller calls the provider itself; a waiter whose wait ends
 without an entry (the leader failed or stored nothing) tries to lead, at most ``ATTEMPTS``
@@ -70,12 +74,21 @@ class Leases:
         self._lock = threading.Lock()
         # token -> (store, namespace, key, lease_s, when its next extension is due)
         self._held: dict[str, tuple[Any, str, str, float, float]] = {}
+        # token -> whether to go on extending (a streamed lead: while its stream makes progress)
+        self._keep: dict[str, Callable[[], bool]] = {}
         self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
 
-    def hold(self, store: Any, namespace: str, key: str, token: str, lease_s: float) -> None:
+    def hold(
+        self, store: Any, namespace: str, key: str, token: str, lease_s: float, keep: Callable[[], bool] | None = None
+    ) -> None:
+        """Extends the lock every ``lease_s / 3`` until ``drop(token)``, or, with ``keep``, until
+        ``keep()`` is false (then the lock expires; ``keep`` is how a lead that may be ended from a
+        finalizer lets go without taking this object's lock)."""
         with self._lock:
             self._held[token] = (store, namespace, key, lease_s, time.monotonic() + lease_s / 3)
+            if keep is not None:
+                self._keep[token] = keep
             if self._thread is None or not self._thread.is_alive():  # none yet, or lost in a fork
                 self._thread = threading.Thread(target=self._run, name="dejacache-leases", daemon=True)
                 self._thread.start()
@@ -84,6 +97,7 @@ class Leases:
     def drop(self, token: str) -> None:
         with self._lock:
             self._held.pop(token, None)
+            self._keep.pop(token, None)
 
     def __len__(self) -> int:
         return len(self._held)
@@ -98,9 +112,15 @@ class Leases:
                 if not due:
                     self._wake.wait(min(h[4] for h in self._held.values()) - now)
                     continue
+                extend = []
                 for token, (store, namespace, key, lease_s, _) in due:
+                    keep = self._keep.get(token)
+                    if keep is not None and not keep():  # ended, or its stream stalled: let it expire
+                        del self._held[token], self._keep[token]
+                        continue
                     self._held[token] = (store, namespace, key, lease_s, now + lease_s / 3)
-            for token, (store, namespace, key, lease_s, _) in due:
+                    extend.append((token, (store, namespace, key, lease_s)))
+            for token, (store, namespace, key, lease_s) in extend:
                 if not _safe(False, store.extend_lead, namespace, key, token, lease_s):
                     # Lost (expired while this process stalled, or a fault): another caller may lead now.
                     log.debug("dejacache: flight lock of %s in %r not extended", key, namespace)
@@ -198,13 +218,141 @@ class SharedFlights:
                 return adopted
         return await produce()
 
-    async def _await_entry(self, namespace: str, key: str, now: float) -> tuple[bytes, float] | None:
+    async def _await_entry(
+        self, namespace: str, key: str, now: float, timeout_s: float | None = None
+    ) -> tuple[bytes, float] | None:
+        timeout_s = self.wait_s if timeout_s is None else timeout_s
         # (store_has looks through the fail-open guard, which offers await_for for every store)
         await_for = getattr(self.store, "await_for", None) if store_has(self.store, "await_for") else None
         if await_for is not None:  # polls with the store's async client: no thread held meanwhile
             try:
-                return await await_for(namespace, key, now, self.wait_s)
+                return await await_for(namespace, key, now, timeout_s)
             except Exception as exc:  # noqa: BLE001 - fail-open
                 log.debug("dejacache: await_for failed: %r", exc)
                 return None
-        return await asyncio.to_thread(_safe, None, self.store.wait_for, namespace, key, now, self.wait_s)
+        return await asyncio.to_thread(_safe, None, self.store.wait_for, namespace, key, now, timeout_s)
+
+    # -- leads that outlive the call taking them: streamed misses ------------------------------
+
+    def lead_or_wait(
+        self,
+        namespace: str,
+        key: str,
+        max_age: float | None,
+        stall_s: float,
+        waiting: Callable[[], None] | None = None,
+    ) -> tuple[Lead | None, bool]:
+        """``run`` for a caller whose provider call outlives the function that starts it (a
+        stream is read after ``create`` returns), so the lock cannot be held around it:
+
+        - ``(lead, False)``: this caller leads. It calls the provider, calls ``lead.step()`` on
+          each chunk, stores the answer, then ``lead.end()``. The lock is extended while the
+          stream makes progress (a chunk at least every ``stall_s``), and expires after that.
+        - ``(None, True)``: another caller's leader stored the entry: read it from the cache.
+        - ``(None, False)``: call the provider without a lock (the store could not say, leaders
+          left without an entry ``ATTEMPTS`` times, or ``wait_s`` passed).
+
+        ``waiting()`` is called every ``stall_s / 3`` while a leader elsewhere keeps its lock
+        (the SDK wrappers use it to keep this process's own followers waiting).
+        """
+        store = self.store
+        slice_s, begun, now = self._slice(stall_s), time.monotonic(), time.time()
+        misses = 0
+        while misses < ATTEMPTS:
+            token = _safe(FAULT, store.try_lead, namespace, key, self.lease_s)
+            if token == FAULT:
+                break
+            clock = now + time.monotonic() - begun
+            if token is not None:
+                lead = self._lead(namespace, key, token, stall_s)
+                if self._recheck(namespace, key, clock, max_age) is None:
+                    return lead, False
+                lead.end()  # a previous leader stored and left between this caller's miss and its lock
+                return None, True
+            wait = min(slice_s, begun + self.wait_s - time.monotonic())
+            if wait <= 0:
+                break
+            started = time.monotonic()
+            if _safe(None, store.wait_for, namespace, key, clock, wait) is not None:
+                return None, True
+            if time.monotonic() - started < wait:  # the lock went without an entry (or a fault)
+                misses += 1
+            elif waiting is not None:
+                waiting()
+        return None, False
+
+    async def alead_or_wait(
+        self,
+        namespace: str,
+        key: str,
+        max_age: float | None,
+        stall_s: float,
+        waiting: Callable[[], None] | None = None,
+    ) -> tuple[Lead | None, bool]:
+        """``lead_or_wait`` for asyncio: the store's operations run off the event loop."""
+        store = self.store
+        to_thread = asyncio.to_thread
+        slice_s, begun, now = self._slice(stall_s), time.monotonic(), time.time()
+        misses = 0
+        while misses < ATTEMPTS:
+            token = await to_thread(_safe, FAULT, store.try_lead, namespace, key, self.lease_s)
+            if token == FAULT:
+                break
+            clock = now + time.monotonic() - begun
+            if token is not None:
+                lead = self._lead(namespace, key, token, stall_s)
+                if await to_thread(self._recheck, namespace, key, clock, max_age) is None:
+                    return lead, False
+                await to_thread(lead.end)
+                return None, True
+            wait = min(slice_s, begun + self.wait_s - time.monotonic())
+            if wait <= 0:
+                break
+            started = time.monotonic()
+            if await self._await_entry(namespace, key, clock, wait) is not None:
+                return None, True
+            if time.monotonic() - started < wait:
+                misses += 1
+            elif waiting is not None:
+                waiting()
+        return None, False
+
+    def _slice(self, stall_s: float) -> float:
+        """How long one wait lasts before the waiter looks again (and reports it still waits)."""
+        return max(0.05, min(self.wait_s, stall_s / 3))
+
+    def _lead(self, namespace: str, key: str, token: str, stall_s: float) -> Lead:
+        lead = Lead(self.store, namespace, key, token, stall_s)
+        self.leases.hold(self.store, namespace, key, token, self.lease_s, lead.keep)
+        return lead
+
+
+class Lead:
+    """A flight lock held past the call that took it (see ``SharedFlights.lead_or_wait``).
+
+    The lease thread extends it while ``step()`` was called within ``stall_s`` and ``end()`` was
+    not. ``end()`` releases the lock at once; ``end(release=False)`` only stops the extensions, so
+    the lock expires within the lease: what a finalizer may do, since it must not do store I/O
+    (it may run inside one of the store's own locked sections).
+    """
+
+    __slots__ = ("store", "namespace", "key", "token", "stall_s", "last", "ended")
+
+    def __init__(self, store: Any, namespace: str, key: str, token: str, stall_s: float) -> None:
+        self.store, self.namespace, self.key, self.token = store, namespace, key, token
+        self.stall_s = stall_s
+        self.last = time.monotonic()
+        self.ended = False
+
+    def step(self) -> None:
+        self.last = time.monotonic()
+
+    def keep(self) -> bool:
+        return not self.ended and time.monotonic() - self.last < self.stall_s
+
+    def end(self, release: bool = True) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        if release:
+            _safe(False, self.store.end_lead, self.namespace, self.key, self.token)

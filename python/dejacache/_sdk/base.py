@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._cost.cost import call_meta
+from .shared_streams import alead_across, lead_across
 
 log = logging.getLogger("dejacache")
 
@@ -212,9 +213,10 @@ def split_text(text: str, size: int) -> list[str]:
 
 class _Store:
     """Stores a streamed answer when its stream completes (``store(answer)``; None: no answer),
-    and ends the single-flight the stream leads, if it leads one."""
+    then ends the single-flights the stream leads: across processes (``lead``, the store's lock)
+    and in this one (``flight``)."""
 
-    __slots__ = ("ctx", "endpoint", "request", "caching", "controls", "namespace", "start", "flight", "slot")
+    __slots__ = ("ctx", "endpoint", "request", "caching", "controls", "namespace", "start", "flight", "slot", "lead")
 
     def __init__(self, ctx, endpoint, request, caching, controls, namespace):
         self.ctx, self.endpoint, self.request = ctx, endpoint, request
@@ -222,24 +224,36 @@ class _Store:
         self.start = time.perf_counter()
         self.flight: Any = None
         self.slot: Any = None
+        self.lead: Any = None  # the store's lock, when this stream leads across processes
 
     def step(self) -> None:
         if self.flight is not None:
             self.flight.step()
+        if self.lead is not None:
+            self.lead.step()
 
-    def __call__(self, stored: dict | None) -> None:
+    def __call__(self, stored: dict | None, collected: bool = False) -> None:
+        """``collected``: called from a finalizer, which must do no store I/O (the lock then
+        expires instead of being released)."""
         done = False
-        if stored is not None:
-            meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
-            try:
-                self.ctx.cache.put(
-                    self.request, stored, caching=self.caching, cache=self.controls, namespace=self.namespace, meta=meta
-                )
-                done = True
-            except (TypeError, ValueError) as exc:
-                log.warning("dejacache: streamed answer not stored: %s", exc)
-        if self.flight is not None:
-            self.ctx.cache.stream_flights.end(self.slot, self.flight, done)
+        try:
+            done = stored is not None and self._put(stored)
+        finally:  # whatever happened to the answer, the waiters go on
+            if self.lead is not None:
+                self.lead.end(release=not collected)
+            if self.flight is not None:
+                self.ctx.cache.stream_flights.end(self.slot, self.flight, done)
+
+    def _put(self, stored: dict) -> bool:
+        meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
+        try:
+            self.ctx.cache.put(
+                self.request, stored, caching=self.caching, cache=self.controls, namespace=self.namespace, meta=meta
+            )
+            return True
+        except (TypeError, ValueError) as exc:
+            log.warning("dejacache: streamed answer not stored: %s", exc)
+            return False
 
 
 def _store_as(endpoint: Endpoint) -> Callable[[Any, float], tuple[dict, dict]]:
@@ -262,10 +276,11 @@ def _cacheable(ctx: WrapContext, request: dict) -> bool:
 class _Call:
     """One call's controls, key document and arguments, as both call paths need them."""
 
-    __slots__ = ("kwargs", "request", "caching", "controls", "namespace", "source")
+    __slots__ = ("kwargs", "request", "caching", "controls", "namespace", "source", "max_age")
 
     def __init__(self, endpoint: Endpoint, ctx: WrapContext, kwargs: dict):
         self.source = "exact"  # the tier that answered a replayed stream
+        self.max_age: float | None = None  # of a streamed miss: what the store's entry may be
         self.caching, self.controls = pop_controls(kwargs)
         self.namespace = ctx.namespace_for(self.controls)
         self.kwargs, self.request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
@@ -289,7 +304,7 @@ class _Call:
         slot = (ctl.namespace, cache.key(self.request))
         flight, led = cache.stream_flights.lead_or_follow(slot, owner)
         if led:
-            store.flight, store.slot = flight, slot
+            store.flight, store.slot, self.max_age = flight, slot, ctl.max_age
         elif flight.owner != owner:  # a caller never waits for a stream it holds itself
             return None, None, flight
         return None, store, None
@@ -308,6 +323,8 @@ def _stream_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, strea
             break
         # ended: look again (a replay, or lead the retry); stalled: make a call of our own
         owner = owner if flight.wait(ctx.cache.stream_flights.stall_s) else None
+    if events is None:
+        events = lead_across(endpoint, ctx, call, store)  # one call across processes too
     if events is not None:
         return streams.Replay(events, endpoint.event_builder(), call.source)
     if store is None:
@@ -327,6 +344,8 @@ async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable
         if flight is None:
             break
         owner = owner if await flight.await_end(ctx.cache.stream_flights.stall_s) else None
+    if events is None:
+        events = await alead_across(endpoint, ctx, call, store)
     if events is not None:
         return streams.AsyncReplay(events, endpoint.event_builder(), call.source)
     if store is None:

@@ -34,7 +34,8 @@ class _Recorder:
 
     ``store(answer)`` is called exactly once: with the assembled answer, or with None when the
     stream failed, was abandoned or collected (identical calls waiting for it then make their
-    own). ``store.step()`` marks progress, which tells waiters the stream is still being read.
+    own; from a finalizer it is ``store(None, collected=True)``). ``store.step()`` marks
+    progress, which tells waiters the stream is still being read.
     A chunk we do not understand must never break the caller's stream: recording stops
     instead, and the answer is not stored.
     """
@@ -78,9 +79,14 @@ class _Recorder:
         if store is not None:
             store(answer)
 
+    def _collected(self) -> None:
+        store, self.store = self.store, None
+        if store is not None:
+            store(None, collected=True)
+
     def __del__(self) -> None:  # a stream dropped unread must not keep identical calls waiting
         try:
-            self._settle(None)
+            self._collected()
         except Exception:  # noqa: BLE001 - nothing to report to at collection time
             pass
 

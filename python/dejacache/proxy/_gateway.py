@@ -27,6 +27,7 @@ from . import _sse
 from ._config import ModelRoute
 from ._costs import add_cached_tokens, hit_headers, miss_headers
 from ._errors import ProxyError
+from ._stream_flights import lead_stream
 from ._upstream import ANTHROPIC_VERSION, UpstreamError
 
 log = logging.getLogger("dejacache.proxy")
@@ -176,7 +177,7 @@ class Gateway:
         if hit is not None:
             return self._hit(call, hit), hit.source
         if call.stream:
-            return await self._stream_miss(call, request), "miss"
+            return await self._stream_flight(call, request)
         return await self._miss(call, request)
 
     def _headers(self, call: Call, outcome: str) -> dict[str, str]:
@@ -287,7 +288,22 @@ class Gateway:
             headers.update(miss_headers(answer))
         return Response(content, status_code=status, headers=headers, media_type=ctype)
 
-    async def _stream_miss(self, call: Call, request: Request) -> Response:
+    async def _stream_flight(self, call: Call, request: Request) -> tuple[Response, str]:
+        """A streamed miss: one upstream call for identical ones (``_stream_flights``)."""
+        lead, hit = await lead_stream(self, call)
+        if hit is not None:
+            return self._hit(call, hit), hit.source
+        response = None
+        try:
+            response = await self._stream_miss(call, request, lead)
+            return response, "miss"
+        finally:  # a relayed stream ends its lead itself
+            if lead is not None and not isinstance(response, RelayResponse):
+                await asyncio.to_thread(lead.end)
+
+    async def _stream_miss(self, call: Call, request: Request, lead: Any = None) -> Response:
+        """Relays upstream's stream; ``lead`` (a single-flight's, or None) is ended once the answer
+        is stored or the stream is over."""
         body = call.upstream_body
         recording = call.key is not None and call.ctl.write
         if call.kind.usage_option and not _usage_asked(body) and recording:
@@ -326,6 +342,8 @@ class Gateway:
                             assembler = None
                     if visible:
                         yield raw
+                    if lead is not None:
+                        lead.step()
                 complete = True
             finally:
                 await resp.aclose()
@@ -337,27 +355,39 @@ class Gateway:
                     answer = None
                 if answer is not None:
                     await self.store(call, answer, time.perf_counter() - start)
+            if lead is not None:  # after the store: waiters find the entry, or lead themselves
+                await asyncio.to_thread(lead.end)
 
-        return RelayResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
+        relayed = RelayResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
+        relayed.lead = lead
+        return relayed
 
 
 class RelayResponse(StreamingResponse):
     """A stream that stops (its generator cancelled, so nothing is stored) as soon as the client
     goes away, whatever ASGI spec version the server speaks: the disconnect is always awaited
-    beside the stream, never inferred from a failed send (which some servers make silent)."""
+    beside the stream, never inferred from a failed send (which some servers make silent).
+    ``lead``: a single-flight lead to end however the stream ends (a cancelled stream cannot end
+    it itself)."""
+
+    lead: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         import anyio
 
-        async with anyio.create_task_group() as group:
+        try:
+            async with anyio.create_task_group() as group:
 
-            async def stream() -> None:
-                await self.stream_response(send)
+                async def stream() -> None:
+                    await self.stream_response(send)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream)
+                await self.listen_for_disconnect(receive)
                 group.cancel_scope.cancel()
-
-            group.start_soon(stream)
-            await self.listen_for_disconnect(receive)
-            group.cancel_scope.cancel()
+        finally:
+            if self.lead is not None and not self.lead.ended:
+                await asyncio.to_thread(self.lead.end)
 
 
 def _answer_headers(headers: Any) -> dict[str, str]:

@@ -1,0 +1,201 @@
+"""Streamed misses through the proxy on a shared store make one upstream call (issue 10): requests
+at once in one worker and in two uvicorn workers; the leader relays the upstream stream, the
+others replay its stored answer; a leader whose client goes away lets a waiter stream itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from .proxy_helpers import model_list
+
+CHAT, MESSAGES = "/v1/chat/completions", "/v1/messages"
+pytestmark = pytest.mark.timeout(120)
+
+
+def routes(url: str) -> list[dict]:
+    """The default routes, plus an Anthropic one whose upstream model streams slowly."""
+    slow_claude = {"model_name": "claude-slow", "litellm_params": {"model": "anthropic/stream-slow", "api_base": url}}
+    return [slow_claude, *model_list(url)]
+
+
+def chat(text: str) -> dict:
+    return {"model": "stream-slow", "messages": [{"role": "user", "content": text}], "stream": True}
+
+
+def messages(text: str) -> dict:
+    return {**chat(text), "model": "claude-slow", "max_tokens": 100}
+
+
+def text_of(event: dict) -> str:
+    if "choices" in event:
+        return "".join((c.get("delta") or {}).get("content") or "" for c in event["choices"])
+    if event.get("type") == "content_block_delta":
+        return event["delta"].get("text", "")
+    return ""
+
+
+def stream(client: httpx.Client, path: str, body: dict, out: list) -> None:
+    """Streams one request; appends (x-dejacache, the text of every event) to ``out``."""
+    with client.stream("POST", path, json=body, headers={"x-api-key": "k"}) as resp:
+        assert resp.status_code == 200, resp.read()
+        text = ""
+        for line in resp.iter_lines():
+            if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                text += text_of(json.loads(line[5:]))
+        out.append((resp.headers["x-dejacache"], text))
+
+
+def race(clients: list[httpx.Client], path: str, body: dict) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    threads = [threading.Thread(target=stream, args=(c, path, body, out)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(out) == len(clients), out
+    return out
+
+
+@pytest.fixture
+def slow_events(upstream):
+    upstream.event_delay = 0.08  # about a second per stream: every request arrives while it runs
+    yield
+    upstream.event_delay = 0.05
+
+
+@pytest.fixture(scope="module")
+def shared(make_proxy, upstream, tmp_path_factory):
+    """A proxy whose cache is a SQLite file (a store that keeps flight locks)."""
+    db = tmp_path_factory.mktemp("flights") / "shared.db"
+    return make_proxy({"model_list": routes(upstream.url), "cache": {"store": f"sqlite:///{db}"}})
+
+
+@pytest.fixture(scope="module")
+def memory(make_proxy, upstream):
+    """A proxy on the default in-process cache (no shared store: flights within the worker)."""
+    return make_proxy({"model_list": routes(upstream.url)})
+
+
+@pytest.mark.parametrize(
+    ("proxy_name", "path", "make_body"),
+    [("shared", CHAT, chat), ("shared", MESSAGES, messages), ("memory", CHAT, chat)],
+)
+def test_identical_streams_at_once_make_one_upstream_call(request, upstream, slow_events, proxy_name, path, make_body):
+    proxy = request.getfixturevalue(proxy_name)
+    body = make_body(f"one stream {uuid.uuid4().hex[:8]}")
+    before = upstream.counts[path]
+    clients = [httpx.Client(base_url=proxy.url, timeout=30) for _ in range(3)]
+    try:
+        got = race(clients, path, body)
+    finally:
+        for c in clients:
+            c.close()
+    assert upstream.counts[path] - before == 1
+    assert sorted(h for h, _ in got) == ["exact", "exact", "miss"]
+    assert len({t for _, t in got}) == 1 and got[0][1].endswith(body["messages"][0]["content"])
+
+
+@pytest.mark.parametrize("proxy_name", ["shared", "memory"])
+def test_a_leader_whose_client_leaves_lets_a_waiter_stream_at_once(request, upstream, slow_events, proxy_name):
+    shared = request.getfixturevalue(proxy_name)
+    body = chat(f"left halfway {uuid.uuid4().hex[:8]}")
+    before = upstream.counts[CHAT]
+    out: list = []
+    with (
+        httpx.Client(base_url=shared.url, timeout=30) as leader_client,
+        httpx.Client(base_url=shared.url, timeout=30) as waiter_client,
+    ):
+        with leader_client.stream("POST", CHAT, json=body) as leader:
+            assert leader.headers["x-dejacache"] == "miss"
+            lines = leader.iter_lines()  # (kept: a dropped iterator closes the stream)
+            next(lines)  # the leader's stream is under way
+            waiter = threading.Thread(target=stream, args=(waiter_client, CHAT, body, out))
+            waiter.start()
+            time.sleep(0.5)
+            assert not out and upstream.counts[CHAT] - before == 1  # it waits for the leader
+        left = time.monotonic()  # the leader's client went away mid-stream: nothing stored
+        waiter.join(30)
+    assert out and out[0][0] == "miss" and out[0][1].endswith(body["messages"][0]["content"])
+    assert upstream.counts[CHAT] - before == 2
+    # released when its client left, not after the stall time (30 s) (and a lease, 10 s)
+    assert time.monotonic() - left < 8
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _client_of_worker(url: str, avoid: int | None) -> tuple[httpx.Client, int]:
+    """A keep-alive client whose connection landed on a worker other than ``avoid``."""
+    for _ in range(60):
+        client = httpx.Client(base_url=url, timeout=30)
+        pid = client.get("/health").json()["pid"]
+        if pid != avoid:
+            return client, pid
+        client.close()
+    raise AssertionError("every connection reached the same worker")
+
+
+def test_two_workers_make_one_upstream_call_for_identical_streams(tmp_path, upstream, slow_events):
+    config = tmp_path / "proxy.yaml"
+    config.write_text(
+        f'model_list:\n  - model_name: "*"\n    litellm_params: {{model: openai/*, api_base: "{upstream.url}/v1"}}\n'
+        f"cache:\n  store: sqlite:///{tmp_path}/shared.db\n"
+    )
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dejacache.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    clients: list[httpx.Client] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "the proxy did not start"
+            time.sleep(0.1)
+        one, pid_one = _client_of_worker(url, None)
+        two, pid_two = _client_of_worker(url, pid_one)
+        clients += [one, two]
+        body = chat(f"two workers one stream {uuid.uuid4().hex[:8]}")
+        before = upstream.counts[CHAT]
+        got = race([one, two], CHAT, body)
+        assert pid_one != pid_two and upstream.counts[CHAT] - before == 1
+        assert sorted(h for h, _ in got) == ["exact", "miss"]
+        assert got[0][1] == got[1][1] and got[0][1].endswith(body["messages"][0]["content"])
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        proc.wait(15)
