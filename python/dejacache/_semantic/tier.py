@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import _core
 from .._codec import decode
 from .._controls import Controls
 from .._hit import Hit
@@ -37,6 +35,7 @@ from ..postprocess import First, first
 from ..preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
 from .config import Semantic, default_evaluator, default_threshold
 from .entries import EMPTY_ID, Candidate, Entry, Gone, Probe, entry_of_payload, payload_of, vector_id
+from .vectors import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M, open_vectors  # noqa: F401 - M and ef: benches read them here
 
 log = logging.getLogger("dejacache")
 
@@ -46,10 +45,6 @@ _SWEEP_MIN = 1024
 EMBED_BATCH = 256
 #: entries a bulk store handles per hold of the tier's lock
 STORE_CHUNK = 2048
-#: vectors of one scope (in one chunk) from which a bulk store builds the graph on several threads
-_PARALLEL_ADD_FROM = 1024
-#: the graph of the tier's default index: links per node, and the search beam
-SEMANTIC_INDEX_M, SEMANTIC_INDEX_EF = 32, 32
 
 
 class SemanticTier:
@@ -88,55 +83,20 @@ class SemanticTier:
         self.preprocess = config.preprocess if config.preprocess is not None else last_content
         self.postprocess = config.postprocess if config.postprocess is not None else first
         self.top_k = config.top_k
-        index = config.vector_store
-        if isinstance(index, str):
-            from ..vectorstores._open import open_vector_store
-
-            index = open_vector_store(index, int(embedder.dim))
-        if getattr(index, "remote", False):
-            from ..vectorstores._guard import GuardedVectorStore
-
-            index = GuardedVectorStore(index)
-        persisted = None
-        if index is None:
-            from .._core import VectorIndex
-
-            # A wider graph searched with a narrower beam: at 100k entries, M 32 / ef 32 finds
-            # the stored neighbour of every real-embedding query in ~60 us, and 98% of them on
-            # uniform random vectors in ~110 us, where M 16 / ef 64 took ~90 us and ~145 us for
-            # 87% (notes/semantic.md). Inserts cost about twice as much; a put follows an LLM call.
-            def new_index() -> VectorIndex:
-                return VectorIndex(int(embedder.dim), metric="cosine", M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
-
-            # Beside a file store (SQLite), the vectors are kept on disk too: hits survive a restart.
-            from .reopen import open_persisted
-
-            persisted = open_persisted(store, embedder, self.normalize, new_index, Entry)
-            index = persisted[0] if persisted is not None else new_index()
-        metric = getattr(index, "metric", "cosine")
-        if metric not in ("cosine", "dot"):
-            raise ValueError(
-                f"the vector store's metric is {metric!r}; the semantic tier compares cosine "
-                "similarities: give it a store with metric='cosine'"
-            )
-        store_dim = getattr(index, "dim", None)
-        if isinstance(store_dim, int) and store_dim != int(embedder.dim):
-            raise ValueError(
-                f"the vector store holds {store_dim}-dimensional vectors but the embedder "
-                f"makes {embedder.dim}-dimensional ones"
-            )
-        self.index = index
-        self._own_index = type(index) is _core.VectorIndex or getattr(index, "builtin", False) is True
+        self.index, self._entries = open_vectors(
+            config.vector_store, store=store, embedder=embedder, normalize=self.normalize
+        )
+        # With the default post-processor, a search stops at the first candidate that passes
+        # when the store lists its results best first; another store's results are sorted first.
+        self._ordered = self.index.ordered_results
         # A store shared by processes keeps each vector's entry (key, text) beside it, so a
         # process that did not store a vector can still evaluate and serve it.
-        self._shared = callable(getattr(index, "search_payloads", None))
+        self._search_payloads: Any = getattr(self.index, "search_payloads", None)
+        self._shared = callable(self._search_payloads)
         # Other processes' vectors are no business of this one: in a store on a server, a
         # vector this process cannot place is skipped, never removed as stale.
-        self._remote = bool(getattr(index, "remote", False))
-        self._entries: dict[tuple[str, int], Entry] = {} if persisted is None else persisted[1]
+        self._remote = bool(getattr(self.index, "remote", False))
         self._scopes: dict[tuple[str, str], str] = {(e.namespace, e.key): sc for (sc, _), e in self._entries.items()}
-        if persisted is not None:
-            index.entries = self._entries  # what it journals beside each vector
         self._lock = threading.RLock()
         # namespace -> [semantic hits, lookups without a hit, candidate reads found, candidate reads missed]
         self._counts: dict[str, list[int]] = {}
@@ -234,7 +194,7 @@ class SemanticTier:
         ns, scope = probe.namespace, probe.scope
         payloads: Sequence[str | None]
         if self._shared:
-            ids, sims, payloads = self.index.search_payloads(probe.vector, self.top_k, namespace=scope)
+            ids, sims, payloads = self._search_payloads(probe.vector, self.top_k, namespace=scope)
         else:
             ids, sims = self.index.search(probe.vector[None, :], self.top_k, namespace=scope)
             payloads = [None] * self.top_k
@@ -252,7 +212,7 @@ class SemanticTier:
         best_only = capped and type(self.postprocess) is First
         found = list(zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist(), payloads))
         shared_stale: list[int] = []  # vectors another process stored, whose entry is gone
-        if best_only and not self._own_index:  # VectorIndex returns best first; another store need not
+        if best_only and not self._ordered:
             found.sort(key=lambda f: -f[1] if f[1] == f[1] else math.inf)
         for vid, sim, payload in found:
             if best_only and passing and sim <= passing[0]["score"]:
@@ -324,12 +284,15 @@ class SemanticTier:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _add(self, ids: np.ndarray, rows: np.ndarray, scope: str, entries: Sequence[Entry], **kwargs: Any) -> None:
-        """Adds vectors to the index; a shared store gets each entry's payload beside its vector."""
+    def _add(self, ids: np.ndarray, rows: np.ndarray, scope: str, entries: Sequence[Entry], bulk: bool = False) -> None:
+        """Adds vectors to the index; a shared store gets each entry's payload beside its vector.
+        ``bulk``: many at once (``add_many``: a store may build its index on several threads)."""
         if self._shared:
-            self.index.add(ids, rows, namespace=scope, payloads=[payload_of(e) for e in entries], **kwargs)
+            self.index.add(ids, rows, namespace=scope, payloads=[payload_of(e) for e in entries])  # type: ignore[call-arg]
+        elif bulk:
+            self.index.add_many(ids, rows, namespace=scope)
         else:
-            self.index.add(ids, rows, namespace=scope, **kwargs)
+            self.index.add(ids, rows, namespace=scope)
 
     def store(self, probe: Probe, key: str) -> None:
         """Adds the vector of an entry just written to the exact store under ``key``."""
@@ -400,12 +363,7 @@ class SemanticTier:
                 ids = np.asarray([f[0] for f in filed], dtype=np.uint64)
                 rows = vectors[[f[2] for f in filed]]
                 try:
-                    if self._own_index and len(filed) >= _PARALLEL_ADD_FROM:
-                        # A bulk load may use every core to build the graph (VectorIndex only:
-                        # the vector_store protocol has no such argument).
-                        self.index.add(ids, rows, namespace=scope, threads=min(os.cpu_count() or 1, 8))
-                    else:
-                        self._add(ids, rows, scope, [f[1] for f in filed])
+                    self._add(ids, rows, scope, [f[1] for f in filed], bulk=True)
                 except Exception as exc:  # noqa: BLE001 - the other scopes still get theirs
                     failed = failed or exc
                     for vid, entry, _ in filed:
