@@ -120,7 +120,7 @@ def settle(path: Path) -> None:
 
 def rebuild(path: Path) -> dict:
     from dejacache import VectorIndex
-    from dejacache._semantic.tier import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
+    from dejacache._semantic.vectors import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
 
     t0 = time.perf_counter()
     vectors = np.load(path.with_suffix(".npy"))

@@ -16,7 +16,7 @@ import numpy as np
 from conftest import chat
 from dejacache import Cache, Semantic
 from dejacache._semantic import persist
-from dejacache._semantic.tier import vector_id
+from dejacache._semantic.entries import vector_id
 from dejacache.stores import SQLiteStore
 from dejacache.vectorstores import EMPTY_ID
 from semantic_helpers import WordEmbedder

@@ -32,23 +32,23 @@ from .._controls import Controls
 from .._hit import Hit
 from ..evaluation import AllOf, Cosine, _bind, score_of
 from ..postprocess import First, first
-from ..preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
+from ..preprocess import last_content
 from .config import Semantic, default_evaluator, default_threshold
-from .entries import EMPTY_ID, Candidate, Entry, Gone, Probe, entry_of_payload, payload_of, vector_id
-from .vectors import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M, open_vectors  # noqa: F401 - M and ef: benches read them here
+from .embedding import TierEmbedding
+from .entries import EMPTY_ID, Candidate, Entry, Gone, Probe, entry_of_payload
+from .vectors import open_vectors
+from .writing import TierWrites
 
 log = logging.getLogger("dejacache")
 
 
-_SWEEP_MIN = 1024
-#: texts per embedder call when many are embedded at once (Cache.put_many)
-EMBED_BATCH = 256
-#: entries a bulk store handles per hold of the tier's lock
-STORE_CHUNK = 2048
+class SemanticTier(TierEmbedding, TierWrites):
+    """The semantic tier of one Cache (built by ``Cache(semantic=...)``; not used directly).
 
-
-class SemanticTier:
-    """The semantic tier of one Cache (built by ``Cache(semantic=...)``; not used directly)."""
+    This module builds it and reads (``lookup``, ``search``, statistics); pre-processing and
+    embedding are in ``embedding`` (``TierEmbedding``), adding and dropping vectors in
+    ``writing`` (``TierWrites``), and its vector store is opened in ``vectors``.
+    """
 
     def __init__(self, config: Any, *, store: Any, schema: Any, clock: Callable[[], float], savings: Any):
         """``store``: the exact tier's entry store (answers are read through it by key);
@@ -108,66 +108,6 @@ class SemanticTier:
             f"SemanticTier(embedder={getattr(self.embedder, 'name', self.embedder)!r}, threshold={self.threshold}, "
             f"vectors={len(self._entries)})"
         )
-
-    # -- embedding --------------------------------------------------------------------------
-
-    def _embed_input(self, text: Any) -> Any:
-        if self.normalize and isinstance(text, str):
-            return normalize_text(text) or text
-        return text
-
-    def embed_one(self, text: Any) -> np.ndarray:
-        if self.normalize and isinstance(text, str):  # _embed_input, inline: the lookup path
-            text = normalize_text(text) or text
-        vecs = np.asarray(self.embedder.embed([text]), dtype=np.float32)
-        if vecs.ndim != 2 or vecs.shape[0] != 1:
-            raise ValueError(f"the embedder returned shape {vecs.shape} for one text; it must return (n, dim)")
-        return vecs[0]
-
-    def embed_many(self, texts: Sequence[Any]) -> np.ndarray:
-        """Rows for ``texts``, sent to the embedder EMBED_BATCH at a time (a model batches
-        within each call; a bounded call keeps a remote embedder's request small)."""
-        out = np.empty((len(texts), int(self.embedder.dim)), dtype=np.float32)
-        for start in range(0, len(texts), EMBED_BATCH):
-            chunk = [self._embed_input(t) for t in texts[start : start + EMBED_BATCH]]
-            vecs = np.asarray(self.embedder.embed(chunk), dtype=np.float32)
-            if vecs.shape != (len(chunk), out.shape[1]):
-                raise ValueError(
-                    f"the embedder returned shape {vecs.shape} for {len(chunk)} texts; "
-                    f"it must return ({len(chunk)}, {out.shape[1]})"
-                )
-            out[start : start + len(chunk)] = vecs
-        return out
-
-    def _check_size(self, text: Any) -> None:
-        cap = self.max_text_chars
-        if cap is not None and isinstance(text, (str, bytes)) and len(text) > cap:
-            raise PreprocessError(f"the text to embed has {len(text)} characters, over max_text_chars={cap}")
-
-    def probe(self, request: Any, namespace: str) -> Probe | None:
-        """Pre-processes and embeds ``request``; None when it has nothing this tier can embed."""
-        try:
-            ext = extract(self.preprocess, request)
-            self._check_size(ext.embed)
-            scope = f"{namespace}/{self._schema.key(ext.rest)}"
-        except PreprocessError as exc:
-            log.debug("dejacache: no semantic lookup for this request: %s", exc)
-            return None
-        return Probe(scope, namespace, ext, self.embed_one(ext.embed))
-
-    def probe_many(self, requests: Sequence[tuple[Any, str]]) -> list[Probe | None]:
-        """:meth:`probe` for many ``(request, namespace)`` pairs, their texts embedded in batches."""
-        found: list[tuple[str, str, Extraction] | None] = []
-        for request, namespace in requests:
-            try:
-                ext = extract(self.preprocess, request)
-                self._check_size(ext.embed)
-                found.append((f"{namespace}/{self._schema.key(ext.rest)}", namespace, ext))
-            except PreprocessError as exc:
-                log.debug("dejacache: no vector for this request: %s", exc)
-                found.append(None)
-        vectors = iter(self.embed_many([f[2].embed for f in found if f is not None]))
-        return [None if f is None else Probe(f[0], f[1], f[2], next(vectors)) for f in found]
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -281,158 +221,6 @@ class SemanticTier:
             if vid != EMPTY_ID and vid != candidate["id"] and not math.isnan(sim):
                 out.append(float(sim))
         return out[:k]
-
-    # -- writing ----------------------------------------------------------------------------
-
-    def _add(self, ids: np.ndarray, rows: np.ndarray, scope: str, entries: Sequence[Entry], bulk: bool = False) -> None:
-        """Adds vectors to the index; a shared store gets each entry's payload beside its vector.
-        ``bulk``: many at once (``add_many``: a store may build its index on several threads)."""
-        if self._shared:
-            self.index.add(ids, rows, namespace=scope, payloads=[payload_of(e) for e in entries])  # type: ignore[call-arg]
-        elif bulk:
-            self.index.add_many(ids, rows, namespace=scope)
-        else:
-            self.index.add(ids, rows, namespace=scope)
-
-    def store(self, probe: Probe, key: str) -> None:
-        """Adds the vector of an entry just written to the exact store under ``key``."""
-        with self._lock:
-            scope, vid, entry = self._register(probe, key)
-            try:
-                self._add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], scope, [entry])
-            except BaseException:
-                self._unregister(scope, vid, entry)
-                raise
-            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
-                self.sweep()
-
-    def _register(self, probe: Probe, key: str) -> tuple[str, int, Entry]:
-        """Files the entry of ``key`` under its probe's scope, dropping the vector it had
-        before (caller holds the lock and adds the vector next)."""
-        ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
-        old_scope = self._scopes.get((ns, key))
-        if old_scope is not None:
-            self._remove_vector(old_scope, vid)
-        if (scope, vid) in self._entries:
-            self._remove_vector(scope, vid)
-        # The entry goes in before the vector: a search that finds the vector must find
-        # its entry, or it would take the vector for a stale one.
-        entry = Entry(ns, key, probe.ext.text, probe.ext.embed)
-        self._entries[(scope, vid)] = entry
-        self._scopes[(ns, key)] = scope
-        return scope, vid, entry
-
-    def _unregister(self, scope: str, vid: int, entry: Entry) -> None:
-        """Undoes :meth:`_register` when the vector could not be added."""
-        del self._entries[(scope, vid)]
-        del self._scopes[(entry.namespace, entry.key)]
-
-    def store_many(self, items: Sequence[tuple[Probe, str]]) -> None:
-        """:meth:`store` for many ``(probe, key)`` pairs of distinct entries: one ``add`` per
-        scope and chunk. The tier's lock is taken per chunk of STORE_CHUNK, so a bulk load
-        never holds up other threads' stores for more than one chunk's insert."""
-        failed: BaseException | None = None
-        for start in range(0, len(items), STORE_CHUNK):
-            try:
-                self._store_chunk(items[start : start + STORE_CHUNK])
-            except Exception as exc:  # noqa: BLE001 - later chunks still get their vectors
-                failed = failed or exc
-        if failed is not None:
-            raise failed
-
-    def _store_chunk(self, items: Sequence[tuple[Probe, str]]) -> None:
-        if not items:
-            return
-        vectors = np.stack([p.vector for p, _ in items])
-        # One row the index refuses (NaN, or zero length under cosine) would fail its whole
-        # scope's add: leave such rows out here, as put() would lose only that one.
-        usable = np.isfinite(vectors).all(axis=1) & (np.einsum("ij,ij->i", vectors, vectors) > 0)
-        if not usable.all():
-            log.warning(
-                "dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
-                int((~usable).sum()),
-            )
-        by_scope: dict[str, list[tuple[int, Entry, int]]] = {}  # scope -> (vid, entry, row of vectors)
-        failed: BaseException | None = None
-        with self._lock:
-            for row, ((probe, key), ok) in enumerate(zip(items, usable.tolist())):
-                if ok:
-                    scope, vid, entry = self._register(probe, key)
-                    by_scope.setdefault(scope, []).append((vid, entry, row))
-            for scope, filed in by_scope.items():
-                ids = np.asarray([f[0] for f in filed], dtype=np.uint64)
-                rows = vectors[[f[2] for f in filed]]
-                try:
-                    self._add(ids, rows, scope, [f[1] for f in filed], bulk=True)
-                except Exception as exc:  # noqa: BLE001 - the other scopes still get theirs
-                    failed = failed or exc
-                    for vid, entry, _ in filed:
-                        self._unregister(scope, vid, entry)
-            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
-                self.sweep()
-        if failed is not None:
-            raise failed
-
-    def _remove_vector(self, scope: str, vid: int) -> None:
-        entry = self._entries.pop((scope, vid), None)
-        if entry is not None and self._scopes.get((entry.namespace, entry.key)) == scope:
-            del self._scopes[(entry.namespace, entry.key)]
-        self.index.remove(np.asarray([vid], dtype=np.uint64), namespace=scope)
-
-    def _drop(self, scope: str, seen: list[tuple[int, Entry | None]]) -> None:
-        """Removes vectors found stale, unless their entry changed since (a concurrent store)."""
-        with self._lock:
-            gone = []
-            for vid, entry in seen:
-                if self._entries.get((scope, vid)) is not entry:
-                    continue
-                if entry is not None:
-                    del self._entries[(scope, vid)]
-                    if self._scopes.get((entry.namespace, entry.key)) == scope:
-                        del self._scopes[(entry.namespace, entry.key)]
-                gone.append(vid)
-            if gone:
-                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
-
-    def _drop_shared(self, scope: str, vids: list[int]) -> None:
-        """Removes vectors of a shared store whose entry (stored by another process) is gone,
-        unless this process has since filed an entry under the same id."""
-        with self._lock:
-            gone = [vid for vid in vids if (scope, vid) not in self._entries]
-            if gone:
-                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
-
-    def forget(self, namespace: str, key: str) -> None:
-        """Removes the vector of the entry ``key`` (after a delete)."""
-        with self._lock:
-            scope = self._scopes.get((namespace, key))
-            if scope is not None:
-                self._remove_vector(scope, vector_id(key))
-
-    def clear(self, namespace: str | None = None) -> None:
-        """Removes every vector of ``namespace`` (all namespaces when None)."""
-        with self._lock:
-            by_scope: dict[str, list[tuple[int, Entry | None]]] = {}
-            for (scope, vid), entry in self._entries.items():
-                if namespace is None or entry.namespace == namespace:
-                    by_scope.setdefault(scope, []).append((vid, entry))
-            for scope, seen in by_scope.items():
-                self._drop(scope, seen)
-
-    def sweep(self) -> int:
-        """Drops vectors whose exact entry is gone; returns how many."""
-        now = self._clock()
-        with self._lock:
-            by_scope: dict[str, list[tuple[int, Entry | None]]] = {}
-            for (scope, vid), entry in list(self._entries.items()):
-                if not self._store.contains(entry.key, entry.namespace, now):
-                    by_scope.setdefault(scope, []).append((vid, entry))
-            for scope, seen in by_scope.items():
-                self._drop(scope, seen)
-        return sum(len(v) for v in by_scope.values())
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     # -- statistics -------------------------------------------------------------------------
 
