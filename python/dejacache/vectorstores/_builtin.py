@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._core import VectorIndex
-from ._base import VectorStore, _check_namespace
+from ._base import EMPTY_ID, VectorStore, _check_namespace
 
 
 class BuiltinStore(VectorStore):
@@ -77,6 +77,14 @@ class BuiltinStore(VectorStore):
             if namespace:
                 return self._index.search(queries, k, namespace=namespace)
         return super().search(queries, k, namespace)
+
+    def remove(self, ids: Any, namespace: str = "default") -> int:
+        # The semantic tier removes one id per call when an entry is replaced or deleted: it goes
+        # straight to the index (the generic path's de-duplication costs more than the removal).
+        if type(ids) is np.ndarray and ids.dtype == np.uint64 and ids.shape == (1,) and ids[0] != EMPTY_ID:
+            if type(namespace) is str and namespace:
+                return self._index.remove(ids, namespace)
+        return super().remove(ids, namespace)
 
     def _remove(self, namespace: str, ids: np.ndarray) -> int:
         return self._index.remove(ids, namespace)
