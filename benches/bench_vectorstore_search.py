@@ -1,10 +1,11 @@
-"""The semantic tier's search through the ``VectorStore`` interface against the bare index, in one run.
+"""The semantic tier's search and add through the ``VectorStore`` interface against the bare index.
 
 The tier talks only to ``vectorstores.VectorStore``; its default is ``BuiltinStore`` over the
 Rust ``VectorIndex``. This prints, for one query against a small namespace (where the Python
 around the search weighs most): ``VectorIndex.search`` (the floor), ``BuiltinStore.search`` (the
 tier's path: a float32 array goes straight to the index, which checks it) and the generic
-``VectorStore.search`` (argument checks in Python), with the ratios to the floor.
+``VectorStore.search`` (argument checks in Python), with the ratios to the floor; then the same
+for a put's one-row ``add`` (replacing one id, so the namespace keeps its size).
 
     python benches/bench_vectorstore_search.py [--rounds 9] [--number 3000] [--size 50]
 """
@@ -39,15 +40,24 @@ def main() -> None:
         "BuiltinStore.search (the tier's)": lambda: store.search(query, 5, namespace="scope"),
         "VectorStore.search (generic checks)": lambda: VectorStore.search(store, query, 5, namespace="scope"),
     }
-    times: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(args.rounds):  # interleaved: a busy machine slows each path alike
-        for name, fn in paths.items():
-            times[name].extend(t / args.number * 1e6 for t in timeit.repeat(fn, number=args.number, repeat=1))
-    floor = statistics.median(times["VectorIndex.search (floor)"])
-    print(f"one query, k=5, a {args.size}-vector namespace, dim {args.dim}; median of {args.rounds} rounds")
-    for name, samples in times.items():
-        med = statistics.median(samples)
-        print(f"  {name:38s} {med:7.2f} us  {med / floor:5.2f}x")
+    one = np.array([args.size // 3], np.uint64)
+    row = rows[args.size // 3][None, :].copy()
+    adds = {
+        "VectorIndex.add (floor)": lambda: index.add(one, row, "scope"),
+        "BuiltinStore.add (the tier's)": lambda: store.add(one, row, namespace="scope"),
+        "VectorStore.add (generic checks)": lambda: VectorStore.add(store, one, row, namespace="scope"),
+    }
+    print(f"a {args.size}-vector namespace, dim {args.dim}; median of {args.rounds} rounds")
+    for title, group in (("search: one query, k=5", paths), ("add: one row", adds)):
+        times: dict[str, list[float]] = {name: [] for name in group}
+        for _ in range(args.rounds):  # interleaved: a busy machine slows each path alike
+            for name, fn in group.items():
+                times[name].extend(t / args.number * 1e6 for t in timeit.repeat(fn, number=args.number, repeat=1))
+        floor = statistics.median(next(iter(times.values())))
+        print(title)
+        for name, samples in times.items():
+            med = statistics.median(samples)
+            print(f"  {name:38s} {med:7.2f} us  {med / floor:5.2f}x")
 
 
 if __name__ == "__main__":
