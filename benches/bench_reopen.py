@@ -75,7 +75,7 @@ def build(path: Path, n: int, journal: int) -> None:
     from dejacache._semantic import persist as _semantic_persist
 
     cache = open_cache(path)
-    index = cache.semantic.index
+    index = cache.semantic.index.index
     _semantic_persist.SNAPSHOT_SHARE = 1e-9  # no snapshot while loading: one at the end
     head = n - journal
     for start in range(0, head, 10_000):
@@ -114,13 +114,13 @@ def reopen(path: Path, n: int) -> dict:
 def settle(path: Path) -> None:
     """Opens, lets the journal's vectors move into the graph and a snapshot be written."""
     cache = open_cache(path)
-    cache.semantic.index.compact()
-    cache.semantic.index.close()
+    cache.semantic.index.index.compact()
+    cache.semantic.index.index.close()
 
 
 def rebuild(path: Path) -> dict:
     from dejacache import VectorIndex
-    from dejacache._semantic.tier import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
+    from dejacache._semantic.vectors import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
 
     t0 = time.perf_counter()
     vectors = np.load(path.with_suffix(".npy"))

@@ -30,7 +30,7 @@ import time
 import dejacache
 import numpy as np
 from dejacache import Semantic
-from dejacache._semantic.tier import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
+from dejacache._semantic.vectors import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M
 from dejacache.evaluation import Cosine
 
 

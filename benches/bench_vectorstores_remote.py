@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from dejacache import _core  # noqa: E402
-from dejacache._semantic.tier import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M  # noqa: E402
+from dejacache._semantic.vectors import SEMANTIC_INDEX_EF, SEMANTIC_INDEX_M  # noqa: E402
 from vectorstores.servers import ServerMissing, start_pgvector, start_redis_stack  # noqa: E402
 
 DIM, K, SCOPE = 384, 5, "bench/params"

@@ -139,7 +139,7 @@ next_cache:
 """
     cache = dejacache.Cache.from_config(write(tmp_path, text))
     assert cache._semantic.threshold == 0.98  # the strict default of the hashing fallback
-    assert cache._semantic.index.kind == "flat" and cache._semantic.embedder.dim == 256
+    assert cache._semantic.index.index.kind == "flat" and cache._semantic.embedder.dim == 256
     req = {"model": "m", "messages": [{"role": "user", "content": "How do I learn Rust?"}]}
     cache.put(req, {"a": 1})
     hit = cache.get({"model": "m", "messages": [{"role": "user", "content": "how do i learn rust"}]})

@@ -177,7 +177,7 @@ def test_key_func_keys_of_32_characters_keep_the_semantic_tier(make_key, caplog)
 
 
 def test_vector_ids_of_distinct_non_hex_keys_differ():
-    from dejacache._semantic.tier import vector_id
+    from dejacache._semantic.entries import vector_id
 
     keys = ["z" * 31 + c for c in "abcdefgh"] + ["0x" + "0" * 29 + "1", "0" * 31 + "1", "F" * 32, "f" * 32]
     assert len({vector_id(k) for k in keys}) == len(keys)

@@ -299,7 +299,7 @@ def test_concurrent_misses_and_hits(store_kind):
 
 
 def test_sweep_drops_vectors_of_evicted_entries(store_kind, monkeypatch):
-    import dejacache._semantic.tier as sem
+    import dejacache._semantic.writing as sem
 
     monkeypatch.setattr(sem, "_SWEEP_MIN", 0)
     cache = make(store_kind, max_entries=3)
@@ -539,7 +539,7 @@ def test_put_many_answers_like_put_in_a_loop(items, queries):
 
 
 def test_put_many_stores_in_chunks_and_a_failed_chunk_loses_only_its_vectors(monkeypatch, caplog):
-    from dejacache._semantic import tier as _semantic
+    from dejacache._semantic import writing as _semantic
 
     class FirstAddFails(BruteForceStore):
         adds = 0
@@ -588,7 +588,7 @@ def test_put_many_leaves_out_only_the_rows_the_index_refuses(caplog):
 
 
 def test_bulk_loads_beside_lookups_and_deletes_never_serve_a_wrong_answer(store_kind, monkeypatch):
-    from dejacache._semantic import tier as _semantic
+    from dejacache._semantic import writing as _semantic
 
     monkeypatch.setattr(_semantic, "STORE_CHUNK", 16)  # many lock hand-overs
     cache = make(store_kind, max_entries=500)  # evictions too

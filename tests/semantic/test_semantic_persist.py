@@ -16,7 +16,7 @@ import numpy as np
 from conftest import chat
 from dejacache import Cache, Semantic
 from dejacache._semantic import persist
-from dejacache._semantic.tier import vector_id
+from dejacache._semantic.entries import vector_id
 from dejacache.stores import SQLiteStore
 from dejacache.vectorstores import EMPTY_ID
 from semantic_helpers import WordEmbedder
@@ -30,7 +30,7 @@ def open_cache(path: Path, embedder=None) -> Cache:
 
 def close(cache: Cache) -> None:
     """Lets go of the folder (a restart in the same process): the tier's index closes its files."""
-    cache.semantic.index.close()
+    cache.semantic.index.index.close()
     del cache
     gc.collect()
 
@@ -47,7 +47,7 @@ def ask_again(i: int) -> dict:
 def index_contents(cache: Cache) -> dict[str, set[int]]:
     """Every (scope -> ids) in the tier's index: a search as wide as each scope (a scan while
     a scope is small, so every vector is returned)."""
-    index = cache.semantic.index
+    index = cache.semantic.index.index
     index.compact()  # waits until the vectors replayed at open are in the graph: counts are exact then
     out = {}
     for scope in index.namespaces():
@@ -98,7 +98,7 @@ def test_snapshots_replace_the_journal_and_reopen_mapped(tmp_path, monkeypatch):
         cache.put(ask(i), {"a": i})
     for i in range(0, 100, 10):
         cache.delete(ask(i))
-    index = cache.semantic.index
+    index = cache.semantic.index.index
     index.compact()
     assert index.compactions >= 2
     files = sorted(p.name for p in (tmp_path / "c.db.vectors").iterdir())
@@ -121,10 +121,10 @@ def test_a_long_journal_replays_in_batches_then_becomes_a_snapshot(tmp_path, mon
     cache.put_many([(ask(i), {"a": i}) for i in range(600)])  # one run of 600 adds in the journal
     for i in range(5):
         cache.put(ask(i), {"a": -i})  # the same ids again, later in the journal
-    assert cache.semantic.index.compactions == 0
+    assert cache.semantic.index.index.compactions == 0
     close(cache)
     cache = open_cache(path)
-    index = cache.semantic.index
+    index = cache.semantic.index.index
     index.compact()  # waits for the snapshot the open started (605 records replayed >= 500)
     assert index.compactions >= 1
     assert len(cache.semantic) == 600 and index.count(next(iter(index_contents(cache)))) == 600
@@ -137,14 +137,14 @@ def test_replayed_vectors_serve_from_a_flat_delta_until_moved_into_the_graph(tmp
     cache = open_cache(path)
     for i in range(40):
         cache.put(ask(i), {"a": i})
-    cache.semantic.index.compact()  # 0..39 in the snapshot
+    cache.semantic.index.index.compact()  # 0..39 in the snapshot
     for i in range(40, 60):
         cache.put(ask(i), {"a": i})  # 40..59 in the journal only
     close(cache)
     drain = persist.PersistentIndex._drain
     monkeypatch.setattr(persist.PersistentIndex, "_drain", lambda self: None)  # hold the delta
     cache = open_cache(path)
-    index = cache.semantic.index
+    index = cache.semantic.index.index
     assert index.delta is not None and index.delta.count(next(iter(index.namespaces()))) == 20
     assert len(index) == 60 and len(cache.semantic) == 60
     assert [cache.get(ask_again(i)).response for i in (0, 39, 40, 59)] == [{"a": i} for i in (0, 39, 40, 59)]
@@ -166,7 +166,7 @@ def test_replayed_vectors_serve_from_a_flat_delta_until_moved_into_the_graph(tmp
     close(cache)
     monkeypatch.undo()
     cache = open_cache(path)
-    assert cache.semantic.index.delta is None  # all in the snapshot now: nothing replayed
+    assert cache.semantic.index.index.delta is None  # all in the snapshot now: nothing replayed
     assert cache.get(ask_again(45)).response == {"a": "new"} and cache.get(ask_again(59)).response == {"a": 59}
     close(cache)
 
@@ -267,7 +267,8 @@ def test_no_file_store_no_folder(tmp_path, monkeypatch):
     cache = Cache(semantic=Semantic(embedder=WordEmbedder()))
     cache.put(ask(1), {"a": 1})
     assert list(tmp_path.iterdir()) == []
-    assert type(cache.semantic.index).__name__ == "VectorIndex"
+    assert type(cache.semantic.index).__name__ == "BuiltinStore"
+    assert type(cache.semantic.index.index).__name__ == "VectorIndex"
 
 
 _CHILD = textwrap.dedent(

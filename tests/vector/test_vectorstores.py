@@ -380,3 +380,25 @@ def test_concurrent_writes_never_pair_an_id_with_another_vectors_score(make, rou
 
     run_threads(*[(writer, s) for s in range(2)], *[(reader, s) for s in range(3)], timeout=120)
     assert not mismatches, mismatches[:5]
+
+
+def test_add_many_stores_what_add_would(make, metric):
+    # 1100 distinct ids: past BuiltinStore.parallel_add_from, so its threaded bulk build runs.
+    store = make(DIM, metric)
+    rows = vectors(1100, seed=11)
+    store.add_many(ids_of(1100), rows, namespace="bulk")
+    assert store.count("bulk") == 1100 and store.count() == 0
+    ids, _ = store.search(rows, k=1, namespace="bulk")
+    assert np.mean(ids[:, 0] == ids_of(1100)) >= 0.95
+    store.add_many(np.array([3, 3], np.uint64), vectors(2, seed=12), namespace="bulk")  # repeated: the last stays
+    assert store.count("bulk") == 1100
+    ids, _ = store.search(vectors(2, seed=12)[1], k=1, namespace="bulk")
+    assert int(ids[0]) == 3
+
+
+def test_a_store_declaring_ordered_results_lists_best_first(make, metric):
+    store = make(DIM, metric)
+    store.add(ids_of(300), vectors(300, seed=13))
+    _, scores = store.search(vectors(20, seed=14), k=10)
+    assert all(best_first(metric, row) for row in scores) or not store.ordered_results
+    assert isinstance(store.ordered_results, bool)

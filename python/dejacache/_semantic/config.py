@@ -50,9 +50,10 @@ class Semantic:
         top_k: candidates fetched from the index per lookup (default 5).
         normalize: embed texts through :func:`dejacache.preprocess.normalize_text`
             (contractions spelled out, whitespace and trailing punctuation dropped); default True.
-        vector_store: an object with ``add(ids, vectors, namespace=)``,
-            ``remove(ids, namespace=)`` and ``search(queries, k, namespace=)`` returning
-            ``(ids, similarities)``; default a new ``dejacache.VectorIndex`` (cosine).
+        vector_store: a ``dejacache.vectorstores.VectorStore``, a ``dejacache.VectorIndex``, or
+            an object with ``add(ids, vectors, namespace=)``, ``remove(ids, namespace=)`` and
+            ``search(queries, k, namespace=)`` returning ``(ids, similarities)`` (the tier sees
+            each as a ``VectorStore``); default the built-in index (cosine).
             Give each Cache its own store, except a store on a server (``remote = True``),
             which caches in several processes share (with one shared exact ``store``), or the
             URL of one: ``"redis://host:6379"``, ``"postgresql://user:pw@host/db"`` (see

@@ -107,13 +107,12 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 class PersistentIndex:
-    """The tier's ``VectorIndex`` with every add and remove journaled (see the module docstring).
+    """The tier's ``VectorIndex`` with every add and remove journaled (see the module docstring);
+    the tier sees it as a ``vectorstores.BuiltinStore`` over it.
 
     ``entries`` is the tier's own ``(scope, id) -> entry`` map, read when a vector is added to
     journal what it points at; the tier files an entry before adding its vector.
     """
-
-    builtin = True  # the tier may use VectorIndex's extras (threads=) and its best-first order
 
     def __init__(self, folder: Path, index: VectorIndex, identity: dict[str, Any], sync: bool, writable: bool):
         self.folder, self.index, self._identity, self._sync, self.writable = folder, index, identity, sync, writable

@@ -21,39 +21,34 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import _core
 from .._codec import decode
 from .._controls import Controls
 from .._core import Hit
 from ..evaluation import AllOf, Cosine, _bind, score_of
 from ..postprocess import First, first
-from ..preprocess import Extraction, PreprocessError, extract, last_content, normalize_text
+from ..preprocess import last_content
 from .config import Semantic, default_evaluator, default_threshold
-from .entries import EMPTY_ID, Candidate, Entry, Gone, Probe, entry_of_payload, payload_of, vector_id
+from .embedding import TierEmbedding
+from .entries import EMPTY_ID, Candidate, Entry, Gone, Probe, entry_of_payload
+from .vectors import open_vectors
+from .writing import TierWrites
 
 log = logging.getLogger("dejacache")
 
 
-_SWEEP_MIN = 1024
-#: texts per embedder call when many are embedded at once (Cache.put_many)
-EMBED_BATCH = 256
-#: entries a bulk store handles per hold of the tier's lock
-STORE_CHUNK = 2048
-#: vectors of one scope (in one chunk) from which a bulk store builds the graph on several threads
-_PARALLEL_ADD_FROM = 1024
-#: the graph of the tier's default index: links per node, and the search beam
-SEMANTIC_INDEX_M, SEMANTIC_INDEX_EF = 32, 32
+class SemanticTier(TierEmbedding, TierWrites):
+    """The semantic tier of one Cache (built by ``Cache(semantic=...)``; not used directly).
 
-
-class SemanticTier:
-    """The semantic tier of one Cache (built by ``Cache(semantic=...)``; not used directly)."""
+    This module builds it and reads (``lookup``, ``search``, statistics); pre-processing and
+    embedding are in ``embedding`` (``TierEmbedding``), adding and dropping vectors in
+    ``writing`` (``TierWrites``), and its vector store is opened in ``vectors``.
+    """
 
     def __init__(self, config: Any, *, store: Any, schema: Any, clock: Callable[[], float], savings: Any):
         """``store``: the exact tier's entry store (answers are read through it by key);
@@ -88,55 +83,20 @@ class SemanticTier:
         self.preprocess = config.preprocess if config.preprocess is not None else last_content
         self.postprocess = config.postprocess if config.postprocess is not None else first
         self.top_k = config.top_k
-        index = config.vector_store
-        if isinstance(index, str):
-            from ..vectorstores._open import open_vector_store
-
-            index = open_vector_store(index, int(embedder.dim))
-        if getattr(index, "remote", False):
-            from ..vectorstores._guard import GuardedVectorStore
-
-            index = GuardedVectorStore(index)
-        persisted = None
-        if index is None:
-            from .._core import VectorIndex
-
-            # A wider graph searched with a narrower beam: at 100k entries, M 32 / ef 32 finds
-            # the stored neighbour of every real-embedding query in ~60 us, and 98% of them on
-            # uniform random vectors in ~110 us, where M 16 / ef 64 took ~90 us and ~145 us for
-            # 87% (notes/semantic.md). Inserts cost about twice as much; a put follows an LLM call.
-            def new_index() -> VectorIndex:
-                return VectorIndex(int(embedder.dim), metric="cosine", M=SEMANTIC_INDEX_M, ef_search=SEMANTIC_INDEX_EF)
-
-            # Beside a file store (SQLite), the vectors are kept on disk too: hits survive a restart.
-            from .reopen import open_persisted
-
-            persisted = open_persisted(store, embedder, self.normalize, new_index, Entry)
-            index = persisted[0] if persisted is not None else new_index()
-        metric = getattr(index, "metric", "cosine")
-        if metric not in ("cosine", "dot"):
-            raise ValueError(
-                f"the vector store's metric is {metric!r}; the semantic tier compares cosine "
-                "similarities: give it a store with metric='cosine'"
-            )
-        store_dim = getattr(index, "dim", None)
-        if isinstance(store_dim, int) and store_dim != int(embedder.dim):
-            raise ValueError(
-                f"the vector store holds {store_dim}-dimensional vectors but the embedder "
-                f"makes {embedder.dim}-dimensional ones"
-            )
-        self.index = index
-        self._own_index = type(index) is _core.VectorIndex or getattr(index, "builtin", False) is True
+        self.index, self._entries = open_vectors(
+            config.vector_store, store=store, embedder=embedder, normalize=self.normalize
+        )
+        # With the default post-processor, a search stops at the first candidate that passes
+        # when the store lists its results best first; another store's results are sorted first.
+        self._ordered = self.index.ordered_results
         # A store shared by processes keeps each vector's entry (key, text) beside it, so a
         # process that did not store a vector can still evaluate and serve it.
-        self._shared = callable(getattr(index, "search_payloads", None))
+        self._search_payloads: Any = getattr(self.index, "search_payloads", None)
+        self._shared = callable(self._search_payloads)
         # Other processes' vectors are no business of this one: in a store on a server, a
         # vector this process cannot place is skipped, never removed as stale.
-        self._remote = bool(getattr(index, "remote", False))
-        self._entries: dict[tuple[str, int], Entry] = {} if persisted is None else persisted[1]
+        self._remote = bool(getattr(self.index, "remote", False))
         self._scopes: dict[tuple[str, str], str] = {(e.namespace, e.key): sc for (sc, _), e in self._entries.items()}
-        if persisted is not None:
-            index.entries = self._entries  # what it journals beside each vector
         self._lock = threading.RLock()
         # namespace -> [semantic hits, lookups without a hit, candidate reads found, candidate reads missed]
         self._counts: dict[str, list[int]] = {}
@@ -148,66 +108,6 @@ class SemanticTier:
             f"SemanticTier(embedder={getattr(self.embedder, 'name', self.embedder)!r}, threshold={self.threshold}, "
             f"vectors={len(self._entries)})"
         )
-
-    # -- embedding --------------------------------------------------------------------------
-
-    def _embed_input(self, text: Any) -> Any:
-        if self.normalize and isinstance(text, str):
-            return normalize_text(text) or text
-        return text
-
-    def embed_one(self, text: Any) -> np.ndarray:
-        if self.normalize and isinstance(text, str):  # _embed_input, inline: the lookup path
-            text = normalize_text(text) or text
-        vecs = np.asarray(self.embedder.embed([text]), dtype=np.float32)
-        if vecs.ndim != 2 or vecs.shape[0] != 1:
-            raise ValueError(f"the embedder returned shape {vecs.shape} for one text; it must return (n, dim)")
-        return vecs[0]
-
-    def embed_many(self, texts: Sequence[Any]) -> np.ndarray:
-        """Rows for ``texts``, sent to the embedder EMBED_BATCH at a time (a model batches
-        within each call; a bounded call keeps a remote embedder's request small)."""
-        out = np.empty((len(texts), int(self.embedder.dim)), dtype=np.float32)
-        for start in range(0, len(texts), EMBED_BATCH):
-            chunk = [self._embed_input(t) for t in texts[start : start + EMBED_BATCH]]
-            vecs = np.asarray(self.embedder.embed(chunk), dtype=np.float32)
-            if vecs.shape != (len(chunk), out.shape[1]):
-                raise ValueError(
-                    f"the embedder returned shape {vecs.shape} for {len(chunk)} texts; "
-                    f"it must return ({len(chunk)}, {out.shape[1]})"
-                )
-            out[start : start + len(chunk)] = vecs
-        return out
-
-    def _check_size(self, text: Any) -> None:
-        cap = self.max_text_chars
-        if cap is not None and isinstance(text, (str, bytes)) and len(text) > cap:
-            raise PreprocessError(f"the text to embed has {len(text)} characters, over max_text_chars={cap}")
-
-    def probe(self, request: Any, namespace: str) -> Probe | None:
-        """Pre-processes and embeds ``request``; None when it has nothing this tier can embed."""
-        try:
-            ext = extract(self.preprocess, request)
-            self._check_size(ext.embed)
-            scope = f"{namespace}/{self._schema.key(ext.rest)}"
-        except PreprocessError as exc:
-            log.debug("dejacache: no semantic lookup for this request: %s", exc)
-            return None
-        return Probe(scope, namespace, ext, self.embed_one(ext.embed))
-
-    def probe_many(self, requests: Sequence[tuple[Any, str]]) -> list[Probe | None]:
-        """:meth:`probe` for many ``(request, namespace)`` pairs, their texts embedded in batches."""
-        found: list[tuple[str, str, Extraction] | None] = []
-        for request, namespace in requests:
-            try:
-                ext = extract(self.preprocess, request)
-                self._check_size(ext.embed)
-                found.append((f"{namespace}/{self._schema.key(ext.rest)}", namespace, ext))
-            except PreprocessError as exc:
-                log.debug("dejacache: no vector for this request: %s", exc)
-                found.append(None)
-        vectors = iter(self.embed_many([f[2].embed for f in found if f is not None]))
-        return [None if f is None else Probe(f[0], f[1], f[2], next(vectors)) for f in found]
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -234,7 +134,7 @@ class SemanticTier:
         ns, scope = probe.namespace, probe.scope
         payloads: Sequence[str | None]
         if self._shared:
-            ids, sims, payloads = self.index.search_payloads(probe.vector, self.top_k, namespace=scope)
+            ids, sims, payloads = self._search_payloads(probe.vector, self.top_k, namespace=scope)
         else:
             ids, sims = self.index.search(probe.vector[None, :], self.top_k, namespace=scope)
             payloads = [None] * self.top_k
@@ -252,7 +152,7 @@ class SemanticTier:
         best_only = capped and type(self.postprocess) is First
         found = list(zip(np.asarray(ids).reshape(-1).tolist(), np.asarray(sims).reshape(-1).tolist(), payloads))
         shared_stale: list[int] = []  # vectors another process stored, whose entry is gone
-        if best_only and not self._own_index:  # VectorIndex returns best first; another store need not
+        if best_only and not self._ordered:
             found.sort(key=lambda f: -f[1] if f[1] == f[1] else math.inf)
         for vid, sim, payload in found:
             if best_only and passing and sim <= passing[0]["score"]:
@@ -321,160 +221,6 @@ class SemanticTier:
             if vid != EMPTY_ID and vid != candidate["id"] and not math.isnan(sim):
                 out.append(float(sim))
         return out[:k]
-
-    # -- writing ----------------------------------------------------------------------------
-
-    def _add(self, ids: np.ndarray, rows: np.ndarray, scope: str, entries: Sequence[Entry], **kwargs: Any) -> None:
-        """Adds vectors to the index; a shared store gets each entry's payload beside its vector."""
-        if self._shared:
-            self.index.add(ids, rows, namespace=scope, payloads=[payload_of(e) for e in entries], **kwargs)
-        else:
-            self.index.add(ids, rows, namespace=scope, **kwargs)
-
-    def store(self, probe: Probe, key: str) -> None:
-        """Adds the vector of an entry just written to the exact store under ``key``."""
-        with self._lock:
-            scope, vid, entry = self._register(probe, key)
-            try:
-                self._add(np.asarray([vid], dtype=np.uint64), probe.vector[None, :], scope, [entry])
-            except BaseException:
-                self._unregister(scope, vid, entry)
-                raise
-            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
-                self.sweep()
-
-    def _register(self, probe: Probe, key: str) -> tuple[str, int, Entry]:
-        """Files the entry of ``key`` under its probe's scope, dropping the vector it had
-        before (caller holds the lock and adds the vector next)."""
-        ns, scope, vid = probe.namespace, probe.scope, vector_id(key)
-        old_scope = self._scopes.get((ns, key))
-        if old_scope is not None:
-            self._remove_vector(old_scope, vid)
-        if (scope, vid) in self._entries:
-            self._remove_vector(scope, vid)
-        # The entry goes in before the vector: a search that finds the vector must find
-        # its entry, or it would take the vector for a stale one.
-        entry = Entry(ns, key, probe.ext.text, probe.ext.embed)
-        self._entries[(scope, vid)] = entry
-        self._scopes[(ns, key)] = scope
-        return scope, vid, entry
-
-    def _unregister(self, scope: str, vid: int, entry: Entry) -> None:
-        """Undoes :meth:`_register` when the vector could not be added."""
-        del self._entries[(scope, vid)]
-        del self._scopes[(entry.namespace, entry.key)]
-
-    def store_many(self, items: Sequence[tuple[Probe, str]]) -> None:
-        """:meth:`store` for many ``(probe, key)`` pairs of distinct entries: one ``add`` per
-        scope and chunk. The tier's lock is taken per chunk of STORE_CHUNK, so a bulk load
-        never holds up other threads' stores for more than one chunk's insert."""
-        failed: BaseException | None = None
-        for start in range(0, len(items), STORE_CHUNK):
-            try:
-                self._store_chunk(items[start : start + STORE_CHUNK])
-            except Exception as exc:  # noqa: BLE001 - later chunks still get their vectors
-                failed = failed or exc
-        if failed is not None:
-            raise failed
-
-    def _store_chunk(self, items: Sequence[tuple[Probe, str]]) -> None:
-        if not items:
-            return
-        vectors = np.stack([p.vector for p, _ in items])
-        # One row the index refuses (NaN, or zero length under cosine) would fail its whole
-        # scope's add: leave such rows out here, as put() would lose only that one.
-        usable = np.isfinite(vectors).all(axis=1) & (np.einsum("ij,ij->i", vectors, vectors) > 0)
-        if not usable.all():
-            log.warning(
-                "dejacache: %d vectors not stored: the embedder returned NaN, infinite or zero rows",
-                int((~usable).sum()),
-            )
-        by_scope: dict[str, list[tuple[int, Entry, int]]] = {}  # scope -> (vid, entry, row of vectors)
-        failed: BaseException | None = None
-        with self._lock:
-            for row, ((probe, key), ok) in enumerate(zip(items, usable.tolist())):
-                if ok:
-                    scope, vid, entry = self._register(probe, key)
-                    by_scope.setdefault(scope, []).append((vid, entry, row))
-            for scope, filed in by_scope.items():
-                ids = np.asarray([f[0] for f in filed], dtype=np.uint64)
-                rows = vectors[[f[2] for f in filed]]
-                try:
-                    if self._own_index and len(filed) >= _PARALLEL_ADD_FROM:
-                        # A bulk load may use every core to build the graph (VectorIndex only:
-                        # the vector_store protocol has no such argument).
-                        self.index.add(ids, rows, namespace=scope, threads=min(os.cpu_count() or 1, 8))
-                    else:
-                        self._add(ids, rows, scope, [f[1] for f in filed])
-                except Exception as exc:  # noqa: BLE001 - the other scopes still get theirs
-                    failed = failed or exc
-                    for vid, entry, _ in filed:
-                        self._unregister(scope, vid, entry)
-            if len(self._entries) > 2 * len(self._store) + _SWEEP_MIN:
-                self.sweep()
-        if failed is not None:
-            raise failed
-
-    def _remove_vector(self, scope: str, vid: int) -> None:
-        entry = self._entries.pop((scope, vid), None)
-        if entry is not None and self._scopes.get((entry.namespace, entry.key)) == scope:
-            del self._scopes[(entry.namespace, entry.key)]
-        self.index.remove(np.asarray([vid], dtype=np.uint64), namespace=scope)
-
-    def _drop(self, scope: str, seen: list[tuple[int, Entry | None]]) -> None:
-        """Removes vectors found stale, unless their entry changed since (a concurrent store)."""
-        with self._lock:
-            gone = []
-            for vid, entry in seen:
-                if self._entries.get((scope, vid)) is not entry:
-                    continue
-                if entry is not None:
-                    del self._entries[(scope, vid)]
-                    if self._scopes.get((entry.namespace, entry.key)) == scope:
-                        del self._scopes[(entry.namespace, entry.key)]
-                gone.append(vid)
-            if gone:
-                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
-
-    def _drop_shared(self, scope: str, vids: list[int]) -> None:
-        """Removes vectors of a shared store whose entry (stored by another process) is gone,
-        unless this process has since filed an entry under the same id."""
-        with self._lock:
-            gone = [vid for vid in vids if (scope, vid) not in self._entries]
-            if gone:
-                self.index.remove(np.asarray(gone, dtype=np.uint64), namespace=scope)
-
-    def forget(self, namespace: str, key: str) -> None:
-        """Removes the vector of the entry ``key`` (after a delete)."""
-        with self._lock:
-            scope = self._scopes.get((namespace, key))
-            if scope is not None:
-                self._remove_vector(scope, vector_id(key))
-
-    def clear(self, namespace: str | None = None) -> None:
-        """Removes every vector of ``namespace`` (all namespaces when None)."""
-        with self._lock:
-            by_scope: dict[str, list[tuple[int, Entry | None]]] = {}
-            for (scope, vid), entry in self._entries.items():
-                if namespace is None or entry.namespace == namespace:
-                    by_scope.setdefault(scope, []).append((vid, entry))
-            for scope, seen in by_scope.items():
-                self._drop(scope, seen)
-
-    def sweep(self) -> int:
-        """Drops vectors whose exact entry is gone; returns how many."""
-        now = self._clock()
-        with self._lock:
-            by_scope: dict[str, list[tuple[int, Entry | None]]] = {}
-            for (scope, vid), entry in list(self._entries.items()):
-                if not self._store.contains(entry.key, entry.namespace, now):
-                    by_scope.setdefault(scope, []).append((vid, entry))
-            for scope, seen in by_scope.items():
-                self._drop(scope, seen)
-        return sum(len(v) for v in by_scope.values())
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     # -- statistics -------------------------------------------------------------------------
 

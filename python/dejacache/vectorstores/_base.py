@@ -79,6 +79,11 @@ class VectorStore(abc.ABC):
         """ "cosine", "dot" or "l2" (squared)."""
         return self._metric
 
+    #: True when ``search`` is known to list each row best first, empty slots last (the built-in
+    #: index). A caller that stops at the first result good enough (the semantic tier) sorts a
+    #: row first when it is False: the default, for backends that do not promise the order.
+    ordered_results: bool = False
+
     # -- argument checks shared by every backend ------------------------------------------
 
     def _ids(self, ids: Any) -> np.ndarray:
@@ -163,6 +168,12 @@ class VectorStore(abc.ABC):
             keep = np.sort(len(ids) - 1 - last)
             ids, vectors = ids[keep], vectors[keep]
         self._add(namespace, ids, vectors)
+
+    def add_many(self, ids: Any, vectors: Any, namespace: str = "default") -> None:
+        """``add`` for a bulk load: many distinct ids into one namespace at once. A backend that
+        builds its index faster from many vectors together (on several threads) overrides it;
+        by default it is ``add``."""
+        self.add(ids, vectors, namespace)
 
     def remove(self, ids: Any, namespace: str = "default") -> int:
         """Removes ``ids`` from the namespace; unknown ids are ignored. Returns how many went."""

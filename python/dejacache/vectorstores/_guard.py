@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from ._base import EMPTY_ID
+from ._delegate import DelegatingStore
 
 log = logging.getLogger("dejacache.vectorstores")
 
 
-class GuardedVectorStore:
+class GuardedVectorStore(DelegatingStore):
     """Wraps ``store`` (see the module docstring); other attributes pass through."""
 
     def __init__(
@@ -43,7 +44,7 @@ class GuardedVectorStore:
     ) -> None:
         if failures_to_open < 1 or probe_after_s < 0:
             raise ValueError("failures_to_open must be >= 1 and probe_after_s >= 0 (seconds)")
-        self.store = store
+        super().__init__(store)
         self.failures_to_open, self.probe_after_s = failures_to_open, probe_after_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -56,9 +57,6 @@ class GuardedVectorStore:
     def __repr__(self) -> str:
         state = "closed" if self._opened_at is None else "open"
         return f"GuardedVectorStore({self.store!r}, breaker={state})"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
 
     def _admit(self) -> bool:
         with self._lock:
@@ -124,6 +122,10 @@ class GuardedVectorStore:
 
     def add(self, ids: Any, vectors: Any, namespace: str = "default", **kwargs: Any) -> None:
         self._call("add", lambda: None, ids, vectors, namespace=namespace, **kwargs)
+
+    def add_many(self, ids: Any, vectors: Any, namespace: str = "default") -> None:
+        op = "add_many" if callable(getattr(self.store, "add_many", None)) else "add"
+        self._call(op, lambda: None, ids, vectors, namespace=namespace)
 
     def remove(self, ids: Any, namespace: str = "default") -> int:
         return int(self._call("remove", lambda: 0, ids, namespace=namespace))
