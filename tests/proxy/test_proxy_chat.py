@@ -195,7 +195,7 @@ def test_a_wrapped_sdk_client_and_the_proxy_share_entries(make_proxy, upstream):
 
 def test_cache_control_markers_are_stripped_only_for_the_official_openai_host():
     from dejacache.proxy import ModelRoute
-    from dejacache.proxy._gateway import KINDS, Call
+    from dejacache.proxy._calls import KINDS, Call
 
     marked = {
         "model": "gpt-4o",

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ._calls import KINDS, Call
 from ._config import ProxyConfig, load_proxy_config
 from ._errors import ProxyError
-from ._gateway import KINDS, Call, Gateway
+from ._gateway import Gateway
 from ._keys import KEYS_NAMESPACE, Keys, Principal
 from ._metrics import Metrics
 from ._upstream import Upstream

@@ -13,8 +13,9 @@ from starlette.responses import Response
 
 from .._cost.cost import call_meta
 from ._app import controls_of, read_json, who
+from ._calls import ENDPOINT_FIELD, PROVIDER_FIELD
 from ._errors import ProxyError
-from ._gateway import ENDPOINT_FIELD, PROVIDER_FIELD, Gateway
+from ._gateway import Gateway
 from ._upstream import UpstreamError
 
 

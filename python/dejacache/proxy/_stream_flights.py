@@ -14,7 +14,8 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._gateway import Call, Gateway
+    from ._calls import Call
+    from ._gateway import Gateway
 
 
 class LocalLead:

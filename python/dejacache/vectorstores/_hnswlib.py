@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import PerNamespaceStore, _library
+from ._base import _library
+from ._per_namespace import PerNamespaceStore
 
 _SPACES = {"cosine": "cosine", "dot": "ip", "l2": "l2"}
 
