@@ -64,7 +64,44 @@ impl EntryStore {
         max_age: Option<f64>,
         mark: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.serve(py, schema, request, namespace, now, max_age, mark)
+        let key = request_key(request, &schema.exclude)?;
+        let ns = namespace.to_str()?;
+        let found = match self.inner.get(ns, key, now, max_age) {
+            Ok(found) => found,
+            Err(_) => return Ok(PyString::new(py, &key_to_hex(key)).into_any()),
+        };
+        let careful = || {
+            (
+                key_to_hex(key),
+                PyBytes::new(py, &found.value),
+                found.created,
+            )
+                .into_pyobject(py)
+                .map(|t| t.into_any())
+        };
+        let Some((response, meta)) = decode_envelope(py, &found.value, found.saved.is_some(), mark)
+        else {
+            return careful();
+        };
+        match (&meta, found.saved) {
+            (_, Some(saved)) => self.saved.add(ns, &saved),
+            (Meta::Decoded(dict), None) if !dict.is_empty() => {
+                self.saved.add(ns, &saved_of_meta(dict)?)
+            }
+            _ => {}
+        }
+        if mark {
+            return Ok(PyList::new(py, [response])?.into_any());
+        }
+        let hit = Hit::new_exact(
+            response,
+            PyString::new(py, &key_to_hex(key)).into_any(),
+            intern!(py, "exact").clone().into_any(),
+            PyFloat::new(py, now - found.created).into_any(),
+            namespace.clone().into_any(),
+            meta,
+        );
+        Ok(Bound::new(py, hit)?.into_any())
     }
 
     /// Key and read in one call (the hit path): returns (key, value or None, created).
@@ -204,60 +241,6 @@ impl EntryStore {
     }
 }
 
-impl EntryStore {
-    /// `hit` (see there).
-    #[allow(clippy::too_many_arguments)]
-    fn serve<'py>(
-        &self,
-        py: Python<'py>,
-        schema: &KeySchema,
-        request: &Bound<'py, PyAny>,
-        namespace: &Bound<'py, PyString>,
-        now: f64,
-        max_age: Option<f64>,
-        mark: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let key = request_key(request, &schema.exclude)?;
-        let ns = namespace.to_str()?;
-        let found = match self.inner.get(ns, key, now, max_age) {
-            Ok(found) => found,
-            Err(_) => return Ok(PyString::new(py, &key_to_hex(key)).into_any()),
-        };
-        let careful = || {
-            (
-                key_to_hex(key),
-                PyBytes::new(py, &found.value),
-                found.created,
-            )
-                .into_pyobject(py)
-                .map(|t| t.into_any())
-        };
-        let Some((response, meta)) = decode_envelope(py, &found.value, found.saved.is_some(), mark)
-        else {
-            return careful();
-        };
-        match (&meta, found.saved) {
-            (_, Some(saved)) => self.saved.add(ns, &saved),
-            (Meta::Decoded(dict), None) if !dict.is_empty() => {
-                self.saved.add(ns, &saved_of_meta(dict)?)
-            }
-            _ => {}
-        }
-        if mark {
-            return Ok(PyList::new(py, [response])?.into_any());
-        }
-        let hit = Hit::new_exact(
-            response,
-            PyString::new(py, &key_to_hex(key)).into_any(),
-            intern!(py, "exact").clone().into_any(),
-            PyFloat::new(py, now - found.created).into_any(),
-            namespace.clone().into_any(),
-            meta,
-        );
-        Ok(Bound::new(py, hit)?.into_any())
-    }
-}
-
 /// A cache's exact hit path under its default controls, bound once: `path(request, mark)` is
 /// `store.hit(schema, request, namespace, clock(), None, mark)` for a plain dict request that
 /// carries no controls of its own (no `cache` or `caching` field), and None for any other
@@ -304,7 +287,7 @@ impl HitPath {
         let now: f64 = self.clock.bind(py).call0()?.extract()?;
         let store = self.store.get();
         store
-            .serve(
+            .hit(
                 py,
                 self.schema.get(),
                 request,
