@@ -33,9 +33,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ._sqlite_bulk import write_rows
 from ._sqlite_locks import SQLiteLocks
 from ._sqlite_schema import (
-    BULK_ROWS,
     CONTAINS,
     DELETE_ONE,
     EXPIRE_ONE,
@@ -44,7 +44,6 @@ from ._sqlite_schema import (
     ORDER_INDEX,
     TOTALS,
     UPSERT,
-    UPSERT_BULK,
     open_layout,
 )
 from ._sqlite_trim import SQLiteTrim
@@ -246,11 +245,8 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
             append((namespace, kb, value, now, expires, now, len(value)))
             stored[namespace] = stored.get(namespace, 0) + 1
         if rows:
-            whole = len(rows) - len(rows) % BULK_ROWS
             with self._write() as c:  # rows in order: a later write of a key wins
-                for i in range(0, whole, BULK_ROWS):
-                    c.execute(UPSERT_BULK, [x for row in rows[i : i + BULK_ROWS] for x in row])
-                c.executemany(UPSERT, rows[whole:])
+                write_rows(c, rows)
         for namespace, n in stored.items():
             self._counters.add(namespace, STORES, n)
         if rows:
