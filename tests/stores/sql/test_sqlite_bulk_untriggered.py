@@ -16,6 +16,7 @@ import textwrap
 import time
 
 import dejacache
+import pytest
 from dejacache.stores import _sqlite_bulk
 from dejacache.stores._sqlite import SQLiteStore
 
@@ -170,3 +171,26 @@ def test_kill_9_in_the_middle_of_big_batches_leaves_a_consistent_file(tmp_path):
         store.put(f"{round_:032x}", "after", b"x", 5000.0)  # and the file takes writes again
         store.close()
     assert counted(path)["after"] == (4, 4)
+
+
+def test_a_failure_inside_the_batch_rolls_back_to_the_triggers(tmp_path, monkeypatch):
+    path = str(tmp_path / "fail.db")
+    store = SQLiteStore(path)
+    try:
+        store.put_many([(f"{i:032x}", "a", b"v", None) for i in range(10)], NOW)
+        real = _sqlite_bulk._upsert
+
+        def upsert_then_fail(c, rows):
+            real(c, rows)  # the rows are in, the triggers are gone: then the write fails
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(_sqlite_bulk, "_upsert", upsert_then_fail)
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            store.put_many([(f"{i:032x}", "a", b"w" * 5, None) for i in range(BIG)], NOW)
+        monkeypatch.undo()
+        assert triggers(path) == TRIGGERS
+        assert counted(path) == {"a": (10, 10)}
+        store.put(f"{99:032x}", "a", b"after", NOW)
+        assert counted(path) == {"a": (11, 15)}
+    finally:
+        store.close()
