@@ -11,7 +11,8 @@ acknowledged key). Pass ``synchronous="FULL"`` to survive power loss too, at one
 Layout (version 2 in ``PRAGMA user_version``, see ``_sqlite_schema``): table ``dejacache_entries``
 (a rowid table, primary key ``(namespace, key)`` with the key as its 16 bytes; a file of the
 first layout, WITHOUT ROWID, is rebuilt once on open) and ``dejacache_totals`` (entries and
-bytes per namespace, kept by triggers, so caps and ``len`` never count the table). Values are the exact bytes the cache
+bytes per namespace, kept by triggers, so caps and ``len`` never count the table; a big ``put_many`` writes
+without them and counts again, ``_sqlite_bulk``). Values are the exact bytes the cache
 encoded (an orjson envelope), never pickled.
 
 Caps are enforced after the write that crosses them, by a batched trim: expired entries go
