@@ -11,7 +11,8 @@ acknowledged key). Pass ``synchronous="FULL"`` to survive power loss too, at one
 Layout (version 2 in ``PRAGMA user_version``, see ``_sqlite_schema``): table ``dejacache_entries``
 (a rowid table, primary key ``(namespace, key)`` with the key as its 16 bytes; a file of the
 first layout, WITHOUT ROWID, is rebuilt once on open) and ``dejacache_totals`` (entries and
-bytes per namespace, kept by triggers, so caps and ``len`` never count the table). Values are the exact bytes the cache
+bytes per namespace, kept by triggers, so caps and ``len`` never count the table; a big ``put_many`` writes
+without them and counts again, ``_sqlite_bulk``). Values are the exact bytes the cache
 encoded (an orjson envelope), never pickled.
 
 Caps are enforced after the write that crosses them, by a batched trim: expired entries go
@@ -33,9 +34,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ._sqlite_bulk import write_rows
 from ._sqlite_locks import SQLiteLocks
 from ._sqlite_schema import (
-    BULK_ROWS,
     CONTAINS,
     DELETE_ONE,
     EXPIRE_ONE,
@@ -44,7 +45,6 @@ from ._sqlite_schema import (
     ORDER_INDEX,
     TOTALS,
     UPSERT,
-    UPSERT_BULK,
     open_layout,
 )
 from ._sqlite_trim import SQLiteTrim
@@ -246,11 +246,8 @@ class SQLiteStore(SQLiteTrim, SQLiteLocks):
             append((namespace, kb, value, now, expires, now, len(value)))
             stored[namespace] = stored.get(namespace, 0) + 1
         if rows:
-            whole = len(rows) - len(rows) % BULK_ROWS
             with self._write() as c:  # rows in order: a later write of a key wins
-                for i in range(0, whole, BULK_ROWS):
-                    c.execute(UPSERT_BULK, [x for row in rows[i : i + BULK_ROWS] for x in row])
-                c.executemany(UPSERT, rows[whole:])
+                write_rows(c, rows)
         for namespace, n in stored.items():
             self._counters.add(namespace, STORES, n)
         if rows:
