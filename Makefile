@@ -10,7 +10,8 @@ lint: typecheck
 	cargo clippy -q --all-targets -- -D warnings
 	cargo clippy -q --all-targets --features python -- -D warnings
 
-# mypy on the package; stubtest checks the hand-written _core.pyi against the built module.
+# mypy on the package; stubtest checks the hand-written _core.pyi against the built module
+# (CI's only stubtest run: it costs a minute, so pytest does not repeat it).
 typecheck:
 	mypy
 	$(PY) -m mypy.stubtest dejacache._core --allowlist /dev/null

@@ -46,14 +46,3 @@ def test_import_touches_no_network_and_loads_no_optional_dependency():
 
 def test_version_comes_from_cargo():
     assert dejacache.__version__ == _core.__version__
-
-
-def test_stubs_pass_mypy_stubtest():
-    """The hand-written _core.pyi against the compiled module, signature by signature."""
-    import pytest
-
-    pytest.importorskip("mypy")
-    out = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "dejacache._core"], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
