@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
 from typing import Any
+
+import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: fake_provider
 
@@ -62,3 +66,33 @@ def aoai(proxy: Proxy, key: str = "sk-client", **kw: Any) -> Any:
     import openai
 
     return openai.AsyncOpenAI(api_key=key, base_url=proxy.url + "/v1", max_retries=0, **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Waits until a proxy started as a process answers ``/health``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "the proxy did not start"
+        time.sleep(0.1)
+
+
+def client_of_worker(url: str, avoid: int | None, timeout: float = 30, tries: int = 60) -> tuple[httpx.Client, int]:
+    """A keep-alive client whose connection landed on a worker other than ``avoid``."""
+    for _ in range(tries):
+        client = httpx.Client(base_url=url, timeout=timeout)
+        pid = client.get("/health").json()["pid"]
+        if pid != avoid:
+            return client, pid
+        client.close()
+    raise AssertionError("every connection reached the same worker")

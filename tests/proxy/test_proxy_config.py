@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import httpx
 import pytest
 from dejacache import ConfigError
 from dejacache.proxy import load_proxy_config
+
+from .proxy_helpers import client_of_worker, free_port, wait_healthy
 
 LITELLM_YAML = """
 model_list:
@@ -189,23 +189,6 @@ def test_serve_refuses_a_bad_config_before_starting(tmp_path, capsys):
     assert "unknown key 'nope'; allowed: master_key" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _client_of_worker(url: str, avoid: int | None, tries: int = 60) -> tuple[httpx.Client, int]:
-    """A keep-alive client whose connection landed on a worker other than ``avoid``."""
-    for _ in range(tries):
-        client = httpx.Client(base_url=url, timeout=10)
-        pid = client.get("/health").json()["pid"]
-        if pid != avoid:
-            return client, pid
-        client.close()
-    raise AssertionError("every connection reached the same worker")
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 def shared_store(request, tmp_path):
     """The cache part of a config shared by workers: dejacache's native SQLite store, or
@@ -235,7 +218,7 @@ def test_two_workers_share_one_store(tmp_path, upstream, shared_store):
     with open(config, "a") as f:
         f.write(shared_store)
     master = {"authorization": "Bearer sk-workers-master"}
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dejacache.cli", "serve", "--config", config, "--port", str(port), "--workers", "2"],
@@ -245,17 +228,9 @@ def test_two_workers_share_one_store(tmp_path, upstream, shared_store):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "the proxy did not start"
-            time.sleep(0.1)
-        one, pid_one = _client_of_worker(url, None)
-        two, pid_two = _client_of_worker(url, pid_one)
+        wait_healthy(url, proc)
+        one, pid_one = client_of_worker(url, None, 10)
+        two, pid_two = client_of_worker(url, pid_one, 10)
         # a virtual key made through one worker works through the other; revoked, it fails on both
         key = one.post("/key/generate", json={"namespace": "team"}, headers=master).json()["key"]
         tenant = {"authorization": f"Bearer {key}"}

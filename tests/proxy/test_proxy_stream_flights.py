@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ import uuid
 import httpx
 import pytest
 
-from .proxy_helpers import model_list
+from .proxy_helpers import client_of_worker, free_port, model_list, wait_healthy
 
 CHAT, MESSAGES = "/v1/chat/completions", "/v1/messages"
 pytestmark = pytest.mark.timeout(120)
@@ -131,30 +130,13 @@ def test_a_leader_whose_client_leaves_lets_a_waiter_stream_at_once(request, upst
     assert time.monotonic() - left < 8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _client_of_worker(url: str, avoid: int | None) -> tuple[httpx.Client, int]:
-    """A keep-alive client whose connection landed on a worker other than ``avoid``."""
-    for _ in range(60):
-        client = httpx.Client(base_url=url, timeout=30)
-        pid = client.get("/health").json()["pid"]
-        if pid != avoid:
-            return client, pid
-        client.close()
-    raise AssertionError("every connection reached the same worker")
-
-
 def test_two_workers_make_one_upstream_call_for_identical_streams(tmp_path, upstream, slow_events):
     config = tmp_path / "proxy.yaml"
     config.write_text(
         f'model_list:\n  - model_name: "*"\n    litellm_params: {{model: openai/*, api_base: "{upstream.url}/v1"}}\n'
         f"cache:\n  store: sqlite:///{tmp_path}/shared.db\n"
     )
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
         [
@@ -176,17 +158,9 @@ def test_two_workers_make_one_upstream_call_for_identical_streams(tmp_path, upst
     url = f"http://127.0.0.1:{port}"
     clients: list[httpx.Client] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "the proxy did not start"
-            time.sleep(0.1)
-        one, pid_one = _client_of_worker(url, None)
-        two, pid_two = _client_of_worker(url, pid_one)
+        wait_healthy(url, proc)
+        one, pid_one = client_of_worker(url, None, 30)
+        two, pid_two = client_of_worker(url, pid_one, 30)
         clients += [one, two]
         body = chat(f"two workers one stream {uuid.uuid4().hex[:8]}")
         before = upstream.counts[CHAT]
