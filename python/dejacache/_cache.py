@@ -152,11 +152,14 @@ class Cache(Calls, Writes):
         # The in-process store serves a whole exact hit in one Rust call (it counts the savings
         # of the hits it serves; every other read counts them in self._savings).
         self._store_hit = self._store.hit if self._local_store and key_func is None else None
-        self._default_hit = (
+        path = (
             _core.HitPath(self._store, self._schema, self._defaults.namespace, self._clock)
             if self._store_hit is not None and self._defaults.read
             else None
         )
+        # Bound methods kept, so a hit pays no attribute lookup for them.
+        self._default_get = None if path is None else path.get
+        self._default_call = None if path is None else path.call
         self._async_store = store_has(self._store, "alookup", "aget", "aput")
         self._unfollow: Callable[[], Any] | None = None
         self._follow_invalidations()
@@ -286,8 +289,8 @@ class Cache(Calls, Writes):
         """
         # The hit path, inlined: every Python frame here costs a measurable share of a hit
         # (benches/bench_hit_path.py).
-        if caching is None and cache is None and namespace is None and self._default_hit is not None:
-            found = self._default_hit(request)  # None: the request carries controls of its own
+        if caching is None and cache is None and namespace is None and self._default_get is not None:
+            found = self._default_get(request)  # None: the request carries controls of its own
             if type(found) is Hit:
                 return found
             if found is not None:

@@ -44,7 +44,7 @@ class Calls:
     _shared_flights: SharedFlights | None
     _local_store: bool
     _store_hit: Callable[..., Any] | None
-    _default_hit: Callable[..., Any] | None
+    _default_call: Callable[[Any], Any] | None
     _async_store: bool
 
     if TYPE_CHECKING:  # defined by Cache
@@ -186,9 +186,9 @@ class Calls:
         the leader still gets ``llm``'s own object, waiters and hits get the stored form.
         """
         found = None
-        if caching is None and cache is None and namespace is None and self._default_hit is not None:
+        if caching is None and cache is None and namespace is None and self._default_call is not None:
             try:  # the hit path, inline (benches/bench_hit_path.py)
-                found = self._default_hit(request, True)  # None: the request carries controls
+                found = self._default_call(request)  # None: the request carries controls
             except (TypeError, ValueError) as exc:
                 log.warning(_UNCACHEABLE, exc)
                 return llm(request)

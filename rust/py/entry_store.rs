@@ -241,8 +241,8 @@ impl EntryStore {
     }
 }
 
-/// A cache's exact hit path under its default controls, bound once: `path(request, mark)` is
-/// `store.hit(schema, request, namespace, clock(), None, mark)` for a plain dict request that
+/// A cache's exact hit path under its default controls, bound once: `path.get(request)` is
+/// `store.hit(schema, request, namespace, clock())` (`path.call` with `mark`) for a plain dict request that
 /// carries no controls of its own (no `cache` or `caching` field), and None for any other
 /// request (the caller then resolves its controls). Saves the hit path the Python attribute
 /// reads and tests that cost a measurable share of a hit.
@@ -271,8 +271,28 @@ impl HitPath {
         }
     }
 
-    #[pyo3(signature = (request, mark=false))]
-    fn __call__<'py>(
+    /// `Cache.get`'s hit: a `Hit`, the key of a miss, `(key, value, created)` to read the
+    /// careful way, or None for a request this path does not take.
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.serve(py, request, false)
+    }
+
+    /// `Cache.call`'s hit: `[response]` (a dict marked `"cache": True`), else as `get`.
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.serve(py, request, true)
+    }
+}
+
+impl HitPath {
+    fn serve<'py>(
         &self,
         py: Python<'py>,
         request: &Bound<'py, PyAny>,

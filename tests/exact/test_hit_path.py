@@ -139,10 +139,10 @@ def test_hit_path_direct():
     key = schema.key(chat())
     store.put(key, "ns", encode({"a": 1}, {"tokens": 2}), 10.0, None, {"tokens": 2})
     path = _core.HitPath(store, schema, "ns", lambda: 12.0)
-    hit = path(chat())
+    hit = path.get(chat())
     assert (hit.response, hit.key, hit.age, hit.namespace, hit.meta) == ({"a": 1}, key, 2.0, "ns", {"tokens": 2})
-    assert path(chat(), True) == [{"a": 1, "cache": True}]
-    assert path({**chat("other")}) == schema.key(chat("other"))  # a miss: the key
-    assert path({**chat(), "cache": {"no-cache": True}}) is None  # controls: the caller's part
-    assert path([1]) is None
+    assert path.call(chat()) == [{"a": 1, "cache": True}]
+    assert path.get({**chat("other")}) == schema.key(chat("other"))  # a miss: the key
+    assert path.call({**chat(), "cache": {"no-cache": True}}) is None  # controls: the caller's part
+    assert path.get([1]) is None
     assert dict(store.stats())["ns"]["tokens_saved"] == 4
