@@ -310,10 +310,10 @@ class Cache(Calls, Writes):
             key, blob, created = self._lookup(request, ctl, now)
         if blob is None:
             return None if self._tiers is None else self._tiers.find(request, key, ctl, now)[0]
-        found = self._read(key, blob, ctl.namespace)
-        if found is None:
+        read = self._read(key, blob, ctl.namespace)
+        if read is None:
             return None
-        return Hit(found[0], key, "exact", now - created, ctl.namespace, None, found[1])
+        return Hit(read[0], key, "exact", now - created, ctl.namespace, None, read[1])
 
     def _after_store_hit(self, request: Any, found: Any, ctl: Controls) -> Hit | None:
         """``get``'s answer when ``EntryStore.hit`` found no plain hit: a miss (the key; the
