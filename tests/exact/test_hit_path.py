@@ -1,6 +1,7 @@
 """The exact hit served whole by the in-process store (``EntryStore.hit`` / ``HitPath``): the
 same answers, marks, meta, savings and fallbacks as the careful Python read it replaced."""
 
+import asyncio
 import hashlib
 import pickle
 
@@ -122,6 +123,15 @@ def test_unreadable_entries_are_dropped_not_served(blob):
     assert c.get(chat()) is None
     assert not c.contains(chat())
     assert c.call(chat(), lambda r: {"fresh": 1}) == {"fresh": 1}
+
+
+def test_acall_and_call_with_controls_serve_the_same_marked_hit():
+    c = dejacache.Cache()
+    c.put(chat(), {"a": 1}, meta={"tokens": 5})
+    never = lambda r: pytest.fail("a hit calls no provider")  # noqa: E731
+    assert asyncio.run(c.acall(chat(), never)) == {"a": 1, "cache": True}
+    assert c.call(chat(), never, cache={"ttl": 60}) == {"a": 1, "cache": True}  # through _begin
+    assert c.stats()["tokens_saved"] == 10
 
 
 def test_controls_in_the_request_take_the_general_path():
