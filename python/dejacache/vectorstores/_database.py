@@ -159,6 +159,19 @@ class DatabaseStore(VectorStore):
 
     # -- plumbing -------------------------------------------------------------------------
 
+    def _connect_or_warn(self, server: str) -> None:
+        """Connects now to catch bad arguments early; a server that is down now may be up at the
+        first call, so that is a warning, not an error."""
+        try:
+            with self._call():
+                pass
+        except (ValueError, TypeError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - retried at the next call
+            import logging
+
+            logging.getLogger("dejacache").warning("dejacache: %s not reachable yet (%r); will retry", server, exc)
+
     @contextlib.contextmanager
     def _call(self) -> Iterator[None]:
         """Connects if needed; on a failure, drops the connection so the next call retries."""

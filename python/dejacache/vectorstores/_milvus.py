@@ -61,15 +61,7 @@ class MilvusStore(DatabaseStore):
         self._collection = collection or f"dejacache_{self._metric}_{self._dim}"
         self._index_type, self._timeout = index_type, float(timeout)
         self._client: Any = None
-        try:
-            with self._call():
-                pass
-        except (ValueError, TypeError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - a server that is down now may be up later
-            import logging
-
-            logging.getLogger("dejacache").warning("dejacache: Milvus not reachable yet (%r); will retry", exc)
+        self._connect_or_warn("Milvus")
 
     @classmethod
     def from_url(cls, url: str, dim: int, metric: str = "cosine", **options: Any) -> MilvusStore:

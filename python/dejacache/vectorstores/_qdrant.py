@@ -55,15 +55,7 @@ class QdrantStore(DatabaseStore):
         from qdrant_client import models
 
         self._models = models
-        try:
-            with self._call():
-                pass
-        except (ValueError, TypeError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - a server that is down now may be up later
-            import logging
-
-            logging.getLogger("dejacache").warning("dejacache: Qdrant not reachable yet (%r); will retry", exc)
+        self._connect_or_warn("Qdrant")
 
     @classmethod
     def from_url(cls, url: str, dim: int, metric: str = "cosine", **options: Any) -> QdrantStore:
