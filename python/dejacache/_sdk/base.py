@@ -244,6 +244,21 @@ class _Store:
             if self.flight is not None:
                 self.ctx.cache.stream_flights.end(self.slot, self.flight, done)
 
+    async def asettle(self, stored: dict | None) -> None:
+        """``self(stored)`` for a coroutine: off the event loop unless the cache is in-process."""
+        if self.ctx.cache.in_process:
+            self(stored)
+        else:
+            await asyncio.to_thread(self, stored)
+
+    def settle_soon(self) -> None:
+        """``self(None)`` for a coroutine that cannot wait (failed or cancelled): releasing a
+        lock held in a shared store runs on a worker thread, and this returns at once."""
+        if self.lead is None or self.ctx.cache.in_process:
+            self(None)
+        else:
+            asyncio.get_running_loop().run_in_executor(None, self, None)
+
     def _put(self, stored: dict) -> bool:
         meta = call_meta(stored, latency_s=time.perf_counter() - self.start)
         try:
@@ -337,10 +352,33 @@ def _stream_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, strea
     return _record(streams, False, upstream, endpoint, call.kwargs, store)
 
 
+async def _plan_off_loop(endpoint: Endpoint, ctx: WrapContext, call: _Call, owner: Any) -> tuple[Any, Any, Any]:
+    """``call.stream_plan`` on a worker thread. Cancelled meanwhile, the caller never learns the
+    plan: a flight it was made to lead is ended when the thread is done, so no follower waits
+    for a stream that never starts."""
+    planned = asyncio.get_running_loop().run_in_executor(None, call.stream_plan, endpoint, ctx, owner)
+    try:
+        return await asyncio.shield(planned)
+    except asyncio.CancelledError:
+        planned.add_done_callback(_end_unused_plan)
+        raise
+
+
+def _end_unused_plan(planned: asyncio.Future) -> None:
+    if not planned.cancelled() and planned.exception() is None:
+        store = planned.result()[1]
+        if store is not None:
+            store(None)  # no lock is held yet: this only wakes this process's followers
+
+
 async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable, streams: Any, call: _Call) -> Any:
     owner: Any = asyncio.current_task()
+    inline = ctx.cache.in_process  # else the store (or the semantic tier's embedder) is read off the loop
     while True:
-        events, store, flight = call.stream_plan(endpoint, ctx, owner)
+        if inline:
+            events, store, flight = call.stream_plan(endpoint, ctx, owner)
+        else:
+            events, store, flight = await _plan_off_loop(endpoint, ctx, call, owner)
         if flight is None:
             break
         owner = owner if await flight.await_end(ctx.cache.stream_flights.stall_s) else None
@@ -353,7 +391,7 @@ async def _stream_async(endpoint: Endpoint, ctx: WrapContext, original: Callable
     try:
         upstream = await original(**endpoint.stream_kwargs(call.kwargs, ctx))
     except BaseException:
-        store(None)
+        store.settle_soon()
         raise
     return _record(streams, True, upstream, endpoint, call.kwargs, store)
 

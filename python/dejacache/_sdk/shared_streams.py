@@ -61,7 +61,7 @@ async def alead_across(endpoint: Any, ctx: Any, call: Any, store: Any) -> list[d
         log.warning("dejacache: streamed call not coordinated across processes: %r", exc)
         return None
     except BaseException:  # cancelled while waiting
-        store(None)
+        store.settle_soon()
         raise
 
 

@@ -38,13 +38,18 @@ class _Recorder:
     progress, which tells waiters the stream is still being read.
     A chunk we do not understand must never break the caller's stream: recording stops
     instead, and the answer is not stored.
+
+    An async stream (``is_async``) does no store I/O on its event loop: its answer is stored
+    with ``await store.asettle(answer)``, and an abandoned stream lets its waiters go with
+    ``store.settle_soon()`` (which returns at once: a cancelled task cannot wait).
     """
 
-    __slots__ = ("assembler", "store")
+    __slots__ = ("assembler", "store", "is_async")
 
-    def __init__(self, assembler: Assembler, store: Any):
+    def __init__(self, assembler: Assembler, store: Any, is_async: bool = False):
         self.assembler: Assembler | None = assembler
         self.store = store
+        self.is_async = is_async
 
     def show(self, chunk: Any) -> bool:
         if self.assembler is None:
@@ -60,24 +65,37 @@ class _Recorder:
 
     def abandon(self) -> None:
         self.assembler = None
-        self._settle(None)
-
-    def end(self) -> None:
-        assembler, self.assembler = self.assembler, None
-        answer = None
-        if assembler is not None:
-            try:
-                answer = assembler.result()
-            except Exception as exc:  # noqa: BLE001
-                log.warning("dejacache: streamed answer not assembled, not stored: %r", exc)
-            if answer is None:
-                log.debug("dejacache: stream ended without a complete answer; nothing stored")
-        self._settle(answer)
-
-    def _settle(self, answer: dict | None) -> None:
         store, self.store = self.store, None
         if store is not None:
+            if self.is_async:
+                store.settle_soon()
+            else:
+                store(None)
+
+    def end(self) -> None:
+        store, self.store = self.store, None
+        answer = self._answer()
+        if store is not None:
             store(answer)
+
+    async def aend(self) -> None:
+        store, self.store = self.store, None
+        answer = self._answer()
+        if store is not None:
+            await store.asettle(answer)
+
+    def _answer(self) -> dict | None:
+        assembler, self.assembler = self.assembler, None
+        if assembler is None:
+            return None
+        answer = None
+        try:
+            answer = assembler.result()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("dejacache: streamed answer not assembled, not stored: %r", exc)
+        if answer is None:
+            log.debug("dejacache: stream ended without a complete answer; nothing stored")
+        return answer
 
     def _collected(self) -> None:
         store, self.store = self.store, None
@@ -214,7 +232,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[str
 
         def __init__(self, upstream: Any, assembler: Assembler, store: Any):
             self._upstream = upstream
-            self._recorder = _Recorder(assembler, store)
+            self._recorder = _Recorder(assembler, store, is_async=True)
             self.response = upstream.response
 
         async def __anext__(self) -> Any:
@@ -222,7 +240,7 @@ def stream_classes(Stream: type, AsyncStream: type, http_response: Callable[[str
                 try:
                     chunk = await self._upstream.__anext__()
                 except StopAsyncIteration:
-                    self._recorder.end()
+                    await self._recorder.aend()
                     raise
                 except BaseException:
                     self._recorder.abandon()
