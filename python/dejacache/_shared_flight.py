@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 log = logging.getLogger("dejacache")
@@ -255,31 +255,13 @@ class SharedFlights:
         ``waiting()`` is called every ``stall_s / 3`` while a leader elsewhere keeps its lock
         (the SDK wrappers use it to keep this process's own followers waiting).
         """
-        store = self.store
-        slice_s, begun, now = self._slice(stall_s), time.monotonic(), time.time()
-        misses = 0
-        while misses < ATTEMPTS:
-            token = _safe(FAULT, store.try_lead, namespace, key, self.lease_s)
-            if token == FAULT:
-                break
-            clock = now + time.monotonic() - begun
-            if token is not None:
-                lead = self._lead(namespace, key, token, stall_s)
-                if self._recheck(namespace, key, clock, max_age) is None:
-                    return lead, False
-                lead.end()  # a previous leader stored and left between this caller's miss and its lock
-                return None, True
-            wait = min(slice_s, begun + self.wait_s - time.monotonic())
-            if wait <= 0:
-                break
-            started = time.monotonic()
-            if _safe(None, store.wait_for, namespace, key, clock, wait) is not None:
-                return None, True
-            if time.monotonic() - started < wait:  # the lock went without an entry (or a fault)
-                misses += 1
-            elif waiting is not None:
-                waiting()
-        return None, False
+        steps = self._lead_steps(namespace, key, max_age, stall_s, waiting)
+        try:
+            op = next(steps)
+            while True:
+                op = steps.send(op[0](*op[1:]))
+        except StopIteration as done:
+            return done.value
 
     async def alead_or_wait(
         self,
@@ -289,33 +271,58 @@ class SharedFlights:
         stall_s: float,
         waiting: Callable[[], None] | None = None,
     ) -> tuple[Lead | None, bool]:
-        """``lead_or_wait`` for asyncio: the store's operations run off the event loop."""
+        """``lead_or_wait`` for asyncio: the store's operations run off the event loop (a wait
+        for an entry is awaited with the store's async client when it has one)."""
+        steps = self._lead_steps(namespace, key, max_age, stall_s, waiting)
+        try:
+            op = next(steps)
+            while True:
+                if op[0] == self._wait_entry:
+                    result = await self._await_entry(*op[1:])
+                else:
+                    result = await asyncio.to_thread(*op)
+                op = steps.send(result)
+        except StopIteration as done:
+            return done.value
+
+    def _lead_steps(
+        self,
+        namespace: str,
+        key: str,
+        max_age: float | None,
+        stall_s: float,
+        waiting: Callable[[], None] | None,
+    ) -> Generator[tuple, Any, tuple[Lead | None, bool]]:
+        """The steps of ``lead_or_wait``, for both callers: each store operation is yielded as
+        ``(function, *args)`` for the caller to run (inline, or off the event loop) and send back."""
         store = self.store
-        to_thread = asyncio.to_thread
         slice_s, begun, now = self._slice(stall_s), time.monotonic(), time.time()
         misses = 0
         while misses < ATTEMPTS:
-            token = await to_thread(_safe, FAULT, store.try_lead, namespace, key, self.lease_s)
+            token = yield (_safe, FAULT, store.try_lead, namespace, key, self.lease_s)
             if token == FAULT:
                 break
             clock = now + time.monotonic() - begun
             if token is not None:
                 lead = self._lead(namespace, key, token, stall_s)
-                if await to_thread(self._recheck, namespace, key, clock, max_age) is None:
+                if (yield (self._recheck, namespace, key, clock, max_age)) is None:
                     return lead, False
-                await to_thread(lead.end)
+                yield (lead.end,)  # a previous leader stored and left between this caller's miss and its lock
                 return None, True
             wait = min(slice_s, begun + self.wait_s - time.monotonic())
             if wait <= 0:
                 break
             started = time.monotonic()
-            if await self._await_entry(namespace, key, clock, wait) is not None:
+            if (yield (self._wait_entry, namespace, key, clock, wait)) is not None:
                 return None, True
-            if time.monotonic() - started < wait:
+            if time.monotonic() - started < wait:  # the lock went without an entry (or a fault)
                 misses += 1
             elif waiting is not None:
                 waiting()
         return None, False
+
+    def _wait_entry(self, namespace: str, key: str, now: float, timeout_s: float) -> tuple[bytes, float] | None:
+        return _safe(None, self.store.wait_for, namespace, key, now, timeout_s)
 
     def _slice(self, stall_s: float) -> float:
         """How long one wait lasts before the waiter looks again (and reports it still waits)."""

@@ -310,26 +310,33 @@ def test_kill_9_during_puts_loses_no_acknowledged_vector(tmp_path):
             [sys.executable, str(script), str(path), str(round_ * 100_000)], stdout=subprocess.PIPE, env=env, text=True
         )
         target = int(rng.integers(80, 200))
-        puts = 0
-        begun = None
-        for line in proc.stdout:
+        seen = {"puts": 0, "begun": None}
+
+        def follow(line, seen=seen):
             word, n = line.split()
             n = int(n)
             if word in ("begin", "begin-delete"):
-                begun = n
+                seen["begun"] = n
             elif word == "put":
-                acked[n], begun = True, None
-                puts += 1
+                acked[n], seen["begun"] = True, None
+                seen["puts"] += 1
             elif word == "deleted":
-                acked[n], begun = False, None
-            if puts >= target:
+                acked[n], seen["begun"] = False, None
+
+        for line in proc.stdout:
+            follow(line)
+            if seen["puts"] >= target:
                 break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        # The child went on until the signal landed: what it printed meanwhile happened too.
+        for line in proc.stdout:
+            follow(line)
         proc.stdout.close()
+        begun = seen["begun"]
         if begun is not None:
             in_flight.add(begun)
-            acked.pop(begun, None)  # an interrupted delete: either outcome is allowed
+            acked.pop(begun, None)  # an interrupted put or delete: either outcome is allowed
 
     cache = open_cache(path)
     keys = {i: cache.key(ask(i)) for i in list(acked) + list(in_flight)}
