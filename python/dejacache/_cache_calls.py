@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._cache_state import CacheState
 from ._checks import check_meta
 from ._codec import decode, encode
 from ._controls import Controls
@@ -19,47 +20,14 @@ from ._core import Hit
 
 if TYPE_CHECKING:
     from ._protocols import StoreAs
-    from ._savings import Savings
-    from ._shared_flight import SharedFlights
-    from ._singleflight import AsyncFlights, ThreadFlights
-    from ._tiers import Tiers
 
 log = logging.getLogger("dejacache")
 # The provider may still accept such a request; the cache must not be why it fails.
 _UNCACHEABLE = "dejacache: request not cacheable, calling the provider directly: %s"
 
 
-class Calls:
+class Calls(CacheState):
     """``call`` / ``acall`` and their steps, over the state ``Cache.__init__`` sets."""
-
-    _store: Any
-    _schema: Any
-    _clock: Callable[[], float]
-    _key_func: Callable[[Any], str] | None
-    _defaults: Controls
-    _savings: Savings
-    _tiers: Tiers | None
-    _flights: ThreadFlights
-    _async_flights: AsyncFlights
-    _shared_flights: SharedFlights | None
-    _local_store: bool
-    _store_hit: Callable[..., Any] | None
-    _default_call: Callable[[Any], Any] | None
-    _async_store: bool
-
-    if TYPE_CHECKING:  # defined by Cache
-
-        def key(self, request: Any) -> str: ...
-
-        def resolve_controls(
-            self, request: Any, caching: Any = None, cache: Any = None, namespace: Any = None
-        ) -> Controls: ...
-
-        def _lookup(self, request: Any, ctl: Controls, now: float) -> tuple[str, bytes | None, float]: ...
-
-        def _read(self, key: str, blob: bytes, namespace: str) -> tuple[Any, Any] | None: ...
-
-        def _write(self, key: str, blob: bytes, ctl: Controls, meta: dict | None = None) -> bool: ...
 
     def _adopt(self, key: str, blob: bytes, ctl: Controls) -> tuple[Any, bytes] | None:
         """The answer a leader in another process stored, as this call's outcome (copied into

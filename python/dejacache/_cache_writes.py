@@ -5,37 +5,22 @@ file reads in one sitting; it uses the cache's own state, declared below for typ
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._cache_state import CacheState
 from ._checks import check_meta
 from ._codec import encode
 from ._controls import Controls, check_namespace
 
 if TYPE_CHECKING:
-    from ._cache import Cache
-    from ._tiers import Tiers
+    pass
 
 log = logging.getLogger("dejacache")
 
 
-class Writes:
+class Writes(CacheState):
     """``put`` / ``put_many`` / deletes, over the state ``Cache.__init__`` sets."""
-
-    _store: Any
-    _clock: Callable[[], float]
-    _defaults: Controls
-    _tiers: Tiers | None
-    _next: Cache | None
-    _local_store: bool
-
-    if TYPE_CHECKING:  # defined by Cache
-
-        def key(self, request: Any) -> str: ...
-
-        def resolve_controls(
-            self, request: Any, caching: Any = None, cache: Any = None, namespace: Any = None
-        ) -> Controls: ...
 
     def put(
         self,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from loop_watch import STALL, SlowSQLite, longest_gap_during
+from store_doubles import STALL, SlowSQLite, longest_gap_during
 
 openai = pytest.importorskip("openai")
 

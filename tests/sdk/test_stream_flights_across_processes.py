@@ -177,16 +177,9 @@ def test_a_leader_that_stops_reading_lets_a_waiter_stream_after_the_stall_time(f
 def test_a_store_that_fails_its_locks_never_fails_a_stream(provider, tmp_path):
     """Lock operations raising (an unguarded store object): streamed calls still answer."""
     openai = pytest.importorskip("openai")
-    from dejacache.stores import SQLiteStore
+    from store_doubles import LockFaultSQLite
 
-    class Broken(SQLiteStore):
-        def try_lead(self, *a):
-            raise OSError("disk on fire")
-
-        def wait_for(self, *a):
-            raise OSError("disk on fire")
-
-    cache = dejacache.Cache(store=Broken(str(tmp_path / "b.db")))
+    cache = dejacache.Cache(store=LockFaultSQLite(str(tmp_path / "b.db")))
     client = dejacache.wrap(openai.OpenAI(api_key="k", base_url=provider.url + "/v1", max_retries=0), cache)
     kw = {"model": "gpt-4o", "messages": [{"role": "user", "content": "q"}], "stream": True}
     first = client.chat.completions.create(**kw)

@@ -11,6 +11,7 @@ import time
 import pytest
 from dejacache._shared_flight import SharedFlights
 from dejacache.stores import SQLiteStore
+from store_doubles import LockFaultSQLite
 
 NS, KEY = "ns", "0123456789abcdef0123456789abcdef"
 
@@ -108,12 +109,9 @@ async def test_async_waiter_gets_the_entry(flights):
 
 
 def test_a_store_fault_means_no_lock(tmp_path):
-    class Broken(SQLiteStore):
-        def try_lead(self, *a):
-            raise OSError("disk on fire")
-
-    store = Broken(str(tmp_path / "b.db"))
+    store = LockFaultSQLite(str(tmp_path / "b.db"))
     try:
         assert SharedFlights(store).lead_or_wait(NS, KEY, None, stall_s=5.0) == (None, False)
+        assert asyncio.run(SharedFlights(store).alead_or_wait(NS, KEY, None, stall_s=5.0)) == (None, False)
     finally:
         store.close()

@@ -9,7 +9,7 @@ import signal
 
 import dejacache
 import pytest
-from loop_watch import STALL, SlowSQLite, longest_gap_during
+from store_doubles import STALL, SlowSQLite, longest_gap_during
 
 pytest.importorskip("redis", reason="needs the redis extra: pip install 'dejacache[redis]'")
 

@@ -85,16 +85,9 @@ def test_a_killed_leader_hands_over_after_its_lock_expires(url):
 
 def test_store_faults_never_fail_the_call(tmp_path):
     """A lock store that raises on every call: the provider answers, once per call."""
-    from dejacache.stores._sqlite import SQLiteStore
+    from store_doubles import LockFaultSQLite
 
-    class Broken(SQLiteStore):
-        def try_lead(self, *a):
-            raise OSError("disk on fire")
-
-        def wait_for(self, *a):
-            raise OSError("disk on fire")
-
-    cache = dejacache.Cache(store=Broken(str(tmp_path / "b.db")))
+    cache = dejacache.Cache(store=LockFaultSQLite(str(tmp_path / "b.db")))
     calls = []
     req = {"model": "m", "prompt": "x"}
     assert cache.call(req, lambda r: calls.append(1) or {"a": 1}) == {"a": 1}

@@ -1,5 +1,7 @@
-"""Watching an event loop for blocking calls: a ticker task measures the longest the loop went
-without running it, and ``SlowSQLite`` is a store whose every read and write stalls."""
+"""Stores that misbehave, for the tests that the cache survives them: ``SlowSQLite`` stalls every
+read and write, ``LockFaultSQLite`` raises on every flight-lock operation. ``longest_gap_during``
+watches an event loop for blocking calls: a ticker task measures the longest the loop went
+without running it."""
 
 from __future__ import annotations
 
@@ -50,3 +52,13 @@ class SlowSQLite(SQLiteStore):
     def contains(self, *a, **kw):
         time.sleep(STALL)
         return super().contains(*a, **kw)
+
+
+class LockFaultSQLite(SQLiteStore):
+    """A store object whose flight-lock operations raise (an unguarded store on a failing disk)."""
+
+    def try_lead(self, *a):
+        raise OSError("disk on fire")
+
+    def wait_for(self, *a):
+        raise OSError("disk on fire")
