@@ -10,7 +10,9 @@ import orjson
 import pytest
 from conftest import chat
 from dejacache import _core
-from dejacache._codec import encode
+from dejacache._codec import decode, encode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def _stored_blob(c: dejacache.Cache, request: dict, blob: bytes, namespace: str = "default") -> str:
@@ -156,3 +158,59 @@ def test_hit_path_direct():
     assert path.call({**chat(), "cache": {"no-cache": True}}) is None  # controls: the caller's part
     assert path.get([1]) is None
     assert dict(store.stats())["ns"]["tokens_saved"] == 4
+
+
+_ENVELOPE_PIECES = [
+    b'{"v":1,"r":',
+    b',"m":',
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b'"',
+    b"\\",
+    b",",
+    b":",
+    b"1",
+    b'"a"',
+    b"null",
+    b" ",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    blob=st.one_of(
+        st.binary(max_size=64),
+        st.lists(st.sampled_from(_ENVELOPE_PIECES), max_size=14).map(b"".join),
+        st.builds(
+            lambda answer, meta, cut: encode(answer, meta)[:cut] if cut else encode(answer, meta),
+            st.recursive(
+                st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
+                lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids, max_size=3),
+                max_leaves=8,
+            ),
+            st.dictionaries(st.sampled_from(["tokens", "latency_s", "x"]), st.integers(0, 10**6), max_size=3),
+            st.integers(0, 40),
+        ),
+    )
+)
+def test_any_stored_bytes_read_as_the_careful_decode_reads_them(blob):
+    """Whatever bytes a store holds (another version, a damaged disk, a hostile writer on a
+    shared Redis), the Rust hit path serves exactly what the Python decode serves, or a miss,
+    and never raises."""
+    unreadable = object()
+    try:
+        expected = decode(blob)[0]
+    except ValueError:
+        expected = unreadable
+    c = dejacache.Cache()
+    _stored_blob(c, chat(), blob)
+    hit = c.get(chat())
+    assert (hit is None) if expected is unreadable else (hit is not None and hit.response == expected)
+    _stored_blob(c, chat(), blob)
+    answer = c.call(chat(), lambda r: {"fresh": 1})
+    if expected is unreadable:
+        assert answer == {"fresh": 1}
+    else:
+        assert answer == ({**expected, "cache": True} if type(expected) is dict else expected)
