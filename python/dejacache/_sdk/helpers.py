@@ -22,7 +22,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .base import Endpoint, WrapContext, create_async, create_sync
+from .base import Endpoint, WrapContext
+from .call_paths import create_async, create_sync
 
 _CONTROLS = ("caching", "cache")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .base import WrapContext, create_async, create_sync
+from .base import WrapContext
+from .call_paths import create_async, create_sync
 
 
 class Passthrough:

@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from .base import Endpoint, WrapContext, _Call, _store_as, pop_controls
+from .base import Endpoint, WrapContext, pop_controls
+from .call_paths import Call, store_as_of
 from .helpers import expect_parameters, warn_uncached
 
 #: What ``LegacyAPIResponse`` / ``APIResponse`` take, in both SDKs at the versions tested.
@@ -73,7 +74,7 @@ class RawAnswers:
         )
 
 
-def _source(cache: Any, call: _Call) -> str:
+def _source(cache: Any, call: Call) -> str:
     """Which tier answered a hit: ``exact`` when the exact tier holds the request (an answer
     shared by single-flight is stored there too), else ``semantic``. Asked only on a hit."""
     try:
@@ -98,10 +99,10 @@ def raw_method(
 ) -> Callable:
     """The wrapped client's ``with_raw_response.create`` (``original`` is the SDK's)."""
 
-    def plan(kwargs: dict) -> tuple[_Call, list, Any]:
-        call = _Call(endpoint, ctx, kwargs)
+    def plan(kwargs: dict) -> tuple[Call, list, Any]:
+        call = Call(endpoint, ctx, kwargs)
         parsed: list = []  # the miss's SDK model, for the entry; the caller keeps the raw response
-        store = _store_as(endpoint)
+        store = store_as_of(endpoint)
 
         def store_as(response: Any, latency: float) -> tuple[dict, dict]:
             return store(parsed[0], latency)

@@ -3,7 +3,7 @@ identical streamed calls in different processes make one provider call.
 
 The caller that leads this process's flight (``StreamFlights``) then asks the store for its lock
 (``SharedFlights.lead_or_wait``). Leading, it streams to its own caller as before; the recorded
-answer is stored and only then the lock released (``_Store`` in ``base``), and it keeps the lock
+answer is stored and only then the lock released (``StreamStore`` in ``call_paths``), and it keeps the lock
 while the stream makes progress. Following, it waits for the leader's entry (this process's own
 followers keep waiting with it) and replays that entry as a stream, like a hit. A leader that
 dies, stalls or stores nothing lets the lock go (expiry, or release without an entry): a waiter

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from openai.types import CreateEmbeddingResponse
 
 from ..._cost.cost import call_meta
-from ..base import WrapContext, build_request, dump, log, pop_controls, rebuild
+from ..base import WrapContext, build_request, dump, pop_controls, rebuild
+
+log = logging.getLogger("dejacache")
 
 # -- embeddings: cached per input item ------------------------------------------------------
 
