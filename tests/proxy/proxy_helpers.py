@@ -96,3 +96,17 @@ def client_of_worker(url: str, avoid: int | None, timeout: float = 30, tries: in
             return client, pid
         client.close()
     raise AssertionError("every connection reached the same worker")
+
+
+def metric_value(text: str, sample: str, **labels: str) -> float | None:
+    """The value of the ``sample`` (e.g. ``dejacache_proxy_requests_total``) whose labels include
+    ``labels``, in a Prometheus exposition (summed if several match); None if none does."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+    return sum(found) if found else None

@@ -13,7 +13,7 @@ import pytest
 from dejacache import ConfigError
 from dejacache.proxy import load_proxy_config
 
-from .proxy_helpers import client_of_worker, free_port, wait_healthy
+from .proxy_helpers import client_of_worker, free_port, metric_value, wait_healthy
 
 LITELLM_YAML = """
 model_list:
@@ -265,6 +265,14 @@ def test_two_workers_share_one_store(tmp_path, upstream, shared_store):
         assert upstream.total() - before == 1
         assert two.post("/key/delete", json={"keys": [key]}, headers=master).json()["deleted_keys"] == [key]
         assert one.post("/v1/chat/completions", json=body, headers=tenant).status_code == 401
+        # /metrics adds up every worker's counts, whichever worker the scrape reaches: the two
+        # answered 4 chat requests with 200 and 1 with 401 between them
+        for client in (one, two):
+            scraped = client.get("/metrics").text
+            answered = [
+                metric_value(scraped, "dejacache_proxy_requests_total", route="chat", status=s) for s in ("200", "401")
+            ]
+            assert answered == [4, 1], scraped
         one.close(), two.close()
     finally:
         proc.terminate()

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 
 HELP = "run the OpenAI/Anthropic-compatible caching proxy (needs the 'proxy' extra)"
 #: How workers (separate processes) find the config the parent checked.
 CONFIG_ENV = "DEJACACHE_PROXY_CONFIG"
+#: prometheus_client's multiprocess folder (``proxy._metrics.MULTIPROC_ENV``; not imported here: the
+#: command line stays light).
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -68,13 +73,24 @@ def run(args: argparse.Namespace) -> int:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
     else:
         os.environ.pop(CONFIG_ENV, None)
-    uvicorn.run(
-        "dejacache._cli.serve:app_factory",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=False,
-    )
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get(METRICS_ENV):
+        # The workers add up their /metrics counts in one folder (prometheus_client's
+        # multiprocess mode): a scrape of any worker reports them all.
+        metrics_dir = tempfile.mkdtemp(prefix="dejacache-metrics-")
+        os.environ[METRICS_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "dejacache._cli.serve:app_factory",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            os.environ.pop(METRICS_ENV, None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

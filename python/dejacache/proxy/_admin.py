@@ -20,13 +20,13 @@ def _json(doc: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
 
 
-def _admin(request: Request) -> Gateway:
+async def _admin(request: Request) -> Gateway:
     gw: Gateway = request.app.state.gateway
     if not gw.keys.enabled:
         raise ProxyError(
             403, "admin routes need a master key: set general_settings.master_key in the config", "permission_error"
         )
-    principal = gw.keys.principal(bearer(request))
+    principal = await gw.principal(bearer(request))
     if principal is None:
         raise ProxyError(401, "missing or invalid API key", "authentication_error")
     if not principal.master:
@@ -47,9 +47,9 @@ def _namespace(value: Any, required: bool) -> str | None:
 def _admin_route(handler: Any) -> Any:
     async def endpoint(request: Request) -> Response:
         try:
-            gw = _admin(request)
+            gw = await _admin(request)
             doc = await read_json(request, gw.config.max_body_bytes) if request.method == "POST" else {}
-            return await handler(gw, doc, request)
+            return await gw.store_io(handler, gw, doc)  # every admin route reads or writes the store
         except ProxyError as exc:
             return exc.response()
 
@@ -57,7 +57,7 @@ def _admin_route(handler: Any) -> Any:
     return endpoint
 
 
-async def cache_delete(gw: Gateway, doc: dict, request: Request) -> Response:
+def cache_delete(gw: Gateway, doc: dict) -> Response:
     """``{"keys": ["<x-dejacache-key>", ...], "namespace": "..."}``: removes those entries."""
     keys = doc.get("keys")
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
@@ -69,19 +69,19 @@ async def cache_delete(gw: Gateway, doc: dict, request: Request) -> Response:
     return _json({"status": "success", "deleted": deleted, "not_found": [k for k in keys if k not in deleted]})
 
 
-async def cache_stats(gw: Gateway, doc: dict, request: Request) -> Response:
+def cache_stats(gw: Gateway, doc: dict) -> Response:
     stats = gw.cache.stats()
     stats.get("namespaces", {}).pop(KEYS_NAMESPACE, None)
     return _json(stats)
 
 
-async def cache_clear(gw: Gateway, doc: dict, request: Request) -> Response:
+def cache_clear(gw: Gateway, doc: dict) -> Response:
     """``{"namespace": "..."}``: removes every entry of one namespace."""
     ns = _namespace(doc.get("namespace"), required=True)
     return _json({"status": "success", "namespace": ns, "removed": gw.cache.clear(ns)})
 
 
-async def key_generate(gw: Gateway, doc: dict, request: Request) -> Response:
+def key_generate(gw: Gateway, doc: dict) -> Response:
     """``{"namespace": "tenant-a", "controls": ["no-cache"], "alias": "..."}`` -> the new key,
     shown once."""
     ns = _namespace(doc.get("namespace"), required=True)
@@ -93,11 +93,11 @@ async def key_generate(gw: Gateway, doc: dict, request: Request) -> Response:
     return _json(record)
 
 
-async def key_list(gw: Gateway, doc: dict, request: Request) -> Response:
+def key_list(gw: Gateway, doc: dict) -> Response:
     return _json({"keys": gw.keys.list()})
 
 
-async def key_delete(gw: Gateway, doc: dict, request: Request) -> Response:
+def key_delete(gw: Gateway, doc: dict) -> Response:
     """``{"keys": ["sk-dc-..." or key ids]}``: revokes them at once, on every worker."""
     keys = doc.get("keys")
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):

@@ -20,6 +20,7 @@ from ._config import ProxyConfig, load_proxy_config
 from ._errors import ProxyError
 from ._gateway import Gateway
 from ._keys import KEYS_NAMESPACE, Keys, Principal
+from ._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ._metrics import Metrics
 from ._upstream import Upstream
 
@@ -37,8 +38,8 @@ def bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key") or request.headers.get("api-key")
 
 
-def who(gw: Gateway, request: Request, provider: str = "openai") -> Principal:
-    principal = gw.keys.principal(bearer(request))
+async def who(gw: Gateway, request: Request, provider: str = "openai") -> Principal:
+    principal = await gw.principal(bearer(request))
     if principal is None:
         raise ProxyError(
             401,
@@ -118,7 +119,7 @@ async def _json_route(request: Request, kind_name: str) -> Response:
     start = time.perf_counter()
     outcome = "error"
     try:
-        principal = who(gw, request, kind.provider)
+        principal = await who(gw, request, kind.provider)
         doc = await read_json(request, gw.config.max_body_bytes, kind.provider)
         model = doc.get("model")
         route = gw.config.route(model, kind.provider)
@@ -165,7 +166,7 @@ def _route_for(kind_name: str) -> Any:
 async def models(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
-        who(gw, request)
+        await who(gw, request)
     except ProxyError as exc:
         return exc.response()
     seen: dict[str, dict] = {}
@@ -181,7 +182,7 @@ async def model_info(request: Request) -> Response:
 
     gw: Gateway = request.app.state.gateway
     try:
-        who(gw, request)
+        await who(gw, request)
     except ProxyError as exc:
         return exc.response()
     data = []
@@ -228,10 +229,14 @@ async def readiness(request: Request) -> Response:
     or whose breaker is open, makes this a 503 (calls still go to the provider: fail-open)."""
     gw: Gateway = request.app.state.gateway
     cache = gw.cache
-    try:
+
+    def probe() -> tuple[int, dict]:
         before = cache.stats().get("store_errors", 0)
         cache.get({"dejacache.proxy": "readiness probe"}, namespace=KEYS_NAMESPACE)
-        stats = cache.stats()
+        return before, cache.stats()
+
+    try:
+        before, stats = await gw.store_io(probe)
     except Exception as exc:  # noqa: BLE001 - a readiness probe reports, never raises
         return _json({"status": "unhealthy", "error": type(exc).__name__}, 503)
     breaker = stats.get("breaker")
@@ -245,10 +250,10 @@ async def readiness(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
-        stats = gw.cache.stats()
+        stats = await gw.store_io(gw.cache.stats)
     except Exception:  # noqa: BLE001 - metrics never fail on a store fault
         stats = None
-    return Response(gw.metrics.render(stats), media_type="text/plain; version=0.0.4")
+    return Response(gw.metrics.render(stats), media_type=METRICS_CONTENT_TYPE)
 
 
 def build_cache(config: ProxyConfig) -> Any:

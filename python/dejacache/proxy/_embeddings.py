@@ -36,7 +36,7 @@ async def embeddings(request: Request) -> Response:
     start = time.perf_counter()
     outcome = "error"
     try:
-        principal = who(gw, request)
+        principal = await who(gw, request)
         doc = await read_json(request, gw.config.max_body_bytes)
         route = gw.config.route(doc.get("model"), "openai")
         if route is None:
@@ -76,11 +76,14 @@ async def _answer(
             ctl = cache.resolve_controls(base, caching, controls, namespace)
         except ValueError as exc:
             raise ProxyError(400, str(exc), "invalid_request_error", param="cache") from None
+        requests = [{**base, "input": item} for item in split[0]]
+
+        def look_up() -> list[Any]:
+            hits = [cache.get(r, caching=caching, cache=controls, namespace=namespace) for r in requests]
+            return [hit if hit is not None and hit.source == "exact" else None for hit in hits]
+
         try:
-            requests = [{**base, "input": item} for item in split[0]]
-            for r in requests:
-                hit = cache.get(r, caching=caching, cache=controls, namespace=namespace) if ctl.read else None
-                found.append(hit if hit is not None and hit.source == "exact" else None)
+            found = await gw.store_io(look_up) if ctl.read else [None] * len(requests)
         except (TypeError, ValueError):
             requests, found = [], []
     missing = [i for i, hit in enumerate(found) if hit is None] if requests else []
@@ -124,14 +127,18 @@ async def _answer(
     share = call_meta({"model": answer.get("model"), "usage": answer.get("usage")}, latency_s=latency)
     n = len(missing)
     tokens = share.pop("tokens", 0)
-    for j, i in enumerate(missing):
-        meta = {k: v / n for k, v in share.items()}
-        meta["tokens"] = tokens // n + (j < tokens % n)
-        stored = {"embedding": fresh[i]["embedding"], "model": answer.get("model")}
-        try:
-            cache.put(requests[i], stored, caching=caching, cache=controls, namespace=namespace, meta=meta)
-        except (TypeError, ValueError):
-            pass  # answered, unstored (a NaN in a vector, say)
+
+    def store_items() -> None:
+        for j, i in enumerate(missing):
+            meta = {k: v / n for k, v in share.items()}
+            meta["tokens"] = tokens // n + (j < tokens % n)
+            stored = {"embedding": fresh[i]["embedding"], "model": answer.get("model")}
+            try:
+                cache.put(requests[i], stored, caching=caching, cache=controls, namespace=namespace, meta=meta)
+            except (TypeError, ValueError):
+                pass  # answered, unstored (a NaN in a vector, say)
+
+    await gw.store_io(store_items)
     if len(missing) == len(requests):
         return Response(resp.content, media_type="application/json", headers=headers), "miss"
     data = []

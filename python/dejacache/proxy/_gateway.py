@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from ._stream_flights import lead_stream
 from ._upstream import UpstreamError
 
 log = logging.getLogger("dejacache.proxy")
+T = TypeVar("T")
 
 
 class Gateway:
@@ -55,6 +57,20 @@ class Gateway:
 
     # -- cache access (embedding runs on a thread) -------------------------------------------
 
+    async def store_io(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)``, which reads or writes the cache: inline when the cache is in
+        this process's memory, else on a worker thread (the event loop never waits on a store)."""
+        if self.inline:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def principal(self, token: str | None) -> Any:
+        """``keys.principal(token)``, off the event loop when it reads a shared store."""
+        keys = self.keys
+        if keys.answers_inline(token):
+            return keys.principal(token)
+        return await asyncio.to_thread(keys.principal, token)
+
     async def lookup(self, call: Call) -> Any:
         """The hit for ``call`` or None; sets ``call.ctl`` and ``call.key`` (None: not keyable)."""
         cache = self.cache
@@ -67,10 +83,7 @@ class Gateway:
         kw = {"caching": call.caching, "cache": call.controls, "namespace": call.namespace}
         try:
             if call.ctl.read:
-                if self.inline:
-                    hit = cache.get(call.key_doc, **kw)
-                else:
-                    hit = await asyncio.to_thread(lambda: cache.get(call.key_doc, **kw))
+                hit = await self.store_io(cache.get, call.key_doc, **kw)
                 if hit is not None:
                     call.key = hit.key
                     return hit
@@ -95,10 +108,7 @@ class Gateway:
             except (TypeError, ValueError) as exc:
                 log.warning("dejacache serve: answer not stored: %s", exc)
 
-        if self.inline:
-            put()
-        else:
-            await asyncio.to_thread(put)
+        await self.store_io(put)
 
     # -- the call ------------------------------------------------------------------------------
 

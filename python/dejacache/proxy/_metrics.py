@@ -1,125 +1,119 @@
-"""Prometheus metrics of one worker, in the text exposition format (no client library needed).
+"""The proxy's Prometheus metrics, kept and rendered by prometheus_client.
 
-Counters are per process: with ``--workers N`` each scrape reaches one worker (sum them in the
-query, or scrape each). The cache's own counters (``dejacache_cache_*``) come from
-``Cache.stats()`` and are shared when the store is.
+One worker keeps its counts in its own registry (two apps in one process never share one).
+Several workers (``dejacache serve --workers N``, which sets ``PROMETHEUS_MULTIPROC_DIR`` to a
+fresh folder for them; or any server started with that variable set) each write their counts to
+files in that folder, and a scrape of any worker adds up every worker's: counters never jump
+back when a scrape lands on another worker.
+
+The cache's own figures (``dejacache_cache_*``) come from the scraped worker's ``Cache.stats()``
+at scrape time; with a shared store (SQLite, Redis, SQL) its entries and counters are the
+store's, the same whichever worker answers.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+import os
+from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+#: Where the workers of one server keep their counts (prometheus_client's multiprocess mode).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: What a scrape answers with (the text exposition format).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Latency buckets in seconds: a hit takes well under a millisecond, a provider call seconds.
 BUCKETS = (0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-
-class _Histogram:
-    __slots__ = ("counts", "total", "n")
-
-    def __init__(self) -> None:
-        self.counts = [0] * len(BUCKETS)
-        self.total = 0.0
-        self.n = 0
-
-    def observe(self, seconds: float) -> None:
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.counts[i] += 1
-                break
-        self.total += seconds
-        self.n += 1
-
-
-def _labels(**labels: str) -> str:
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _num(value: float) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "+Inf" if value > 0 else "NaN"
-    return repr(value) if isinstance(value, float) else str(value)
+#: ``Cache.stats()`` fields exported, with whether each is a counter (else a gauge).
+CACHE_STATS = (
+    ("hits", True),
+    ("misses", True),
+    ("semantic_hits", True),
+    ("stores", True),
+    ("entries", False),
+    ("store_errors", True),
+    ("store_skipped", True),
+)
 
 
 class Metrics:
+    """The proxy's counters: requests, outcomes, latency, upstream errors and what hits saved."""
+
     def __init__(self) -> None:
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.outcomes: Counter[tuple[str, str]] = Counter()
-        self.latency: dict[tuple[str, str], _Histogram] = {}
-        self.upstream_errors: Counter[int] = Counter()
-        self.usd_saved = 0.0
-        self.tokens_saved = 0
+        self.registry = CollectorRegistry()
+        self.shared_dir = os.environ.get(MULTIPROC_ENV) or None
+        r = self.registry
+        self._requests = Counter(
+            "dejacache_proxy_requests", "Requests answered, by route and HTTP status.", ["route", "status"], registry=r
+        )
+        self._outcomes = Counter(
+            "dejacache_proxy_cache",
+            "Answers by route and outcome (exact, semantic, miss, ...).",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self._latency = Histogram(
+            "dejacache_proxy_request_seconds",
+            "Time to answer, by route and outcome.",
+            ["route", "outcome"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self._upstream_errors = Counter(
+            "dejacache_proxy_upstream_errors", "Upstream answers that were errors, by status.", ["status"], registry=r
+        )
+        self._saved_usd = Counter(
+            "dejacache_proxy_saved_usd", "USD the provider would have billed for hits.", registry=r
+        )
+        self._saved_tokens = Counter("dejacache_proxy_saved_tokens", "Tokens hits did not spend.", registry=r)
 
     def observe(self, route: str, status: int, outcome: str, seconds: float) -> None:
-        self.requests[(route, status)] += 1
-        self.outcomes[(route, outcome)] += 1
-        hist = self.latency.get((route, outcome))
-        if hist is None:
-            hist = self.latency[(route, outcome)] = _Histogram()
-        hist.observe(seconds)
+        self._requests.labels(route, str(status)).inc()
+        self._outcomes.labels(route, outcome).inc()
+        self._latency.labels(route, outcome).observe(seconds)
 
     def saved(self, meta: Any) -> None:
         if not isinstance(meta, dict):
             return
         usd, tokens = meta.get("cost_usd"), meta.get("tokens")
-        if isinstance(usd, (int, float)) and math.isfinite(usd) and usd > 0:
-            self.usd_saved += usd
-        if isinstance(tokens, int) and tokens > 0:
-            self.tokens_saved += tokens
+        if isinstance(usd, (int, float)) and not isinstance(usd, bool) and math.isfinite(usd) and usd > 0:
+            self._saved_usd.inc(usd)
+        if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0:
+            self._saved_tokens.inc(tokens)
 
     def upstream_error(self, status: int) -> None:
-        self.upstream_errors[status] += 1
+        self._upstream_errors.labels(str(status)).inc()
 
-    def render(self, stats: dict | None) -> str:
-        out: list[str] = []
-
-        def family(name: str, kind: str, help_text: str) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-
-        family("dejacache_proxy_requests_total", "counter", "Requests answered, by route and HTTP status.")
-        for (route, status), n in sorted(self.requests.items()):
-            out.append(f"dejacache_proxy_requests_total{_labels(route=route, status=str(status))} {n}")
-        family("dejacache_proxy_cache_total", "counter", "Answers by route and outcome (exact, semantic, miss, ...).")
-        for (route, outcome), n in sorted(self.outcomes.items()):
-            out.append(f"dejacache_proxy_cache_total{_labels(route=route, outcome=outcome)} {n}")
-        family("dejacache_proxy_request_seconds", "histogram", "Time to answer, by route and outcome.")
-        for (route, outcome), hist in sorted(self.latency.items()):
-            running = 0
-            for bound, count in zip(BUCKETS, hist.counts):
-                running += count
-                labels = _labels(route=route, outcome=outcome, le=_num(bound))
-                out.append(f"dejacache_proxy_request_seconds_bucket{labels} {running}")
-            inf = _labels(route=route, outcome=outcome, le="+Inf")
-            out.append(f"dejacache_proxy_request_seconds_bucket{inf} {hist.n}")
-            base = _labels(route=route, outcome=outcome)
-            out.append(f"dejacache_proxy_request_seconds_sum{base} {_num(hist.total)}")
-            out.append(f"dejacache_proxy_request_seconds_count{base} {hist.n}")
-        family("dejacache_proxy_upstream_errors_total", "counter", "Upstream answers that were errors, by status.")
-        for status, n in sorted(self.upstream_errors.items()):
-            out.append(f"dejacache_proxy_upstream_errors_total{_labels(status=str(status))} {n}")
-        family("dejacache_proxy_saved_usd_total", "counter", "USD the provider would have billed for hits.")
-        out.append(f"dejacache_proxy_saved_usd_total {_num(float(self.usd_saved))}")
-        family("dejacache_proxy_saved_tokens_total", "counter", "Tokens hits did not spend.")
-        out.append(f"dejacache_proxy_saved_tokens_total {self.tokens_saved}")
+    def render(self, stats: dict | None) -> bytes:
+        """The exposition text: every worker's counts when they share a folder, this worker's
+        otherwise, then the cache's figures from ``stats`` (None: left out)."""
+        if self.shared_dir is not None:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.shared_dir)
+        else:
+            registry = self.registry
+        text = generate_latest(registry)
         if stats is not None:
-            for name, kind in (
-                ("hits", "counter"),
-                ("misses", "counter"),
-                ("semantic_hits", "counter"),
-                ("stores", "counter"),
-                ("entries", "gauge"),
-                ("store_errors", "counter"),
-                ("store_skipped", "counter"),
-            ):
-                value = stats.get(name)
-                if isinstance(value, (int, float)):
-                    family(f"dejacache_cache_{name}", kind, f"Cache.stats()['{name}'] of this worker's cache.")
-                    out.append(f"dejacache_cache_{name} {_num(value)}")
-        return "\n".join(out) + "\n"
+            cache_registry = CollectorRegistry()
+            cache_registry.register(_CacheStats(stats))
+            text += generate_latest(cache_registry)
+        return text
+
+
+class _CacheStats:
+    """``Cache.stats()`` as metric families (a collector read once, at one scrape)."""
+
+    def __init__(self, stats: dict) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        for name, is_counter in CACHE_STATS:
+            value = self.stats.get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            family = CounterMetricFamily if is_counter else GaugeMetricFamily
+            yield family(f"dejacache_cache_{name}", f"Cache.stats()['{name}'] of the scraped worker's cache.", value)

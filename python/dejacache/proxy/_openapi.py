@@ -137,7 +137,7 @@ def document() -> dict:
         "/health/readiness": {"get": {"summary": "readiness: the store answers", "responses": _JSON_ANY}},
         "/metrics": {
             "get": {
-                "summary": "Prometheus metrics of this worker",
+                "summary": "Prometheus metrics (every worker's counts added up)",
                 "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}},
             }
         },
