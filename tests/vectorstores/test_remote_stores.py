@@ -155,6 +155,21 @@ def test_no_semantic_hit_across_tenants_or_parameters(remote_kind, request, puts
         store.close()
 
 
+def test_a_cache_with_an_exact_store_of_its_own_leaves_other_caches_vectors_alone(remote_store, caplog):
+    """Two processes sharing a vector store but each with its own in-memory exact store: one
+    finds the other's vector and no entry behind it, which says nothing about that entry (it
+    lives in the other process). The vector is skipped, never removed; and a warning says to
+    share the exact store."""
+    store = remote_store(DIM * 8)
+    with caplog.at_level("WARNING", logger="dejacache"):
+        owner, other = semantic_cache(store), semantic_cache(store)
+    owner.put(chat("What's the capital of France?"), answer("Paris"))
+    assert other.get(chat("capital of France please")) is None  # its entry is not in this store
+    assert owner.get(chat("capital of France please")).response == answer("Paris")  # still there
+    assert store.count(next(iter(store.namespaces()))) == 1
+    assert "exact store" in caplog.text and "shared" in caplog.text
+
+
 def test_delete_and_replace_through_a_cache(remote_store):
     store = remote_store(DIM * 8)
     cache = semantic_cache(store)

@@ -30,6 +30,7 @@ import numpy as np
 from .._codec import decode
 from .._controls import Controls
 from .._core import Hit
+from .._shared_flight import lock_capable
 from ..evaluation import AllOf, Cosine, _bind, score_of
 from ..postprocess import First, first
 from ..preprocess import last_content
@@ -96,6 +97,17 @@ class SemanticTier(TierEmbedding, TierWrites):
         # Other processes' vectors are no business of this one: in a store on a server, a
         # vector this process cannot place is skipped, never removed as stale.
         self._remote = bool(getattr(self.index, "remote", False))
+        # Another process's vector whose entry this exact store lacks is dropped only when the
+        # exact store is one processes share (it keeps flight locks: SQLite, Redis, SQL): an
+        # in-process store lacks every other process's entries, so the vector is skipped.
+        self._drop_others = lock_capable(store)
+        if self._remote and not self._drop_others:
+            log.warning(
+                "dejacache: the vector store %r is shared by processes but the exact store is this "
+                "process's own: other processes' vectors are skipped here, not served; share the "
+                "exact store too (store='redis://...', 'sqlite:///...' or a SQL URL)",
+                self.index,
+            )
         self._scopes: dict[tuple[str, str], str] = {(e.namespace, e.key): sc for (sc, _), e in self._entries.items()}
         self._lock = threading.RLock()
         # namespace -> [semantic hits, lookups without a hit, candidate reads found, candidate reads missed]
@@ -180,7 +192,7 @@ class SemanticTier(TierEmbedding, TierWrites):
                 if gone.stale:  # evicted, expired or deleted: never served, and dropped
                     if local:
                         stale.append((vid, entry))
-                    else:
+                    elif self._drop_others:
                         shared_stale.append(vid)
                 continue
             try:
@@ -190,7 +202,7 @@ class SemanticTier(TierEmbedding, TierWrites):
                 self._store.remove(entry.key, ns)
                 if local:
                     stale.append((vid, entry))
-                else:
+                elif self._drop_others:
                     shared_stale.append(vid)
                 continue
             cand.update(score=score, response=response, meta=meta)
