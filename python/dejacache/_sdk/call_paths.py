@@ -108,6 +108,18 @@ class Call:
         self.namespace = ctx.namespace_for(self.controls)
         self.kwargs, self.request = endpoint.prepare(kwargs, build_request(endpoint.name, ctx, kwargs), ctx)
 
+    def through(self, cache: Any, llm: Callable[[Any], Any], store_as: Any) -> Any:
+        """``cache.call`` of this call: the cached answer, or ``llm``'s (stored with ``store_as``)."""
+        return cache.call(
+            self.request, llm, caching=self.caching, cache=self.controls, namespace=self.namespace, store_as=store_as
+        )
+
+    async def athrough(self, cache: Any, llm: Callable[[Any], Any], store_as: Any) -> Any:
+        """``through`` for asyncio (``cache.acall``; ``llm`` is a coroutine function)."""
+        return await cache.acall(
+            self.request, llm, caching=self.caching, cache=self.controls, namespace=self.namespace, store_as=store_as
+        )
+
     def stream_plan(self, endpoint: Endpoint, ctx: WrapContext, owner: Any) -> tuple[Any, Any, Any]:
         """What a streamed call does: (events to replay, None, None) on a hit; (None, store, None)
         on a miss it calls upstream for; (None, None, flight) to wait for an identical streamed
@@ -212,14 +224,7 @@ def create_sync(endpoint: Endpoint, ctx: WrapContext, original: Callable, stream
     kwargs = call.kwargs
     if kwargs.get("stream") is True:
         return _stream_sync(endpoint, ctx, original, streams, call)
-    out = ctx.cache.call(
-        call.request,
-        lambda _: original(**kwargs),
-        caching=call.caching,
-        cache=call.controls,
-        namespace=call.namespace,
-        store_as=store_as_of(endpoint),
-    )
+    out = call.through(ctx.cache, lambda _: original(**kwargs), store_as_of(endpoint))
     return rebuild(endpoint.response_cls(), out) if type(out) is dict else out
 
 
@@ -235,12 +240,5 @@ async def create_async(endpoint: Endpoint, ctx: WrapContext, original: Callable,
     async def llm(_: Any) -> Any:
         return await original(**kwargs)
 
-    out = await ctx.cache.acall(
-        call.request,
-        llm,
-        caching=call.caching,
-        cache=call.controls,
-        namespace=call.namespace,
-        store_as=store_as_of(endpoint),
-    )
+    out = await call.athrough(ctx.cache, llm, store_as_of(endpoint))
     return rebuild(endpoint.response_cls(), out) if type(out) is dict else out

@@ -122,14 +122,7 @@ def raw_method(
                 parsed.append(await model if inspect.isawaitable(model) else model)
                 return response
 
-            out = await ctx.cache.acall(
-                call.request,
-                llm,
-                caching=call.caching,
-                cache=call.controls,
-                namespace=call.namespace,
-                store_as=store_as,
-            )
+            out = await call.athrough(ctx.cache, llm, store_as)
             return answers.build(out, _source(ctx.cache, call)) if type(out) is dict else out
 
         return functools.wraps(original)(acreate)
@@ -144,9 +137,7 @@ def raw_method(
             parsed.append(response.parse())
             return response
 
-        out = ctx.cache.call(
-            call.request, llm, caching=call.caching, cache=call.controls, namespace=call.namespace, store_as=store_as
-        )
+        out = call.through(ctx.cache, llm, store_as)
         return answers.build(out, _source(ctx.cache, call)) if type(out) is dict else out
 
     return functools.wraps(original)(create)
