@@ -442,3 +442,20 @@ def test_a_server_that_is_down_at_start_is_retried(caplog):
     assert "not reachable yet" in caplog.text
     with pytest.raises(Exception):  # noqa: B017 - each call reports the fault; the semantic tier makes it a miss
         store.search(np.ones(4, np.float32), k=1)
+
+
+@pytest.mark.parametrize(
+    ("kind_", "make"),
+    [
+        ("milvus", lambda cls: cls(8, uri="https://root:Milvus-pw@milvus.internal:19530")),
+        ("qdrant", lambda cls: cls(8, url="https://reader:Qdrant-pw@qdrant.internal:6333")),
+    ],
+)
+def test_a_password_in_a_database_url_never_shows(kind_, make):
+    """The repr (which logs and errors show) names the server without the URL's password; making
+    the store does no I/O, so no server is needed."""
+    pytest.importorskip(LIBRARIES[kind_])
+    from dejacache.vectorstores import MilvusStore, QdrantStore
+
+    text = repr(make(MilvusStore if kind_ == "milvus" else QdrantStore))
+    assert "-pw" not in text and ":***@" in text and ".internal" in text

@@ -103,10 +103,10 @@ class SemanticTier(TierEmbedding, TierWrites):
         self._drop_others = lock_capable(store)
         if self._remote and not self._drop_others:
             log.warning(
-                "dejacache: the vector store %r is shared by processes but the exact store is this "
+                "dejacache: the vector store (%s) is shared by processes but the exact store is this "
                 "process's own: other processes' vectors are skipped here, not served; share the "
                 "exact store too (store='redis://...', 'sqlite:///...' or a SQL URL)",
-                self.index,
+                type(self.index).__name__,
             )
         self._scopes: dict[tuple[str, str], str] = {(e.namespace, e.key): sc for (sc, _), e in self._entries.items()}
         self._lock = threading.RLock()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
+
+from .._urls import redact
 
 DEFAULT_SOCKET_TIMEOUT = 0.25
 DEFAULT_CONNECT_TIMEOUT = 0.5
@@ -50,16 +52,6 @@ class RedisTarget:
     username: str | None
     password: str | None = field(repr=False)
     options: dict[str, Any] = field(repr=False)
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (``redis://user:***@host``)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    netloc = f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return parts._replace(netloc=netloc).geturl()
 
 
 def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._urls import redact
 from ._base import _library
 from ._database import DatabaseStore, Row, as_i64, as_u64, namespace_hash, row_key, url_parts
 
@@ -73,7 +74,7 @@ class MilvusStore(DatabaseStore):
         return cls(dim, metric, uri=path, **options)
 
     def __repr__(self) -> str:
-        where = self._uri if self._given is None else "client"
+        where = redact(self._uri) if self._uri is not None and self._given is None else "client"
         return f"MilvusStore(dim={self._dim}, metric={self._metric!r}, at={where!r}, collection={self._collection!r})"
 
     def _connect(self) -> None:

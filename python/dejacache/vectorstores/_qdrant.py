@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._urls import redact
 from ._base import _library
 from ._database import DatabaseStore, Row, as_i64, as_u64, row_key, url_parts
 
@@ -67,7 +68,7 @@ class QdrantStore(DatabaseStore):
         return cls(dim, metric, path=path, **options)
 
     def __repr__(self) -> str:
-        where = self._url or self._path or ("client" if self._given is not None else ":memory:")
+        where = redact(self._url) if self._url else self._path or ("client" if self._given is not None else ":memory:")
         return f"QdrantStore(dim={self._dim}, metric={self._metric!r}, at={where!r}, collection={self._collection!r})"
 
     def _connect(self) -> None:

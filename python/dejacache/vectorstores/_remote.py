@@ -20,13 +20,13 @@ import abc
 import hashlib
 import json
 import os
-import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from .._urls import redact
 from ._base import _FORMAT, _META, VectorStore, _check_namespace, _read_meta, _replace_dir, payload_results
 
 #: longest payload kept with a vector (the semantic tier's key and request text)
@@ -43,22 +43,6 @@ def tenant_of(namespace: str) -> str:
 def tag_of(name: str) -> str:
     """A short hex digest of a name: safe in any query language, no escaping needed."""
     return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (an ``os.environ/NAME`` reference is kept as it is)."""
-    if url.startswith("os.environ/") or "://" not in url:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class RemoteVectorStore(VectorStore):
