@@ -23,11 +23,12 @@ times, then calls the provider itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 log = logging.getLogger("dejacache")
@@ -147,6 +148,25 @@ class SharedFlights:
 
     def __repr__(self) -> str:
         return f"SharedFlights({self.store!r}, lease_s={self.lease_s}, wait_s={self.wait_s})"
+
+    @contextlib.contextmanager
+    def exclusive(self, namespace: str, key: str, timeout_s: float = 5.0) -> Iterator[bool]:
+        """Holds the store's lock on ``(namespace, key)`` around a short read-modify-write that
+        processes sharing the store must not interleave (waiting up to ``timeout_s`` for it).
+        Yields whether it holds the lock: False when the store could not say or the lock stayed
+        taken, and the caller goes on unguarded (fail-open: a cache never stops its caller)."""
+        store = self.store
+        deadline = time.monotonic() + timeout_s
+        while True:
+            token = _safe(FAULT, store.try_lead, namespace, key, self.lease_s)
+            if token is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(0.002)
+        try:
+            yield bool(token)
+        finally:
+            if token:
+                _safe(False, store.end_lead, namespace, key, token)
 
     def _recheck(self, namespace: str, key: str, now: float, max_age: float | None) -> bytes | None:
         store = self.store

@@ -113,5 +113,29 @@ def test_a_store_fault_means_no_lock(tmp_path):
     try:
         assert SharedFlights(store).lead_or_wait(NS, KEY, None, stall_s=5.0) == (None, False)
         assert asyncio.run(SharedFlights(store).alead_or_wait(NS, KEY, None, stall_s=5.0)) == (None, False)
+        with SharedFlights(store).exclusive(NS, KEY) as held:
+            assert held is False  # unguarded, never an error
     finally:
         store.close()
+
+
+def test_exclusive_lets_one_holder_in_at_a_time(flights):
+    with flights.exclusive(NS, KEY) as held:
+        assert held and held_by_another(flights)
+    assert not held_by_another(flights)  # released on leaving
+    with flights.exclusive(NS, KEY) as held:
+        assert held
+
+
+def held_by_another(flights: SharedFlights) -> bool:
+    """Whether a second caller (another thread, as another process would) finds the lock taken."""
+    result: list[bool] = []
+
+    def other() -> None:
+        with flights.exclusive(NS, KEY, timeout_s=0.1) as held:
+            result.append(not held)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(5)
+    return result == [True]

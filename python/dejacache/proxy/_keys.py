@@ -9,6 +9,7 @@ keys for the admin routes. With the in-memory default, keys live as long as the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -86,6 +87,14 @@ class Keys:
         rec = hit.response
         return Principal(False, rec.get("namespace"), tuple(rec.get("controls") or ()), rec.get("id"))
 
+    def _index_held(self) -> contextlib.AbstractContextManager:
+        """The index's read-modify-write, exclusive across the workers sharing the store (its
+        flight lock on the index's key); within one process ``_lock`` is enough."""
+        shared = self.cache.shared_flights
+        if shared is None:
+            return contextlib.nullcontext()
+        return shared.exclusive(KEYS_NAMESPACE, self.cache.key(_INDEX))
+
     def _index(self) -> dict:
         hit = self.cache.get(_INDEX)
         return dict(hit.response) if hit is not None and isinstance(hit.response, dict) else {}
@@ -109,7 +118,7 @@ class Keys:
             "alias": alias,
             "created": int(time.time()),
         }
-        with self._lock:
+        with self._lock, self._index_held():
             self.cache.put(_record_request(digest), record)
             index = self._index()
             index[digest] = record
@@ -123,7 +132,7 @@ class Keys:
         """Removes a key, named by itself or by its id; True if there was one."""
         if not isinstance(key_or_id, str) or not key_or_id:
             raise ValueError("name the key to revoke by 'key' or 'id'")
-        with self._lock:
+        with self._lock, self._index_held():
             index = self._index()
             digest = _digest(key_or_id)
             if digest not in index:
