@@ -1,6 +1,7 @@
-"""Streamed misses through the proxy on a shared store make one upstream call (issue 10): requests
-at once in one worker and in two uvicorn workers; the leader relays the upstream stream, the
-others replay its stored answer; a leader whose client goes away lets a waiter stream itself."""
+"""Identical streamed misses through the proxy make one upstream call: in one worker every request
+streams that one upstream stream live, from its first event on (``_streamed``); in other
+workers sharing the store they replay its stored answer. A joined stream goes on when the
+client that started it leaves."""
 
 from __future__ import annotations
 
@@ -100,34 +101,51 @@ def test_identical_streams_at_once_make_one_upstream_call(request, upstream, slo
         for c in clients:
             c.close()
     assert upstream.counts[path] - before == 1
-    assert sorted(h for h, _ in got) == ["exact", "exact", "miss"]
+    assert [h for h, _ in got] == ["miss", "miss", "miss"]  # one stream, relayed to all three
     assert len({t for _, t in got}) == 1 and got[0][1].endswith(body["messages"][0]["content"])
 
 
+def follow(client: httpx.Client, body: dict, out: dict) -> None:
+    """Streams one request; records its x-dejacache, its text and when its first and last events came."""
+    with client.stream("POST", CHAT, json=body) as resp:
+        out["header"], out["text"] = resp.headers["x-dejacache"], ""
+        for line in resp.iter_lines():
+            if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                out.setdefault("first", time.monotonic())
+                out["text"] += text_of(json.loads(line[5:]))
+        out["last"] = time.monotonic()
+
+
 @pytest.mark.parametrize("proxy_name", ["shared", "memory"])
-def test_a_leader_whose_client_leaves_lets_a_waiter_stream_at_once(request, upstream, slow_events, proxy_name):
-    shared = request.getfixturevalue(proxy_name)
-    body = chat(f"left halfway {uuid.uuid4().hex[:8]}")
+def test_a_joined_stream_comes_live_and_goes_on_when_its_leader_leaves(request, upstream, slow_events, proxy_name):
+    proxy = request.getfixturevalue(proxy_name)
+    body = chat(f"joined halfway {uuid.uuid4().hex[:8]}")
     before = upstream.counts[CHAT]
-    out: list = []
+    out: dict = {}
     with (
-        httpx.Client(base_url=shared.url, timeout=30) as leader_client,
-        httpx.Client(base_url=shared.url, timeout=30) as waiter_client,
+        httpx.Client(base_url=proxy.url, timeout=30) as leader_client,
+        httpx.Client(base_url=proxy.url, timeout=30) as joiner_client,
     ):
         with leader_client.stream("POST", CHAT, json=body) as leader:
             assert leader.headers["x-dejacache"] == "miss"
             lines = leader.iter_lines()  # (kept: a dropped iterator closes the stream)
             next(lines)  # the leader's stream is under way
-            waiter = threading.Thread(target=stream, args=(waiter_client, CHAT, body, out))
-            waiter.start()
-            time.sleep(0.5)
-            assert not out and upstream.counts[CHAT] - before == 1  # it waits for the leader
-        left = time.monotonic()  # the leader's client went away mid-stream: nothing stored
-        waiter.join(30)
-    assert out and out[0][0] == "miss" and out[0][1].endswith(body["messages"][0]["content"])
-    assert upstream.counts[CHAT] - before == 2
-    # released when its client left, not after the stall time (30 s) (and a lease, 10 s)
-    assert time.monotonic() - left < 8
+            joiner = threading.Thread(target=follow, args=(joiner_client, body, out))
+            joiner.start()
+            deadline = time.monotonic() + 5
+            while "first" not in out and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert "first" in out and "last" not in out  # the joiner streams while upstream still does
+        # the leader's client left mid-stream: the stream goes on for the joiner
+        joiner.join(30)
+    assert out["header"] == "miss" and out["text"].endswith(body["messages"][0]["content"])
+    assert out["last"] - out["first"] > 0.3  # events came one by one, not all at the end
+    assert upstream.counts[CHAT] - before == 1
+    got: list = []
+    with httpx.Client(base_url=proxy.url, timeout=30) as again:
+        stream(again, CHAT, body, got)
+    assert got == [("exact", out["text"])]  # stored when it ran to its end
+    assert upstream.counts[CHAT] - before == 1
 
 
 def test_two_workers_make_one_upstream_call_for_identical_streams(tmp_path, upstream, slow_events):
@@ -173,3 +191,24 @@ def test_two_workers_make_one_upstream_call_for_identical_streams(tmp_path, upst
             c.close()
         proc.terminate()
         proc.wait(15)
+
+
+def test_a_stream_every_client_left_stores_nothing(memory, upstream, slow_events):
+    body = chat(f"everyone left {uuid.uuid4().hex[:8]}")
+    before = upstream.counts[CHAT]
+    with (
+        httpx.Client(base_url=memory.url, timeout=30) as first_client,
+        httpx.Client(base_url=memory.url, timeout=30) as second_client,
+    ):
+        with (
+            first_client.stream("POST", CHAT, json=body) as first,
+            second_client.stream("POST", CHAT, json=body) as second,
+        ):
+            next(first.iter_lines()), next(second.iter_lines())  # both are tails of one stream
+            assert first.headers["x-dejacache"] == second.headers["x-dejacache"] == "miss"
+        # both clients left mid-stream: the upstream read stops and nothing is stored
+    time.sleep(1.5)  # longer than the whole stream would have taken
+    got: list = []
+    with httpx.Client(base_url=memory.url, timeout=30) as again:
+        stream(again, CHAT, body, got)
+    assert got[0][0] == "miss" and upstream.counts[CHAT] - before == 2

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from .._codec import decode
 from .._cost.cost import call_meta
@@ -26,7 +26,7 @@ from . import _sse
 from ._calls import Call
 from ._costs import add_cached_tokens, hit_headers, miss_headers
 from ._errors import ProxyError
-from ._stream_flights import lead_stream
+from ._streamed import LiveStream, stream_flight
 from ._upstream import UpstreamError
 
 log = logging.getLogger("dejacache.proxy")
@@ -46,6 +46,8 @@ class Gateway:
         # on a server or a semantic tier (embedding) runs on a thread, off the event loop.
         self.inline = cache.in_process
         self.flights: dict[tuple[str, str], asyncio.Future] = {}
+        # streamed misses under way in this worker, which identical requests join (``_streamed``)
+        self.live: dict[tuple[str, str], LiveStream] = {}
 
     def client(self) -> Any:
         """The upstream client, made on first use when the server ran no lifespan."""
@@ -116,19 +118,19 @@ class Gateway:
         """(the response, its outcome: exact, semantic, miss or error)."""
         hit = await self.lookup(call)
         if hit is not None:
-            return self._hit(call, hit), hit.source
+            return self.hit_response(call, hit), hit.source
         if call.stream:
-            return await self._stream_flight(call, request)
+            return await stream_flight(self, call, request)
         return await self._miss(call, request)
 
-    def _headers(self, call: Call, outcome: str) -> dict[str, str]:
+    def outcome_headers(self, call: Call, outcome: str) -> dict[str, str]:
         out = {"x-dejacache": outcome}
         if call.key is not None:
             out["x-dejacache-key"] = call.key
         return out
 
-    def _hit(self, call: Call, hit: Any) -> Response:
-        headers = self._headers(call, hit.source)
+    def hit_response(self, call: Call, hit: Any) -> Response:
+        headers = self.outcome_headers(call, hit.source)
         headers["x-dejacache-key"] = hit.key
         if hit.similarity is not None:
             headers["x-dejacache-similarity"] = f"{hit.similarity:.4f}"
@@ -224,113 +226,7 @@ class Gateway:
         )
 
     def _upstream_response(self, call: Call, status: int, content: bytes, ctype: str, answer: Any) -> Response:
-        headers = self._headers(call, "miss")
+        headers = self.outcome_headers(call, "miss")
         if answer is not None:
             headers.update(miss_headers(answer))
         return Response(content, status_code=status, headers=headers, media_type=ctype)
-
-    async def _stream_flight(self, call: Call, request: Request) -> tuple[Response, str]:
-        """A streamed miss: one upstream call for identical ones (``_stream_flights``)."""
-        lead, hit = await lead_stream(self, call)
-        if hit is not None:
-            return self._hit(call, hit), hit.source
-        response = None
-        try:
-            response = await self._stream_miss(call, request, lead)
-            return response, "miss"
-        finally:  # a relayed stream ends its lead itself
-            if lead is not None and not isinstance(response, RelayResponse):
-                await asyncio.to_thread(lead.end)
-
-    async def _stream_miss(self, call: Call, request: Request, lead: Any = None) -> Response:
-        """Relays upstream's stream; ``lead`` (a single-flight's, or None) is ended once the answer
-        is stored or the stream is over."""
-        body = call.upstream_body
-        recording = call.key is not None and call.ctl.write
-        if call.kind.usage_option and not _usage_asked(body) and recording:
-            # ask for usage so the stored answer knows what it cost; the client does not see it
-            body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
-        start = time.perf_counter()
-        try:
-            resp = await self.client().send(
-                call.route, call.kind.path, orjson.dumps(body), request.headers, stream=True, model=call.body["model"]
-            )
-        except UpstreamError as exc:
-            self.metrics.upstream_error(exc.status)
-            raise ProxyError(exc.status, str(exc), "upstream_error", provider=call.kind.provider) from None
-        if resp.status_code != 200:
-            content = await resp.aread()
-            await resp.aclose()
-            self.metrics.upstream_error(resp.status_code)
-            ctype = resp.headers.get("content-type", "application/json")
-            return Response(
-                content, status_code=resp.status_code, headers=self._headers(call, "miss"), media_type=ctype
-            )
-        assembler = call.kind.sdk_endpoint().assembler(call.body) if recording else None
-
-        async def relay() -> Any:
-            nonlocal assembler
-            complete = False
-            try:
-                async for raw, data in _sse.events(resp.aiter_bytes()):
-                    visible = True
-                    if assembler is not None and data is not None and data != "[DONE]":
-                        doc = _sse.parse(data)
-                        try:
-                            visible = assembler.add(_sse.Doc(doc)) if doc is not None else True
-                        except Exception as exc:  # noqa: BLE001 - only costs the cache entry
-                            log.warning("dejacache serve: stream event not understood, not stored: %r", exc)
-                            assembler = None
-                    if visible:
-                        yield raw
-                    if lead is not None:
-                        lead.step()
-                complete = True
-            finally:
-                await resp.aclose()
-            if complete and assembler is not None:
-                try:
-                    answer = assembler.result()
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("dejacache serve: streamed answer not assembled: %r", exc)
-                    answer = None
-                if answer is not None:
-                    await self.store(call, answer, time.perf_counter() - start)
-            if lead is not None:  # after the store: waiters find the entry, or lead themselves
-                await asyncio.to_thread(lead.end)
-
-        relayed = RelayResponse(relay(), media_type="text/event-stream", headers=self._headers(call, "miss"))
-        relayed.lead = lead
-        return relayed
-
-
-class RelayResponse(StreamingResponse):
-    """A stream that stops (its generator cancelled, so nothing is stored) as soon as the client
-    goes away, whatever ASGI spec version the server speaks: the disconnect is always awaited
-    beside the stream, never inferred from a failed send (which some servers make silent).
-    ``lead``: a single-flight lead to end however the stream ends (a cancelled stream cannot end
-    it itself)."""
-
-    lead: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        import anyio
-
-        try:
-            async with anyio.create_task_group() as group:
-
-                async def stream() -> None:
-                    await self.stream_response(send)
-                    group.cancel_scope.cancel()
-
-                group.start_soon(stream)
-                await self.listen_for_disconnect(receive)
-                group.cancel_scope.cancel()
-        finally:
-            if self.lead is not None and not self.lead.ended:
-                await asyncio.to_thread(self.lead.end)
-
-
-def _usage_asked(body: dict) -> bool:
-    opts = body.get("stream_options")
-    return isinstance(opts, dict) and bool(opts.get("include_usage"))

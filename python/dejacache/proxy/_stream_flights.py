@@ -1,11 +1,13 @@
-"""Single-flight for the proxy's streamed misses: identical streamed requests under way make one
-upstream call, in one worker and, when the cache's store is shared (Redis, SQLite, SQL
-databases: ``CacheLike.shared_flights``), across every worker and host using that store.
+"""Single-flight for the proxy's streamed misses across workers: identical streamed requests under
+way make one upstream call at every worker and host using the cache's store, when it is shared
+(Redis, SQLite, SQL databases: ``CacheLike.shared_flights``); without a shared store, within
+this worker (the cache's in-process stream flights). Identical requests in the same worker
+join the leader's live stream first (``_streamed``) and seldom get here.
 
 The request that leads relays the upstream stream, stores the answer, then ends its lead; the
-others wait and replay the stored answer as SSE, like a hit. A leader that fails, stores nothing,
-loses its client, stalls (no event for ``stall_s``) or dies (its lock expires) lets a waiter go
-upstream itself: a waiting request is never failed by the cache.
+others wait and replay the stored answer as SSE, like a hit. A leader that fails, stores
+nothing, loses every client, stalls (no event for ``stall_s``) or dies (its lock expires) lets a
+waiter go upstream itself: a waiting request is never failed by the cache.
 """
 
 from __future__ import annotations
