@@ -48,6 +48,7 @@ class Gateway:
         self.flights: dict[tuple[str, str], asyncio.Future] = {}
         # streamed misses under way in this worker, which identical requests join (``_streamed``)
         self.live: dict[tuple[str, str], LiveStream] = {}
+        self.readers: set[asyncio.Task] = set()  # their upstream reads, running
 
     def client(self) -> Any:
         """The upstream client, made on first use when the server ran no lifespan."""

@@ -166,6 +166,8 @@ async def _start(
         )
     assembler = call.kind.sdk_endpoint().assembler(call.body) if recording else None
     reader = asyncio.create_task(_read(gw, call, resp, live, assembler, lead, started_at, slot))
+    gw.readers.add(reader)  # the loop keeps only a weak reference to a task
+    reader.add_done_callback(gw.readers.discard)
     response = live.joined(gw.outcome_headers(call, "miss"))
     live.start(reader)
     return response
@@ -220,7 +222,10 @@ async def _read(
             log.warning("dejacache serve: streamed answer not assembled: %r", exc)
             answer = None
         if answer is not None:
-            await gw.store(call, answer, time.perf_counter() - started_at)
+            try:
+                await gw.store(call, answer, time.perf_counter() - started_at)
+            except Exception as exc:  # noqa: BLE001 - the clients have their answer; only the entry is lost
+                log.warning("dejacache serve: streamed answer not stored: %r", exc)
     if lead is not None:  # after the store: waiters find the entry, or lead themselves
         await asyncio.to_thread(lead.end)
 
