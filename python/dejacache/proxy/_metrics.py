@@ -46,6 +46,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.shared_dir = os.environ.get(MULTIPROC_ENV) or None
+        if self.shared_dir is not None:  # prometheus_client writes its files there from the first count
+            os.makedirs(self.shared_dir, exist_ok=True)
         r = self.registry
         self._requests = Counter(
             "dejacache_proxy_requests", "Requests answered, by route and HTTP status.", ["route", "status"], registry=r
